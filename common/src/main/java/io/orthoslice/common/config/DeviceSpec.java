@@ -1,0 +1,34 @@
+package io.orthoslice.common.config;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+
+/** Parses {@code cpu}, {@code gpu} or {@code gpu:N} into a DJL device, checking it exists. */
+public final class DeviceSpec {
+
+  private DeviceSpec() {}
+
+  public static Device parse(String spec) {
+    String s = spec.trim().toLowerCase(java.util.Locale.ROOT);
+    if (s.equals("cpu")) {
+      return Device.cpu();
+    }
+    if (s.equals("gpu") || s.startsWith("gpu:")) {
+      int id = 0;
+      if (s.startsWith("gpu:")) {
+        try {
+          id = Integer.parseInt(s.substring(4));
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("device '" + spec + "' has a bad GPU index; allowed: cpu, gpu, gpu:N");
+        }
+      }
+      int count = Engine.getInstance().getGpuCount();
+      if (id < 0 || id >= count) {
+        throw new IllegalArgumentException("device '" + spec + "' is not available: this machine has " + count
+            + " GPU(s) visible to DJL (a CUDA build of libtorch is needed; see README 'GPUs')");
+      }
+      return Device.gpu(id);
+    }
+    throw new IllegalArgumentException("unknown device '" + spec + "'; allowed: cpu, gpu, gpu:N");
+  }
+}

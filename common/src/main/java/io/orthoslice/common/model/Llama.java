@@ -1,0 +1,178 @@
+package io.orthoslice.common.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.Activation;
+
+/**
+ * The Llama ("Transformer++") forward pass, read top to bottom like the paper draws it: embed, then
+ * per block RMSNorm -> causal rotary self-attention -> residual, RMSNorm -> SwiGLU -> residual; final
+ * RMSNorm; output head. Parameter names are Hugging Face LlamaForCausalLM's. Every array it creates
+ * belongs to the manager of the input tokens, i.e. to the caller's step scope.
+ */
+public final class Llama {
+
+  private final LlamaConfig config;
+  private final RotaryEmbedding rope;
+
+  public Llama(LlamaConfig config) {
+    this.config = config;
+    this.rope = new RotaryEmbedding(config.headDim(), config.ropeTheta());
+  }
+
+  public LlamaConfig config() {
+    return config;
+  }
+
+  /**
+   * @param tokens (B, T) int64 token ids
+   * @param dtype compute dtype (FLOAT32 / FLOAT64, or FLOAT16 with fp32 master weights)
+   * @return logits (B, T, V) in float32 or float64 (the loss is never computed in fp16)
+   */
+  public NDArray forward(Weights w, NDArray tokens, DataType dtype) {
+    NDManager m = tokens.getManager();
+    long batch = tokens.getShape().get(0);
+    int seq = (int) tokens.getShape().get(1);
+    if (seq > config.maxPositionEmbeddings()) {
+      throw new IllegalArgumentException(
+          "sequence length " + seq + " exceeds max_position_embeddings " + config.maxPositionEmbeddings());
+    }
+    NDArray[] cosSin = rope.cosSin(m, seq, dtype); // (T, hd) each
+    NDArray mask = causalMask(m, seq, dtype); // (T, T): 0 on and below the diagonal, -inf above
+
+    NDArray h = embed(w.dense("model.embed_tokens.weight"), tokens); // (B, T, H)
+    for (int i = 0; i < config.numLayers(); i++) {
+      String p = "model.layers." + i + ".";
+      NDArray x = rmsNorm(h, w.dense(p + "input_layernorm.weight"));
+      h = h.add(attention(w, p + "self_attn.", x, cosSin, mask, batch, seq));
+      x = rmsNorm(h, w.dense(p + "post_attention_layernorm.weight"));
+      h = h.add(swiGlu(w, p + "mlp.", x));
+    }
+    h = rmsNorm(h, w.dense("model.norm.weight"));
+    String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+    NDArray logits = h.matMul(w.dense(head).transpose()); // (B, T, V)
+    return dtype == DataType.FLOAT16 ? logits.toType(DataType.FLOAT32, false) : logits;
+  }
+
+  /** Row lookup through torch's embedding op (its backward is the dense index-add). */
+  static NDArray embed(NDArray table, NDArray tokens) {
+    return tokens.getNDArrayInternal().embedding(tokens, table, SparseFormat.DENSE).singletonOrThrow();
+  }
+
+  /** Mean next-token cross-entropy in nats; targets (B, T) int64. */
+  public NDArray loss(Weights w, NDArray inputs, NDArray targets, DataType dtype) {
+    return crossEntropy(forward(w, inputs, dtype), targets);
+  }
+
+  public static NDArray crossEntropy(NDArray logits, NDArray targets) {
+    NDArray logp = logits.logSoftmax(-1); // (B, T, V)
+    NDArray picked = logp.gather(targets.expandDims(-1), -1); // (B, T, 1)
+    return picked.mean().neg();
+  }
+
+  private NDArray attention(
+      Weights w, String p, NDArray x, NDArray[] cosSin, NDArray mask, long batch, int seq) {
+    int hd = config.headDim();
+    int nh = config.numHeads();
+    int nkv = config.numKvHeads();
+    NDArray q = heads(w.linear(p + "q_proj.weight", x), batch, seq, nh, hd); // (B, nh, T, hd)
+    NDArray k = heads(w.linear(p + "k_proj.weight", x), batch, seq, nkv, hd); // (B, nkv, T, hd)
+    NDArray v = heads(w.linear(p + "v_proj.weight", x), batch, seq, nkv, hd);
+    q = RotaryEmbedding.apply(q, cosSin[0], cosSin[1]);
+    k = RotaryEmbedding.apply(k, cosSin[0], cosSin[1]);
+    if (nkv != nh) { // grouped-query attention: each kv head serves nh/nkv query heads
+      k = k.repeat(1, nh / nkv);
+      v = v.repeat(1, nh / nkv);
+    }
+    NDArray scores = q.matMul(k.swapAxes(-1, -2)).div(Math.sqrt(hd)).add(mask); // (B, nh, T, T)
+    NDArray out = scores.softmax(-1).matMul(v); // (B, nh, T, hd)
+    out = out.swapAxes(1, 2).reshape(batch, seq, (long) nh * hd);
+    return w.linear(p + "o_proj.weight", out);
+  }
+
+  private static NDArray heads(NDArray t, long batch, int seq, int n, int hd) {
+    return t.reshape(batch, seq, n, hd).swapAxes(1, 2);
+  }
+
+  private static NDArray swiGlu(Weights w, String p, NDArray x) {
+    NDArray gate = w.linear(p + "gate_proj.weight", x);
+    NDArray up = w.linear(p + "up_proj.weight", x);
+    return w.linear(p + "down_proj.weight", silu(gate).mul(up));
+  }
+
+  /** The MLP alone, for tests (prefix "mlp."). */
+  NDArray swiGluForTest(Weights w, NDArray x) {
+    return swiGlu(w, "mlp.", x);
+  }
+
+  static NDArray silu(NDArray x) {
+    return x.mul(Activation.sigmoid(x));
+  }
+
+  /** RMSNorm (Zhang and Sennrich 2019): x / sqrt(mean(x^2) + eps) * g, statistics in fp32 as HF does. */
+  NDArray rmsNorm(NDArray x, NDArray gain) {
+    DataType in = x.getDataType();
+    NDArray xf = in == DataType.FLOAT16 ? x.toType(DataType.FLOAT32, false) : x;
+    NDArray inv = xf.square().mean(new int[] {-1}, true).add(config.rmsNormEps()).sqrt();
+    NDArray normed = xf.div(inv);
+    return gain.mul(in == DataType.FLOAT16 ? normed.toType(in, false) : normed);
+  }
+
+  static NDArray causalMask(NDManager m, int seq, DataType dtype) {
+    float[] mask = new float[seq * seq];
+    for (int i = 0; i < seq; i++) {
+      for (int j = i + 1; j < seq; j++) {
+        mask[i * seq + j] = Float.NEGATIVE_INFINITY;
+      }
+    }
+    return m.create(mask, new Shape(seq, seq)).toType(dtype, false);
+  }
+
+  /** Rotary position embedding in Hugging Face's rotate-half layout (so HF q/k weights apply as is). */
+  static final class RotaryEmbedding {
+    private final int headDim;
+    private final double theta;
+
+    RotaryEmbedding(int headDim, double theta) {
+      this.headDim = headDim;
+      this.theta = theta;
+    }
+
+    /** cos and sin tables of shape (T, hd): angle(t, i) = t / theta^(2(i mod hd/2)/hd). */
+    NDArray[] cosSin(NDManager m, int seq, DataType dtype) {
+      int half = headDim / 2;
+      double[] cos = new double[seq * headDim];
+      double[] sin = new double[seq * headDim];
+      for (int t = 0; t < seq; t++) {
+        for (int i = 0; i < half; i++) {
+          double angle = t / Math.pow(theta, (2.0 * i) / headDim);
+          double c = Math.cos(angle);
+          double s = Math.sin(angle);
+          cos[t * headDim + i] = c;
+          cos[t * headDim + i + half] = c;
+          sin[t * headDim + i] = s;
+          sin[t * headDim + i + half] = s;
+        }
+      }
+      Shape shape = new Shape(seq, headDim);
+      return new NDArray[] {
+        m.create(cos, shape).toType(dtype, false), m.create(sin, shape).toType(dtype, false)
+      };
+    }
+
+    /** x * cos + rotate_half(x) * sin, with rotate_half(x) = concat(-x2, x1); x is (..., T, hd). */
+    static NDArray apply(NDArray x, NDArray cos, NDArray sin) {
+      long hd = x.getShape().tail();
+      NDArray x1 = x.get(new NDIndex("..., :{}", hd / 2));
+      NDArray x2 = x.get(new NDIndex("..., {}:", hd / 2));
+      NDArray rotated = NDArrays.concat(new NDList(x2.neg(), x1), -1);
+      return x.mul(cos).add(rotated.mul(sin));
+    }
+  }
+}

@@ -1,0 +1,103 @@
+package io.orthoslice.common.optim;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+
+/**
+ * AdamW (Loshchilov and Hutter 2019) with PyTorch's update order: decoupled decay first,
+ * {@code W <- W (1 - lr wd)}, then {@code W <- W - lr m_hat / (sqrt(v_hat) + eps)}.
+ *
+ * <p>The moment update is split from the parameter update ({@link #direction}) because projected
+ * methods keep the moments on a low-rank gradient R and move W by the lifted direction; the dense
+ * case lifts by the identity.
+ */
+public final class AdamW {
+
+  /** Hyper-parameters; defaults are the paper's (beta1 0.9, beta2 0.95, wd 0.1). */
+  public record Hyper(double beta1, double beta2, double eps) {
+    public Hyper {
+      if (!(beta1 >= 0 && beta1 < 1)) {
+        throw new IllegalArgumentException("beta1 must be in [0, 1), got " + beta1);
+      }
+      if (!(beta2 >= 0 && beta2 < 1)) {
+        throw new IllegalArgumentException("beta2 must be in [0, 1), got " + beta2);
+      }
+      if (!(eps > 0)) {
+        throw new IllegalArgumentException("eps must be > 0, got " + eps);
+      }
+    }
+  }
+
+  /** First and second moments of one tensor and its step count; arrays owned by a long-lived manager. */
+  public static final class State implements AutoCloseable {
+    public NDArray m;
+    public NDArray v;
+    public long t;
+
+    public State(NDArray m, NDArray v, long t) {
+      this.m = m;
+      this.v = v;
+      this.t = t;
+    }
+
+    /** Fresh zero state shaped like {@code like}, owned by {@code owner}. */
+    public static State zerosLike(NDArray like, NDManager owner) {
+      return new State(owner.zeros(like.getShape(), like.getDataType()),
+          owner.zeros(like.getShape(), like.getDataType()), 0);
+    }
+
+    public void reset() {
+      m.muli(0);
+      v.muli(0);
+      t = 0;
+    }
+
+    public long bytes() {
+      return m.size() * m.getDataType().getNumOfBytes() + v.size() * v.getDataType().getNumOfBytes();
+    }
+
+    @Override
+    public void close() {
+      m.close();
+      v.close();
+    }
+  }
+
+  private final Hyper hyper;
+
+  public AdamW(Hyper hyper) {
+    this.hyper = hyper;
+  }
+
+  public Hyper hyper() {
+    return hyper;
+  }
+
+  /**
+   * Updates the moments in place with gradient {@code g} and returns the bias-corrected direction
+   * {@code m_hat / (sqrt(v_hat) + eps)}. Every temporary, and the result, belongs to {@code scope}
+   * (a step-lived manager): the state arrays are only temp-attached to it while we compute.
+   */
+  public NDArray direction(NDArray g, State s, NDManager scope) {
+    for (NDArray a : new NDArray[] {s.m, s.v}) {
+      if (a.getManager() != scope) {
+        scope.tempAttachAll(a); // results of ops on the state land in the step scope
+      }
+    }
+    s.t++;
+    s.m.muli(hyper.beta1).addi(g.mul(1 - hyper.beta1));
+    s.v.muli(hyper.beta2).addi(g.square().muli(1 - hyper.beta2));
+    double bc1 = 1 - Math.pow(hyper.beta1, s.t);
+    double bc2 = 1 - Math.pow(hyper.beta2, s.t);
+    NDArray denom = s.v.div(bc2).sqrt().addi(hyper.eps);
+    return s.m.div(bc1).divi(denom);
+  }
+
+  /** One dense AdamW step on {@code w} in place (in-place ops only); temporaries belong to {@code scope}. */
+  public void step(NDArray w, NDArray g, State s, double lr, double weightDecay, NDManager scope) {
+    if (weightDecay != 0) {
+      w.muli(1 - lr * weightDecay);
+    }
+    w.subi(direction(g, s, scope).muli(lr));
+  }
+}

@@ -1,0 +1,72 @@
+package io.orthoslice.common.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.orthoslice.common.checkpoint.Checkpoint;
+import io.orthoslice.common.checkpoint.TrainerState;
+import io.orthoslice.common.model.LlamaConfig;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a checkpoint records about the run that produced it (config, seed, dataset, code version), and
+ * the check that a resumed run is the same run: resuming with other settings would silently produce a
+ * trajectory that matches neither.
+ */
+final class RunRecord {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private RunRecord() {}
+
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> toMap(TrainConfig cfg) {
+    return JSON.convertValue(cfg, LinkedHashMap.class);
+  }
+
+  static TrainerState trainerState(Trainer t, long dataPosition, String datasetId) {
+    Map<String, Object> extra = new LinkedHashMap<>();
+    extra.put("dataset_id", datasetId);
+    double[] ls = t.lossScaler().snapshot();
+    extra.put("loss_scale", List.of(ls[0], ls[1]));
+    String version = RunRecord.class.getPackage().getImplementationVersion();
+    extra.put("code_version", version == null ? "dev" : version);
+    return new TrainerState(t.step(), dataPosition, t.step() * t.config().tokensPerStep(), t.config().seed(),
+        toMap(t.config()), extra);
+  }
+
+  static void requireSameRun(Checkpoint ckpt, LlamaConfig model, TrainConfig cfg, String datasetId) {
+    if (!ckpt.config().equals(model)) {
+      throw new IllegalArgumentException("--resume: the checkpoint's model shape " + ckpt.config()
+          + " differs from the requested " + model);
+    }
+    TrainerState st = ckpt.trainerState();
+    if (st == null) {
+      throw new IllegalArgumentException("--resume: the checkpoint has no trainer state (a plain Hugging Face"
+          + " checkpoint); use --init-from to start from it");
+    }
+    Map<String, Object> saved = st.run();
+    Map<String, Object> now = toMap(cfg);
+    for (Map.Entry<String, Object> e : now.entrySet()) {
+      Object before = saved.get(e.getKey());
+      if (!String.valueOf(before).equals(String.valueOf(e.getValue()))) {
+        throw new IllegalArgumentException("--resume: setting '" + e.getKey() + "' was " + before
+            + " in the checkpointed run but is " + e.getValue() + " now; resume with the same settings");
+      }
+    }
+    Object ds = st.extra().get("dataset_id");
+    if (ds != null && !ds.equals(datasetId)) {
+      throw new IllegalArgumentException("--resume: the checkpoint was trained on dataset " + ds
+          + " but the current dataset is " + datasetId);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  static double[] lossScale(TrainerState st) {
+    Object v = st.extra().get("loss_scale");
+    if (!(v instanceof List<?> l) || l.size() != 2) {
+      return null;
+    }
+    return new double[] {((Number) l.get(0)).doubleValue(), ((Number) l.get(1)).doubleValue()};
+  }
+}

@@ -1,0 +1,232 @@
+package io.orthoslice.common.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import io.orthoslice.common.model.Llama;
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.model.Weights;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One optimizer step at a time: forward, loss, backward over the micro-batches, unscale and clip,
+ * update, and at the method's boundaries merge and re-draw. It knows nothing of files, data order
+ * or the network; the standalone run and the distributed worker both drive it.
+ *
+ * <p>Memory: a root manager owns weights and optimizer state; each step opens a sub-manager and
+ * closes it when the step ends, so nothing made during a step outlives it.
+ */
+public final class Trainer implements AutoCloseable {
+
+  /** What one step did. {@code loss} is the mean over its micro-batches, in nats per token. */
+  public record StepStats(long step, double loss, double gradNorm, double lr, boolean skipped, double lossScale) {}
+
+  private final Llama model;
+  private final TrainConfig config;
+  private final NDManager root;
+  private final LinkedHashMap<String, ParameterTrainer> params;
+  private final LearningRateSchedule schedule;
+  private final LossScaler scaler;
+  private long step;
+
+  /**
+   * @param params the per-parameter training rules, in the model's parameter order; built by {@link
+   *     TrainingMethods} and owned (closed) by this trainer
+   */
+  public Trainer(LlamaConfig modelConfig, TrainConfig config, NDManager root,
+      LinkedHashMap<String, ParameterTrainer> params) {
+    this.model = new Llama(modelConfig);
+    this.config = config;
+    this.root = root;
+    this.params = params;
+    this.schedule = config.schedule();
+    this.scaler = LossScaler.forPrecision(config.precision());
+  }
+
+  public LlamaConfig modelConfig() {
+    return model.config();
+  }
+
+  public TrainConfig config() {
+    return config;
+  }
+
+  public long step() {
+    return step;
+  }
+
+  public NDManager root() {
+    return root;
+  }
+
+  public Map<String, ParameterTrainer> parameters() {
+    return params;
+  }
+
+  public LossScaler lossScaler() {
+    return scaler;
+  }
+
+  /**
+   * Runs one optimizer step on {@code tokens}: gradAccum micro-batches of microBatch windows of
+   * seqLen+1 tokens each, flat and row-major.
+   */
+  public StepStats step(long[] tokens) {
+    int window = config.seqLen() + 1;
+    int perMicro = config.microBatch() * window;
+    if (tokens.length != perMicro * config.gradAccum()) {
+      throw new IllegalArgumentException("step needs " + perMicro * config.gradAccum()
+          + " tokens (grad-accum x batch-size x (seq-len+1)), got " + tokens.length);
+    }
+    DataType compute = config.precision().compute();
+    double lr = schedule.at(step);
+    try (NDManager scope = root.newSubManager()) {
+      Weights weights = view(scope, compute);
+      double lossSum = 0;
+      for (int a = 0; a < config.gradAccum(); a++) {
+        long[] part = new long[perMicro];
+        System.arraycopy(tokens, a * perMicro, part, 0, perMicro);
+        NDArray batch = scope.create(part, new Shape(config.microBatch(), window));
+        NDArray inputs = batch.get(new NDIndex(":, :-1"));
+        NDArray targets = batch.get(new NDIndex(":, 1:"));
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+          NDArray loss = model.loss(weights, inputs, targets, compute);
+          lossSum += loss.toType(DataType.FLOAT64, false).getDouble();
+          gc.backward(loss.mul(scaler.scale() / config.gradAccum()));
+        }
+      }
+      // Undo the loss scale and the micro-batch split, then clip by the global norm.
+      double unscale = 1.0 / scaler.scale();
+      double norm = globalNorm(scope) * unscale;
+      boolean finite = Double.isFinite(norm);
+      boolean apply = scaler.update(finite);
+      if (apply) {
+        double clip = config.gradClip() > 0 && norm > config.gradClip() ? config.gradClip() / norm : 1.0;
+        for (ParameterTrainer p : params.values()) {
+          p.update(lr, unscale * clip, scope);
+        }
+      } else {
+        for (ParameterTrainer p : params.values()) {
+          p.zeroGradients(scope);
+        }
+      }
+      step++;
+      int every = config.method().mergeEvery();
+      if (config.method().method() != MethodSpec.Method.FULL && step % every == 0) {
+        for (ParameterTrainer p : params.values()) {
+          p.redraw(step / every, scope);
+        }
+      }
+      return new StepStats(step, lossSum / config.gradAccum(), norm, lr, !apply, scaler.scale());
+    }
+  }
+
+  private double globalNorm(NDManager scope) {
+    List<NDArray> squares = new ArrayList<>();
+    for (ParameterTrainer p : params.values()) {
+      for (NDArray g : p.gradients(scope)) {
+        squares.add(g.toType(DataType.FLOAT64, false).square().sum());
+      }
+    }
+    return Math.sqrt(NDArrays.stack(new NDList(squares)).sum().getDouble());
+  }
+
+  /** Mean next-token loss (nats) over the given batches, without gradients. */
+  public double evaluate(List<long[]> batches, int batchSize) {
+    DataType compute = config.precision().compute();
+    return Evaluator.meanLoss(model, scope -> view(scope, compute), batches, batchSize, compute, root);
+  }
+
+  /** W_eff of every parameter by Hugging Face name, as new arrays owned by {@code scope}. */
+  public LinkedHashMap<String, NDArray> effectiveWeights(NDManager scope) {
+    LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
+    for (ParameterTrainer p : params.values()) {
+      NDArray w = p.effectiveWeight(scope);
+      w.setName(p.spec().name());
+      out.put(p.spec().name(), w);
+    }
+    return out;
+  }
+
+  /** Optimizer and method state of every parameter, keyed "<param>.<suffix>" (live arrays). */
+  public LinkedHashMap<String, NDArray> optimizerState(NDManager scope) {
+    LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
+    for (ParameterTrainer p : params.values()) {
+      for (Map.Entry<String, NDArray> e : p.state().entrySet()) {
+        out.put(p.spec().name() + "." + e.getKey(), e.getValue());
+      }
+      NDArray t = scope.create(new long[] {p.optimizerStep()}, new Shape(1));
+      out.put(p.spec().name() + ".step", t);
+    }
+    return out;
+  }
+
+  /** Restores what {@link #optimizerState} saved and the step counter. */
+  public void restore(Map<String, NDArray> state, long completedSteps, double[] lossScale) {
+    for (ParameterTrainer p : params.values()) {
+      String prefix = p.spec().name() + ".";
+      Map<String, NDArray> mine = new LinkedHashMap<>();
+      for (Map.Entry<String, NDArray> e : state.entrySet()) {
+        if (e.getKey().startsWith(prefix)) {
+          mine.put(e.getKey().substring(prefix.length()), e.getValue());
+        }
+      }
+      NDArray t = mine.remove("step");
+      if (t == null) {
+        throw new IllegalArgumentException("checkpoint optimizer state lacks '" + prefix + "step'");
+      }
+      p.loadState(mine, t.toLongArray()[0]);
+    }
+    this.step = completedSteps;
+    if (lossScale != null) {
+      scaler.restore(lossScale);
+    }
+  }
+
+  public MemoryUse memory() {
+    MemoryUse total = MemoryUse.ZERO;
+    for (ParameterTrainer p : params.values()) {
+      total = total.plus(p.memory());
+    }
+    return total;
+  }
+
+  private Weights view(NDManager scope, DataType compute) {
+    return new Weights() {
+      @Override
+      public NDArray dense(String name) {
+        return require(name).dense(compute, scope);
+      }
+
+      @Override
+      public NDArray linear(String name, NDArray x) {
+        return require(name).linear(x, compute, scope);
+      }
+    };
+  }
+
+  private ParameterTrainer require(String name) {
+    ParameterTrainer p = params.get(name);
+    if (p == null) {
+      throw new IllegalStateException("model asked for unknown parameter " + name);
+    }
+    return p;
+  }
+
+  @Override
+  public void close() {
+    for (ParameterTrainer p : params.values()) {
+      p.close();
+    }
+    root.close();
+  }
+}

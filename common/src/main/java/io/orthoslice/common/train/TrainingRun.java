@@ -1,0 +1,149 @@
+package io.orthoslice.common.train;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.orthoslice.common.checkpoint.Checkpoint;
+import io.orthoslice.common.checkpoint.CheckpointStore;
+import io.orthoslice.common.checkpoint.TrainerState;
+import io.orthoslice.common.config.DeviceSpec;
+import io.orthoslice.common.model.LlamaConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The standalone training run, top to bottom: build or resume the trainer, then for each step get
+ * the batch at the data cursor, step, report, evaluate and checkpoint; finish with a validation
+ * perplexity and a summary beside the checkpoints.
+ */
+public final class TrainingRun {
+
+  private static final Logger LOG = LoggerFactory.getLogger(TrainingRun.class);
+
+  /** What a finished run reports. */
+  public record Summary(
+      long steps,
+      long tokens,
+      double firstLoss,
+      double lastLoss,
+      double validationLoss,
+      double validationPerplexity,
+      double seconds,
+      MemoryUse memory,
+      Path checkpoint) {}
+
+  private TrainingRun() {}
+
+  public static Summary run(LlamaConfig model, TrainConfig cfg, RunOptions opts, TokenWindows data,
+      int bosId, int eosId, ProgressReporter progress) {
+    Device device = DeviceSpec.parse(opts.device());
+    CheckpointStore store = new CheckpointStore(opts.outputDir().resolve("checkpoints"), opts.keepCheckpoints());
+    long windowsPerStep = (long) cfg.microBatch() * cfg.gradAccum();
+    List<long[]> validation = data.validationBatches(opts.evalBatches(), cfg.microBatch());
+    long start = System.nanoTime();
+    try (Trainer trainer = open(model, cfg, opts, store, device, data)) {
+      MemoryUse mem = trainer.memory();
+      progress.message(String.format(Locale.ROOT,
+          "model %,d parameters; memory: weights %s, gradients %s, optimizer state %s, projections %s",
+          model.parameterCount(), bytes(mem.weightBytes()), bytes(mem.gradientBytes()),
+          bytes(mem.optimizerBytes()), bytes(mem.projectionBytes())));
+      double firstLoss = Double.NaN;
+      double lastLoss = Double.NaN;
+      double valLoss = Double.NaN;
+      Path lastCheckpoint = null;
+      while (trainer.step() < cfg.steps()) {
+        long position = trainer.step() * windowsPerStep;
+        Trainer.StepStats s = trainer.step(data.trainBatch(position, (int) windowsPerStep));
+        if (Double.isNaN(firstLoss)) {
+          firstLoss = s.loss();
+        }
+        lastLoss = s.loss();
+        if (!Double.isFinite(s.loss()) && cfg.precision() != Precision.FP16) {
+          throw new IllegalStateException("loss became " + s.loss() + " at step " + s.step()
+              + "; lower --lr or enable --grad-clip (the last checkpoint is kept)");
+        }
+        progress.onStep(s);
+        boolean last = s.step() == cfg.steps();
+        if (last || (opts.evalEvery() > 0 && s.step() % opts.evalEvery() == 0)) {
+          valLoss = trainer.evaluate(validation, cfg.microBatch());
+          progress.message(String.format(Locale.ROOT, "step %d validation loss %.4f perplexity %.2f",
+              s.step(), valLoss, Math.exp(valLoss)));
+        }
+        if (last || (opts.checkpointEvery() > 0 && s.step() % opts.checkpointEvery() == 0)) {
+          lastCheckpoint = save(trainer, store, windowsPerStep, data, bosId, eosId);
+          progress.message("checkpoint " + lastCheckpoint);
+        }
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      return new Summary(trainer.step(), trainer.step() * cfg.tokensPerStep(), firstLoss, lastLoss, valLoss,
+          Math.exp(valLoss), seconds, trainer.memory(), lastCheckpoint);
+    }
+  }
+
+  private static Trainer open(LlamaConfig model, TrainConfig cfg, RunOptions opts, CheckpointStore store,
+      Device device, TokenWindows data) {
+    NDManager root = NDManager.newBaseManager(device);
+    try {
+      Optional<Path> latest = store.latest();
+      if (opts.resume()) {
+        Path dir = latest.orElseThrow(() -> new IllegalArgumentException(
+            "--resume: no checkpoint in " + store.root() + "; start without --resume"));
+        Checkpoint ckpt = store.load(dir, root, cfg.precision().master());
+        RunRecord.requireSameRun(ckpt, model, cfg, data.datasetId());
+        Trainer t = new Trainer(model, cfg, root, TrainingMethods.build(model, cfg, ckpt.weights(), root));
+        TrainerState st = ckpt.trainerState();
+        t.restore(ckpt.optimizerState(), st.step(), RunRecord.lossScale(st));
+        LOG.info("resumed from {} at step {}", dir, st.step());
+        return t;
+      }
+      if (latest.isPresent()) {
+        throw new IllegalArgumentException("output directory " + opts.outputDir() + " already holds checkpoint "
+            + latest.get().getFileName() + "; pass --resume to continue it or choose another --output");
+      }
+      Map<String, NDArray> weights;
+      if (opts.initFrom() != null) {
+        Checkpoint hf = store.load(opts.initFrom(), root, cfg.precision().master());
+        if (!hf.config().equals(model)) {
+          throw new IllegalArgumentException("--init-from " + opts.initFrom() + " has model shape " + hf.config()
+              + ", which differs from the requested " + model);
+        }
+        weights = hf.weights();
+      } else {
+        weights = ModelInit.initialize(model, cfg.seed(), root, cfg.precision().master());
+      }
+      return new Trainer(model, cfg, root, TrainingMethods.build(model, cfg, weights, root));
+    } catch (IOException e) {
+      root.close();
+      throw new UncheckedIOException(e);
+    } catch (RuntimeException e) {
+      root.close();
+      throw e;
+    }
+  }
+
+  private static Path save(Trainer trainer, CheckpointStore store, long windowsPerStep, TokenWindows data,
+      int bosId, int eosId) {
+    try (NDManager scope = trainer.root().newSubManager()) {
+      LinkedHashMap<String, NDArray> weights = trainer.effectiveWeights(scope);
+      LinkedHashMap<String, NDArray> state = trainer.optimizerState(scope);
+      TrainerState ts = RunRecord.trainerState(trainer, trainer.step() * windowsPerStep, data.datasetId());
+      return store.save(CheckpointStore.stepName(trainer.step()),
+          new Checkpoint(trainer.modelConfig(), weights, state, ts, bosId, eosId));
+    } catch (IOException e) {
+      throw new UncheckedIOException("checkpoint failed: " + e.getMessage(), e);
+    }
+  }
+
+  static String bytes(long b) {
+    return b >= 1 << 30 ? String.format(Locale.ROOT, "%.2f GiB", b / (double) (1 << 30))
+        : String.format(Locale.ROOT, "%.2f MiB", b / (double) (1 << 20));
+  }
+}

@@ -1,0 +1,97 @@
+package io.orthoslice.worker.cli;
+
+import ai.djl.ndarray.NDManager;
+import io.orthoslice.common.config.DeviceSpec;
+import io.orthoslice.common.data.TokenDataset;
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.train.DatasetWindows;
+import io.orthoslice.common.train.MemoryUse;
+import io.orthoslice.common.train.ModelInit;
+import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.train.Trainer;
+import io.orthoslice.common.train.TrainingMethods;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code orthoslice bench}: training throughput of a preset on this device. Reports the median over
+ * the measured steps after warm-up, so JIT and allocator warm-up do not count.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Measure tokens/s, step time and peak memory of training steps (median after warm-up).")
+final class BenchCommand implements Callable<Integer> {
+
+  @Mixin ModelOptions model;
+  @Mixin DataOptions data;
+  @Mixin OptimizationOptions optim;
+  @Mixin MethodOptions method;
+
+  @Option(names = "--warmup-steps", defaultValue = "3", description = "Unmeasured steps first. Default: ${DEFAULT-VALUE}.")
+  int warmupSteps;
+
+  @Option(names = "--measure-steps", defaultValue = "10", description = "Measured steps. Default: ${DEFAULT-VALUE}.")
+  int measureSteps;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}.")
+  String device;
+
+  @Override
+  public Integer call() throws IOException {
+    if (warmupSteps < 0 || measureSteps < 1) {
+      throw new IllegalArgumentException("warmup-steps must be >= 0 and measure-steps >= 1");
+    }
+    TrainConfig cfg = optim.toConfig(method.toSpec()).withSteps(warmupSteps + measureSteps, 1);
+    try (TokenDataset ds = data.open()) {
+      LlamaConfig shape = model.resolve(ds.manifest().vocabSize(), cfg.seqLen());
+      DatasetWindows windows = new DatasetWindows(ds, cfg.seqLen(), cfg.seed());
+      NDManager root = NDManager.newBaseManager(DeviceSpec.parse(device));
+      try (Trainer trainer = new Trainer(shape, cfg, root, TrainingMethods.build(shape, cfg,
+          ModelInit.initialize(shape, cfg.seed(), root, cfg.precision().master()), root))) {
+        int perStep = cfg.microBatch() * cfg.gradAccum();
+        double[] seconds = new double[measureSteps];
+        for (int i = 0; i < warmupSteps + measureSteps; i++) {
+          long[] batch = windows.trainBatch((long) i * perStep, perStep);
+          long t0 = System.nanoTime();
+          trainer.step(batch);
+          if (i >= warmupSteps) {
+            seconds[i - warmupSteps] = (System.nanoTime() - t0) / 1e9;
+          }
+        }
+        Arrays.sort(seconds);
+        double median = seconds[measureSteps / 2];
+        MemoryUse mem = trainer.memory();
+        System.out.printf(Locale.ROOT,
+            "bench preset=%s params=%,d method=%s device=%s dtype=%s batch=%dx%dx%d%n"
+                + "step_time_median_s=%.4f (min %.4f, max %.4f over %d steps) tokens_per_s=%.0f%n"
+                + "live_bytes weights=%d gradients=%d optimizer=%d projections=%d peak_rss_bytes=%d%n",
+            model.modelConfig != null ? model.modelConfig : model.preset, shape.parameterCount(),
+            cfg.method().method().name().toLowerCase(Locale.ROOT), device, cfg.precision(), cfg.gradAccum(),
+            cfg.microBatch(), cfg.seqLen(), median, seconds[0], seconds[measureSteps - 1], measureSteps,
+            cfg.tokensPerStep() / median, mem.weightBytes(), mem.gradientBytes(), mem.optimizerBytes(),
+            mem.projectionBytes(), peakRss());
+      }
+    }
+    return 0;
+  }
+
+  /** Peak resident set size of this process (Linux VmHWM), 0 where unavailable. */
+  static long peakRss() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      return 0;
+    }
+    return 0;
+  }
+}

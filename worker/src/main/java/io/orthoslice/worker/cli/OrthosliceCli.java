@@ -1,0 +1,60 @@
+package io.orthoslice.worker.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code orthoslice} command. Bad arguments or configuration print one line naming the problem
+ * and what is allowed, and exit with status 2; no stack trace reaches the user.
+ */
+@Command(
+    name = "orthoslice",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = "Low-rank, low-communication training of Llama models.",
+    subcommands = {
+      TrainCommand.class,
+      PrepareDataCommand.class,
+      EvalCommand.class,
+      BenchCommand.class,
+      CommandLine.HelpCommand.class
+    })
+public final class OrthosliceCli implements Runnable {
+
+  public static final int EXIT_USAGE = 2;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: train, prepare-data, eval, bench");
+  }
+
+  public static void main(String[] args) {
+    System.exit(execute(args));
+  }
+
+  /** Runs the CLI and returns the exit status (tests call this instead of main). */
+  public static int execute(String... args) {
+    return commandLine().execute(args);
+  }
+
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new OrthosliceCli());
+    cl.setParameterExceptionHandler((ex, a) -> {
+      PrintWriter err = ex.getCommandLine().getErr();
+      err.println("error: " + ex.getMessage());
+      err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for the options.");
+      return EXIT_USAGE;
+    });
+    cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+      if (ex instanceof IllegalArgumentException) {
+        commandLine.getErr().println("error: " + ex.getMessage());
+        return EXIT_USAGE;
+      }
+      throw ex;
+    });
+    return cl;
+  }
+}
