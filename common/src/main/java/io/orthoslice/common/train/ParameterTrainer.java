@@ -25,6 +25,12 @@ public interface ParameterTrainer extends AutoCloseable {
   /** {@code x W_eff^T} for a matrix parameter. */
   NDArray linear(NDArray x, DataType dtype, NDManager scope);
 
+  /** Called before the step's first forward pass (e.g. to request W's gradient for an SVD draw). */
+  default void prepareStep(NDManager scope) {}
+
+  /** Called after the step's last backward pass, before gradients are read for clipping. */
+  default void afterBackward(NDManager scope) {}
+
   /** Current gradients of the trainable arrays, as handles owned by {@code scope}. */
   List<NDArray> gradients(NDManager scope);
 

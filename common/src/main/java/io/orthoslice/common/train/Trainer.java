@@ -64,6 +64,14 @@ public final class Trainer implements AutoCloseable {
     return step;
   }
 
+  /** Sets the completed-step counter (a worker's round starts at the run's global step). */
+  public void startAt(long globalStep) {
+    if (globalStep < 0) {
+      throw new IllegalArgumentException("global step must be >= 0, got " + globalStep);
+    }
+    this.step = globalStep;
+  }
+
   public NDManager root() {
     return root;
   }
@@ -89,7 +97,11 @@ public final class Trainer implements AutoCloseable {
     }
     DataType compute = config.precision().compute();
     double lr = schedule.at(step);
+    StepStats stats;
     try (NDManager scope = root.newSubManager()) {
+      for (ParameterTrainer p : params.values()) {
+        p.prepareStep(scope);
+      }
       Weights weights = view(scope, compute);
       double lossSum = 0;
       for (int a = 0; a < config.gradAccum(); a++) {
@@ -103,6 +115,9 @@ public final class Trainer implements AutoCloseable {
           lossSum += loss.toType(DataType.FLOAT64, false).getDouble();
           gc.backward(loss.mul(scaler.scale() / config.gradAccum()));
         }
+      }
+      for (ParameterTrainer p : params.values()) {
+        p.afterBackward(scope);
       }
       // Undo the loss scale and the micro-batch split, then clip by the global norm.
       double unscale = 1.0 / scaler.scale();
@@ -120,14 +135,19 @@ public final class Trainer implements AutoCloseable {
         }
       }
       step++;
-      int every = config.method().mergeEvery();
-      if (config.method().method() != MethodSpec.Method.FULL && step % every == 0) {
+      stats = new StepStats(step, lossSum / config.gradAccum(), norm, lr, !apply, scaler.scale());
+    }
+    // Merge and re-draw in a scope of their own: the step's scope has borrowed the projectors
+    // that a re-draw replaces, and a borrowed array must not be closed under its borrower.
+    int every = config.method().mergeEvery();
+    if (config.method().method() != MethodSpec.Method.FULL && step % every == 0) {
+      try (NDManager scope = root.newSubManager()) {
         for (ParameterTrainer p : params.values()) {
           p.redraw(step / every, scope);
         }
       }
-      return new StepStats(step, lossSum / config.gradAccum(), norm, lr, !apply, scaler.scale());
     }
+    return stats;
   }
 
   private double globalNorm(NDManager scope) {

@@ -1,0 +1,209 @@
+package io.orthoslice.common.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.optim.AdamW;
+import io.orthoslice.common.projection.Side;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One-sided adapter: {@code W_eff = W + alpha A P^T} (right, A m x r) or {@code W + alpha P B}
+ * (left, B r x n), P frozen, only the factor trained, starting at zero. The forward pass computes
+ * {@code x W^T + alpha (x P) A^T} so no m x n gradient of W exists; dL/dA = alpha G P is exactly
+ * GaLore's projected gradient, which is why the two modes give the same trajectory (DESIGN.md).
+ * Every T steps the factor is merged into W and P re-drawn. For an SVD projector W's gradient is
+ * requested for the one step after a re-draw, and the factor's gradient is taken as alpha G P_new
+ * (the factor is zero then, so the forward pass does not depend on P).
+ */
+public final class AdapterMatrix implements ParameterTrainer {
+
+  private final FrozenBase base;
+  private final NDArray factor;
+  private final ProjectedState proj;
+  private final AdamW adam;
+  private final double scale;
+  private NDArray gradientOverride;
+
+  AdapterMatrix(FrozenBase base, ProjectedState proj, AdamW adam, double scale, NDManager owner) {
+    if (base.quantized() && proj.source.needsGradient()) {
+      throw new IllegalArgumentException("projection svd needs the full gradient of W, which a quantized"
+          + " base (--base int8|nf4) does not have; use gaussian, rademacher or orthogonal");
+    }
+    this.base = base;
+    this.proj = proj;
+    this.adam = adam;
+    this.scale = scale;
+    long[] reduced = proj.reducedShape();
+    this.factor = owner.zeros(new ai.djl.ndarray.types.Shape(reduced), proj.adam.m.getDataType());
+    factor.setRequiresGradient(true);
+    proj.schedule(0);
+  }
+
+  @Override
+  public ParameterSpec spec() {
+    return proj.spec;
+  }
+
+  /** The trained factor: A (m x r) on the right side, B (r x n) on the left. */
+  public NDArray factor() {
+    return factor;
+  }
+
+  /** P, d x r. */
+  public NDArray projector() {
+    return proj.projector();
+  }
+
+  public Side side() {
+    return proj.side;
+  }
+
+  public double scale() {
+    return scale;
+  }
+
+  /** The frozen W (unquantized bases only). */
+  public NDArray base() {
+    if (base.quantized()) {
+      throw new IllegalStateException("the base of " + spec().name() + " is quantized");
+    }
+    return base.full();
+  }
+
+  @Override
+  public void prepareStep(NDManager scope) {
+    if (proj.pending()) {
+      base.full().setRequiresGradient(true);
+    }
+  }
+
+  @Override
+  public NDArray dense(DataType dtype, NDManager scope) {
+    throw new UnsupportedOperationException(spec().name() + " is used through linear()");
+  }
+
+  @Override
+  public NDArray linear(NDArray x, DataType dtype, NDManager scope) {
+    StepScope.borrow(scope, factor, proj.projector());
+    NDArray p = cast(proj.projector(), dtype);
+    NDArray f = cast(factor, dtype);
+    NDArray y = x.matMul(base.value(dtype, scope).transpose());
+    NDArray low = proj.side == Side.RIGHT
+        ? x.matMul(p).matMul(f.transpose()) // (.., r) (r, m)
+        : x.matMul(f.transpose()).matMul(p.transpose()); // (.., r) (r, m)
+    return y.add(scale == 1.0 ? low : low.mul(scale));
+  }
+
+  private static NDArray cast(NDArray a, DataType dtype) {
+    return a.getDataType() == dtype ? a : a.toType(dtype, true);
+  }
+
+  @Override
+  public void afterBackward(NDManager scope) {
+    if (!proj.pending()) {
+      return;
+    }
+    NDArray w = base.full();
+    NDArray g = w.getGradient();
+    g.attach(scope);
+    proj.drawPending(g);
+    gradientOverride = proj.side.project(g, proj.projector());
+    if (scale != 1.0) {
+      gradientOverride.muli(scale);
+    }
+    g.muli(0);
+    w.setRequiresGradient(false);
+    NDArray stale = factor.getGradient();
+    stale.attach(scope);
+    stale.muli(0);
+  }
+
+  @Override
+  public List<NDArray> gradients(NDManager scope) {
+    if (gradientOverride != null) {
+      return List.of(gradientOverride);
+    }
+    NDArray g = factor.getGradient();
+    g.attach(scope);
+    return List.of(g);
+  }
+
+  @Override
+  public void update(double lr, double gradScale, NDManager scope) {
+    NDArray g = gradients(scope).get(0);
+    StepScope.borrow(scope, factor);
+    factor.subi(adam.direction(gradScale == 1.0 ? g : g.mul(gradScale), proj.adam, scope).muli(lr));
+    g.muli(0);
+    gradientOverride = null;
+  }
+
+  @Override
+  public void zeroGradients(NDManager scope) {
+    gradients(scope).get(0).muli(0);
+    gradientOverride = null;
+  }
+
+  @Override
+  public void redraw(long round, NDManager scope) {
+    base.add(lifted(scope), scope);
+    factor.muli(0);
+    proj.schedule(round);
+  }
+
+  private NDArray lifted(NDManager scope) {
+    StepScope.borrow(scope, factor);
+    NDArray d = proj.side.lift(factor, proj.projector());
+    return scale == 1.0 ? d : d.muli(scale);
+  }
+
+  @Override
+  public NDArray effectiveWeight(NDManager scope) {
+    NDArray w = base.value(factor.getDataType(), scope).duplicate().addi(lifted(scope));
+    w.attach(scope);
+    return w;
+  }
+
+  @Override
+  public Map<String, NDArray> state() {
+    if (base.quantized()) {
+      return Map.of("exp_avg", proj.adam.m, "exp_avg_sq", proj.adam.v, "projector", proj.projector(),
+          "projection_meta", proj.meta(), "factor", factor);
+    }
+    return Map.of("exp_avg", proj.adam.m, "exp_avg_sq", proj.adam.v, "projector", proj.projector(),
+        "projection_meta", proj.meta(), "factor", factor, "base", base.full());
+  }
+
+  @Override
+  public long optimizerStep() {
+    return proj.adam.t;
+  }
+
+  @Override
+  public void loadState(Map<String, NDArray> s, long step) {
+    String n = spec().name();
+    StateArrays.copyInto(proj.adam.m, s, "exp_avg", n);
+    StateArrays.copyInto(proj.adam.v, s, "exp_avg_sq", n);
+    StateArrays.copyInto(factor, s, "factor", n);
+    if (!base.quantized()) {
+      StateArrays.copyInto(base.full(), s, "base", n);
+    }
+    proj.restore(s);
+    proj.adam.t = step;
+  }
+
+  @Override
+  public MemoryUse memory() {
+    long f = factor.size() * factor.getDataType().getNumOfBytes();
+    return new MemoryUse(base.bytes() + f, f, proj.adam.bytes(), proj.persistedBytes());
+  }
+
+  @Override
+  public void close() {
+    proj.close();
+    factor.close();
+    base.close();
+  }
+}

@@ -1,0 +1,97 @@
+package io.orthoslice.common.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.orthoslice.common.quant.Int8Weight;
+import io.orthoslice.common.quant.Nf4Weight;
+import io.orthoslice.common.quant.QuantizedWeight;
+import java.util.Locale;
+
+/**
+ * The frozen W under an adapter: kept in the master dtype, or quantized (INT8 per output channel,
+ * NF4 in blocks of 64 as QLoRA) and dequantized on the fly in each forward pass. A merge adds the
+ * adapter's update to it (re-quantizing a quantized base).
+ */
+final class FrozenBase implements AutoCloseable {
+
+  enum Format { FULL, INT8, NF4 }
+
+  private final Format format;
+  private final NDManager owner;
+  private NDArray full;
+  private QuantizedWeight quantized;
+
+  FrozenBase(NDArray w, Format format, NDManager owner) {
+    this.format = format;
+    this.owner = owner;
+    if (format == Format.FULL) {
+      full = w;
+    } else {
+      quantized = quantize(w);
+      w.close();
+    }
+  }
+
+  static Format parse(String base) {
+    return switch (base.toLowerCase(Locale.ROOT)) {
+      case "fp32", "fp64", "full" -> Format.FULL;
+      case "int8" -> Format.INT8;
+      case "nf4" -> Format.NF4;
+      case "bf16" -> throw new IllegalArgumentException(
+          "base bf16 is not available: DJL 0.35.1 has no bfloat16; allowed: fp32, int8, nf4");
+      default -> throw new IllegalArgumentException("unknown base '" + base + "'; allowed: fp32, int8, nf4");
+    };
+  }
+
+  private QuantizedWeight quantize(NDArray w) {
+    return format == Format.INT8 ? Int8Weight.quantize(w, owner) : Nf4Weight.quantize(w, owner);
+  }
+
+  boolean quantized() {
+    return format != Format.FULL;
+  }
+
+  /** The full-precision array (only for an unquantized base). */
+  NDArray full() {
+    return full;
+  }
+
+  /** W in {@code dtype} for this step; a quantized base is dequantized into {@code scope}. */
+  NDArray value(DataType dtype, NDManager scope) {
+    if (quantized != null) {
+      return quantized.dequantize(scope, dtype);
+    }
+    StepScope.borrow(scope, full);
+    return dtype == full.getDataType() ? full : full.toType(dtype, true);
+  }
+
+  /** W <- W + delta; {@code delta} belongs to {@code scope}. */
+  void add(NDArray delta, NDManager scope) {
+    if (quantized == null) {
+      full.addi(delta);
+      return;
+    }
+    NDArray w = quantized.dequantize(scope, DataType.FLOAT32).addi(delta.toType(DataType.FLOAT32, false));
+    quantized.close();
+    quantized = quantize(w);
+  }
+
+  long bytes() {
+    return quantized != null ? quantized.storedBytes() : full.size() * full.getDataType().getNumOfBytes();
+  }
+
+  @Override
+  public void close() {
+    if (full != null) {
+      full.close();
+    }
+    if (quantized != null) {
+      try {
+        quantized.close();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    }
+  }
+}

@@ -1,0 +1,124 @@
+package io.orthoslice.common.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.optim.AdamW;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Gradient-transformation mode (GaLore, Zhao et al. 2024): the full gradient G of W is projected to
+ * R = G P (right) or P^T G (left), Adam keeps its moments on R only, and W moves by the lifted step
+ * {@code alpha * lift(u, P)}. P is re-drawn every T steps; an SVD projector is computed from the
+ * gradient of the step that follows the re-draw, as GaLore's code does at steps 0, T, 2T, ...
+ */
+final class GaloreMatrix implements ParameterTrainer {
+
+  private final NDArray weight;
+  private final ProjectedState proj;
+  private final AdamW adam;
+  private final double scale;
+  private final double weightDecay;
+
+  GaloreMatrix(NDArray weight, ProjectedState proj, AdamW adam, double scale, double weightDecay) {
+    this.weight = weight;
+    this.proj = proj;
+    this.adam = adam;
+    this.scale = scale;
+    this.weightDecay = weightDecay;
+    weight.setRequiresGradient(true);
+    proj.schedule(0);
+  }
+
+  @Override
+  public ParameterSpec spec() {
+    return proj.spec;
+  }
+
+  @Override
+  public NDArray dense(DataType dtype, NDManager scope) {
+    StepScope.borrow(scope, weight);
+    return dtype == weight.getDataType() ? weight : weight.toType(dtype, true);
+  }
+
+  @Override
+  public NDArray linear(NDArray x, DataType dtype, NDManager scope) {
+    return x.matMul(dense(dtype, scope).transpose());
+  }
+
+  @Override
+  public void afterBackward(NDManager scope) {
+    if (proj.pending()) {
+      proj.drawPending(gradients(scope).get(0));
+    }
+  }
+
+  @Override
+  public List<NDArray> gradients(NDManager scope) {
+    NDArray g = weight.getGradient();
+    g.attach(scope);
+    return List.of(g);
+  }
+
+  @Override
+  public void update(double lr, double gradScale, NDManager scope) {
+    NDArray g = gradients(scope).get(0);
+    NDArray r = proj.side.project(gradScale == 1.0 ? g : g.mul(gradScale), proj.projector()); // reduced shape
+    NDArray u = adam.direction(r, proj.adam, scope);
+    if (weightDecay != 0) {
+      weight.muli(1 - lr * weightDecay);
+    }
+    weight.subi(proj.side.lift(u, proj.projector()).muli(lr * scale));
+    g.muli(0);
+  }
+
+  @Override
+  public void zeroGradients(NDManager scope) {
+    gradients(scope).get(0).muli(0);
+  }
+
+  @Override
+  public void redraw(long round, NDManager scope) {
+    proj.schedule(round);
+  }
+
+  @Override
+  public NDArray effectiveWeight(NDManager scope) {
+    NDArray copy = weight.duplicate();
+    copy.attach(scope);
+    return copy;
+  }
+
+  @Override
+  public Map<String, NDArray> state() {
+    return Map.of("exp_avg", proj.adam.m, "exp_avg_sq", proj.adam.v, "projector", proj.projector(),
+        "projection_meta", proj.meta());
+  }
+
+  @Override
+  public long optimizerStep() {
+    return proj.adam.t;
+  }
+
+  @Override
+  public void loadState(Map<String, NDArray> s, long step) {
+    StateArrays.copyInto(proj.adam.m, s, "exp_avg", spec().name());
+    StateArrays.copyInto(proj.adam.v, s, "exp_avg_sq", spec().name());
+    proj.restore(s);
+    proj.adam.t = step;
+  }
+
+  @Override
+  public MemoryUse memory() {
+    long w = weight.size() * weight.getDataType().getNumOfBytes();
+    return new MemoryUse(w, w, proj.adam.bytes(), proj.persistedBytes());
+  }
+
+  @Override
+  public void close() {
+    proj.close();
+    weight.close();
+  }
+}

@@ -1,0 +1,115 @@
+package io.orthoslice.common.wire;
+
+import io.orthoslice.proto.DType;
+import io.orthoslice.proto.TensorChunk;
+import java.util.Optional;
+import java.util.zip.CRC32C;
+
+/**
+ * Reassembles a stream of {@link TensorChunk}s into whole tensors, one at a time and in order.
+ * Every violation of the format (version, dtype, shape, lengths, offsets, interleaving, checksum)
+ * is a {@link WireFormatException} naming the tensor; nothing partial is ever returned.
+ */
+public final class TensorAssembler {
+
+  private String name;
+  private DType dtype;
+  private long[] shape;
+  private int crc;
+  private byte[] buffer;
+  private int received;
+
+  /** Takes the next chunk; returns the tensor when this chunk completed it. */
+  public Optional<WireTensor> accept(TensorChunk c) {
+    if (c.getVersion() != TensorCodec.VERSION) {
+      throw new WireFormatException("tensor chunk version must be " + TensorCodec.VERSION + ", got "
+          + c.getVersion());
+    }
+    if (c.getData().size() > TensorCodec.MAX_CHUNK_BYTES) {
+      throw new WireFormatException("tensor " + c.getName() + ": chunk of " + c.getData().size()
+          + " bytes exceeds the limit of " + TensorCodec.MAX_CHUNK_BYTES);
+    }
+    if (buffer == null) {
+      start(c);
+    } else if (!c.getName().equals(name) || c.getOffset() != received) {
+      throw new WireFormatException("tensor " + name + " incomplete (" + received + " of " + buffer.length
+          + " bytes) when chunk " + c.getName() + " at offset " + c.getOffset() + " arrived");
+    }
+    if (c.getData().size() > buffer.length - received) {
+      throw new WireFormatException("tensor " + name + ": chunk at offset " + c.getOffset() + " of "
+          + c.getData().size() + " bytes runs past the declared " + buffer.length + " bytes");
+    }
+    if (c.getData().isEmpty()) {
+      throw new WireFormatException("tensor " + name + ": empty chunk at offset " + c.getOffset());
+    }
+    c.getData().copyTo(buffer, received);
+    received += c.getData().size();
+    if (received < buffer.length) {
+      return Optional.empty();
+    }
+    CRC32C check = new CRC32C();
+    check.update(buffer);
+    if ((int) check.getValue() != crc) {
+      throw new WireFormatException("tensor " + name + ": CRC32C mismatch (corrupted in transit)");
+    }
+    WireTensor t = new WireTensor(name, dtype, shape, buffer);
+    buffer = null;
+    return Optional.of(t);
+  }
+
+  /** True when no tensor is half received. */
+  public boolean idle() {
+    return buffer == null;
+  }
+
+  /** Call at the end of the stream: a half-received tensor is an error. */
+  public void finish() {
+    if (buffer != null) {
+      throw new WireFormatException("stream ended inside tensor " + name + " (" + received + " of "
+          + buffer.length + " bytes)");
+    }
+  }
+
+  private void start(TensorChunk c) {
+    if (c.getOffset() != 0) {
+      throw new WireFormatException("tensor " + c.getName() + ": first chunk must start at offset 0, got "
+          + c.getOffset());
+    }
+    long[] s = c.getShapeList().stream().mapToLong(Long::longValue).toArray();
+    long expected;
+    try {
+      // Validates name, dtype and shape with an empty placeholder of the declared length.
+      long count = 1;
+      for (long d : s) {
+        if (d <= 0) {
+          throw new WireFormatException("tensor " + c.getName() + ": every dimension must be positive, got "
+              + java.util.Arrays.toString(s));
+        }
+        count = Math.multiplyExact(count, d);
+      }
+      if (s.length == 0) {
+        throw new WireFormatException("tensor " + c.getName() + ": shape must have at least one dimension");
+      }
+      expected = Math.multiplyExact(count, WireTensor.elementBytes(c.getDtype()));
+    } catch (ArithmeticException e) {
+      throw new WireFormatException("tensor " + c.getName() + ": shape overflows");
+    }
+    if (c.getName().isEmpty()) {
+      throw new WireFormatException("tensor name must not be empty");
+    }
+    if (c.getTotalBytes() != expected) {
+      throw new WireFormatException("tensor " + c.getName() + ": total_bytes " + c.getTotalBytes()
+          + " does not match shape " + java.util.Arrays.toString(s) + " of " + c.getDtype() + " (" + expected
+          + " bytes)");
+    }
+    if (expected > Integer.MAX_VALUE - 8) {
+      throw new WireFormatException("tensor " + c.getName() + " of " + expected + " bytes exceeds 2 GiB");
+    }
+    name = c.getName();
+    dtype = c.getDtype();
+    shape = s;
+    crc = c.getCrc32C();
+    buffer = new byte[(int) expected];
+    received = 0;
+  }
+}
