@@ -61,6 +61,36 @@ final class RunRecord {
     }
   }
 
+  /** Writes summary.json beside the checkpoints: what produced the run and what it measured. */
+  static void writeSummary(java.nio.file.Path dir, LlamaConfig model, TrainConfig cfg, String datasetId,
+      TrainingRun.Summary s) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("model", model.toHuggingFace(0, 0));
+    m.put("train_config", toMap(cfg));
+    m.put("dataset_id", datasetId);
+    String version = RunRecord.class.getPackage().getImplementationVersion();
+    m.put("code_version", version == null ? "dev" : version);
+    m.put("steps", s.steps());
+    m.put("tokens", s.tokens());
+    m.put("first_train_loss", s.firstLoss());
+    m.put("last_train_loss", s.lastLoss());
+    m.put("validation_loss", s.validationLoss());
+    m.put("validation_perplexity", s.validationPerplexity());
+    m.put("seconds", s.seconds());
+    Map<String, Object> mem = new LinkedHashMap<>();
+    mem.put("weight_bytes", s.memory().weightBytes());
+    mem.put("gradient_bytes", s.memory().gradientBytes());
+    mem.put("optimizer_state_bytes", s.memory().optimizerBytes());
+    mem.put("persisted_projection_bytes", s.memory().projectionBytes());
+    m.put("memory", mem);
+    try {
+      io.orthoslice.common.checkpoint.AtomicFiles.write(dir.resolve("summary.json"),
+          JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(m));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot write " + dir.resolve("summary.json"), e);
+    }
+  }
+
   @SuppressWarnings("unchecked")
   static double[] lossScale(TrainerState st) {
     Object v = st.extra().get("loss_scale");

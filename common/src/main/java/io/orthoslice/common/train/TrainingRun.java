@@ -44,6 +44,12 @@ public final class TrainingRun {
 
   public static Summary run(LlamaConfig model, TrainConfig cfg, RunOptions opts, TokenWindows data,
       int bosId, int eosId, ProgressReporter progress) {
+    return run(model, cfg, opts, data, bosId, eosId, progress, s -> { });
+  }
+
+  /** As above, calling {@code listener} after every step (metrics, tests). */
+  public static Summary run(LlamaConfig model, TrainConfig cfg, RunOptions opts, TokenWindows data,
+      int bosId, int eosId, ProgressReporter progress, java.util.function.Consumer<Trainer.StepStats> listener) {
     Device device = DeviceSpec.parse(opts.device());
     CheckpointStore store = new CheckpointStore(opts.outputDir().resolve("checkpoints"), opts.keepCheckpoints());
     long windowsPerStep = (long) cfg.microBatch() * cfg.gradAccum();
@@ -71,6 +77,7 @@ public final class TrainingRun {
               + "; lower --lr or enable --grad-clip (the last checkpoint is kept)");
         }
         progress.onStep(s);
+        listener.accept(s);
         boolean last = s.step() == cfg.steps();
         if (last || (opts.evalEvery() > 0 && s.step() % opts.evalEvery() == 0)) {
           valLoss = trainer.evaluate(validation, cfg.microBatch());
@@ -83,8 +90,10 @@ public final class TrainingRun {
         }
       }
       double seconds = (System.nanoTime() - start) / 1e9;
-      return new Summary(trainer.step(), trainer.step() * cfg.tokensPerStep(), firstLoss, lastLoss, valLoss,
-          Math.exp(valLoss), seconds, trainer.memory(), lastCheckpoint);
+      Summary summary = new Summary(trainer.step(), trainer.step() * cfg.tokensPerStep(), firstLoss, lastLoss,
+          valLoss, Math.exp(valLoss), seconds, trainer.memory(), lastCheckpoint);
+      RunRecord.writeSummary(opts.outputDir(), model, cfg, data.datasetId(), summary);
+      return summary;
     }
   }
 

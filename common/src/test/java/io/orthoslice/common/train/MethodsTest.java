@@ -1,0 +1,105 @@
+package io.orthoslice.common.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.orthoslice.common.model.LlamaConfig;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Every training method learns, and none leaks native memory from one step to the next. */
+class MethodsTest {
+
+  private static final LlamaConfig MODEL = LlamaConfig.preset("tiny").withVocabSize(32);
+
+  /** A learnable stream: token t+1 = (3 t + 1) mod 32 with a random restart every 8 tokens. */
+  private static long[] batch(int step, TrainConfig cfg) {
+    long[] t = new long[cfg.microBatch() * cfg.gradAccum() * (cfg.seqLen() + 1)];
+    long x = step;
+    for (int i = 0; i < t.length; i++) {
+      x = i % 8 == 0 ? (x * 2654435761L + i) % 32 : (3 * x + 1) % 32;
+      t[i] = x;
+    }
+    return t;
+  }
+
+  @ParameterizedTest(name = "{0} {1} {2} {3}")
+  @CsvSource({
+    "full, orthogonal, adamw, fp32",
+    "galore, svd, adamw, fp32",
+    "galore, gaussian, adamw, fp32",
+    "adapter, orthogonal, adamw, fp32",
+    "adapter, rademacher, adamw, int8",
+    "adapter, gaussian, adamw, nf4",
+    "lora, orthogonal, adamw, fp32",
+    "relora, orthogonal, adamw, fp32",
+    "full, orthogonal, ldadam, fp32"
+  })
+  void everyMethodLowersTheLossWithoutLeakingNativeMemory(String method, String projection, String optimizer, String base) {
+    MethodSpec spec = new MethodSpec(MethodSpec.parseEnum(MethodSpec.Method.class, "method", method), projection,
+        method.equals("full") && optimizer.equals("adamw") ? 0 : 8, 25, MethodSpec.StatePolicy.TRANSPORT,
+        MethodSpec.parseEnum(MethodSpec.Optimizer.class, "optimizer", optimizer), base, 1.0);
+    TrainConfig cfg = TrainConfig.defaults(80).withBatch(32, 4, 1).withOptim(1e-2, 1e-3, 0.0, 1.0).withMethod(spec);
+    NDManager root = NDManager.newBaseManager();
+    Map<String, NDArray> w = ModelInit.initialize(MODEL, 3, root, cfg.precision().master());
+    try (Trainer t = new Trainer(MODEL, cfg, root, TrainingMethods.build(MODEL, cfg, w, root))) {
+      double first = t.step(batch(0, cfg)).loss();
+      int arrays = -1;
+      double last = 0;
+      for (int s = 1; s < 80; s++) {
+        last = t.step(batch(s, cfg)).loss();
+        if (s == 30) { // after the first merge, every long-lived array exists
+          arrays = root.getManagedArrays().size();
+        }
+      }
+      assertEquals(arrays, root.getManagedArrays().size(), "native arrays held by the root must stay constant");
+      assertTrue(last < first - 0.5, method + "/" + base + ": loss must fall by > 0.5 nats: " + first + " -> " + last);
+    }
+  }
+
+  @Test
+  void optimizerStateOfProjectedMatricesShrinksToAboutRankOverSide() {
+    TrainConfig full = TrainConfig.defaults(10);
+    LlamaConfig m = LlamaConfig.preset("20m").withVocabSize(257);
+    MethodSpec galore = new MethodSpec(MethodSpec.Method.GALORE, "gaussian", 32, 200,
+        MethodSpec.StatePolicy.CARRY, MethodSpec.Optimizer.ADAMW, "fp32", 1.0);
+    long fullState = projectedState(m, full);
+    long galoreState = projectedState(m, full.withMethod(galore));
+    // Each projected m x n matrix keeps 2 r max(m, n) numbers instead of 2 m n: r / min(m, n).
+    double ratio = (double) galoreState / fullState;
+    assertTrue(ratio > 32.0 / 688 && ratio < 32.0 / 256 * 1.01, "state ratio " + ratio);
+  }
+
+  private static long projectedState(LlamaConfig m, TrainConfig cfg) {
+    NDManager root = NDManager.newBaseManager();
+    Map<String, NDArray> w = ModelInit.initialize(m, 1, root, cfg.precision().master());
+    try (Trainer t = new Trainer(m, cfg, root, TrainingMethods.build(m, cfg, w, root))) {
+      return t.parameters().values().stream()
+          .filter(p -> p.spec().role() == io.orthoslice.common.model.ParameterSpec.Role.PROJECTED)
+          .mapToLong(p -> p.memory().optimizerBytes()).sum();
+    }
+  }
+
+  @Test
+  void impossibleCombinationsAreRefusedWithOneLine() {
+    LlamaConfig m = MODEL;
+    MethodSpec tooBig = new MethodSpec(MethodSpec.Method.ADAPTER, "orthogonal", 65, 10,
+        MethodSpec.StatePolicy.CARRY, MethodSpec.Optimizer.ADAMW, "fp32", 1.0);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> TrainingMethods.validate(m, tooBig));
+    assertTrue(e.getMessage().startsWith("--rank 65 exceeds the projected side 64"), e.getMessage());
+    MethodSpec svdInt8 = new MethodSpec(MethodSpec.Method.ADAPTER, "svd", 4, 10,
+        MethodSpec.StatePolicy.CARRY, MethodSpec.Optimizer.ADAMW, "int8", 1.0);
+    TrainConfig cfg = TrainConfig.defaults(10).withMethod(svdInt8);
+    NDManager root = NDManager.newBaseManager();
+    Map<String, NDArray> w = ModelInit.initialize(m, 1, root, cfg.precision().master());
+    e = assertThrows(IllegalArgumentException.class, () -> TrainingMethods.build(m, cfg, w, root));
+    assertTrue(e.getMessage().contains("quantized"), e.getMessage());
+    root.close();
+  }
+}
