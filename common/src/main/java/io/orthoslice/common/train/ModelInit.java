@@ -33,13 +33,11 @@ public final class ModelInit {
         for (int i = 0; i < values.length; i++) {
           values[i] = (float) (rng.nextGaussian() * std);
         }
-        // Keep the created array itself: DJL wraps the host buffer without copying, and a same-type
-        // toType() would share that buffer with an array we then close (a use-after-free).
-        a = owner.create(values, new Shape(p.shape()));
-        if (dtype != DataType.FLOAT32) {
-          NDArray f = a;
-          a = f.toType(dtype, true);
-          f.close();
+        // DJL wraps the host buffer of create() without copying and frees it with the Java object;
+        // a tensor that outlives that object must own its storage, so copy into torch's allocator.
+        try (NDArray host = owner.create(values, new Shape(p.shape()));
+            NDArray cast = host.toType(dtype, true)) {
+          a = cast.duplicate();
         }
       }
       a.setName(p.name());

@@ -48,7 +48,8 @@ final class ProjectedState implements AutoCloseable {
     // Until the first draw (an SVD projector waits for the first gradient) P is zero: with a zero
     // factor the forward pass does not depend on it.
     this.projector = owner.zeros(new ai.djl.ndarray.types.Shape(dimension(), rank), dtype);
-    this.meta = owner.create(new long[] {-1, -1});
+    this.meta = owner.zeros(new ai.djl.ndarray.types.Shape(2), DataType.INT64);
+    syncMeta();
   }
 
   /**

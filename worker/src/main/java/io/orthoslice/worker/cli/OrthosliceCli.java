@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
       PrepareDataCommand.class,
       EvalCommand.class,
       BenchCommand.class,
+      CompareCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class OrthosliceCli implements Runnable {

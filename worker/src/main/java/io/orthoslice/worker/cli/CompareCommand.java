@@ -1,0 +1,102 @@
+package io.orthoslice.worker.cli;
+
+import io.orthoslice.common.data.TokenDataset;
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.train.DatasetWindows;
+import io.orthoslice.common.train.MethodSpec;
+import io.orthoslice.common.train.ProgressReporter;
+import io.orthoslice.common.train.RunOptions;
+import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.train.TrainingRun;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code orthoslice compare}: the methods side by side on the same tokens and seed, as a table in
+ * the shape of GaLore's Table 2 (validation perplexity and measured memory per method).
+ */
+@Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Train every method on the same data and seed and print a Markdown table of validation"
+        + " perplexity and measured memory (weights, optimizer state) per method.")
+final class CompareCommand implements Callable<Integer> {
+
+  /** label, method, projection, optimizer, base */
+  static final List<String[]> METHODS = List.of(
+      new String[] {"Full-rank AdamW", "full", "orthogonal", "adamw", "fp32"},
+      new String[] {"GaLore (SVD)", "galore", "svd", "adamw", "fp32"},
+      new String[] {"Adapter, Gaussian P", "adapter", "gaussian", "adamw", "fp32"},
+      new String[] {"Adapter, Rademacher P", "adapter", "rademacher", "adamw", "fp32"},
+      new String[] {"Adapter, orthogonal P", "adapter", "orthogonal", "adamw", "fp32"},
+      new String[] {"LoRA", "lora", "orthogonal", "adamw", "fp32"},
+      new String[] {"ReLoRA", "relora", "orthogonal", "adamw", "fp32"},
+      new String[] {"LDAdam", "full", "orthogonal", "ldadam", "fp32"},
+      new String[] {"Adapter, orthogonal P, INT8 base", "adapter", "orthogonal", "adamw", "int8"},
+      new String[] {"Adapter, orthogonal P, NF4 base", "adapter", "orthogonal", "adamw", "nf4"});
+
+  @Mixin ModelOptions model;
+  @Mixin DataOptions data;
+  @Mixin OptimizationOptions optim;
+
+  @Option(names = "--rank", defaultValue = "32", description = "Rank of every low-rank method. Default: ${DEFAULT-VALUE}.")
+  int rank;
+
+  @Option(names = "--merge-every", defaultValue = "200", description = "Merge/re-draw interval T. Default: ${DEFAULT-VALUE}.")
+  int mergeEvery;
+
+  @Option(names = "--state-on-redraw", defaultValue = "carry", description = "reset | carry | transport. Default: ${DEFAULT-VALUE}.")
+  String statePolicy;
+
+  @Option(names = "--output", defaultValue = "runs/compare", paramLabel = "DIR",
+      description = "One run directory per method, and results.md. Default: ${DEFAULT-VALUE}.")
+  Path output;
+
+  @Option(names = "--eval-batches", defaultValue = "16", description = "Validation batches. Default: ${DEFAULT-VALUE}.")
+  int evalBatches;
+
+  @Override
+  public Integer call() throws IOException {
+    MethodSpec.StatePolicy policy = MethodSpec.parseEnum(MethodSpec.StatePolicy.class, "state-on-redraw", statePolicy);
+    List<String> rows = new ArrayList<>();
+    try (TokenDataset ds = data.open()) {
+      TrainConfig base = optim.toConfig(MethodSpec.FULL_RANK);
+      LlamaConfig shape = model.resolve(ds.manifest().vocabSize(), base.seqLen());
+      Files.createDirectories(output);
+      for (String[] m : METHODS) {
+        boolean fullAdam = m[1].equals("full") && m[3].equals("adamw");
+        MethodSpec spec = new MethodSpec(MethodSpec.parseEnum(MethodSpec.Method.class, "method", m[1]), m[2],
+            fullAdam ? 0 : rank, mergeEvery, policy, MethodSpec.parseEnum(MethodSpec.Optimizer.class, "optimizer", m[3]),
+            m[4], 1.0);
+        TrainConfig cfg = base.withMethod(spec);
+        Path dir = output.resolve(m[0].toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-"));
+        RunOptions opts = new RunOptions(dir, 0, evalBatches, 0, 1, 50, false, null, "cpu");
+        ProgressReporter progress = new ProgressReporter(cfg.steps(), cfg.tokensPerStep(), 50, false, System.out);
+        progress.message("== " + m[0]);
+        TrainingRun.Summary s = TrainingRun.run(shape, cfg, opts, new DatasetWindows(ds, cfg.seqLen(), cfg.seed()),
+            ds.manifest().bosId(), ds.manifest().eosId(), progress);
+        rows.add(String.format(Locale.ROOT, "| %s | %.2f | %.1f | %.1f | %.1f | %,d | %.0f |", m[0],
+            s.validationPerplexity(), s.memory().weightBytes() / 1048576.0, s.memory().optimizerBytes() / 1048576.0,
+            s.memory().gradientBytes() / 1048576.0, s.memory().projectionBytes(), s.seconds()));
+      }
+      String table = String.join("\n", List.of(
+          String.format(Locale.ROOT, "Preset %s (%,d parameters), %d steps x %,d tokens = %,d tokens, seq-len %d, rank %d,"
+              + " merge every %d, state on re-draw %s, seed %d, lr %.1e -> %.1e.", model.preset, shape.parameterCount(),
+              base.steps(), base.tokensPerStep(), base.steps() * base.tokensPerStep(), base.seqLen(), rank, mergeEvery,
+              policy.name().toLowerCase(Locale.ROOT), base.seed(), base.lr(), base.minLr()),
+          "",
+          "| method | val. perplexity | weights MiB | optimizer state MiB | gradients MiB | persisted projection bytes | seconds |",
+          "|---|---|---|---|---|---|---|"))
+          + "\n" + String.join("\n", rows) + "\n";
+      Files.writeString(output.resolve("results.md"), table);
+      System.out.println(table);
+    }
+    return 0;
+  }
+}
