@@ -57,7 +57,7 @@ final class OptimizationOptions {
     if (steps < 1) {
       throw new IllegalArgumentException("steps must be >= 1, got " + steps);
     }
-    return new TrainConfig(seqLen, batchSize, gradAccum, steps, Math.min(w, steps), lr, minLr, beta1, beta2,
+    return new TrainConfig(seqLen, batchSize, gradAccum, steps, w, lr, minLr, beta1, beta2,
         eps, weightDecay, gradClip, seed, Precision.parse(dtype), method);
   }
 }

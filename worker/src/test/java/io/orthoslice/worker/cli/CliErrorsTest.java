@@ -1,0 +1,55 @@
+package io.orthoslice.worker.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import picocli.CommandLine;
+
+/** Each kind of bad argument gets one line naming the problem and what is allowed, and exit status 2. */
+class CliErrorsTest {
+
+  @TempDir static Path tmp;
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+    "unknown option        | train --bogus 1                                   | Unknown option",
+    "not a number          | train --steps many                                | Invalid value for option '--steps'",
+    "unknown preset        | train --preset 7b --steps 1 --output OUT          | unknown preset '7b'; allowed: tiny, 20m, 60m, 130m, 350m, 1b",
+    "bf16 refused          | train --dtype bf16 --output OUT                   | dtype bf16 is not available",
+    "bad dtype             | train --dtype fp8 --output OUT                    | unknown dtype 'fp8'; allowed: fp32, fp16, fp64",
+    "bad method            | train --method sgd --output OUT                   | unknown method 'sgd'; allowed: full|galore|adapter|lora|relora",
+    "rank missing          | train --method adapter --output OUT               | --rank is required for method adapter",
+    "rank too large        | train --method galore --rank 65 --steps 1 --output OUT | --rank 65 exceeds the projected side 64",
+    "bad projection        | train --method galore --rank 4 --projection fft --steps 1 --output OUT | projection kind must be one of",
+    "bad policy            | train --state-on-redraw keep --output OUT         | unknown state-on-redraw 'keep'",
+    "negative lr           | train --lr -1 --output OUT                        | lr must be > 0",
+    "warmup past steps     | train --steps 10 --warmup 20 --output OUT          | warmup must be in [0, steps=10]",
+    "bad device            | train --device tpu --steps 1 --output OUT         | unknown device 'tpu'; allowed: cpu, gpu, gpu:N",
+    "resume nothing        | train --resume --steps 1 --output OUT             | --resume: no checkpoint in",
+    "missing data dir      | train --data /nonexistent/data --output OUT       | --data /nonexistent/data is not a directory",
+    "missing input file    | prepare-data /nonexistent.txt --output OUT2       | /nonexistent.txt",
+    "eval not a checkpoint | eval /nonexistent                                 | has no config.json",
+  })
+  void badArgumentGetsOneLineAndExitStatusTwo(String kind, String args, String expected) throws Exception {
+    String out = tmp.resolve(kind.replace(' ', '-')).toString();
+    String[] argv = args.trim().replace("OUT2", out + "-data").replace("OUT", out).split("\\s+");
+    StringWriter err = new StringWriter();
+    CommandLine cl = OrthosliceCli.commandLine();
+    cl.setErr(new PrintWriter(err));
+    cl.setOut(new PrintWriter(new StringWriter()));
+    int status = cl.execute(argv);
+    String text = err.toString().strip();
+    assertEquals(2, status, kind + ": exit status; stderr was: " + text);
+    assertTrue(text.startsWith("error: "), kind + ": " + text);
+    assertTrue(text.contains(expected.trim()), kind + ": expected '" + expected.trim() + "' in: " + text);
+    assertTrue(!text.contains("\tat "), kind + ": no stack trace: " + text);
+    assertTrue(text.lines().count() <= 2, kind + ": one line (plus a --help hint): " + text);
+  }
+
+}
