@@ -1,5 +1,6 @@
 package io.orthoslice.common.model;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -131,7 +132,7 @@ public final class Llama {
         mask[i * seq + j] = Float.NEGATIVE_INFINITY;
       }
     }
-    return m.create(mask, new Shape(seq, seq)).toType(dtype, false);
+    return HostArrays.of(m, mask, new Shape(seq, seq), dtype);
   }
 
   /** Rotary position embedding in Hugging Face's rotate-half layout (so HF q/k weights apply as is). */
@@ -162,7 +163,7 @@ public final class Llama {
       }
       Shape shape = new Shape(seq, headDim);
       return new NDArray[] {
-        m.create(cos, shape).toType(dtype, false), m.create(sin, shape).toType(dtype, false)
+        HostArrays.of(m, cos, shape, dtype), HostArrays.of(m, sin, shape, dtype)
       };
     }
 

@@ -1,5 +1,6 @@
 package io.orthoslice.common.projection;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -120,13 +121,7 @@ public final class Projector {
       throw new IllegalArgumentException(
           "projector must hold d*r = " + (long) d * r + " values, got " + p.length);
     }
-    NDArray f64 = manager.create(p, new Shape(d, r));
-    if (dtype == DataType.FLOAT64) {
-      return f64;
-    }
-    NDArray out = f64.toType(dtype, false);
-    f64.close();
-    return out;
+    return HostArrays.of(manager, p, new Shape(d, r), dtype);
   }
 
   /** Row-major float64 copy of any floating-point matrix (to bring a projector to the host). */

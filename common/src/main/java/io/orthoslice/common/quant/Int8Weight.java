@@ -1,5 +1,6 @@
 package io.orthoslice.common.quant;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -50,7 +51,8 @@ public final class Int8Weight implements QuantizedWeight {
         code[i * cols + j] = (byte) Math.max(-127, Math.min(127, q));
       }
     }
-    return new Int8Weight(shape, owner.create(code, shape), owner.create(scale, new Shape(rows)));
+    return new Int8Weight(shape, HostArrays.owned(owner.create(code, shape)),
+        HostArrays.owned(owner.create(scale, new Shape(rows))));
   }
 
   /** The stored codes (rows x cols, int8). */

@@ -1,5 +1,6 @@
 package io.orthoslice.common.quant;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -66,8 +67,8 @@ public final class Nf4Weight implements QuantizedWeight {
         bytes[i / 2] = (byte) (hi << 4 | lo);
       }
     }
-    NDArray packed = owner.create(ByteBuffer.wrap(bytes), new Shape(bytes.length), DataType.UINT8);
-    return new Nf4Weight(w.getShape(), packed, owner.create(scale, new Shape(blocks)));
+    NDArray packed = HostArrays.owned(owner.create(ByteBuffer.wrap(bytes), new Shape(bytes.length), DataType.UINT8));
+    return new Nf4Weight(w.getShape(), packed, HostArrays.owned(owner.create(scale, new Shape(blocks))));
   }
 
   /** Index of the code nearest to value / absmax; ties go to the lower code. */
@@ -114,7 +115,7 @@ public final class Nf4Weight implements QuantizedWeight {
           NDArrays.stack(new NDList(hi, lo), 1)
               .reshape(-1)
               .toType(DataType.INT64, false); // (blocks * BLOCK), element order
-      NDArray book = scope.create(CODE_BOOK);
+      NDArray book = HostArrays.owned(scope.create(CODE_BOOK));
       NDArray values =
           book.gather(idx, 0).reshape(s.size(), BLOCK).muli(s.reshape(s.size(), 1)).reshape(-1);
       long numel = shape.size();

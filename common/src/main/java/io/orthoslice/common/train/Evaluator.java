@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -28,7 +29,7 @@ public final class Evaluator {
     double sum = 0;
     for (long[] tokens : batches) {
       try (NDManager scope = root.newSubManager()) {
-        NDArray batch = scope.create(tokens, new Shape(batchSize, tokens.length / batchSize));
+        NDArray batch = HostArrays.of(scope, tokens, new Shape(batchSize, tokens.length / batchSize));
         sum += model.loss(weightsIn.apply(scope), batch.get(new NDIndex(":, :-1")),
             batch.get(new NDIndex(":, 1:")), dtype).toType(DataType.FLOAT64, false).getDouble();
       }

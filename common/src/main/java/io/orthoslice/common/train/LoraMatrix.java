@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -59,8 +60,8 @@ final class LoraMatrix implements ParameterTrainer {
     for (int i = 0; i < v.length; i++) {
       v[i] = (rng.nextDouble() * 2 - 1) * bound;
     }
-    try (NDArray host = a.getManager().create(v, a.getShape()); NDArray cast = host.toType(a.getDataType(), true)) {
-      a.set(cast.toByteBuffer());
+    try (NDArray cast = HostArrays.of(a.getManager(), v, a.getShape(), a.getDataType())) {
+      HostArrays.copyInto(a, cast);
     }
   }
 

@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -35,10 +36,7 @@ public final class ModelInit {
         }
         // DJL wraps the host buffer of create() without copying and frees it with the Java object;
         // a tensor that outlives that object must own its storage, so copy into torch's allocator.
-        try (NDArray host = owner.create(values, new Shape(p.shape()));
-            NDArray cast = host.toType(dtype, true)) {
-          a = cast.duplicate();
-        }
+        a = HostArrays.of(owner, values, new Shape(p.shape()), dtype);
       }
       a.setName(p.name());
       out.put(p.name(), a);

@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -85,7 +86,9 @@ final class ProjectedState implements AutoCloseable {
   }
 
   private void syncMeta() {
-    meta.set(new long[] {redraw, pendingIndex});
+    try (NDArray values = HostArrays.of(meta.getManager(), new long[] {redraw, pendingIndex}, meta.getShape())) {
+      HostArrays.copyInto(meta, values);
+    }
   }
 
   int dimension() {
@@ -120,13 +123,13 @@ final class ProjectedState implements AutoCloseable {
             MomentTransport.Moments moved = MomentTransport.transport(
                 adam.m, adam.v, adam.t, projector, next, side, hyper.beta1(), hyper.beta2());
             try (NDArray m = moved.m(); NDArray v = moved.v()) {
-              adam.m.set(m.toByteBuffer());
-              adam.v.set(v.toByteBuffer());
+              HostArrays.copyInto(adam.m, m);
+              HostArrays.copyInto(adam.v, v);
             }
           }
         }
       }
-      projector.set(next.toByteBuffer());
+      HostArrays.copyInto(projector, next);
     }
     redraw = index;
     syncMeta();

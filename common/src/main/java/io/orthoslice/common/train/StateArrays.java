@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import java.util.Map;
 
@@ -17,12 +18,6 @@ final class StateArrays {
       throw new IllegalArgumentException("checkpoint optimizer state '" + param + "." + key + "' has shape "
           + src.getShape() + ", expected " + target.getShape());
     }
-    if (src.getDataType() == target.getDataType()) {
-      target.set(src.toByteBuffer());
-    } else {
-      try (NDArray cast = src.toType(target.getDataType(), true)) {
-        target.set(cast.toByteBuffer());
-      }
-    }
+    HostArrays.copyInto(target, src);
   }
 }

@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
@@ -27,6 +28,8 @@ import java.util.Map;
  */
 public final class Trainer implements AutoCloseable {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Trainer.class);
+
   /** What one step did. {@code loss} is the mean over its micro-batches, in nats per token. */
   public record StepStats(long step, double loss, double gradNorm, double lr, boolean skipped, double lossScale) {}
 
@@ -37,6 +40,7 @@ public final class Trainer implements AutoCloseable {
   private final LearningRateSchedule schedule;
   private final LossScaler scaler;
   private long step;
+  private long skippedSteps;
 
   /**
    * @param params the per-parameter training rules, in the model's parameter order; built by {@link
@@ -80,6 +84,11 @@ public final class Trainer implements AutoCloseable {
     return params;
   }
 
+  /** Steps whose update was skipped because a gradient was not finite. */
+  public long skippedSteps() {
+    return skippedSteps;
+  }
+
   public LossScaler lossScaler() {
     return scaler;
   }
@@ -107,7 +116,7 @@ public final class Trainer implements AutoCloseable {
       for (int a = 0; a < config.gradAccum(); a++) {
         long[] part = new long[perMicro];
         System.arraycopy(tokens, a * perMicro, part, 0, perMicro);
-        NDArray batch = scope.create(part, new Shape(config.microBatch(), window));
+        NDArray batch = HostArrays.of(scope, part, new Shape(config.microBatch(), window));
         NDArray inputs = batch.get(new NDIndex(":, :-1"));
         NDArray targets = batch.get(new NDIndex(":, 1:"));
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
@@ -123,7 +132,13 @@ public final class Trainer implements AutoCloseable {
       double unscale = 1.0 / scaler.scale();
       double norm = globalNorm(scope) * unscale;
       boolean finite = Double.isFinite(norm);
-      boolean apply = scaler.update(finite);
+      // A non-finite gradient never reaches the weights: with fp16 it is an overflow (the loss
+      // scale halves); in fp32/fp64 it is skipped with a warning, like an fp16 overflow.
+      boolean apply = scaler.update(finite) && finite;
+      if (!finite && !scaler.dynamic()) {
+        skippedSteps++;
+        LOG.warn("step {} skipped: non-finite gradient in {}", step + 1, nonFinite(scope));
+      }
       if (apply) {
         double clip = config.gradClip() > 0 && norm > config.gradClip() ? config.gradClip() / norm : 1.0;
         for (ParameterTrainer p : params.values()) {
@@ -148,6 +163,23 @@ public final class Trainer implements AutoCloseable {
       }
     }
     return stats;
+  }
+
+  /** Names the parameters whose gradients or values are not finite (diagnostics for a NaN step). */
+  private String nonFinite(NDManager scope) {
+    StringBuilder out = new StringBuilder();
+    for (ParameterTrainer p : params.values()) {
+      for (NDArray g : p.gradients(scope)) {
+        if (!Double.isFinite(g.toType(DataType.FLOAT64, false).square().sum().getDouble())) {
+          out.append(p.spec().name()).append(" (gradient) ");
+        }
+      }
+      NDArray w = p.effectiveWeight(scope);
+      if (!Double.isFinite(w.toType(DataType.FLOAT64, false).square().sum().getDouble())) {
+        out.append(p.spec().name()).append(" (weight) ");
+      }
+    }
+    return out.toString().trim();
   }
 
   private double globalNorm(NDManager scope) {
@@ -184,7 +216,7 @@ public final class Trainer implements AutoCloseable {
       for (Map.Entry<String, NDArray> e : p.state().entrySet()) {
         out.put(p.spec().name() + "." + e.getKey(), e.getValue());
       }
-      NDArray t = scope.create(new long[] {p.optimizerStep()}, new Shape(1));
+      NDArray t = HostArrays.of(scope, new long[] {p.optimizerStep()}, new Shape(1));
       out.put(p.spec().name() + ".step", t);
     }
     return out;

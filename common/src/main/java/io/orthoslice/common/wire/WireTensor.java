@@ -1,5 +1,6 @@
 package io.orthoslice.common.wire;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -66,7 +67,7 @@ public record WireTensor(String name, DType dtype, long[] shape, byte[] data) {
       throw new IllegalStateException("big-endian hosts are not supported");
     }
     direct.rewind();
-    NDArray a = manager.create(direct, new Shape(shape), toDataType(dtype));
+    NDArray a = HostArrays.owned(manager.create(direct, new Shape(shape), toDataType(dtype)));
     a.setName(name);
     return a;
   }

@@ -19,6 +19,8 @@ import picocli.CommandLine.Command;
       EvalCommand.class,
       BenchCommand.class,
       CompareCommand.class,
+      WorkerCommand.class,
+      LaunchCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class OrthosliceCli implements Runnable {
@@ -29,7 +31,7 @@ public final class OrthosliceCli implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: train, prepare-data, eval, bench");
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: train, prepare-data, eval, bench, worker, launch");
   }
 
   public static void main(String[] args) {

@@ -1,0 +1,127 @@
+package io.orthoslice.common.round;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.projection.OrthogonalSlices;
+import io.orthoslice.common.projection.Projector;
+import io.orthoslice.common.projection.Side;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The merge rules of a round, as the per-parameter change D the round makes to the shared weights:
+ *
+ * <ul>
+ *   <li>projected matrix, ORTHOGONAL: {@code D = alpha sum_k lift(A_k, P_k)}: the slices are
+ *       pairwise orthogonal, so the K updates add up to one step of rank up to K r (methods.md 7.6);
+ *   <li>projected matrix, INDEPENDENT or SAME: {@code D = alpha (1/K) sum_k lift(A_k, P_k)};
+ *   <li>every other parameter, and every parameter in FULL mode: {@code D = mean_k(W_k) - W}, the
+ *       mean of the workers' deltas (local SGD; averaging dense parameters is our assumption, 7.6).
+ * </ul>
+ *
+ * Only the slots that submitted contribute: a missing worker's slice is simply absent, the others
+ * stay valid on their own.
+ */
+public final class RoundMerge {
+
+  /** Suffix of an adapter factor's name on the wire: {@code <param>#A}. */
+  public static final String FACTOR_SUFFIX = "#A";
+
+  /** What one slot submitted, by wire name. */
+  public record Contribution(int slot, Map<String, NDArray> tensors) {}
+
+  private RoundMerge() {}
+
+  public static String factorName(String param) {
+    return param + FACTOR_SUFFIX;
+  }
+
+  /** Names and shapes a contribution must hold exactly, in parameter order. */
+  public static LinkedHashMap<String, long[]> expectedShapes(LlamaConfig model, RoundMode mode, int rank) {
+    LinkedHashMap<String, long[]> out = new LinkedHashMap<>();
+    for (ParameterSpec p : model.parameters()) {
+      if (mode.projected() && p.role() == ParameterSpec.Role.PROJECTED) {
+        out.put(factorName(p.name()), RoundPlan.side(p).reducedShape(p.rows(), p.cols(), rank));
+      } else {
+        out.put(p.name(), p.shape());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * D per parameter (new arrays owned by {@code out}, the factors' type for projected matrices and
+   * the weights' type otherwise).
+   *
+   * @param current the weights the round started from, by parameter name
+   * @param alpha the adapter scale (W_eff = W + alpha lift(A, P))
+   */
+  public static LinkedHashMap<String, NDArray> deltas(RoundPlan plan, Map<String, NDArray> current,
+      List<Contribution> contributions, double alpha, NDManager out) {
+    if (contributions.isEmpty()) {
+      throw new IllegalArgumentException("a merge needs at least one contribution");
+    }
+    LinkedHashMap<String, NDArray> deltas = new LinkedHashMap<>();
+    for (ParameterSpec p : plan.model().parameters()) {
+      try (NDManager scope = out.newSubManager()) {
+        NDArray d = plan.mode().projected() && p.role() == ParameterSpec.Role.PROJECTED
+            ? projectedDelta(plan, p, contributions, alpha, scope)
+            : denseDelta(p, current, contributions, scope);
+        d.attach(out);
+        deltas.put(p.name(), d);
+      }
+    }
+    return deltas;
+  }
+
+  private static NDArray projectedDelta(RoundPlan plan, ParameterSpec p, List<Contribution> cs, double alpha,
+      NDManager scope) {
+    Side side = RoundPlan.side(p);
+    int d = RoundPlan.dimension(p);
+    List<NDArray> factors = new ArrayList<>();
+    List<NDArray> projectors = new ArrayList<>();
+    for (Contribution c : cs) {
+      NDArray a = require(c, factorName(p.name()));
+      NDArray local = a.duplicate();
+      local.attach(scope);
+      factors.add(local);
+      // P in the factor's type: the worker trained W + alpha lift(A, P) with P in its master type.
+      projectors.add(Projector.toNDArray(scope, plan.slice(p, c.slot()), d, plan.rank(), a.getDataType()));
+    }
+    NDArray sum = plan.mode() == RoundMode.ORTHOGONAL
+        ? OrthogonalSlices.mergeOrthogonal(factors, projectors, side)
+        : OrthogonalSlices.mergeMean(factors, projectors, side);
+    return alpha == 1.0 ? sum : sum.muli(alpha);
+  }
+
+  private static NDArray denseDelta(ParameterSpec p, Map<String, NDArray> current, List<Contribution> cs,
+      NDManager scope) {
+    NDArray w = current.get(p.name());
+    if (w == null) {
+      throw new IllegalArgumentException("current weights lack " + p.name());
+    }
+    NDArray sum = null;
+    for (Contribution c : cs) {
+      NDArray v = require(c, p.name());
+      // duplicate(): a same-type toType() may share the caller's buffer, and addi would then write into it.
+      NDArray local = v.getDataType() == w.getDataType() ? v.duplicate() : v.toType(w.getDataType(), true);
+      local.attach(scope);
+      sum = sum == null ? local : sum.addi(local);
+    }
+    NDArray base = w.duplicate();
+    base.attach(scope);
+    return sum.divi(cs.size()).subi(base);
+  }
+
+  private static NDArray require(Contribution c, String name) {
+    NDArray a = c.tensors().get(name);
+    if (a == null) {
+      throw new IllegalArgumentException("slot " + c.slot() + " contributed no " + name);
+    }
+    return a;
+  }
+}

@@ -1,0 +1,38 @@
+package io.orthoslice.common.round;
+
+import java.util.Locale;
+
+/**
+ * How the K participants of a round get their projectors and how their updates are merged.
+ *
+ * <ul>
+ *   <li>ORTHOGONAL (worker-aware, the method): pairwise-orthogonal slices of one basis; merge = sum.
+ *   <li>INDEPENDENT: each slot draws its own semi-orthogonal P; merge = mean.
+ *   <li>SAME: every slot trains on the same P; merge = mean.
+ *   <li>FULL: full-rank local training (local SGD / DiLoCo with outer lr 1); merge = mean of deltas.
+ * </ul>
+ */
+public enum RoundMode {
+  ORTHOGONAL,
+  INDEPENDENT,
+  SAME,
+  FULL;
+
+  public String label() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
+  /** Whether workers train low-rank adapters (everything but FULL). */
+  public boolean projected() {
+    return this != FULL;
+  }
+
+  public static RoundMode parse(String s) {
+    for (RoundMode m : values()) {
+      if (m.label().equalsIgnoreCase(s == null ? "" : s.trim())) {
+        return m;
+      }
+    }
+    throw new IllegalArgumentException("mode must be one of orthogonal, independent, same, full, got '" + s + "'");
+  }
+}

@@ -1,0 +1,203 @@
+package io.orthoslice.common.round;
+
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.projection.OrthogonalSlices;
+import io.orthoslice.common.projection.ProjectionKind;
+import io.orthoslice.common.projection.ProjectionSource;
+import io.orthoslice.common.projection.Projector;
+import io.orthoslice.common.projection.SeedSequence;
+import io.orthoslice.common.projection.Side;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.zip.CRC32C;
+
+/**
+ * The projectors of one round: for every projected matrix and every slot k of K participants, the
+ * d x r projector P_k (float64, row-major). A pure function of (run seed, round, mode, K, rank), so
+ * the coordinator and each worker build the same bits independently.
+ *
+ * <ul>
+ *   <li>ORTHOGONAL: {@code P_k = Q[:, k r:(k+1) r]} with {@code Q = basis(derive(seed, round, name, 0), d, K, r)}
+ *       (methods.md 7.6); needs K r <= d.
+ *   <li>INDEPENDENT: {@code P_k = random(ORTHOGONAL, derive(seed, round, name, k + 1), d, r)}.
+ *   <li>SAME: slot 0's independent projector for every slot.
+ * </ul>
+ */
+public final class RoundPlan {
+
+  private final LlamaConfig model;
+  private final RoundMode mode;
+  private final long runSeed;
+  private final long round;
+  private final int participants;
+  private final int rank;
+  // Q per matrix for ORTHOGONAL: every slot's slice is cut from it, so draw it once.
+  private final Map<String, double[]> bases = new ConcurrentHashMap<>();
+
+  private RoundPlan(LlamaConfig model, RoundMode mode, long runSeed, long round, int participants, int rank) {
+    this.model = model;
+    this.mode = mode;
+    this.runSeed = runSeed;
+    this.round = round;
+    this.participants = participants;
+    this.rank = rank;
+  }
+
+  /** @throws IllegalArgumentException when the slices cannot exist (see {@link #requireFeasible}) */
+  public static RoundPlan of(LlamaConfig model, RoundMode mode, long runSeed, long round, int participants,
+      int rank) {
+    if (round < 0) {
+      throw new IllegalArgumentException("round must be >= 0, got " + round);
+    }
+    requireFeasible(model, mode, participants, rank);
+    return new RoundPlan(model, mode, runSeed, round, participants, rank);
+  }
+
+  /**
+   * Rejects a run whose slices cannot be drawn: rank r must fit every projected dimension d, and in
+   * ORTHOGONAL mode K r must too; the message names the smallest d.
+   */
+  public static void requireFeasible(LlamaConfig model, RoundMode mode, int participants, int rank) {
+    if (participants < 1) {
+      throw new IllegalArgumentException("participants must be >= 1, got " + participants);
+    }
+    if (!mode.projected()) {
+      return;
+    }
+    if (rank < 1) {
+      throw new IllegalArgumentException("rank must be >= 1 in mode " + mode.label() + ", got " + rank);
+    }
+    ParameterSpec smallest = null;
+    for (ParameterSpec p : projected(model)) {
+      if (smallest == null || dimension(p) < dimension(smallest)) {
+        smallest = p;
+      }
+    }
+    if (smallest == null) {
+      throw new IllegalArgumentException("model has no projected matrices");
+    }
+    int d = dimension(smallest);
+    long needed = mode == RoundMode.ORTHOGONAL ? (long) participants * rank : rank;
+    if (needed > d) {
+      throw new IllegalArgumentException((mode == RoundMode.ORTHOGONAL
+          ? "workers x rank = " + participants + " x " + rank + " = " + needed
+          : "rank " + rank) + " exceeds the smallest projected dimension d = " + d + " (" + smallest.name()
+          + "); lower --rank or the number of workers");
+    }
+  }
+
+  /** The projected matrices in parameter order. */
+  public static List<ParameterSpec> projected(LlamaConfig model) {
+    return model.parameters().stream().filter(p -> p.role() == ParameterSpec.Role.PROJECTED).toList();
+  }
+
+  /** The side GaLore's rule gives a matrix (RIGHT when rows >= cols). */
+  public static Side side(ParameterSpec p) {
+    return Side.forShape(p.rows(), p.cols());
+  }
+
+  /** d, the dimension a projector of {@code p} spans. */
+  public static int dimension(ParameterSpec p) {
+    return side(p).dimension(p.rows(), p.cols());
+  }
+
+  public LlamaConfig model() {
+    return model;
+  }
+
+  public RoundMode mode() {
+    return mode;
+  }
+
+  public long round() {
+    return round;
+  }
+
+  public int participants() {
+    return participants;
+  }
+
+  public int rank() {
+    return rank;
+  }
+
+  /** P_k of a projected matrix: d x r, row-major float64. */
+  public double[] slice(ParameterSpec p, int slot) {
+    if (!mode.projected()) {
+      throw new IllegalStateException("mode full has no projectors");
+    }
+    if (slot < 0 || slot >= participants) {
+      throw new IllegalArgumentException("slot must be in [0, " + participants + "), got " + slot);
+    }
+    if (p.role() != ParameterSpec.Role.PROJECTED) {
+      throw new IllegalArgumentException(p.name() + " is not a projected matrix");
+    }
+    int d = dimension(p);
+    return switch (mode) {
+      case ORTHOGONAL -> OrthogonalSlices.slice(
+          bases.computeIfAbsent(p.name(),
+              n -> OrthogonalSlices.basis(SeedSequence.derive(runSeed, round, n, 0), d, participants, rank)),
+          d, participants, rank, slot);
+      case INDEPENDENT -> independent(p.name(), d, slot);
+      case SAME -> independent(p.name(), d, 0);
+      case FULL -> throw new AssertionError();
+    };
+  }
+
+  private double[] independent(String name, int d, int slot) {
+    return Projector.random(ProjectionKind.ORTHOGONAL, SeedSequence.derive(runSeed, round, name, slot + 1), d, rank);
+  }
+
+  /**
+   * CRC32C over the little-endian float64 bytes of every P_k of {@code slot}, in parameter order; 0
+   * in mode FULL. A worker compares it with the coordinator's before training on its slice.
+   */
+  public int checksum(int slot) {
+    if (!mode.projected()) {
+      return 0;
+    }
+    CRC32C crc = new CRC32C();
+    for (ParameterSpec p : projected(model)) {
+      double[] s = slice(p, slot);
+      ByteBuffer b = ByteBuffer.allocate(s.length * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      b.asDoubleBuffer().put(s);
+      crc.update(b.array());
+    }
+    return (int) crc.getValue();
+  }
+
+  /**
+   * Slot k's projectors as the training loop asks for them: only the first projector of the round
+   * exists (a worker never re-draws within a round), with this plan's side and rank.
+   */
+  public ProjectionSource source(int slot) {
+    return new ProjectionSource() {
+      @Override
+      public double[] projection(ParameterSpec spec, Side s, int r, long redraw, double[] gradient) {
+        if (redraw != 0) {
+          throw new IllegalStateException("a round has one projector per matrix; re-draw " + redraw
+              + " was requested for " + spec.name() + " (set merge-every beyond the local steps)");
+        }
+        if (r != rank || s != side(spec)) {
+          throw new IllegalArgumentException("round plan has rank " + rank + " and side " + side(spec) + " for "
+              + spec.name() + ", asked for rank " + r + " side " + s);
+        }
+        return slice(spec, slot);
+      }
+
+      @Override
+      public boolean needsGradient() {
+        return false;
+      }
+
+      @Override
+      public long persistedBytes(int d, int r) {
+        return Long.BYTES;
+      }
+    };
+  }
+}

@@ -1,0 +1,71 @@
+package io.orthoslice.common.tensor;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Host data into tensors that own their storage. DJL's {@code NDManager.create(array)} wraps a
+ * direct buffer without copying, and that buffer is freed by the JVM's cleaner thread once the
+ * wrapping Java object is gone; any view, alias or autograd reference that outlives it then reads
+ * freed memory (we saw NaN gradients that came and went with GC timing). Copying once into torch's
+ * allocator removes the dependency.
+ */
+public final class HostArrays {
+
+  private HostArrays() {}
+
+  /** A copy of {@code wrapped} (just made by {@code create}) that owns its storage; closes {@code wrapped}. */
+  public static NDArray owned(NDArray wrapped) {
+    try (wrapped) {
+      return wrapped.duplicate();
+    }
+  }
+
+  /**
+   * Overwrites {@code target} with {@code source} through tensor ops only ({@code target = 0 *
+   * target + source}): no host buffer is involved, so nothing can end up aliasing freed memory.
+   * Shapes must match; the source is converted to the target's type.
+   */
+  public static void copyInto(NDArray target, NDArray source) {
+    if (source.getDataType() == target.getDataType()) {
+      target.muli(0).addi(source);
+    } else {
+      try (NDArray cast = source.toType(target.getDataType(), true)) {
+        target.muli(0).addi(cast);
+      }
+    }
+  }
+
+  public static NDArray of(NDManager m, long[] data, Shape shape) {
+    try (NDArray wrapped = m.create(data, shape)) {
+      return wrapped.duplicate();
+    }
+  }
+
+  public static NDArray of(NDManager m, float[] data, Shape shape) {
+    try (NDArray wrapped = m.create(data, shape)) {
+      return wrapped.duplicate();
+    }
+  }
+
+  public static NDArray of(NDManager m, double[] data, Shape shape) {
+    try (NDArray wrapped = m.create(data, shape)) {
+      return wrapped.duplicate();
+    }
+  }
+
+  /** {@code data} as {@code dtype}, owning its storage. */
+  public static NDArray of(NDManager m, double[] data, Shape shape, DataType dtype) {
+    try (NDArray wrapped = m.create(data, shape)) {
+      return dtype == DataType.FLOAT64 ? wrapped.duplicate() : wrapped.toType(dtype, true);
+    }
+  }
+
+  public static NDArray of(NDManager m, float[] data, Shape shape, DataType dtype) {
+    try (NDArray wrapped = m.create(data, shape)) {
+      return dtype == DataType.FLOAT32 ? wrapped.duplicate() : wrapped.toType(dtype, true);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+package io.orthoslice.common.round;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.model.ParameterSpec;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+class RoundPlanTest {
+
+  static final LlamaConfig TINY = LlamaConfig.preset("tiny").withVocabSize(64);
+
+  /** (P_j^T P_k)[a][b] for d x r row-major slices. */
+  static double[][] gram(double[] pj, double[] pk, int d, int r) {
+    double[][] g = new double[r][r];
+    for (int i = 0; i < d; i++) {
+      for (int a = 0; a < r; a++) {
+        for (int b = 0; b < r; b++) {
+          g[a][b] += pj[i * r + a] * pk[i * r + b];
+        }
+      }
+    }
+    return g;
+  }
+
+  @Test
+  void orthogonalSlicesArePairwiseOrthogonalAndOrthonormal() {
+    int k = 4;
+    int r = 8;
+    RoundPlan plan = RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 3, k, r);
+    for (ParameterSpec p : RoundPlan.projected(TINY)) {
+      int d = RoundPlan.dimension(p);
+      for (int i = 0; i < k; i++) {
+        for (int j = 0; j < k; j++) {
+          double[][] g = gram(plan.slice(p, i), plan.slice(p, j), d, r);
+          for (int a = 0; a < r; a++) {
+            for (int b = 0; b < r; b++) {
+              double expected = i == j && a == b ? 1.0 : 0.0;
+              assertEquals(expected, g[a][b], 1e-10, p.name() + " slots " + i + "," + j);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void plansRepeatForTheSameSeedAndDifferBetweenRounds() {
+    ParameterSpec q = RoundPlan.projected(TINY).get(0);
+    double[] a = RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 5, 3, 4).slice(q, 1);
+    double[] b = RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 5, 3, 4).slice(q, 1);
+    double[] c = RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 6, 3, 4).slice(q, 1);
+    assertTrue(Arrays.equals(a, b));
+    assertTrue(!Arrays.equals(a, c));
+    assertEquals(RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 5, 3, 4).checksum(1),
+        RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 5, 3, 4).checksum(1));
+    assertNotEquals(RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 5, 3, 4).checksum(1),
+        RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 6, 3, 4).checksum(1));
+  }
+
+  @Test
+  void sameModeGivesEverySlotOneProjectorAndIndependentDoesNot() {
+    ParameterSpec q = RoundPlan.projected(TINY).get(0);
+    RoundPlan same = RoundPlan.of(TINY, RoundMode.SAME, 42, 0, 3, 4);
+    RoundPlan indep = RoundPlan.of(TINY, RoundMode.INDEPENDENT, 42, 0, 3, 4);
+    assertTrue(Arrays.equals(same.slice(q, 0), same.slice(q, 2)));
+    assertTrue(Arrays.equals(same.slice(q, 0), indep.slice(q, 0)));
+    assertTrue(!Arrays.equals(indep.slice(q, 0), indep.slice(q, 2)));
+  }
+
+  @Test
+  void tooManyWorkersForTheSmallestDimensionIsRefusedNamingIt() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 1, 0, 5, 16));
+    assertTrue(e.getMessage().contains("5 x 16 = 80 exceeds the smallest projected dimension d = 64"), e.getMessage());
+    RoundPlan.of(TINY, RoundMode.INDEPENDENT, 1, 0, 5, 16); // fine: only r <= d is needed
+  }
+
+  @Test
+  void projectionSourceServesTheSliceOnlyForTheFirstDraw() {
+    ParameterSpec q = RoundPlan.projected(TINY).get(0);
+    RoundPlan plan = RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 0, 2, 4);
+    var src = plan.source(1);
+    assertTrue(Arrays.equals(plan.slice(q, 1), src.projection(q, RoundPlan.side(q), 4, 0, null)));
+    assertThrows(IllegalStateException.class, () -> src.projection(q, RoundPlan.side(q), 4, 1, null));
+    assertThrows(IllegalArgumentException.class, () -> src.projection(q, RoundPlan.side(q), 3, 0, null));
+  }
+}

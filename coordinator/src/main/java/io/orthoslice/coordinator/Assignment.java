@@ -1,0 +1,23 @@
+package io.orthoslice.coordinator;
+
+/**
+ * One worker's part of a round, or the end of the run ({@link #FINISHED}).
+ *
+ * @param dataPosition first training window of this slot: cursor + slot x H x windowsPerStep
+ * @param sliceChecksum {@code RoundPlan.checksum(slot)}
+ */
+public record Assignment(
+    boolean finished,
+    long round,
+    int participants,
+    int slot,
+    long roundSeed,
+    int localSteps,
+    long weightsVersion,
+    long globalStep,
+    long dataPosition,
+    int sliceChecksum,
+    long deadlineUnixMs) {
+
+  public static final Assignment FINISHED = new Assignment(true, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+}

@@ -1,0 +1,244 @@
+package io.orthoslice.coordinator;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.Grpc;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.ServerBuilder;
+import io.grpc.TlsServerCredentials;
+import io.orthoslice.common.data.DefaultCorpus;
+import io.orthoslice.common.data.TokenDataset;
+import io.orthoslice.common.data.Tokenizer;
+import io.orthoslice.common.data.Tokenizers;
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.train.DatasetWindows;
+import io.orthoslice.common.train.ModelInit;
+import io.orthoslice.common.train.Precision;
+import io.orthoslice.common.train.TrainConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code orthoslice coordinator}: serves one distributed run and exits when its last round has
+ * merged. Prints "listening on port N", one line per round, and the final validation perplexity;
+ * writes {@code summary.json} into --output.
+ */
+@Command(name = "coordinator", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Run the coordinator of a distributed Orthoslice run.")
+public final class CoordinatorMain implements Callable<Integer> {
+
+  @Option(names = "--port", defaultValue = "7070", description = "TCP port (0: any free port). Default: ${DEFAULT-VALUE}.")
+  int port;
+  @Option(names = "--token", defaultValue = "${env:ORTHOSLICE_TOKEN}", description = "Run token every worker must present (default: $ORTHOSLICE_TOKEN).")
+  String token;
+  @Option(names = "--tls-cert", paramLabel = "PEM", description = "Serve TLS with this certificate chain (with --tls-key).")
+  Path tlsCert;
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key (PKCS#8 PEM) for --tls-cert.")
+  Path tlsKey;
+  @Option(names = "--workers", defaultValue = "3", description = "Workers the first round waits for. Default: ${DEFAULT-VALUE}.")
+  int workers;
+  @Option(names = "--min-workers", defaultValue = "0", description = "Fewest live workers a later round opens with (0: --workers).")
+  int minWorkers;
+  @Option(names = "--rounds", defaultValue = "5", description = "Rounds. Default: ${DEFAULT-VALUE}.")
+  int rounds;
+  @Option(names = "--local-steps", defaultValue = "20", description = "Local steps H per round. Default: ${DEFAULT-VALUE}.")
+  int localSteps;
+  @Option(names = "--mode", defaultValue = "orthogonal", description = "orthogonal | independent | same | full. Default: ${DEFAULT-VALUE}.")
+  String mode;
+  @Option(names = "--rank", defaultValue = "8", description = "Rank r of each worker's slice. Default: ${DEFAULT-VALUE}.")
+  int rank;
+  @Option(names = "--scale", defaultValue = "1.0", description = "Adapter scale alpha. Default: ${DEFAULT-VALUE}.")
+  double scale;
+  @Option(names = "--preset", defaultValue = "tiny", description = "Model preset. Default: ${DEFAULT-VALUE}.")
+  String preset;
+  @Option(names = "--seq-len", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+  int seqLen;
+  @Option(names = "--batch-size", defaultValue = "8", description = "Default: ${DEFAULT-VALUE}.")
+  int batchSize;
+  @Option(names = "--lr", defaultValue = "3e-3", description = "Peak learning rate. Default: ${DEFAULT-VALUE}.")
+  double lr;
+  @Option(names = "--min-lr", defaultValue = "3e-4", description = "Default: ${DEFAULT-VALUE}.")
+  double minLr;
+  @Option(names = "--warmup", defaultValue = "-1", description = "Warm-up steps (default: 10% of all steps).")
+  long warmup;
+  @Option(names = "--weight-decay", defaultValue = "0.0", description = "Default: ${DEFAULT-VALUE}.")
+  double weightDecay;
+  @Option(names = "--grad-clip", defaultValue = "1.0", description = "Default: ${DEFAULT-VALUE}.")
+  double gradClip;
+  @Option(names = "--seed", defaultValue = "42", description = "Run seed. Default: ${DEFAULT-VALUE}.")
+  long seed;
+  @Option(names = "--data", paramLabel = "DIR", description = "Prepared dataset (default: the embedded Europarl sample).")
+  Path data;
+  @Option(names = "--tokenizer", defaultValue = "byte", description = "With the default corpus. Default: ${DEFAULT-VALUE}.")
+  String tokenizer;
+  @Option(names = "--round-timeout", defaultValue = "300", description = "Round deadline in seconds. Default: ${DEFAULT-VALUE}.")
+  double roundTimeout;
+  @Option(names = "--heartbeat-timeout", defaultValue = "30", description = "Seconds of silence before a worker is dropped. Default: ${DEFAULT-VALUE}.")
+  double heartbeatTimeout;
+  @Option(names = "--eval-batches", defaultValue = "4", description = "Validation batches per evaluation. Default: ${DEFAULT-VALUE}.")
+  int evalBatches;
+  @Option(names = "--outer-lr", defaultValue = "1.0", description = "DiLoCo outer learning rate. Default: ${DEFAULT-VALUE}.")
+  double outerLr;
+  @Option(names = "--outer-momentum", defaultValue = "0.0", description = "DiLoCo outer Nesterov momentum (0: off). Default: ${DEFAULT-VALUE}.")
+  double outerMomentum;
+  @Option(names = "--output", defaultValue = "runs/coordinator", description = "Run directory (summary.json, checkpoints/). Default: ${DEFAULT-VALUE}.")
+  Path output;
+  @Option(names = "--checkpoint-every", defaultValue = "0", description = "Checkpoint every C rounds (0: at the end only). Default: ${DEFAULT-VALUE}.")
+  int checkpointEvery;
+  @Option(names = "--resume", description = "Continue from the newest checkpoint in --output/checkpoints.")
+  boolean resume;
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new CoordinatorMain());
+    cl.setParameterExceptionHandler((ex, a) -> {
+      ex.getCommandLine().getErr().println("error: " + ex.getMessage());
+      return 2;
+    });
+    cl.setExecutionExceptionHandler((ex, c, p) -> {
+      if (ex instanceof IllegalArgumentException) {
+        c.getErr().println("error: " + ex.getMessage());
+        return 2;
+      }
+      throw ex;
+    });
+    return cl;
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (token == null || token.isBlank()) {
+      throw new IllegalArgumentException("--token (or $ORTHOSLICE_TOKEN) is required");
+    }
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+    }
+    PrintStream out = System.out;
+    try (TokenDataset ds = TokenDataset.open(dataset())) {
+      RoundMode m = RoundMode.parse(mode);
+      long steps = (long) rounds * localSteps;
+      TrainConfig train = new TrainConfig(seqLen, batchSize, 1, steps, warmup < 0 ? Math.max(1, steps / 10) : warmup,
+          lr, minLr, 0.9, 0.95, 1e-8, weightDecay, gradClip, seed, Precision.FP32,
+          RunSettings.workerMethod(m, rank, scale));
+      LlamaConfig base = LlamaConfig.preset(preset).withVocabSize(ds.manifest().vocabSize());
+      LlamaConfig model = base.maxPositionEmbeddings() >= seqLen ? base : base.withMaxPositionEmbeddings(seqLen);
+      RunSettings settings = new RunSettings(model, train, m, rank, localSteps, rounds, workers,
+          minWorkers == 0 ? workers : minWorkers, Duration.ofMillis((long) (roundTimeout * 1000)),
+          Duration.ofMillis((long) (heartbeatTimeout * 1000)), ds.id(), outerLr, outerMomentum, checkpointEvery,
+          evalBatches);
+      RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), 3, settings,
+          ds.manifest().bosId(), ds.manifest().eosId());
+      ResumeState start = resume
+          ? ckpt.latest().orElseThrow(() -> new IllegalArgumentException("--resume: no checkpoint in "
+              + output.resolve("checkpoints")))
+          : ResumeState.fresh(initialWeights(model, seed));
+      List<long[]> val = new DatasetWindows(ds, seqLen, seed).validationBatches(evalBatches, batchSize);
+      List<RoundResult> results = new ArrayList<>();
+      long started = System.nanoTime();
+      try (Coordinator core = new Coordinator(settings, start, new DatasetValidation(model, val, batchSize),
+              r -> {
+                synchronized (out) {
+                  out.println(r.line(rounds));
+                  out.flush();
+                }
+                results.add(r);
+              }, ckpt);
+          CoordinatorServer server = new CoordinatorServer(serverBuilder(),
+              new CoordinatorService(core, CoordinatorService.runSpec(settings, UUID.randomUUID().toString(),
+                  ds.manifest().bosId(), ds.manifest().eosId()), Duration.ofSeconds(20)), token)) {
+        core.start();
+        out.println("coordinator listening on port " + server.port() + " (" + m.label() + ", " + workers
+            + " workers, rank " + rank + ", " + rounds + " rounds x " + localSteps + " local steps)");
+        out.flush();
+        core.awaitFinished(Duration.ofDays(365));
+        double seconds = (System.nanoTime() - started) / 1e9;
+        writeSummary(settings, core, results, seconds);
+        // One println per line: logback writes to the same stream from other threads.
+        out.println(String.format(Locale.ROOT, "done: %d rounds in %.1f s; validation perplexity %.2f -> %.2f",
+            results.size(), seconds, Math.exp(core.initialValidationLoss()),
+            results.isEmpty() ? Double.NaN : results.get(results.size() - 1).validationPerplexity()));
+        out.println(String.format(Locale.ROOT, "final validation perplexity %.4f",
+            results.isEmpty() ? Double.NaN : results.get(results.size() - 1).validationPerplexity()));
+        out.flush();
+        // Let workers' pending polls see "finished" before the server goes away.
+        core.awaitDrained(Duration.ofSeconds(10));
+      }
+    }
+    return 0;
+  }
+
+  private ServerBuilder<?> serverBuilder() throws IOException {
+    if (tlsCert == null) {
+      return Grpc.newServerBuilderForPort(port, InsecureServerCredentials.create());
+    }
+    return Grpc.newServerBuilderForPort(port, TlsServerCredentials.create(tlsCert.toFile(), tlsKey.toFile()));
+  }
+
+  private Path dataset() throws IOException {
+    if (data != null) {
+      if (!Files.isDirectory(data)) {
+        throw new IllegalArgumentException("--data " + data + " is not a directory made by 'orthoslice prepare-data'");
+      }
+      return data;
+    }
+    Tokenizer tok = Tokenizers.load(tokenizer);
+    try {
+      return DefaultCorpus.ensurePrepared(DefaultCorpus.defaultCacheRoot(), tok);
+    } finally {
+      if (tok instanceof AutoCloseable c) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          throw new IllegalStateException("closing the tokenizer failed: " + e.getMessage(), e);
+        }
+      }
+    }
+  }
+
+  /** The run's initial weights (ModelInit, float32) as version 0. */
+  public static WeightsSnapshot initialWeights(LlamaConfig model, long seed) {
+    try (NDManager m = NDManager.newBaseManager()) {
+      LinkedHashMap<String, float[]> w = new LinkedHashMap<>();
+      for (Map.Entry<String, NDArray> e : ModelInit.initialize(model, seed, m, DataType.FLOAT32).entrySet()) {
+        w.put(e.getKey(), e.getValue().toFloatArray());
+      }
+      return new WeightsSnapshot(0, w);
+    }
+  }
+
+  private void writeSummary(RunSettings s, Coordinator core, List<RoundResult> results, double seconds)
+      throws IOException {
+    Files.createDirectories(output);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("mode", s.mode().label());
+    m.put("workers", s.expectedWorkers());
+    m.put("rank", s.rank());
+    m.put("rounds", s.rounds());
+    m.put("local_steps", s.localSteps());
+    m.put("preset", preset);
+    m.put("seq_len", seqLen);
+    m.put("seconds", seconds);
+    m.put("initial_validation_loss", core.initialValidationLoss());
+    m.put("round_results", results);
+    new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(output.resolve("summary.json").toFile(), m);
+  }
+}

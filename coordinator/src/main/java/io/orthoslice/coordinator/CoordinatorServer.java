@@ -1,0 +1,43 @@
+package io.orthoslice.coordinator;
+
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The coordinator's gRPC server: the service behind the token check, on whatever transport the
+ * builder makes (Netty with or without TLS in production, in-process in tests).
+ */
+public final class CoordinatorServer implements AutoCloseable {
+
+  private final Server server;
+
+  public CoordinatorServer(ServerBuilder<?> builder, CoordinatorService service, String token) throws IOException {
+    this.server = builder
+        .addService(ServerInterceptors.intercept(service, new TokenAuthInterceptor(token)))
+        .build()
+        .start();
+  }
+
+  /** The bound port (-1 for transports without one). */
+  public int port() {
+    return server.getPort();
+  }
+
+  /** Stops accepting calls, gives running ones 5 s, then cancels them. */
+  @Override
+  public void close() {
+    server.shutdown();
+    try {
+      if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+        server.shutdownNow();
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      server.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,279 @@
+package io.orthoslice.coordinator;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.round.RoundMerge;
+import io.orthoslice.common.wire.TensorAssembler;
+import io.orthoslice.common.wire.WireFormatException;
+import io.orthoslice.common.wire.WireTensor;
+import io.orthoslice.proto.AwaitRoundRequest;
+import io.orthoslice.proto.CoordinatorGrpc;
+import io.orthoslice.proto.FetchRoundUpdateRequest;
+import io.orthoslice.proto.FetchWeightsRequest;
+import io.orthoslice.proto.HeartbeatRequest;
+import io.orthoslice.proto.HeartbeatResponse;
+import io.orthoslice.proto.JoinRequest;
+import io.orthoslice.proto.JoinResponse;
+import io.orthoslice.proto.LeaveRequest;
+import io.orthoslice.proto.LeaveResponse;
+import io.orthoslice.proto.RoundAssignment;
+import io.orthoslice.proto.RoundUpdateHeader;
+import io.orthoslice.proto.RoundUpdatePart;
+import io.orthoslice.proto.RunSpec;
+import io.orthoslice.proto.SubmitUpdateResponse;
+import io.orthoslice.proto.TensorChunk;
+import io.orthoslice.proto.UpdateHeader;
+import io.orthoslice.proto.UpdatePart;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The gRPC face of a {@link Coordinator}: converts messages to calls on the core and back, and the
+ * core's refusals to status codes with a readable description. No round logic lives here.
+ */
+public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
+
+  public static final int PROTOCOL_VERSION = 1;
+
+  private final Coordinator core;
+  private final RunSpec runSpec;
+  private final Duration longPoll;
+  private final int heartbeatMs;
+  private final Map<String, long[]> shapes = new HashMap<>();
+
+  /**
+   * @param longPoll how long AwaitRound waits before answering pending
+   */
+  public CoordinatorService(Coordinator core, RunSpec runSpec, Duration longPoll) {
+    this.core = core;
+    this.runSpec = runSpec;
+    this.longPoll = longPoll;
+    this.heartbeatMs = (int) Math.max(50, core.settings().heartbeatTimeout().toMillis() / 3);
+    for (ParameterSpec p : core.settings().model().parameters()) {
+      shapes.put(p.name(), p.shape());
+      if (p.role() == ParameterSpec.Role.PROJECTED && core.settings().mode().projected()) {
+        long[] f = RoundMerge.expectedShapes(core.settings().model(), core.settings().mode(), core.settings().rank())
+            .get(RoundMerge.factorName(p.name()));
+        shapes.put(RoundMerge.factorName(p.name()), f);
+      }
+    }
+  }
+
+  /** The run description every worker receives on Join. */
+  public static RunSpec runSpec(RunSettings s, String runId, int bosId, int eosId) {
+    try {
+      ObjectMapper json = new ObjectMapper();
+      return RunSpec.newBuilder()
+          .setRunId(runId)
+          .setModelConfigJson(json.writeValueAsString(s.model().toHuggingFace(bosId, eosId)))
+          .setTrainConfigJson(json.writeValueAsString(s.train()))
+          .setMode(s.mode().label())
+          .setRank(s.rank())
+          .setLocalSteps(s.localSteps())
+          .setRunSeed(s.train().seed())
+          .setTotalRounds(s.rounds())
+          .setDatasetId(s.datasetId())
+          .build();
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot write the run spec as JSON: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void join(JoinRequest req, StreamObserver<JoinResponse> out) {
+    unary(out, () -> {
+      if (req.getProtocolVersion() != PROTOCOL_VERSION) {
+        throw new CoordinatorException(CoordinatorException.Code.FAILED_PRECONDITION, "protocol version "
+            + req.getProtocolVersion() + " is not supported; this coordinator speaks " + PROTOCOL_VERSION);
+      }
+      Coordinator.Joined j = core.join(req.getWorkerName());
+      return JoinResponse.newBuilder().setWorkerId(j.workerId()).setRun(runSpec)
+          .setWeightsVersion(j.weightsVersion()).setHeartbeatIntervalMs(heartbeatMs).build();
+    });
+  }
+
+  @Override
+  public void fetchWeights(FetchWeightsRequest req, StreamObserver<TensorChunk> out) {
+    WeightsSnapshot w;
+    try {
+      w = core.weights(req.getVersion());
+    } catch (RuntimeException e) {
+      out.onError(toStatus(e));
+      return;
+    }
+    ChunkSender.send((ServerCallStreamObserver<TensorChunk>) out,
+        new TensorMessages<>(w.values(), this::shapeOf, c -> c, List.of()));
+  }
+
+  @Override
+  public void fetchRoundUpdate(FetchRoundUpdateRequest req, StreamObserver<RoundUpdatePart> out) {
+    RoundUpdate u;
+    try {
+      u = core.roundUpdate(req.getFromVersion());
+    } catch (RuntimeException e) {
+      out.onError(toStatus(e));
+      return;
+    }
+    RoundUpdateHeader h = RoundUpdateHeader.newBuilder().setRound(u.round()).setFromVersion(u.fromVersion())
+        .setToVersion(u.toVersion()).setParticipants(u.participants()).setRoundSeed(u.roundSeed())
+        .addAllMergedSlots(u.mergedSlots()).build();
+    ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, new TensorMessages<>(u.tensors(), this::shapeOf,
+        c -> RoundUpdatePart.newBuilder().setTensor(c).build(),
+        List.of(RoundUpdatePart.newBuilder().setHeader(h).build())));
+  }
+
+  @Override
+  public void awaitRound(AwaitRoundRequest req, StreamObserver<RoundAssignment> out) {
+    CompletableFuture<Assignment> f;
+    try {
+      f = core.awaitRound(req.getWorkerId(), req.getNextRound());
+    } catch (RuntimeException e) {
+      out.onError(toStatus(e));
+      return;
+    }
+    f.completeOnTimeout(null, longPoll.toMillis(), TimeUnit.MILLISECONDS).whenComplete((a, err) -> {
+      if (err != null && !(err instanceof java.util.concurrent.CancellationException)) {
+        out.onError(toStatus(err instanceof CompletionException && err.getCause() != null ? err.getCause() : err));
+        return;
+      }
+      out.onNext(a == null ? RoundAssignment.newBuilder().setPending(true).build() : toProto(a));
+      out.onCompleted();
+    });
+  }
+
+  @Override
+  public StreamObserver<UpdatePart> submitUpdate(StreamObserver<SubmitUpdateResponse> out) {
+    return new StreamObserver<>() {
+      private UpdateHeader header;
+      private final TensorAssembler assembler = new TensorAssembler();
+      private final Map<String, WireTensor> tensors = new LinkedHashMap<>();
+      private boolean failed;
+
+      @Override
+      public void onNext(UpdatePart part) {
+        if (failed) {
+          return;
+        }
+        try {
+          if (part.hasHeader()) {
+            if (header != null) {
+              throw new WireFormatException("an update has exactly one header, first");
+            }
+            header = part.getHeader();
+            core.checkHeader(header.getWorkerId(), header.getRound(), header.getSlot(), header.getWeightsVersion());
+          } else if (header == null) {
+            throw new WireFormatException("an update must start with its header");
+          } else {
+            assembler.accept(part.getTensor()).ifPresent(t -> {
+              if (tensors.put(t.name(), t) != null) {
+                throw new WireFormatException("tensor " + t.name() + " was sent twice");
+              }
+            });
+          }
+        } catch (RuntimeException e) {
+          failed = true;
+          out.onError(toStatus(e));
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        failed = true; // the client cancelled; nothing was stored
+      }
+
+      @Override
+      public void onCompleted() {
+        if (failed) {
+          return;
+        }
+        unary(out, () -> {
+          if (header == null) {
+            throw new WireFormatException("empty update stream");
+          }
+          assembler.finish();
+          boolean merged = core.submit(new Submission(header.getWorkerId(), header.getRound(), header.getSlot(),
+              header.getWeightsVersion(), header.getMeanLoss(), header.getTokens(), header.getStepSeconds(), tensors));
+          return SubmitUpdateResponse.newBuilder().setAccepted(true).setMerged(merged).build();
+        });
+      }
+    };
+  }
+
+  @Override
+  public void heartbeat(HeartbeatRequest req, StreamObserver<HeartbeatResponse> out) {
+    unary(out, () -> HeartbeatResponse.newBuilder().setCurrentRound(core.heartbeat(req.getWorkerId()))
+        .setWeightsVersion(core.currentWeights().version()).build());
+  }
+
+  @Override
+  public void leave(LeaveRequest req, StreamObserver<LeaveResponse> out) {
+    unary(out, () -> {
+      core.leave(req.getWorkerId(), req.getReason());
+      return LeaveResponse.getDefaultInstance();
+    });
+  }
+
+  /** Shape of a tensor name; a slot's factor {@code <param>#A@k} has its factor's shape. */
+  private long[] shapeOf(String name) {
+    int at = name.lastIndexOf('@');
+    return shapes.get(at < 0 ? name : name.substring(0, at));
+  }
+
+  static RoundAssignment toProto(Assignment a) {
+    if (a.finished()) {
+      return RoundAssignment.newBuilder().setFinished(true).build();
+    }
+    return RoundAssignment.newBuilder().setRound(a.round()).setParticipants(a.participants()).setSlot(a.slot())
+        .setRoundSeed(a.roundSeed()).setLocalSteps(a.localSteps()).setWeightsVersion(a.weightsVersion())
+        .setGlobalStep(a.globalStep()).setDataPosition(a.dataPosition()).setSliceChecksum(a.sliceChecksum())
+        .setDeadlineUnixMs(a.deadlineUnixMs()).build();
+  }
+
+  private interface Call<R> {
+    R run();
+  }
+
+  private static <R> void unary(StreamObserver<R> out, Call<R> call) {
+    R r;
+    try {
+      r = call.run();
+    } catch (RuntimeException e) {
+      out.onError(toStatus(e));
+      return;
+    }
+    out.onNext(r);
+    out.onCompleted();
+  }
+
+  /** Refusals become their status; anything unexpected is INTERNAL with its message, no stack trace. */
+  static StatusRuntimeException toStatus(Throwable e) {
+    Status s;
+    if (e instanceof CoordinatorException c) {
+      s = switch (c.code()) {
+        case INVALID_ARGUMENT -> Status.INVALID_ARGUMENT;
+        case FAILED_PRECONDITION -> Status.FAILED_PRECONDITION;
+        case NOT_FOUND -> Status.NOT_FOUND;
+        case ABORTED -> Status.ABORTED;
+        case UNAVAILABLE -> Status.UNAVAILABLE;
+      };
+    } else if (e instanceof IllegalArgumentException) {
+      s = Status.INVALID_ARGUMENT;
+    } else if (e instanceof StatusRuntimeException sre) {
+      return sre;
+    } else {
+      s = Status.INTERNAL;
+    }
+    return s.withDescription(e.getMessage()).asRuntimeException();
+  }
+}

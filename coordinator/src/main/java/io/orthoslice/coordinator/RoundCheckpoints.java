@@ -1,0 +1,118 @@
+package io.orthoslice.coordinator;
+
+import io.orthoslice.common.tensor.HostArrays;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.orthoslice.common.checkpoint.Checkpoint;
+import io.orthoslice.common.checkpoint.CheckpointStore;
+import io.orthoslice.common.checkpoint.TrainerState;
+import io.orthoslice.common.model.ParameterSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Coordinator checkpoints in the common {@link CheckpointStore} layout (loadable by Hugging Face):
+ * the merged weights, the outer optimizer's momentum as optimizer state ({@code <param>.outer_momentum}),
+ * and the round state in {@code trainer_state.json}: step = rounds done x H, the data cursor, and
+ * extra {round, weights_version, validation_loss, mode, rank, dataset_id}.
+ */
+public final class RoundCheckpoints implements Coordinator.Checkpointer {
+
+  private static final Logger LOG = LoggerFactory.getLogger(RoundCheckpoints.class);
+  private static final String MOMENTUM = ".outer_momentum";
+
+  private final CheckpointStore store;
+  private final RunSettings settings;
+  private final int bosId;
+  private final int eosId;
+
+  public RoundCheckpoints(Path dir, int keep, RunSettings settings, int bosId, int eosId) {
+    this.store = new CheckpointStore(dir, keep);
+    this.settings = settings;
+    this.bosId = bosId;
+    this.eosId = eosId;
+  }
+
+  @Override
+  public void save(ResumeState s, RoundResult result) {
+    long step = s.nextRound() * settings.localSteps();
+    try (NDManager m = NDManager.newBaseManager()) {
+      LinkedHashMap<String, NDArray> weights = new LinkedHashMap<>();
+      LinkedHashMap<String, NDArray> momentum = new LinkedHashMap<>();
+      for (ParameterSpec p : settings.model().parameters()) {
+        weights.put(p.name(), HostArrays.of(m, s.weights().values().get(p.name()), new Shape(p.shape())));
+        float[] v = s.outerMomentum().get(p.name());
+        if (v != null) {
+          momentum.put(p.name() + MOMENTUM, HostArrays.of(m, v, new Shape(p.shape())));
+        }
+      }
+      Map<String, Object> extra = new LinkedHashMap<>();
+      extra.put("round", s.nextRound());
+      extra.put("weights_version", s.weights().version());
+      extra.put("validation_loss", Double.isFinite(s.validationLoss()) ? s.validationLoss() : -1.0);
+      extra.put("dataset_id", settings.datasetId());
+      Map<String, Object> run = new LinkedHashMap<>();
+      run.put("mode", settings.mode().label());
+      run.put("rank", settings.rank());
+      run.put("local_steps", settings.localSteps());
+      run.put("rounds", settings.rounds());
+      TrainerState ts = new TrainerState(step, s.dataCursor(), s.dataCursor() * (settings.train().seqLen() + 1L),
+          settings.train().seed(), run, extra);
+      Path dir = store.save(CheckpointStore.stepName(step),
+          new Checkpoint(settings.model(), weights, momentum, ts, bosId, eosId));
+      LOG.info("checkpoint after round {}: {}", s.nextRound(), dir);
+    } catch (IOException e) {
+      throw new UncheckedIOException("checkpoint after round " + s.nextRound() + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** The state of the newest checkpoint, if any; refuses one of another mode, rank or H. */
+  public Optional<ResumeState> latest() {
+    try {
+      Optional<Path> dir = store.latest();
+      if (dir.isEmpty()) {
+        return Optional.empty();
+      }
+      try (NDManager m = NDManager.newBaseManager()) {
+        Checkpoint c = store.load(dir.get(), m, DataType.FLOAT32);
+        if (!c.config().equals(settings.model())) {
+          throw new IllegalArgumentException("--resume: checkpoint " + dir.get() + " has another model shape");
+        }
+        TrainerState ts = c.trainerState();
+        for (String k : new String[] {"mode", "rank", "local_steps"}) {
+          Object want = k.equals("mode") ? settings.mode().label()
+              : (Object) (long) (k.equals("rank") ? settings.rank() : settings.localSteps());
+          if (!want.equals(ts.run().get(k))) {
+            throw new IllegalArgumentException("--resume: checkpoint " + dir.get() + " has " + k + " "
+                + ts.run().get(k) + ", this run " + want);
+          }
+        }
+        LinkedHashMap<String, float[]> w = new LinkedHashMap<>();
+        Map<String, float[]> momentum = new LinkedHashMap<>();
+        for (ParameterSpec p : settings.model().parameters()) {
+          w.put(p.name(), c.weights().get(p.name()).toFloatArray());
+          NDArray v = c.optimizerState().get(p.name() + MOMENTUM);
+          if (v != null) {
+            momentum.put(p.name(), v.toFloatArray());
+          }
+        }
+        long round = ((Number) ts.extra().get("round")).longValue();
+        long version = ((Number) ts.extra().get("weights_version")).longValue();
+        double val = ((Number) ts.extra().get("validation_loss")).doubleValue();
+        LOG.info("resuming from {} at round {}", dir.get(), round + 1);
+        return Optional.of(new ResumeState(round, ts.dataCursor(), new WeightsSnapshot(version, w), momentum,
+            val < 0 ? Double.NaN : val));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read checkpoints in " + store.root() + ": " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+package io.orthoslice.coordinator;
+
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What one round did, for the progress view, the run summary and the tests.
+ *
+ * @param mergedSlots the slots whose updates were merged (all of 0..participants-1 when nobody was late)
+ * @param meanLoss mean of the merged workers' mean training losses (NaN when none arrived)
+ * @param validationLoss after the merge (NaN when not evaluated)
+ * @param uploadBytesPerWorker mean data bytes of one merged update
+ * @param fullBroadcastBytes data bytes of the whole weights a stale worker fetches
+ * @param factoredBroadcastBytes data bytes of the factored update (0 when none exists)
+ */
+public record RoundResult(
+    long round,
+    int participants,
+    List<Integer> mergedSlots,
+    long version,
+    double meanLoss,
+    double validationLoss,
+    long uploadBytesPerWorker,
+    long fullBroadcastBytes,
+    long factoredBroadcastBytes,
+    double mergeSeconds,
+    double evalSeconds) {
+
+  public double validationPerplexity() {
+    return Math.exp(validationLoss);
+  }
+
+  /** The progress view's line; the launcher shows it as is. */
+  public String line(int totalRounds) {
+    return String.format(Locale.ROOT,
+        "round %d/%d: merged %d/%d slots, mean worker loss %.4f, validation perplexity %.2f,"
+            + " upload %s/worker, broadcast full %s factored %s, merge %.3f s, eval %.3f s",
+        round + 1, totalRounds, mergedSlots.size(), participants, meanLoss, validationPerplexity(),
+        human(uploadBytesPerWorker), human(fullBroadcastBytes), human(factoredBroadcastBytes), mergeSeconds,
+        evalSeconds);
+  }
+
+  static String human(long b) {
+    if (b >= 1 << 20) {
+      return String.format(Locale.ROOT, "%.2f MiB", b / (double) (1 << 20));
+    }
+    return String.format(Locale.ROOT, "%.1f KiB", b / 1024.0);
+  }
+}

@@ -1,0 +1,243 @@
+package io.orthoslice.worker;
+
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import io.orthoslice.common.wire.TensorAssembler;
+import io.orthoslice.common.wire.TensorCodec;
+import io.orthoslice.common.wire.WireTensor;
+import io.orthoslice.proto.AwaitRoundRequest;
+import io.orthoslice.proto.CoordinatorGrpc;
+import io.orthoslice.proto.FetchRoundUpdateRequest;
+import io.orthoslice.proto.FetchWeightsRequest;
+import io.orthoslice.proto.HeartbeatRequest;
+import io.orthoslice.proto.JoinRequest;
+import io.orthoslice.proto.JoinResponse;
+import io.orthoslice.proto.LeaveRequest;
+import io.orthoslice.proto.RoundAssignment;
+import io.orthoslice.proto.RoundUpdateHeader;
+import io.orthoslice.proto.RoundUpdatePart;
+import io.orthoslice.proto.SubmitUpdateResponse;
+import io.orthoslice.proto.UpdateHeader;
+import io.orthoslice.proto.UpdatePart;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker's side of the protocol over any {@link Channel}: the run token on every call, a
+ * deadline on every call, and exponential back-off while the coordinator is UNAVAILABLE.
+ */
+public final class CoordinatorClient implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CoordinatorClient.class);
+  static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+  /** The factored update of one round: its header and tensors by wire name. */
+  public record RoundUpdate(RoundUpdateHeader header, Map<String, WireTensor> tensors) {}
+
+  private final ManagedChannel owned;
+  private final CoordinatorGrpc.CoordinatorBlockingStub blocking;
+  private final CoordinatorGrpc.CoordinatorStub async;
+  private final Duration callTimeout;
+  private final Duration transferTimeout;
+  private final Duration giveUpAfter;
+
+  /**
+   * @param owned closed by {@link #close()} when not null (the channel {@code channel} wraps)
+   * @param giveUpAfter how long to keep retrying an UNAVAILABLE coordinator
+   */
+  public CoordinatorClient(Channel channel, ManagedChannel owned, String token, Duration giveUpAfter) {
+    Channel authed = ClientInterceptors.intercept(channel, bearer(token));
+    this.owned = owned;
+    this.blocking = CoordinatorGrpc.newBlockingStub(authed);
+    this.async = CoordinatorGrpc.newStub(authed);
+    this.callTimeout = Duration.ofSeconds(30);
+    this.transferTimeout = Duration.ofMinutes(10);
+    this.giveUpAfter = giveUpAfter;
+  }
+
+  public JoinResponse join(String name, String device, long memoryBytes) {
+    return retrying("join", () -> blocking.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+        .join(JoinRequest.newBuilder().setWorkerName(name).setDevice(device).setMemoryBytes(memoryBytes)
+            .setProtocolVersion(1).build()));
+  }
+
+  /** Long-polls until a round for this worker opens or the run ends (never returns pending). */
+  public RoundAssignment awaitRound(String workerId, long nextRound) {
+    while (true) {
+      RoundAssignment a = retrying("await round", () -> blocking
+          .withDeadlineAfter(callTimeout.toMillis() * 2, TimeUnit.MILLISECONDS)
+          .awaitRound(AwaitRoundRequest.newBuilder().setWorkerId(workerId).setNextRound(nextRound).build()));
+      if (!a.getPending()) {
+        return a;
+      }
+    }
+  }
+
+  public Map<String, WireTensor> fetchWeights(String workerId, long version) {
+    return retrying("fetch weights", () -> {
+      Iterator<io.orthoslice.proto.TensorChunk> it = blocking
+          .withDeadlineAfter(transferTimeout.toMillis(), TimeUnit.MILLISECONDS)
+          .fetchWeights(FetchWeightsRequest.newBuilder().setWorkerId(workerId).setVersion(version).build());
+      TensorAssembler a = new TensorAssembler();
+      Map<String, WireTensor> out = new LinkedHashMap<>();
+      it.forEachRemaining(c -> a.accept(c).ifPresent(t -> out.put(t.name(), t)));
+      a.finish();
+      return out;
+    });
+  }
+
+  public RoundUpdate fetchRoundUpdate(String workerId, long fromVersion) {
+    return retrying("fetch round update", () -> {
+      Iterator<RoundUpdatePart> it = blocking.withDeadlineAfter(transferTimeout.toMillis(), TimeUnit.MILLISECONDS)
+          .fetchRoundUpdate(FetchRoundUpdateRequest.newBuilder().setWorkerId(workerId).setFromVersion(fromVersion)
+              .build());
+      TensorAssembler a = new TensorAssembler();
+      RoundUpdateHeader header = null;
+      Map<String, WireTensor> out = new LinkedHashMap<>();
+      while (it.hasNext()) {
+        RoundUpdatePart p = it.next();
+        if (p.hasHeader()) {
+          header = p.getHeader();
+        } else {
+          a.accept(p.getTensor()).ifPresent(t -> out.put(t.name(), t));
+        }
+      }
+      a.finish();
+      if (header == null) {
+        throw new IllegalStateException("round update without a header");
+      }
+      return new RoundUpdate(header, out);
+    });
+  }
+
+  /** Streams an update (header, then every tensor in chunks); returns the bytes of tensor data sent. */
+  public long submit(UpdateHeader header, Iterable<WireTensor> tensors) {
+    CompletableFuture<SubmitUpdateResponse> result = new CompletableFuture<>();
+    StreamObserver<UpdatePart> out = async.withDeadlineAfter(transferTimeout.toMillis(), TimeUnit.MILLISECONDS)
+        .submitUpdate(new StreamObserver<>() {
+          @Override
+          public void onNext(SubmitUpdateResponse r) {
+            result.complete(r);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            result.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {
+            result.complete(null);
+          }
+        });
+    long bytes = 0;
+    try {
+      out.onNext(UpdatePart.newBuilder().setHeader(header).build());
+      for (WireTensor t : tensors) {
+        bytes += TensorCodec.encode(t, c -> out.onNext(UpdatePart.newBuilder().setTensor(c).build()));
+      }
+      out.onCompleted();
+    } catch (RuntimeException e) {
+      out.onError(e);
+      throw e;
+    }
+    try {
+      result.get(transferTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      return bytes;
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof StatusRuntimeException s) {
+        throw s;
+      }
+      throw new IllegalStateException("submit failed: " + e.getCause(), e.getCause());
+    } catch (TimeoutException e) {
+      throw Status.DEADLINE_EXCEEDED.withDescription("submit took longer than " + transferTimeout).asRuntimeException();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
+    }
+  }
+
+  public void heartbeat(String workerId) {
+    blocking.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+        .heartbeat(HeartbeatRequest.newBuilder().setWorkerId(workerId).build());
+  }
+
+  public void leave(String workerId, String reason) {
+    blocking.withDeadlineAfter(5, TimeUnit.SECONDS)
+        .leave(LeaveRequest.newBuilder().setWorkerId(workerId).setReason(reason).build());
+  }
+
+  /** Retries UNAVAILABLE with exponential back-off (0.25 s doubling to 8 s) until {@code giveUpAfter}. */
+  private <T> T retrying(String what, Supplier<T> call) {
+    long end = System.nanoTime() + giveUpAfter.toNanos();
+    long backoffMs = 250;
+    while (true) {
+      try {
+        return call.get();
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.UNAVAILABLE || System.nanoTime() > end) {
+          throw e;
+        }
+        LOG.info("{}: coordinator unavailable ({}); retrying in {} ms", what, e.getStatus().getDescription(), backoffMs);
+        try {
+          Thread.sleep(backoffMs);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+        backoffMs = Math.min(8000, backoffMs * 2);
+      }
+    }
+  }
+
+  private static ClientInterceptor bearer(String token) {
+    return new ClientInterceptor() {
+      @Override
+      public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> m, CallOptions o, Channel next) {
+        return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(m, o)) {
+          @Override
+          public void start(Listener<R> listener, Metadata headers) {
+            headers.put(AUTHORIZATION, "Bearer " + token);
+            super.start(listener, headers);
+          }
+        };
+      }
+    };
+  }
+
+  /** Shuts the owned channel down gracefully, then forcefully; keeps the interrupt flag. */
+  @Override
+  public void close() {
+    if (owned == null) {
+      return;
+    }
+    owned.shutdown();
+    try {
+      if (!owned.awaitTermination(5, TimeUnit.SECONDS)) {
+        owned.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      owned.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,233 @@
+package io.orthoslice.worker;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.round.HostMerge;
+import io.orthoslice.common.round.OuterNesterov;
+import io.orthoslice.common.round.RoundMerge;
+import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.round.RoundPlan;
+import io.orthoslice.common.train.TokenWindows;
+import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.wire.WireTensor;
+import io.orthoslice.proto.JoinResponse;
+import io.orthoslice.proto.RoundAssignment;
+import io.orthoslice.proto.RoundUpdateHeader;
+import io.orthoslice.proto.RunSpec;
+import io.orthoslice.proto.UpdateHeader;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A distributed worker: joins, then round after round fetches the weights when stale, rebuilds and
+ * verifies its slice, trains its local steps and submits the update, until the run ends.
+ */
+public final class Worker implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
+
+  /** What this worker did. */
+  public record Summary(String workerId, int roundsTrained, int roundsLate, long bytesSent, long bytesReceived,
+      double lastLoss) {}
+
+  private final CoordinatorClient client;
+  private final String name;
+  private final String device;
+  private final boolean preferFactored;
+  private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "worker-heartbeat");
+    t.setDaemon(true);
+    return t;
+  });
+  private final AtomicBoolean left = new AtomicBoolean();
+  private volatile String workerId;
+  private long bytesReceived;
+
+  /**
+   * @param preferFactored fetch the factored round update instead of the weights when one exists
+   */
+  public Worker(CoordinatorClient client, String name, String device, boolean preferFactored) {
+    this.client = client;
+    this.name = name;
+    this.device = device;
+    this.preferFactored = preferFactored;
+  }
+
+  /**
+   * Runs until the coordinator says the run is finished.
+   *
+   * @param openData opens the training windows for (dataset id, seqLen, seed) of the run
+   */
+  public Summary run(Function<RunSpec, TokenWindows> openData) throws Exception {
+    JoinResponse joined = client.join(name, device, Runtime.getRuntime().maxMemory());
+    workerId = joined.getWorkerId();
+    RunSpec run = joined.getRun();
+    ObjectMapper json = new ObjectMapper();
+    @SuppressWarnings("unchecked")
+    LlamaConfig model = LlamaConfig.fromHuggingFace(json.readValue(run.getModelConfigJson(), Map.class));
+    TrainConfig cfg = json.readValue(run.getTrainConfigJson(), TrainConfig.class);
+    RoundMode mode = RoundMode.parse(run.getMode());
+    TokenWindows data = openData.apply(run);
+    if (!data.datasetId().equals(run.getDatasetId())) {
+      throw new IllegalArgumentException("this worker's dataset " + data.datasetId() + " is not the run's "
+          + run.getDatasetId() + "; use the same --data / --tokenizer as the coordinator");
+    }
+    LOG.info("joined as {}: {} mode, rank {}, {} local steps", workerId, mode.label(), run.getRank(),
+        run.getLocalSteps());
+    long period = Math.max(50, joined.getHeartbeatIntervalMs());
+    heartbeats.scheduleAtFixedRate(this::beat, period, period, TimeUnit.MILLISECONDS);
+
+    Map<String, float[]> weights = null;
+    long version = -1;
+    long nextRound = 0;
+    int trained = 0;
+    int late = 0;
+    long sent = 0;
+    double lastLoss = Double.NaN;
+    while (true) {
+      RoundAssignment a = client.awaitRound(workerId, nextRound);
+      if (a.getFinished()) {
+        break;
+      }
+      // Stale weights: the factored update when it applies (one version behind), else the weights.
+      if (version != a.getWeightsVersion()) {
+        Map<String, float[]> updated = null;
+        if (preferFactored && weights != null && mode.projected() && version == a.getWeightsVersion() - 1) {
+          updated = applyFactored(model, mode, run, weights, version);
+        }
+        if (updated == null) {
+          updated = floats(client.fetchWeights(workerId, a.getWeightsVersion()));
+          bytesReceived += bytes(updated);
+        }
+        weights = updated;
+        version = a.getWeightsVersion();
+      }
+      // The slice is rebuilt from the seed; a checksum mismatch means the two sides would train and
+      // merge different subspaces, so it stops the worker rather than diverge silently.
+      RoundPlan plan = mode.projected()
+          ? RoundPlan.of(model, mode, a.getRoundSeed(), a.getRound(), a.getParticipants(), run.getRank()) : null;
+      int checksum = plan == null ? 0 : plan.checksum(a.getSlot());
+      if (checksum != a.getSliceChecksum()) {
+        throw new IllegalStateException("slice checksum mismatch in round " + (a.getRound() + 1) + " slot "
+            + a.getSlot() + ": coordinator " + Integer.toHexString(a.getSliceChecksum()) + ", worker "
+            + Integer.toHexString(checksum));
+      }
+      LocalTraining.Result r = LocalTraining.run(model, cfg, weights, plan, a.getSlot(), a.getGlobalStep(),
+          a.getLocalSteps(), a.getDataPosition(), data);
+      UpdateHeader h = UpdateHeader.newBuilder().setWorkerId(workerId).setRound(a.getRound()).setSlot(a.getSlot())
+          .setMeanLoss(r.meanLoss()).setTokens(r.tokens()).setStepSeconds(r.stepSeconds())
+          .setWeightsVersion(a.getWeightsVersion()).build();
+      try {
+        sent += client.submit(h, r.tensors());
+        trained++;
+        lastLoss = r.meanLoss();
+        LOG.info("round {} slot {}: mean loss {} ({} s/step)", a.getRound() + 1, a.getSlot(), r.meanLoss(),
+            r.stepSeconds());
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.FAILED_PRECONDITION) {
+          throw e;
+        }
+        // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
+        late++;
+        LOG.warn("round {}: update refused ({}); moving on", a.getRound() + 1, e.getStatus().getDescription());
+      }
+      nextRound = a.getRound() + 1;
+    }
+    leave("run finished");
+    return new Summary(workerId, trained, late, sent, bytesReceived, lastLoss);
+  }
+
+  /** Applies the last round's factored update to {@code weights}; null when the coordinator has none. */
+  private Map<String, float[]> applyFactored(LlamaConfig model, RoundMode mode, RunSpec run,
+      Map<String, float[]> weights, long version) {
+    CoordinatorClient.RoundUpdate u;
+    try {
+      u = client.fetchRoundUpdate(workerId, version);
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.FAILED_PRECONDITION) {
+        return null;
+      }
+      throw e;
+    }
+    RoundUpdateHeader h = u.header();
+    bytesReceived += u.tensors().values().stream().mapToLong(t -> t.data().length).sum();
+    RoundPlan plan = RoundPlan.of(model, mode, h.getRoundSeed(), h.getRound(), h.getParticipants(), run.getRank());
+    Map<Integer, Map<String, float[]>> bySlot = new TreeMap<>();
+    for (int slot : h.getMergedSlotsList()) {
+      Map<String, float[]> t = new HashMap<>();
+      for (ParameterSpec p : model.parameters()) {
+        String wire = p.role() == ParameterSpec.Role.PROJECTED
+            ? RoundMerge.factorName(p.name()) + "@" + slot : p.name();
+        t.put(p.role() == ParameterSpec.Role.PROJECTED ? RoundMerge.factorName(p.name()) : p.name(),
+            u.tensors().get(wire).toFloats());
+      }
+      bySlot.put(slot, t);
+    }
+    // The coordinator's own merge code on the same inputs: the projected matrices come out as its do.
+    Map<String, float[]> d = HostMerge.deltas(plan, weights, bySlot, scale(run));
+    OuterNesterov plain = new OuterNesterov(1.0, 0.0);
+    Map<String, float[]> out = new LinkedHashMap<>();
+    for (ParameterSpec p : model.parameters()) {
+      out.put(p.name(), p.role() == ParameterSpec.Role.PROJECTED
+          ? plain.apply(p.name(), weights.get(p.name()), d.get(p.name())) : u.tensors().get(p.name()).toFloats());
+    }
+    LOG.info("applied the factored update of round {} ({} slots)", h.getRound() + 1, h.getMergedSlotsCount());
+    return out;
+  }
+
+  private static double scale(RunSpec run) {
+    try {
+      return new ObjectMapper().readValue(run.getTrainConfigJson(), TrainConfig.class).method().scale();
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static Map<String, float[]> floats(Map<String, WireTensor> t) {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    t.forEach((k, v) -> out.put(k, v.toFloats()));
+    return out;
+  }
+
+  private static long bytes(Map<String, float[]> m) {
+    return m.values().stream().mapToLong(v -> (long) v.length * Float.BYTES).sum();
+  }
+
+  private void beat() {
+    try {
+      client.heartbeat(workerId);
+    } catch (StatusRuntimeException e) {
+      LOG.debug("heartbeat failed: {}", e.getStatus());
+    }
+  }
+
+  /** Tells the coordinator this worker is gone (once; safe from a shutdown hook). */
+  public void leave(String reason) {
+    String id = workerId;
+    if (id != null && left.compareAndSet(false, true)) {
+      try {
+        client.leave(id, reason);
+      } catch (StatusRuntimeException e) {
+        LOG.info("leave: {}", e.getStatus());
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    heartbeats.shutdownNow();
+    client.close();
+  }
+}

@@ -1,0 +1,66 @@
+package io.orthoslice.worker.cli;
+
+import io.orthoslice.worker.launch.LaunchConfig;
+import io.orthoslice.worker.launch.Launcher;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code orthoslice launch}: a coordinator plus N workers on this machine, with one progress view. */
+@Command(name = "launch", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Run a coordinator and N worker processes on this machine; print one line per round and the"
+        + " final validation perplexity. Logs go to <run-dir>/coordinator.log and worker-<i>.log."})
+final class LaunchCommand implements Callable<Integer> {
+
+  @Option(names = "--workers", defaultValue = "3", description = "Worker processes. Default: ${DEFAULT-VALUE}.")
+  int workers;
+  @Option(names = "--rounds", defaultValue = "4", description = "Default: ${DEFAULT-VALUE}.")
+  int rounds;
+  @Option(names = "--local-steps", defaultValue = "15", description = "Local steps H per round. Default: ${DEFAULT-VALUE}.")
+  int localSteps;
+  @Option(names = "--mode", defaultValue = "orthogonal", description = "orthogonal | independent | same | full. Default: ${DEFAULT-VALUE}.")
+  String mode;
+  @Option(names = "--rank", defaultValue = "8", description = "Default: ${DEFAULT-VALUE}.")
+  int rank;
+  @Option(names = "--preset", defaultValue = "tiny", description = "Default: ${DEFAULT-VALUE}.")
+  String preset;
+  @Option(names = "--seq-len", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+  int seqLen;
+  @Option(names = "--batch-size", defaultValue = "8", description = "Default: ${DEFAULT-VALUE}.")
+  int batchSize;
+  @Option(names = "--lr", defaultValue = "3e-3", description = "Default: ${DEFAULT-VALUE}.")
+  double lr;
+  @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
+  long seed;
+  @Option(names = "--data", paramLabel = "DIR", description = "Prepared dataset (default: the embedded Europarl sample).")
+  Path data;
+  @Option(names = "--tokenizer", defaultValue = "byte", description = "Default: ${DEFAULT-VALUE}.")
+  String tokenizer;
+  @Option(names = "--gpus", split = ",", paramLabel = "N,N,...", description = "One GPU index per worker (default: CPU).")
+  List<Integer> gpus = new ArrayList<>();
+  @Option(names = "--run-dir", defaultValue = "runs/launch", description = "Default: ${DEFAULT-VALUE}.")
+  Path runDir;
+  @Option(names = "--threads", defaultValue = "1", description = "Torch threads per process (OMP_NUM_THREADS). Default: ${DEFAULT-VALUE}.")
+  int threads;
+  @Option(names = "--coordinator-arg", paramLabel = "ARG", description = "Extra coordinator argument (repeatable), e.g. --coordinator-arg=--outer-momentum=0.9.")
+  List<String> extraCoordinator = new ArrayList<>();
+
+  @Override
+  public Integer call() throws Exception {
+    List<String> c = new ArrayList<>(List.of("--rounds", "" + rounds, "--local-steps", "" + localSteps, "--mode", mode,
+        "--rank", "" + rank, "--preset", preset, "--seq-len", "" + seqLen, "--batch-size", "" + batchSize,
+        "--lr", "" + lr, "--seed", "" + seed, "--tokenizer", tokenizer));
+    List<String> w = new ArrayList<>(List.of("--tokenizer", tokenizer));
+    if (data != null) {
+      c.addAll(List.of("--data", data.toString()));
+      w.addAll(List.of("--data", data.toString()));
+    }
+    c.addAll(extraCoordinator);
+    Launcher.Result r = new Launcher(new LaunchConfig(workers, runDir, c, w, gpus, threads,
+        List.of("-Xmx1g", "-XX:+UseSerialGC")), System.out).run();
+    return r.exitCode();
+  }
+}

@@ -1,0 +1,97 @@
+package io.orthoslice.worker.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.ChannelCredentials;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.TlsChannelCredentials;
+import io.orthoslice.common.data.TokenDataset;
+import io.orthoslice.common.train.DatasetWindows;
+import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.worker.CoordinatorClient;
+import io.orthoslice.worker.Worker;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code orthoslice worker}: joins a coordinator and trains its slices until the run ends. */
+@Command(name = "worker", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Join a coordinator and train this worker's slice of every round.")
+final class WorkerCommand implements Callable<Integer> {
+
+  @Option(names = "--coordinator", required = true, paramLabel = "HOST:PORT", description = "The coordinator's address.")
+  String coordinator;
+
+  @Option(names = "--token", defaultValue = "${env:ORTHOSLICE_TOKEN}", description = "The run token (default: $ORTHOSLICE_TOKEN).")
+  String token;
+
+  @Option(names = "--name", defaultValue = "worker", description = "A name for logs. Default: ${DEFAULT-VALUE}.")
+  String name;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}.")
+  String device;
+
+  @Option(names = "--tls-ca", paramLabel = "PEM", description = "Use TLS, trusting this CA certificate.")
+  Path tlsCa;
+
+  @Option(names = "--fetch", defaultValue = "factored",
+      description = "factored (the round's factors when one version behind, else the weights) | full. Default: ${DEFAULT-VALUE}.")
+  String fetch;
+
+  @Option(names = "--give-up-after", defaultValue = "120", description = "Seconds to keep reconnecting to an unreachable coordinator. Default: ${DEFAULT-VALUE}.")
+  long giveUpAfter;
+
+  @Mixin DataOptions data;
+
+  @Override
+  public Integer call() throws Exception {
+    if (token == null || token.isBlank()) {
+      throw new IllegalArgumentException("--token (or $ORTHOSLICE_TOKEN) is required");
+    }
+    if (!fetch.equals("factored") && !fetch.equals("full")) {
+      throw new IllegalArgumentException("--fetch must be factored or full, got '" + fetch + "'");
+    }
+    ChannelCredentials creds = tlsCa == null ? InsecureChannelCredentials.create()
+        : TlsChannelCredentials.newBuilder().trustManager(tlsCa.toFile()).build();
+    ManagedChannel channel = Grpc.newChannelBuilder(coordinator, creds)
+        .maxInboundMessageSize(8 << 20).build();
+    AtomicReference<TokenDataset> dataset = new AtomicReference<>();
+    try (Worker worker = new Worker(new CoordinatorClient(channel, channel, token, Duration.ofSeconds(giveUpAfter)),
+        name, device, fetch.equals("factored"))) {
+      // SIGTERM / Ctrl-C: abandon the round and tell the coordinator, so it need not wait for us.
+      Thread hook = new Thread(() -> worker.leave("terminated"), "worker-leave");
+      Runtime.getRuntime().addShutdownHook(hook);
+      Worker.Summary s = worker.run(run -> {
+        TokenDataset ds = data.open();
+        dataset.set(ds);
+        try {
+          TrainConfig cfg = new ObjectMapper().readValue(run.getTrainConfigJson(), TrainConfig.class);
+          return new DatasetWindows(ds, cfg.seqLen(), cfg.seed());
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      });
+      System.out.printf(Locale.ROOT, "worker %s done: %d rounds trained, %d late; sent %,d bytes, received %,d bytes;"
+          + " last local loss %.4f%n", s.workerId(), s.roundsTrained(), s.roundsLate(), s.bytesSent(),
+          s.bytesReceived(), s.lastLoss());
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException e) {
+        // already shutting down
+      }
+      return 0;
+    } finally {
+      if (dataset.get() != null) {
+        dataset.get().close();
+      }
+    }
+  }
+}

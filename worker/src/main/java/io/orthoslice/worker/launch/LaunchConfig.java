@@ -1,0 +1,33 @@
+package io.orthoslice.worker.launch;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A local run: one coordinator and N worker processes on this machine.
+ *
+ * @param coordinatorArgs passed to the coordinator as is (mode, rank, rounds, ...), besides port,
+ *     workers and output, which the launcher sets
+ * @param workerArgs passed to every worker as is (data, tokenizer, fetch)
+ * @param gpus one device index per worker ({@code --device gpu:N}); empty for CPU
+ * @param threadsPerProcess OMP_NUM_THREADS of each child (torch's intra-op threads)
+ */
+public record LaunchConfig(int workers, Path runDir, List<String> coordinatorArgs, List<String> workerArgs,
+    List<Integer> gpus, int threadsPerProcess, List<String> jvmArgs) {
+
+  public LaunchConfig {
+    if (workers < 1) {
+      throw new IllegalArgumentException("workers must be >= 1, got " + workers);
+    }
+    if (!gpus.isEmpty() && gpus.size() != workers) {
+      throw new IllegalArgumentException("--gpus must list one device per worker (" + workers + "), got " + gpus);
+    }
+    if (threadsPerProcess < 1) {
+      throw new IllegalArgumentException("threads per process must be >= 1, got " + threadsPerProcess);
+    }
+    coordinatorArgs = List.copyOf(coordinatorArgs);
+    workerArgs = List.copyOf(workerArgs);
+    gpus = List.copyOf(gpus);
+    jvmArgs = List.copyOf(jvmArgs);
+  }
+}

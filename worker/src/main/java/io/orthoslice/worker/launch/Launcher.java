@@ -1,0 +1,212 @@
+package io.orthoslice.worker.launch;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.Writer;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Starts a coordinator and N workers as child JVMs on this machine, shows the coordinator's round
+ * lines as the combined progress view, writes each child's output to its own log in the run
+ * directory, and stops every child when the run ends or the launcher is stopped (Ctrl-C).
+ */
+public final class Launcher {
+
+  /** The coordinator's main class; found on this JVM's class path or in -Dorthoslice.coordinator.jar. */
+  static final String COORDINATOR_MAIN = "io.orthoslice.coordinator.CoordinatorMain";
+  static final String WORKER_MAIN = "io.orthoslice.worker.cli.OrthosliceCli";
+
+  /** How the run ended: the coordinator's exit status and the progress lines shown. */
+  public record Result(int exitCode, List<String> progress, Path runDir) {}
+
+  private final LaunchConfig config;
+  private final PrintStream out;
+  private final List<Process> children = new ArrayList<>();
+
+  public Launcher(LaunchConfig config, PrintStream out) {
+    this.config = config;
+    this.out = out;
+  }
+
+  public Result run() throws IOException, InterruptedException {
+    Files.createDirectories(config.runDir());
+    int port = freePort();
+    String token = HexFormat.of().formatHex(new SecureRandom().generateSeed(16));
+    Thread stopper = new Thread(this::stopAll, "launcher-stop");
+    Runtime.getRuntime().addShutdownHook(stopper);
+    List<String> progress = new ArrayList<>();
+    try {
+      List<String> coord = new ArrayList<>(javaCommand(COORDINATOR_MAIN));
+      coord.addAll(List.of("--port", Integer.toString(port), "--workers", Integer.toString(config.workers()),
+          "--output", config.runDir().resolve("coordinator").toString()));
+      coord.addAll(config.coordinatorArgs());
+      Process coordinator = start(coord, token, null);
+      Thread view = progressView(coordinator, config.runDir().resolve("coordinator.log"), progress);
+      for (int i = 0; i < config.workers(); i++) {
+        List<String> w = new ArrayList<>(javaCommand(WORKER_MAIN));
+        w.addAll(List.of("worker", "--coordinator", "localhost:" + port, "--name", "worker-" + i));
+        if (!config.gpus().isEmpty()) {
+          w.addAll(List.of("--device", "gpu:" + config.gpus().get(i)));
+        }
+        w.addAll(config.workerArgs());
+        Process p = start(w, token, config.runDir().resolve("worker-" + i + ".log"));
+        int index = i;
+        p.onExit().thenAccept(done -> {
+          if (done.exitValue() != 0 && coordinator.isAlive()) {
+            print("worker-" + index + " exited with status " + done.exitValue() + "; see "
+                + config.runDir().resolve("worker-" + index + ".log"));
+          }
+        });
+      }
+      print("launched a coordinator on port " + port + " and " + config.workers() + " workers; logs in "
+          + config.runDir());
+      int code = coordinator.waitFor();
+      view.join(TimeUnit.SECONDS.toMillis(10));
+      // After a finished run the workers leave on their own; after a failed one they would only
+      // keep reconnecting, so they are stopped at once (in finally).
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      for (Process p : code == 0 ? children : List.<Process>of()) {
+        p.waitFor(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
+      if (code != 0) {
+        print("coordinator exited with status " + code + "; see " + config.runDir().resolve("coordinator.log"));
+      }
+      return new Result(code, List.copyOf(progress), config.runDir());
+    } finally {
+      stopAll();
+      try {
+        Runtime.getRuntime().removeShutdownHook(stopper);
+      } catch (IllegalStateException e) {
+        // the JVM is already shutting down; the hook runs stopAll itself
+      }
+    }
+  }
+
+  /** Copies the coordinator's output to its log and shows the lines a person follows a run by. */
+  private Thread progressView(Process coordinator, Path log, List<String> progress) {
+    Thread t = new Thread(() -> {
+      try (BufferedReader in = new BufferedReader(new InputStreamReader(coordinator.getInputStream(),
+              StandardCharsets.UTF_8));
+          Writer w = Files.newBufferedWriter(log, StandardCharsets.UTF_8)) {
+        String line;
+        while ((line = in.readLine()) != null) {
+          w.write(line);
+          w.write('\n');
+          w.flush();
+          if (line.startsWith("round ") || line.startsWith("coordinator listening") || line.startsWith("done:")
+              || line.startsWith("final validation perplexity") || line.startsWith("error")) {
+            synchronized (progress) {
+              progress.add(line);
+            }
+            print(line);
+          }
+        }
+      } catch (IOException e) {
+        print("progress view stopped: " + e.getMessage());
+      }
+    }, "launcher-progress");
+    t.setDaemon(true);
+    t.start();
+    return t;
+  }
+
+  private Process start(List<String> command, String token, Path log) throws IOException {
+    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+    if (log != null) {
+      pb.redirectOutput(log.toFile());
+    }
+    pb.environment().put("ORTHOSLICE_TOKEN", token); // not on the command line, where ps shows it
+    pb.environment().put("OMP_NUM_THREADS", Integer.toString(config.threadsPerProcess()));
+    synchronized (children) {
+      Process p = pb.start();
+      children.add(p);
+      return p;
+    }
+  }
+
+  /**
+   * The stop-the-world serial collector: under G1 we observe rare NaN gradients with DJL 0.35.1
+   * (a native-memory lifetime problem that follows GC timing and that we have not pinned down);
+   * with the serial collector runs are stable. Training processes keep their tensors off-heap, so
+   * the collector choice costs nothing measurable.
+   */
+  static final String SAFE_GC = "-XX:+UseSerialGC";
+
+  private List<String> javaCommand(String mainClass) {
+    List<String> c = new ArrayList<>();
+    c.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    c.add(SAFE_GC);
+    c.addAll(config.jvmArgs());
+    c.add("-cp");
+    c.add(classPath());
+    c.add(mainClass);
+    return c;
+  }
+
+  /** This JVM's class path, plus the coordinator jar when the worker jar was started alone. */
+  static String classPath() {
+    String cp = System.getProperty("java.class.path");
+    String coordinatorJar = System.getProperty("orthoslice.coordinator.jar");
+    if (!onClassPath(COORDINATOR_MAIN)) {
+      if (coordinatorJar == null || !Files.isRegularFile(Path.of(coordinatorJar))) {
+        throw new IllegalArgumentException("the coordinator is not on the class path; pass"
+            + " -Dorthoslice.coordinator.jar=coordinator/target/orthoslice-coordinator.jar (the ./orthoslice script"
+            + " does) or build it with 'mvn -q -DskipTests package'");
+      }
+      cp = cp + File.pathSeparator + coordinatorJar;
+    }
+    return cp;
+  }
+
+  private static boolean onClassPath(String name) {
+    try {
+      Class.forName(name, false, Launcher.class.getClassLoader());
+      return true;
+    } catch (ClassNotFoundException e) {
+      return false;
+    }
+  }
+
+  /** SIGTERM to every child (workers then leave), then SIGKILL to any still alive after 10 s. */
+  void stopAll() {
+    List<Process> all;
+    synchronized (children) {
+      all = new ArrayList<>(children);
+    }
+    all.stream().filter(Process::isAlive).forEach(Process::destroy);
+    for (Process p : all) {
+      try {
+        if (!p.waitFor(10, TimeUnit.SECONDS)) {
+          p.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        p.destroyForcibly();
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void print(String line) {
+    synchronized (out) {
+      out.println(line);
+      out.flush();
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+}

@@ -1,0 +1,119 @@
+package io.orthoslice.worker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.ManagedChannel;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.train.Precision;
+import io.orthoslice.common.train.TokenWindows;
+import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.coordinator.Coordinator;
+import io.orthoslice.coordinator.CoordinatorMain;
+import io.orthoslice.coordinator.CoordinatorServer;
+import io.orthoslice.coordinator.CoordinatorService;
+import io.orthoslice.coordinator.ResumeState;
+import io.orthoslice.coordinator.RoundResult;
+import io.orthoslice.coordinator.RunSettings;
+import io.orthoslice.coordinator.ValidationLoss;
+import io.orthoslice.coordinator.WeightsSnapshot;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** Three real workers (common Trainer, adapters on their slices) against a real coordinator, in one JVM. */
+class WorkerRoundTest {
+
+  static final LlamaConfig MODEL = new LlamaConfig(32, 16, 32, 1, 2, 2, 16, 1e-6, 10000.0, false, 0.02);
+
+  /** Windows of a repeating pattern: learnable, deterministic, position-addressable. */
+  static final class PatternWindows implements TokenWindows {
+    final int seqLen;
+
+    PatternWindows(int seqLen) {
+      this.seqLen = seqLen;
+    }
+
+    @Override
+    public long[] trainBatch(long position, int count) {
+      long[] out = new long[count * (seqLen + 1)];
+      for (int w = 0; w < count; w++) {
+        for (int i = 0; i <= seqLen; i++) {
+          out[w * (seqLen + 1) + i] = (position + w + i) % 7;
+        }
+      }
+      return out;
+    }
+
+    @Override
+    public List<long[]> validationBatches(int batches, int batchSize) {
+      return List.of(trainBatch(0, batchSize));
+    }
+
+    @Override
+    public long trainWindows() {
+      return 1000;
+    }
+
+    @Override
+    public String datasetId() {
+      return "pattern";
+    }
+  }
+
+  @Test
+  void threeWorkersTrainTheirSlicesAndEverySliceIsMergedEachRound() throws Exception {
+    int rounds = 2;
+    int h = 2;
+    TrainConfig train = new TrainConfig(8, 2, 1, rounds * h, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
+        Precision.FP32, RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
+    RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, 4, h, rounds, 3, 3, Duration.ofSeconds(120),
+        Duration.ofSeconds(60), "pattern", 1.0, 0.0, 0, 1);
+    String name = InProcessServerBuilder.generateName();
+    List<Worker> workers = new ArrayList<>();
+    ExecutorService pool = Executors.newFixedThreadPool(3);
+    try (Coordinator core = new Coordinator(s, ResumeState.fresh(weights(MODEL)), ValidationLoss.NONE, r -> {},
+            (st, r) -> {});
+        CoordinatorServer server = new CoordinatorServer(InProcessServerBuilder.forName(name),
+            new CoordinatorService(core, CoordinatorService.runSpec(s, "run", 1, 2), Duration.ofSeconds(5)), "tok")) {
+      core.start();
+      List<Future<Worker.Summary>> results = new ArrayList<>();
+      for (int k = 0; k < 3; k++) {
+        ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
+        Worker w = new Worker(new CoordinatorClient(ch, ch, "tok", Duration.ofSeconds(10)), "w" + k, "cpu", true);
+        workers.add(w);
+        results.add(pool.submit(() -> w.run(run -> new PatternWindows(8))));
+      }
+      long full = core.currentWeights().bytes();
+      for (Future<Worker.Summary> f : results) {
+        Worker.Summary sum = f.get(120, TimeUnit.SECONDS);
+        assertEquals(rounds, sum.roundsTrained());
+        assertEquals(0, sum.roundsLate());
+        // round 1 fetched the weights, round 2 only the (smaller) factored update of round 1
+        assertTrue(sum.bytesReceived() > full && sum.bytesReceived() < 2 * full, sum.bytesReceived() + " vs " + full);
+      }
+      assertTrue(core.awaitFinished(Duration.ofSeconds(30)));
+      List<RoundResult> history = core.history();
+      assertEquals(rounds, history.size());
+      for (RoundResult r : history) {
+        assertEquals(List.of(0, 1, 2), r.mergedSlots());
+      }
+      assertEquals(rounds, core.currentWeights().version());
+    } finally {
+      workers.forEach(Worker::close);
+      pool.shutdownNow();
+    }
+  }
+
+  static WeightsSnapshot weights(LlamaConfig model) {
+    return CoordinatorMain.initialWeights(model, 5L);
+  }
+}
