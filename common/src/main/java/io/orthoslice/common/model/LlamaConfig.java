@@ -177,6 +177,22 @@ public record LlamaConfig(
     if (act != null && !"silu".equals(act)) {
       throw new IllegalArgumentException("config.json hidden_act is '" + act + "'; only 'silu' is supported");
     }
+    // transformers >= 5 writes rope settings under rope_parameters; scaled variants (e.g. Llama 3.1's
+    // "llama3") change the frequencies, which this model does not implement, so they are refused.
+    double ropeTheta = doubleField(m, "rope_theta", 10000.0);
+    for (String key : new String[] {"rope_parameters", "rope_scaling"}) {
+      Object rope = m.get(key);
+      if (rope instanceof Map<?, ?> r) {
+        Object ropeType = r.containsKey("rope_type") ? r.get("rope_type") : r.get("type");
+        if (ropeType != null && !"default".equals(ropeType)) {
+          throw new IllegalArgumentException("config.json " + key + " has rope_type '" + ropeType
+              + "'; only 'default' rotary embeddings are supported");
+        }
+        if (r.get("rope_theta") instanceof Number t) {
+          ropeTheta = t.doubleValue();
+        }
+      }
+    }
     int heads = intField(m, "num_attention_heads", null);
     int hidden = intField(m, "hidden_size", null);
     Object hd = m.get("head_dim");
@@ -192,7 +208,7 @@ public record LlamaConfig(
         intField(m, "num_key_value_heads", heads),
         intField(m, "max_position_embeddings", 2048),
         doubleField(m, "rms_norm_eps", 1e-6),
-        doubleField(m, "rope_theta", 10000.0),
+        ropeTheta,
         Boolean.TRUE.equals(m.get("tie_word_embeddings")),
         doubleField(m, "initializer_range", 0.02));
   }

@@ -7,10 +7,9 @@ import ai.djl.ndarray.types.Shape;
 
 /**
  * Host data into tensors that own their storage. DJL's {@code NDManager.create(array)} wraps a
- * direct buffer without copying, and that buffer is freed by the JVM's cleaner thread once the
- * wrapping Java object is gone; any view, alias or autograd reference that outlives it then reads
- * freed memory (we saw NaN gradients that came and went with GC timing). Copying once into torch's
- * allocator removes the dependency.
+ * direct buffer without copying (torch::from_blob), and that buffer is freed by the JVM's cleaner
+ * once the wrapping Java object is closed and collected; any alias that outlives it would read freed
+ * memory. Copying once into torch's allocator removes that dependency on Java object lifetimes.
  */
 public final class HostArrays {
 

@@ -114,11 +114,9 @@ public final class AdapterMatrix implements ParameterTrainer {
     if (scale != 1.0) {
       gradientOverride.muli(scale);
     }
-    g.muli(0);
+    GradientBuffers.zero(w);
     w.setRequiresGradient(false);
-    NDArray stale = factor.getGradient();
-    stale.attach(scope);
-    stale.muli(0);
+    GradientBuffers.zero(factor);
   }
 
   @Override
@@ -136,13 +134,16 @@ public final class AdapterMatrix implements ParameterTrainer {
     NDArray g = gradients(scope).get(0);
     StepScope.borrow(scope, factor);
     factor.subi(adam.direction(gradScale == 1.0 ? g : g.mul(gradScale), proj.adam, scope).muli(lr));
-    g.muli(0);
+    GradientBuffers.zero(factor);
     gradientOverride = null;
   }
 
   @Override
   public void zeroGradients(NDManager scope) {
-    gradients(scope).get(0).muli(0);
+    GradientBuffers.zero(factor);
+    if (proj.pending()) {
+      GradientBuffers.zero(base.full());
+    }
     gradientOverride = null;
   }
 

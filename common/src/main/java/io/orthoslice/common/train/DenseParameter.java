@@ -55,12 +55,12 @@ public final class DenseParameter implements ParameterTrainer {
   public void update(double lr, double gradScale, NDManager scope) {
     NDArray g = gradients(scope).get(0);
     adam.step(weight, gradScale == 1.0 ? g : g.mul(gradScale), state, lr, weightDecay, scope);
-    g.muli(0);
+    GradientBuffers.zero(weight);
   }
 
   @Override
   public void zeroGradients(NDManager scope) {
-    gradients(scope).get(0).muli(0);
+    GradientBuffers.zero(weight);
   }
 
   @Override

@@ -71,12 +71,12 @@ final class GaloreMatrix implements ParameterTrainer {
       weight.muli(1 - lr * weightDecay);
     }
     weight.subi(proj.side.lift(u, proj.projector()).muli(lr * scale));
-    g.muli(0);
+    GradientBuffers.zero(weight);
   }
 
   @Override
   public void zeroGradients(NDManager scope) {
-    gradients(scope).get(0).muli(0);
+    GradientBuffers.zero(weight);
   }
 
   @Override

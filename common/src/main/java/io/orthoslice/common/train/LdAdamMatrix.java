@@ -64,12 +64,12 @@ final class LdAdamMatrix implements ParameterTrainer {
       weight.muli(1 - lr * weightDecay);
     }
     weight.subi(delta.muli(lr));
-    g.muli(0);
+    GradientBuffers.zero(weight);
   }
 
   @Override
   public void zeroGradients(NDManager scope) {
-    gradients(scope).get(0).muli(0);
+    GradientBuffers.zero(weight);
   }
 
   @Override

@@ -100,16 +100,15 @@ final class LoraMatrix implements ParameterTrainer {
     StepScope.borrow(scope, a, b);
     a.subi(adam.direction(gradScale == 1.0 ? g.get(0) : g.get(0).mul(gradScale), stateA, scope).muli(rate));
     b.subi(adam.direction(gradScale == 1.0 ? g.get(1) : g.get(1).mul(gradScale), stateB, scope).muli(rate));
-    g.get(0).muli(0);
-    g.get(1).muli(0);
+    GradientBuffers.zero(a);
+    GradientBuffers.zero(b);
     stepsSinceMerge++;
   }
 
   @Override
   public void zeroGradients(NDManager scope) {
-    for (NDArray g : gradients(scope)) {
-      g.muli(0);
-    }
+    GradientBuffers.zero(a);
+    GradientBuffers.zero(b);
   }
 
   @Override

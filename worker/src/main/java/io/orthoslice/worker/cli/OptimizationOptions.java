@@ -12,7 +12,7 @@ final class OptimizationOptions {
   long steps;
 
   @Option(names = "--warmup", defaultValue = "-1", paramLabel = "STEPS",
-      description = "Linear warm-up steps (default: 10% of --steps).")
+      description = "Linear warm-up steps (default: 10%% of --steps).")
   long warmup;
 
   @Option(names = "--seq-len", defaultValue = "256", description = "Tokens per sequence. Default: ${DEFAULT-VALUE}.")

@@ -135,18 +135,9 @@ public final class Launcher {
     }
   }
 
-  /**
-   * The stop-the-world serial collector: under G1 we observe rare NaN gradients with DJL 0.35.1
-   * (a native-memory lifetime problem that follows GC timing and that we have not pinned down);
-   * with the serial collector runs are stable. Training processes keep their tensors off-heap, so
-   * the collector choice costs nothing measurable.
-   */
-  static final String SAFE_GC = "-XX:+UseSerialGC";
-
   private List<String> javaCommand(String mainClass) {
     List<String> c = new ArrayList<>();
     c.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    c.add(SAFE_GC);
     c.addAll(config.jvmArgs());
     c.add("-cp");
     c.add(classPath());
