@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
@@ -169,10 +168,10 @@ public final class Llama {
 
     /** x * cos + rotate_half(x) * sin, with rotate_half(x) = concat(-x2, x1); x is (..., T, hd). */
     static NDArray apply(NDArray x, NDArray cos, NDArray sin) {
-      long hd = x.getShape().tail();
-      NDArray x1 = x.get(new NDIndex("..., :{}", hd / 2));
-      NDArray x2 = x.get(new NDIndex("..., {}:", hd / 2));
-      NDArray rotated = NDArrays.concat(new NDList(x2.neg(), x1), -1);
+      // split, not slicing with get(): split's backward is a concatenation, while the backward of
+      // DJL's indexed slice left rare garbage (NaN) in q/k gradients on CPU.
+      NDList halves = x.split(2, x.getShape().dimension() - 1);
+      NDArray rotated = NDArrays.concat(new NDList(halves.get(1).neg(), halves.get(0)), -1);
       return x.mul(cos).add(rotated.mul(sin));
     }
   }
