@@ -51,6 +51,7 @@ public final class Coordinator implements AutoCloseable {
   private final ValidationLoss validation;
   private final Consumer<RoundResult> listener;
   private final Checkpointer checkpointer;
+  private final CoordinatorMetrics metrics;
   private final ScheduledExecutorService driver;
   private final Membership members = new Membership();
   private final OuterNesterov outer;
@@ -78,6 +79,7 @@ public final class Coordinator implements AutoCloseable {
     final Map<String, Assignment> assignments = new LinkedHashMap<>();
     final Map<Integer, Submission> submissions = new TreeMap<>();
     final long cursorStart;
+    final long openedNanos = System.nanoTime();
     ScheduledFuture<?> deadline;
     boolean closing;
 
@@ -91,6 +93,12 @@ public final class Coordinator implements AutoCloseable {
 
   public Coordinator(RunSettings settings, ResumeState start, ValidationLoss validation,
       Consumer<RoundResult> listener, Checkpointer checkpointer) {
+    this(settings, start, validation, listener, checkpointer, CoordinatorMetrics.unregistered());
+  }
+
+  public Coordinator(RunSettings settings, ResumeState start, ValidationLoss validation,
+      Consumer<RoundResult> listener, Checkpointer checkpointer, CoordinatorMetrics metrics) {
+    this.metrics = metrics;
     this.settings = settings;
     this.validation = validation;
     this.listener = listener;
@@ -118,6 +126,7 @@ public final class Coordinator implements AutoCloseable {
     driver.execute(() -> {
       initialValidationLoss = Double.isNaN(validationLoss) ? validation.of(weights.values()) : validationLoss;
       validationLoss = initialValidationLoss;
+      metrics.started(nextRound, weights.version(), initialValidationLoss);
       LOG.info("starting at round {} with weights version {}: validation loss {}", nextRound + 1,
           weights.version(), initialValidationLoss);
       tryOpen();
@@ -134,6 +143,7 @@ public final class Coordinator implements AutoCloseable {
     ensureOpenForBusiness();
     String id = members.join(name, now());
     LOG.info("worker {} joined ({} live)", id, members.size());
+    metrics.joined(members.size());
     driver.execute(this::tryOpen);
     return new Joined(id, weights.version());
   }
@@ -147,6 +157,7 @@ public final class Coordinator implements AutoCloseable {
   public synchronized void leave(String workerId, String reason) {
     if (members.leave(workerId)) {
       LOG.info("worker {} left: {}", workerId, reason);
+      metrics.left(members.size());
       notifyAll();
       Waiter w = waiters.remove(workerId);
       if (w != null) {
@@ -197,6 +208,7 @@ public final class Coordinator implements AutoCloseable {
       members.seen(s.workerId(), now());
       OpenRound r = requireOpenRound(s.workerId(), s.round(), s.slot(), s.weightsVersion());
       r.submissions.put(s.slot(), s);
+      metrics.updateReceived(s.bytes());
       LOG.info("round {}: update from {} (slot {}, {} bytes, loss {})", r.round + 1, s.workerId(), s.slot(),
           s.bytes(), s.meanLoss());
       return closeIfComplete();
@@ -361,6 +373,7 @@ public final class Coordinator implements AutoCloseable {
       state = new ResumeState(nextRound, cursor, after, outer.state(), val);
     }
     LOG.info(result.line(settings.rounds()));
+    metrics.merged(result, subs.stream().mapToLong(Submission::tokens).sum(), (System.nanoTime() - r.openedNanos) / 1e9);
     listener.accept(result);
     boolean last = r.round + 1 == settings.rounds();
     if (last || settings.checkpointEvery() > 0 && (r.round + 1) % settings.checkpointEvery() == 0) {
@@ -416,6 +429,7 @@ public final class Coordinator implements AutoCloseable {
     synchronized (this) {
       for (String id : members.expire(now() - settings.heartbeatTimeout().toMillis())) {
         LOG.warn("worker {} missed its heartbeats; dropped", id);
+        metrics.dropped(1, members.size());
         Waiter w = waiters.remove(id);
         if (w != null) {
           w.future.cancel(false);

@@ -12,6 +12,10 @@ import io.orthoslice.common.data.DefaultCorpus;
 import io.orthoslice.common.data.TokenDataset;
 import io.orthoslice.common.data.Tokenizer;
 import io.orthoslice.common.data.Tokenizers;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.orthoslice.common.metrics.MetricsPorts;
+import io.orthoslice.common.metrics.MetricsServer;
+import io.orthoslice.common.metrics.ProcessMeters;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.round.RoundMode;
 import io.orthoslice.common.train.DatasetWindows;
@@ -43,9 +47,20 @@ import picocli.CommandLine.Option;
     description = "Run the coordinator of a distributed Orthoslice run.")
 public final class CoordinatorMain implements Callable<Integer> {
 
-  @Option(names = "--port", defaultValue = "7070", description = "TCP port (0: any free port). Default: ${DEFAULT-VALUE}.")
+  /** The default gRPC port; deploy/ uses the same (a test checks). */
+  public static final int DEFAULT_PORT = 7070;
+  /** The environment variable that carries the run token. */
+  public static final String TOKEN_ENV = "ORTHOSLICE_TOKEN";
+
+  @Option(names = "--port", defaultValue = "" + DEFAULT_PORT, description = "TCP port (0: any free port). Default: ${DEFAULT-VALUE}.")
   int port;
-  @Option(names = "--token", defaultValue = "${env:ORTHOSLICE_TOKEN}", description = "Run token every worker must present (default: $ORTHOSLICE_TOKEN).")
+  @Option(names = MetricsPorts.FLAG, defaultValue = "" + MetricsPorts.COORDINATOR,
+      description = "Port of /metrics and /healthz (0: any free port, -1: off). Default: ${DEFAULT-VALUE}.")
+  int metricsPort;
+  @Option(names = "--metrics-linger", defaultValue = "0",
+      description = "Seconds to keep serving metrics after the run, so a last scrape sees its end. Default: ${DEFAULT-VALUE}.")
+  double metricsLinger;
+  @Option(names = "--token", defaultValue = "${env:" + TOKEN_ENV + "}", description = "Run token every worker must present (default: $ORTHOSLICE_TOKEN).")
   String token;
   @Option(names = "--tls-cert", paramLabel = "PEM", description = "Serve TLS with this certificate chain (with --tls-key).")
   Path tlsCert;
@@ -75,7 +90,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   double lr;
   @Option(names = "--min-lr", defaultValue = "3e-4", description = "Default: ${DEFAULT-VALUE}.")
   double minLr;
-  @Option(names = "--warmup", defaultValue = "-1", description = "Warm-up steps (default: 10% of all steps).")
+  @Option(names = "--warmup", defaultValue = "-1", description = "Warm-up steps (default: 10%% of all steps).")
   long warmup;
   @Option(names = "--weight-decay", defaultValue = "0.0", description = "Default: ${DEFAULT-VALUE}.")
   double weightDecay;
@@ -133,7 +148,14 @@ public final class CoordinatorMain implements Callable<Integer> {
       throw new IllegalArgumentException("--tls-cert and --tls-key go together");
     }
     PrintStream out = System.out;
-    try (TokenDataset ds = TokenDataset.open(dataset())) {
+    PrometheusMeterRegistry registry = ProcessMeters.create("coordinator");
+    CoordinatorMetrics metrics = new CoordinatorMetrics(registry);
+    try (MetricsServer http = MetricsServer.startUnlessOff(metricsPort, registry::scrape);
+        TokenDataset ds = TokenDataset.open(dataset())) {
+      if (http != null) {
+        out.println("coordinator metrics on port " + http.port());
+        out.flush();
+      }
       RoundMode m = RoundMode.parse(mode);
       long steps = (long) rounds * localSteps;
       TrainConfig train = new TrainConfig(seqLen, batchSize, 1, steps, warmup < 0 ? Math.max(1, steps / 10) : warmup,
@@ -145,6 +167,7 @@ public final class CoordinatorMain implements Callable<Integer> {
           minWorkers == 0 ? workers : minWorkers, Duration.ofMillis((long) (roundTimeout * 1000)),
           Duration.ofMillis((long) (heartbeatTimeout * 1000)), ds.id(), outerLr, outerMomentum, checkpointEvery,
           evalBatches);
+      metrics.runInfo(settings);
       RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), 3, settings,
           ds.manifest().bosId(), ds.manifest().eosId());
       ResumeState start = resume
@@ -161,11 +184,14 @@ public final class CoordinatorMain implements Callable<Integer> {
                   out.flush();
                 }
                 results.add(r);
-              }, ckpt);
+              }, ckpt, metrics);
           CoordinatorServer server = new CoordinatorServer(serverBuilder(),
               new CoordinatorService(core, CoordinatorService.runSpec(settings, UUID.randomUUID().toString(),
-                  ds.manifest().bosId(), ds.manifest().eosId()), Duration.ofSeconds(20)), token)) {
+                  ds.manifest().bosId(), ds.manifest().eosId()), Duration.ofSeconds(20), metrics), token)) {
         core.start();
+        if (http != null) {
+          http.ready();
+        }
         out.println("coordinator listening on port " + server.port() + " (" + m.label() + ", " + workers
             + " workers, rank " + rank + ", " + rounds + " rounds x " + localSteps + " local steps)");
         out.flush();
@@ -181,6 +207,9 @@ public final class CoordinatorMain implements Callable<Integer> {
         out.flush();
         // Let workers' pending polls see "finished" before the server goes away.
         core.awaitDrained(Duration.ofSeconds(10));
+      }
+      if (http != null && metricsLinger > 0) {
+        Thread.sleep((long) (metricsLinger * 1000));
       }
     }
     return 0;

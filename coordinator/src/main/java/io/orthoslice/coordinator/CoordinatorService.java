@@ -47,6 +47,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
   public static final int PROTOCOL_VERSION = 1;
 
   private final Coordinator core;
+  private final CoordinatorMetrics metrics;
   private final RunSpec runSpec;
   private final Duration longPoll;
   private final int heartbeatMs;
@@ -56,6 +57,11 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
    * @param longPoll how long AwaitRound waits before answering pending
    */
   public CoordinatorService(Coordinator core, RunSpec runSpec, Duration longPoll) {
+    this(core, runSpec, longPoll, CoordinatorMetrics.unregistered());
+  }
+
+  public CoordinatorService(Coordinator core, RunSpec runSpec, Duration longPoll, CoordinatorMetrics metrics) {
+    this.metrics = metrics;
     this.core = core;
     this.runSpec = runSpec;
     this.longPoll = longPoll;
@@ -112,6 +118,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
       out.onError(toStatus(e));
       return;
     }
+    metrics.weightsSent(w.bytes());
     ChunkSender.send((ServerCallStreamObserver<TensorChunk>) out,
         new TensorMessages<>(w.values(), this::shapeOf, c -> c, List.of()));
   }
@@ -128,6 +135,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
     RoundUpdateHeader h = RoundUpdateHeader.newBuilder().setRound(u.round()).setFromVersion(u.fromVersion())
         .setToVersion(u.toVersion()).setParticipants(u.participants()).setRoundSeed(u.roundSeed())
         .addAllMergedSlots(u.mergedSlots()).build();
+    metrics.updateSent(u.bytes());
     ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, new TensorMessages<>(u.tensors(), this::shapeOf,
         c -> RoundUpdatePart.newBuilder().setTensor(c).build(),
         List.of(RoundUpdatePart.newBuilder().setHeader(h).build())));

@@ -11,6 +11,7 @@ import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.RoundPlan;
 import io.orthoslice.common.train.AdapterMatrix;
 import io.orthoslice.common.train.DenseParameter;
+import io.orthoslice.common.train.MemoryUse;
 import io.orthoslice.common.train.ParameterTrainer;
 import io.orthoslice.common.train.TokenWindows;
 import io.orthoslice.common.train.TrainConfig;
@@ -30,7 +31,7 @@ import java.util.Map;
 final class LocalTraining {
 
   /** What the round produced: the update's tensors by wire name and statistics. */
-  record Result(List<WireTensor> tensors, double meanLoss, long tokens, double stepSeconds) {}
+  record Result(List<WireTensor> tensors, double meanLoss, long tokens, double stepSeconds, MemoryUse memory) {}
 
   /**
    * DJL's PyTorch engine allows one gradient collector per JVM at a time, so workers sharing a JVM
@@ -45,7 +46,7 @@ final class LocalTraining {
    * @param firstWindow data position of the first local step
    */
   static Result run(LlamaConfig model, TrainConfig cfg, Map<String, float[]> weights, RoundPlan plan, int slot,
-      long globalStep, int localSteps, long firstWindow, TokenWindows data) {
+      long globalStep, int localSteps, long firstWindow, TokenWindows data, WorkerMetrics metrics) {
     synchronized (ONE_COLLECTOR) {
       // PyTorch's grad mode is per thread and on by default; DJL turns it off only on the thread that
       // loaded the engine, and a collector restores the mode it found. Training on any other thread
@@ -53,12 +54,12 @@ final class LocalTraining {
       if (ai.djl.engine.Engine.getInstance().getEngineName().equals("PyTorch")) {
         ai.djl.pytorch.jni.JniUtils.setGradMode(false);
       }
-      return train(model, cfg, weights, plan, slot, globalStep, localSteps, firstWindow, data);
+      return train(model, cfg, weights, plan, slot, globalStep, localSteps, firstWindow, data, metrics);
     }
   }
 
   private static Result train(LlamaConfig model, TrainConfig cfg, Map<String, float[]> weights, RoundPlan plan,
-      int slot, long globalStep, int localSteps, long firstWindow, TokenWindows data) {
+      int slot, long globalStep, int localSteps, long firstWindow, TokenWindows data, WorkerMetrics metrics) {
     int perStep = cfg.microBatch() * cfg.gradAccum();
     NDManager root = NDManager.newBaseManager();
     LinkedHashMap<String, ParameterTrainer> params;
@@ -79,7 +80,9 @@ final class LocalTraining {
       double lossSum = 0;
       long t0 = System.nanoTime();
       for (int i = 0; i < localSteps; i++) {
+        long s0 = System.nanoTime();
         Trainer.StepStats s = trainer.step(data.trainBatch(firstWindow + (long) i * perStep, perStep));
+        metrics.step((System.nanoTime() - s0) / 1e9, s.loss(), cfg.tokensPerStep());
         if (!Double.isFinite(s.loss())) {
           throw new IllegalStateException("local loss became " + s.loss() + " at step " + s.step()
               + "; lower --lr");
@@ -99,7 +102,8 @@ final class LocalTraining {
               + ", which a distributed round cannot merge");
         }
       }
-      return new Result(out, lossSum / localSteps, (long) localSteps * cfg.tokensPerStep(), stepSeconds);
+      return new Result(out, lossSum / localSteps, (long) localSteps * cfg.tokensPerStep(), stepSeconds,
+          trainer.memory());
     }
   }
 

@@ -46,6 +46,7 @@ public final class Worker implements AutoCloseable {
   private final String name;
   private final String device;
   private final boolean preferFactored;
+  private final WorkerMetrics metrics;
   private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "worker-heartbeat");
     t.setDaemon(true);
@@ -59,6 +60,12 @@ public final class Worker implements AutoCloseable {
    * @param preferFactored fetch the factored round update instead of the weights when one exists
    */
   public Worker(CoordinatorClient client, String name, String device, boolean preferFactored) {
+    this(client, name, device, preferFactored, WorkerMetrics.unregistered());
+  }
+
+  public Worker(CoordinatorClient client, String name, String device, boolean preferFactored,
+      WorkerMetrics metrics) {
+    this.metrics = metrics;
     this.client = client;
     this.name = name;
     this.device = device;
@@ -86,6 +93,8 @@ public final class Worker implements AutoCloseable {
     }
     LOG.info("joined as {}: {} mode, rank {}, {} local steps", workerId, mode.label(), run.getRank(),
         run.getLocalSteps());
+    metrics.runInfo(run.getRank(), cfg.method().method().name(), mode.label());
+    metrics.joined();
     long period = Math.max(50, joined.getHeartbeatIntervalMs());
     heartbeats.scheduleAtFixedRate(this::beat, period, period, TimeUnit.MILLISECONDS);
 
@@ -97,20 +106,27 @@ public final class Worker implements AutoCloseable {
     long sent = 0;
     double lastLoss = Double.NaN;
     while (true) {
+      long w0 = System.nanoTime();
       RoundAssignment a = client.awaitRound(workerId, nextRound);
+      metrics.waited((System.nanoTime() - w0) / 1e9);
       if (a.getFinished()) {
         break;
       }
+      metrics.assigned(a.getRound(), a.getSlot(), a.getWeightsVersion());
       // Stale weights: the factored update when it applies (one version behind), else the weights.
       if (version != a.getWeightsVersion()) {
         Map<String, float[]> updated = null;
+        long f0 = System.nanoTime();
+        long before = bytesReceived;
         if (preferFactored && weights != null && mode.projected() && version == a.getWeightsVersion() - 1) {
           updated = applyFactored(model, mode, run, weights, version);
         }
+        boolean factored = updated != null;
         if (updated == null) {
           updated = floats(client.fetchWeights(workerId, a.getWeightsVersion()));
           bytesReceived += bytes(updated);
         }
+        metrics.fetched(factored, bytesReceived - before, (System.nanoTime() - f0) / 1e9);
         weights = updated;
         version = a.getWeightsVersion();
       }
@@ -124,13 +140,17 @@ public final class Worker implements AutoCloseable {
             + a.getSlot() + ": coordinator " + Integer.toHexString(a.getSliceChecksum()) + ", worker "
             + Integer.toHexString(checksum));
       }
+      long t0 = System.nanoTime();
       LocalTraining.Result r = LocalTraining.run(model, cfg, weights, plan, a.getSlot(), a.getGlobalStep(),
-          a.getLocalSteps(), a.getDataPosition(), data);
+          a.getLocalSteps(), a.getDataPosition(), data, metrics);
+      metrics.trained((System.nanoTime() - t0) / 1e9, r.tokens(), r.memory());
       UpdateHeader h = UpdateHeader.newBuilder().setWorkerId(workerId).setRound(a.getRound()).setSlot(a.getSlot())
           .setMeanLoss(r.meanLoss()).setTokens(r.tokens()).setStepSeconds(r.stepSeconds())
           .setWeightsVersion(a.getWeightsVersion()).build();
       try {
-        sent += client.submit(h, r.tensors());
+        long n = client.submit(h, r.tensors());
+        sent += n;
+        metrics.sent(n);
         trained++;
         lastLoss = r.meanLoss();
         LOG.info("round {} slot {}: mean loss {} ({} s/step)", a.getRound() + 1, a.getSlot(), r.meanLoss(),
@@ -141,6 +161,7 @@ public final class Worker implements AutoCloseable {
         }
         // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
         late++;
+        metrics.late();
         LOG.warn("round {}: update refused ({}); moving on", a.getRound() + 1, e.getStatus().getDescription());
       }
       nextRound = a.getRound() + 1;

@@ -1,5 +1,6 @@
 package io.orthoslice.worker.cli;
 
+import io.orthoslice.common.metrics.MetricsPorts;
 import io.orthoslice.worker.launch.LaunchConfig;
 import io.orthoslice.worker.launch.Launcher;
 import java.nio.file.Path;
@@ -45,6 +46,10 @@ final class LaunchCommand implements Callable<Integer> {
   Path runDir;
   @Option(names = "--threads", defaultValue = "1", description = "Torch threads per process (OMP_NUM_THREADS). Default: ${DEFAULT-VALUE}.")
   int threads;
+  @Option(names = MetricsPorts.FLAG, defaultValue = "" + MetricsPorts.COORDINATOR,
+      description = "The coordinator's metrics port; worker i gets this + 1 + i (0: free ports, -1: off)."
+          + " Default: ${DEFAULT-VALUE}.")
+  int metricsPort;
   @Option(names = "--coordinator-arg", paramLabel = "ARG", description = "Extra coordinator argument (repeatable), e.g. --coordinator-arg=--outer-momentum=0.9.")
   List<String> extraCoordinator = new ArrayList<>();
 
@@ -60,7 +65,7 @@ final class LaunchCommand implements Callable<Integer> {
     }
     c.addAll(extraCoordinator);
     Launcher.Result r = new Launcher(new LaunchConfig(workers, runDir, c, w, gpus, threads,
-        List.of("-Xmx1g", "-XX:+UseSerialGC")), System.out).run();
+        List.of("-Xmx1g", "-XX:+UseSerialGC"), metricsPort), System.out).run();
     return r.exitCode();
   }
 }

@@ -11,6 +11,11 @@ import io.orthoslice.common.train.DatasetWindows;
 import io.orthoslice.common.train.TrainConfig;
 import io.orthoslice.worker.CoordinatorClient;
 import io.orthoslice.worker.Worker;
+import io.orthoslice.worker.WorkerMetrics;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.orthoslice.common.metrics.MetricsPorts;
+import io.orthoslice.common.metrics.MetricsServer;
+import io.orthoslice.common.metrics.ProcessMeters;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -30,7 +35,10 @@ final class WorkerCommand implements Callable<Integer> {
   @Option(names = "--coordinator", required = true, paramLabel = "HOST:PORT", description = "The coordinator's address.")
   String coordinator;
 
-  @Option(names = "--token", defaultValue = "${env:ORTHOSLICE_TOKEN}", description = "The run token (default: $ORTHOSLICE_TOKEN).")
+  /** The environment variable that carries the run token (the coordinator reads the same). */
+  public static final String TOKEN_ENV = "ORTHOSLICE_TOKEN";
+
+  @Option(names = "--token", defaultValue = "${env:" + TOKEN_ENV + "}", description = "The run token (default: $ORTHOSLICE_TOKEN).")
   String token;
 
   @Option(names = "--name", defaultValue = "worker", description = "A name for logs. Default: ${DEFAULT-VALUE}.")
@@ -46,6 +54,10 @@ final class WorkerCommand implements Callable<Integer> {
       description = "factored (the round's factors when one version behind, else the weights) | full. Default: ${DEFAULT-VALUE}.")
   String fetch;
 
+  @Option(names = MetricsPorts.FLAG, defaultValue = "" + MetricsPorts.WORKER,
+      description = "Port of /metrics and /healthz (0: any free port, -1: off). Default: ${DEFAULT-VALUE}.")
+  int metricsPort;
+
   @Option(names = "--give-up-after", defaultValue = "120", description = "Seconds to keep reconnecting to an unreachable coordinator. Default: ${DEFAULT-VALUE}.")
   long giveUpAfter;
 
@@ -56,6 +68,8 @@ final class WorkerCommand implements Callable<Integer> {
     if (token == null || token.isBlank()) {
       throw new IllegalArgumentException("--token (or $ORTHOSLICE_TOKEN) is required");
     }
+    // logback.xml prints the worker's name on every line of this (the worker's main) thread.
+    org.slf4j.MDC.put("worker", name);
     if (!fetch.equals("factored") && !fetch.equals("full")) {
       throw new IllegalArgumentException("--fetch must be factored or full, got '" + fetch + "'");
     }
@@ -64,8 +78,17 @@ final class WorkerCommand implements Callable<Integer> {
     ManagedChannel channel = Grpc.newChannelBuilder(coordinator, creds)
         .maxInboundMessageSize(8 << 20).build();
     AtomicReference<TokenDataset> dataset = new AtomicReference<>();
-    try (Worker worker = new Worker(new CoordinatorClient(channel, channel, token, Duration.ofSeconds(giveUpAfter)),
-        name, device, fetch.equals("factored"))) {
+    // The --name is the worker's label: bounded and known before joining (the id comes later).
+    PrometheusMeterRegistry registry = ProcessMeters.create("worker", "worker", name);
+    WorkerMetrics metrics = new WorkerMetrics(registry);
+    try (MetricsServer http = MetricsServer.startUnlessOff(metricsPort, registry::scrape);
+        Worker worker = new Worker(new CoordinatorClient(channel, channel, token, Duration.ofSeconds(giveUpAfter)),
+        name, device, fetch.equals("factored"), metrics)) {
+      if (http != null) {
+        System.out.println("worker " + name + " metrics on port " + http.port());
+        // Ready once joined: before that the worker has no run to train.
+        metrics.whenJoined(http::ready);
+      }
       // SIGTERM / Ctrl-C: abandon the round and tell the coordinator, so it need not wait for us.
       Thread hook = new Thread(() -> worker.leave("terminated"), "worker-leave");
       Runtime.getRuntime().addShutdownHook(hook);

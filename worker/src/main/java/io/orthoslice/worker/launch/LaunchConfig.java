@@ -11,9 +11,17 @@ import java.util.List;
  * @param workerArgs passed to every worker as is (data, tokenizer, fetch)
  * @param gpus one device index per worker ({@code --device gpu:N}); empty for CPU
  * @param threadsPerProcess OMP_NUM_THREADS of each child (torch's intra-op threads)
+ * @param metricsPort the coordinator's metrics port; worker i gets {@code metricsPort + 1 + i}. 0:
+ *     free ports chosen by the launcher; -1: no metrics endpoints
  */
 public record LaunchConfig(int workers, Path runDir, List<String> coordinatorArgs, List<String> workerArgs,
-    List<Integer> gpus, int threadsPerProcess, List<String> jvmArgs) {
+    List<Integer> gpus, int threadsPerProcess, List<String> jvmArgs, int metricsPort) {
+
+  /** Without a fixed metrics port: the launcher picks free ones. */
+  public LaunchConfig(int workers, Path runDir, List<String> coordinatorArgs, List<String> workerArgs,
+      List<Integer> gpus, int threadsPerProcess, List<String> jvmArgs) {
+    this(workers, runDir, coordinatorArgs, workerArgs, gpus, threadsPerProcess, jvmArgs, 0);
+  }
 
   public LaunchConfig {
     if (workers < 1) {
@@ -24,6 +32,10 @@ public record LaunchConfig(int workers, Path runDir, List<String> coordinatorArg
     }
     if (threadsPerProcess < 1) {
       throw new IllegalArgumentException("threads per process must be >= 1, got " + threadsPerProcess);
+    }
+    if (metricsPort < -1 || metricsPort > 65535 - workers - 1) {
+      throw new IllegalArgumentException("metrics port must be -1 (off), 0 (free ports) or 1.." + (65535 - workers - 1)
+          + ", got " + metricsPort);
     }
     coordinatorArgs = List.copyOf(coordinatorArgs);
     workerArgs = List.copyOf(workerArgs);

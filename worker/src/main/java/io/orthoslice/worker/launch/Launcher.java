@@ -1,5 +1,6 @@
 package io.orthoslice.worker.launch;
 
+import io.orthoslice.common.metrics.MetricsPorts;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -28,7 +29,7 @@ public final class Launcher {
   static final String WORKER_MAIN = "io.orthoslice.worker.cli.OrthosliceCli";
 
   /** How the run ended: the coordinator's exit status and the progress lines shown. */
-  public record Result(int exitCode, List<String> progress, Path runDir) {}
+  public record Result(int exitCode, List<String> progress, Path runDir, List<Integer> metricsPorts) {}
 
   private final LaunchConfig config;
   private final PrintStream out;
@@ -46,16 +47,19 @@ public final class Launcher {
     Thread stopper = new Thread(this::stopAll, "launcher-stop");
     Runtime.getRuntime().addShutdownHook(stopper);
     List<String> progress = new ArrayList<>();
+    List<Integer> metricsPorts = metricsPorts();
     try {
       List<String> coord = new ArrayList<>(javaCommand(COORDINATOR_MAIN));
       coord.addAll(List.of("--port", Integer.toString(port), "--workers", Integer.toString(config.workers()),
-          "--output", config.runDir().resolve("coordinator").toString()));
+          "--output", config.runDir().resolve("coordinator").toString(), MetricsPorts.FLAG,
+          Integer.toString(metricsPorts.isEmpty() ? MetricsPorts.OFF : metricsPorts.get(0))));
       coord.addAll(config.coordinatorArgs());
       Process coordinator = start(coord, token, null);
       Thread view = progressView(coordinator, config.runDir().resolve("coordinator.log"), progress);
       for (int i = 0; i < config.workers(); i++) {
         List<String> w = new ArrayList<>(javaCommand(WORKER_MAIN));
-        w.addAll(List.of("worker", "--coordinator", "localhost:" + port, "--name", "worker-" + i));
+        w.addAll(List.of("worker", "--coordinator", "localhost:" + port, "--name", "worker-" + i, MetricsPorts.FLAG,
+            Integer.toString(metricsPorts.isEmpty() ? MetricsPorts.OFF : metricsPorts.get(i + 1))));
         if (!config.gpus().isEmpty()) {
           w.addAll(List.of("--device", "gpu:" + config.gpus().get(i)));
         }
@@ -71,6 +75,10 @@ public final class Launcher {
       }
       print("launched a coordinator on port " + port + " and " + config.workers() + " workers; logs in "
           + config.runDir());
+      if (!metricsPorts.isEmpty()) {
+        print("metrics: coordinator http://localhost:" + metricsPorts.get(0) + MetricsPorts.METRICS_PATH
+            + ", workers on ports " + metricsPorts.subList(1, metricsPorts.size()));
+      }
       int code = coordinator.waitFor();
       view.join(TimeUnit.SECONDS.toMillis(10));
       // After a finished run the workers leave on their own; after a failed one they would only
@@ -82,7 +90,7 @@ public final class Launcher {
       if (code != 0) {
         print("coordinator exited with status " + code + "; see " + config.runDir().resolve("coordinator.log"));
       }
-      return new Result(code, List.copyOf(progress), config.runDir());
+      return new Result(code, List.copyOf(progress), config.runDir(), metricsPorts);
     } finally {
       stopAll();
       try {
@@ -91,6 +99,18 @@ public final class Launcher {
         // the JVM is already shutting down; the hook runs stopAll itself
       }
     }
+  }
+
+  /** The coordinator's metrics port then each worker's; empty when metrics are off. */
+  private List<Integer> metricsPorts() throws IOException {
+    List<Integer> ports = new ArrayList<>();
+    if (config.metricsPort() == MetricsPorts.OFF) {
+      return ports;
+    }
+    for (int i = 0; i <= config.workers(); i++) {
+      ports.add(config.metricsPort() == 0 ? freePort() : config.metricsPort() + i);
+    }
+    return List.copyOf(ports);
   }
 
   /** Copies the coordinator's output to its log and shows the lines a person follows a run by. */

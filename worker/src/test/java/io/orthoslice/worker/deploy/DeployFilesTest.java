@@ -1,0 +1,262 @@
+package io.orthoslice.worker.deploy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.orthoslice.common.metrics.MetricsPorts;
+import io.orthoslice.coordinator.CoordinatorMain;
+import io.orthoslice.coordinator.CoordinatorMetrics;
+import io.orthoslice.worker.WorkerMetrics;
+import io.orthoslice.worker.cli.OrthosliceCli;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.yaml.snakeyaml.Yaml;
+
+/**
+ * Every file under deploy/ parses, and its ports, environment variable names, flags and metric
+ * names are the ones the code defines (the constants and the picocli options themselves).
+ */
+class DeployFilesTest {
+
+  private static final Path DEPLOY = repoRoot().resolve("deploy");
+  private static final Set<String> COORDINATOR_FLAGS = CoordinatorMain.commandLine().getCommandSpec().optionsMap()
+      .keySet();
+  private static final Set<String> WORKER_FLAGS = OrthosliceCli.commandLine().getSubcommands().get("worker")
+      .getCommandSpec().optionsMap().keySet();
+  private static final Pattern METRIC = Pattern.compile("\\b(orthoslice_[a-z0-9_]+)");
+
+  @Test
+  void everyFileUnderDeployParsesAndIsChecked() throws IOException {
+    List<Path> files;
+    try (Stream<Path> s = Files.walk(DEPLOY)) {
+      files = s.filter(Files::isRegularFile).sorted().toList();
+    }
+    assertTrue(files.size() >= 11, "files under deploy/: " + files);
+    for (Path f : files) {
+      String name = f.getFileName().toString();
+      if (name.endsWith(".yml") || name.endsWith(".yaml")) {
+        List<Object> docs = yamlDocuments(f);
+        assertFalse(docs.isEmpty(), f + " has no YAML document");
+        docs.forEach(d -> assertTrue(d instanceof Map, f + ": every document is a mapping"));
+      } else if (name.endsWith(".json")) {
+        assertNotNull(new ObjectMapper().readTree(f.toFile()), f.toString());
+      } else if (!name.equals("Dockerfile")) {
+        fail("no check covers " + f + "; add one to " + getClass().getSimpleName());
+      }
+    }
+  }
+
+  @Test
+  void localPrometheusScrapesTheDefaultMetricsPorts() throws IOException {
+    assertEquals(List.of(List.of("localhost:" + MetricsPorts.COORDINATOR), List.of("localhost:" + MetricsPorts.WORKER,
+            "localhost:" + (MetricsPorts.WORKER + 1), "localhost:" + (MetricsPorts.WORKER + 2))),
+        targets(DEPLOY.resolve("prometheus/prometheus.yml")));
+    assertEquals(List.of(List.of("coordinator:" + MetricsPorts.COORDINATOR), List.of("worker-0:" + MetricsPorts.WORKER,
+            "worker-1:" + (MetricsPorts.WORKER + 1))),
+        targets(DEPLOY.resolve("prometheus/prometheus-compose.yml")));
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void composeServicesUseTheCodesFlagsPortsAndTokenVariable() throws IOException {
+    Map<String, Object> compose = (Map<String, Object>) yamlDocuments(DEPLOY.resolve("docker-compose.yml")).get(0);
+    Map<String, Map<String, Object>> services = (Map<String, Map<String, Object>>) compose.get("services");
+    List<String> coordinator = (List<String>) services.get("coordinator").get("command");
+    assertEquals("coordinator", coordinator.get(0));
+    checkFlags(coordinator.subList(1, coordinator.size()), COORDINATOR_FLAGS, "compose coordinator");
+    assertEquals("" + CoordinatorMain.DEFAULT_PORT, after(coordinator, "--port"));
+    assertEquals("" + MetricsPorts.COORDINATOR, after(coordinator, MetricsPorts.FLAG));
+    for (int i = 0; i < 2; i++) {
+      List<String> worker = (List<String>) services.get("worker-" + i).get("command");
+      assertEquals("worker", worker.get(0));
+      checkFlags(worker.subList(1, worker.size()), WORKER_FLAGS, "compose worker-" + i);
+      assertEquals("coordinator:" + CoordinatorMain.DEFAULT_PORT, after(worker, "--coordinator"));
+      assertEquals("" + (MetricsPorts.WORKER + i), after(worker, MetricsPorts.FLAG));
+      assertEquals("worker-" + i, after(worker, "--name"));
+    }
+    Map<String, Object> app = (Map<String, Object>) compose.get("x-app");
+    assertTrue(((Map<String, Object>) app.get("environment")).containsKey(CoordinatorMain.TOKEN_ENV));
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void kubernetesManifestsUseTheCodesFlagsPortsProbesAndTokenSecret() throws IOException {
+    List<Map<String, Object>> docs = new ArrayList<>();
+    try (Stream<Path> s = Files.list(DEPLOY.resolve("k8s"))) {
+      for (Path f : s.sorted().toList()) {
+        yamlDocuments(f).forEach(d -> docs.add((Map<String, Object>) d));
+      }
+    }
+    Map<String, Object> configMap = only(docs, "ConfigMap");
+    Map<String, String> data = (Map<String, String>) configMap.get("data");
+    checkFlags(Arrays.asList(data.get("COORDINATOR_ARGS").split(" ")), COORDINATOR_FLAGS, "COORDINATOR_ARGS");
+    checkFlags(Arrays.asList(data.get("WORKER_ARGS").split(" ")), WORKER_FLAGS, "WORKER_ARGS");
+    Map<String, Object> secret = only(docs, "Secret");
+    assertEquals(Set.of(CoordinatorMain.TOKEN_ENV), ((Map<String, Object>) secret.get("stringData")).keySet());
+
+    Map<String, Object> coordinator = container(only(docs, "Deployment"));
+    Map<String, Object> worker = container(only(docs, "StatefulSet"));
+    checkContainer(only(docs, "Deployment"), coordinator, COORDINATOR_FLAGS, MetricsPorts.COORDINATOR);
+    checkContainer(only(docs, "StatefulSet"), worker, WORKER_FLAGS, MetricsPorts.WORKER);
+    List<String> coordinatorArgs = words(coordinator);
+    assertEquals("" + CoordinatorMain.DEFAULT_PORT, after(coordinatorArgs, "--port"));
+    assertEquals("orthoslice-coordinator:" + CoordinatorMain.DEFAULT_PORT, after(words(worker), "--coordinator"));
+    Map<String, Object> service = docs.stream().filter(d -> "Service".equals(d.get("kind"))
+        && "orthoslice-coordinator".equals(((Map<String, Object>) d.get("metadata")).get("name"))).findFirst()
+        .orElseThrow();
+    List<Object> servicePorts = ((List<Map<String, Object>>) ((Map<String, Object>) service.get("spec")).get("ports"))
+        .stream().map(p -> p.get("port")).toList();
+    assertEquals(List.of(CoordinatorMain.DEFAULT_PORT, MetricsPorts.COORDINATOR), servicePorts);
+    Map<String, Object> requests = (Map<String, Object>) ((Map<String, Object>) worker.get("resources")).get("requests");
+    assertEquals(1, requests.get("nvidia.com/gpu"));
+  }
+
+  @Test
+  void dockerfileExposesTheDefaultPorts() throws IOException {
+    String expose = Files.readAllLines(DEPLOY.resolve("Dockerfile")).stream().filter(l -> l.startsWith("EXPOSE"))
+        .findFirst().orElseThrow();
+    assertEquals("EXPOSE " + CoordinatorMain.DEFAULT_PORT + " " + MetricsPorts.COORDINATOR + " " + MetricsPorts.WORKER,
+        expose);
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void dashboardQueriesOnlyMetricsTheProcessesExportAndItsDatasourceIsProvisioned() throws IOException {
+    PrometheusMeterRegistry coordinator = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new CoordinatorMetrics(coordinator);
+    PrometheusMeterRegistry worker = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new WorkerMetrics(worker);
+    Set<String> exported = new TreeSet<>();
+    Matcher m = METRIC.matcher(coordinator.scrape() + worker.scrape());
+    while (m.find()) {
+      exported.add(m.group(1));
+    }
+    JsonNode dash = new ObjectMapper().readTree(DEPLOY.resolve("grafana/dashboards/orthoslice.json").toFile());
+    Set<String> used = new TreeSet<>();
+    for (JsonNode panel : dash.get("panels")) {
+      for (JsonNode t : panel.get("targets")) {
+        Matcher q = METRIC.matcher(t.get("expr").asText());
+        while (q.find()) {
+          used.add(q.group(1));
+        }
+      }
+    }
+    assertTrue(used.size() >= 10, "dashboard metrics: " + used);
+    Set<String> missing = new TreeSet<>(used);
+    missing.removeAll(exported);
+    assertEquals(Set.of(), missing, "dashboard metrics not exported; exported: " + exported);
+    Map<String, Object> ds = (Map<String, Object>) yamlDocuments(DEPLOY.resolve(
+        "grafana/provisioning/datasources/prometheus.yml")).get(0);
+    String uid = (String) ((List<Map<String, Object>>) ds.get("datasources")).get(0).get("uid");
+    dash.get("panels").forEach(p -> assertEquals(uid, p.get("datasource").get("uid").asText()));
+  }
+
+  // ---- helpers ----
+
+  @SuppressWarnings("unchecked")
+  private static void checkContainer(Map<String, Object> workload, Map<String, Object> c, Set<String> flags,
+      int metricsPort) {
+    String what = ((Map<String, Object>) workload.get("metadata")).get("name").toString();
+    List<String> args = words(c);
+    checkFlags(args, flags, what);
+    assertEquals("" + metricsPort, after(args, MetricsPorts.FLAG), what);
+    Map<String, Object> template = (Map<String, Object>) ((Map<String, Object>) workload.get("spec")).get("template");
+    Map<String, String> ann = (Map<String, String>) ((Map<String, Object>) template.get("metadata")).get("annotations");
+    assertEquals(Map.of("prometheus.io/scrape", "true", "prometheus.io/port", "" + metricsPort,
+        "prometheus.io/path", MetricsPorts.METRICS_PATH), ann, what);
+    Map<String, Object> probe = (Map<String, Object>) ((Map<String, Object>) c.get("readinessProbe")).get("httpGet");
+    assertEquals(Map.of("path", MetricsPorts.HEALTH_PATH, "port", metricsPort), probe, what);
+    List<String> env = ((List<Map<String, Object>>) c.get("env")).stream().map(e -> (String) e.get("name")).toList();
+    assertTrue(env.contains(CoordinatorMain.TOKEN_ENV), what + " env " + env);
+  }
+
+  /** The orthoslice command line inside a container's {@code sh -c} args, split at spaces. */
+  @SuppressWarnings("unchecked")
+  private static List<String> words(Map<String, Object> container) {
+    String line = ((List<String>) container.get("args")).get(0);
+    List<String> w = Arrays.asList(line.split("\\s+"));
+    int start = w.indexOf("/app/orthoslice");
+    assertTrue(start >= 0, "runs /app/orthoslice: " + line);
+    return w.subList(start + 2, w.size()).stream().filter(s -> !s.startsWith("$")).toList();
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> container(Map<String, Object> workload) {
+    Map<String, Object> template = (Map<String, Object>) ((Map<String, Object>) workload.get("spec")).get("template");
+    List<Map<String, Object>> cs = (List<Map<String, Object>>) ((Map<String, Object>) template.get("spec"))
+        .get("containers");
+    assertEquals(1, cs.size());
+    return cs.get(0);
+  }
+
+  private static Map<String, Object> only(List<Map<String, Object>> docs, String kind) {
+    List<Map<String, Object>> k = docs.stream().filter(d -> kind.equals(d.get("kind"))).toList();
+    assertEquals(1, k.size(), "one " + kind);
+    return k.get(0);
+  }
+
+  private static void checkFlags(List<String> args, Set<String> known, String where) {
+    for (String a : args) {
+      if (a.startsWith("--")) {
+        String flag = a.contains("=") ? a.substring(0, a.indexOf('=')) : a;
+        assertTrue(known.contains(flag), where + ": " + flag + " is not an option of the command");
+      }
+    }
+  }
+
+  private static String after(List<String> args, String flag) {
+    int i = args.indexOf(flag);
+    assertTrue(i >= 0 && i + 1 < args.size(), flag + " in " + args);
+    return args.get(i + 1);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static List<List<String>> targets(Path prometheusYml) throws IOException {
+    Map<String, Object> cfg = (Map<String, Object>) yamlDocuments(prometheusYml).get(0);
+    List<List<String>> out = new ArrayList<>();
+    for (Map<String, Object> job : (List<Map<String, Object>>) cfg.get("scrape_configs")) {
+      assertEquals(MetricsPorts.METRICS_PATH, job.get("metrics_path"), prometheusYml.toString());
+      for (Map<String, Object> sc : (List<Map<String, Object>>) job.get("static_configs")) {
+        out.add((List<String>) sc.get("targets"));
+      }
+    }
+    return out;
+  }
+
+  private static List<Object> yamlDocuments(Path f) throws IOException {
+    List<Object> docs = new ArrayList<>();
+    for (Object d : new Yaml().loadAll(Files.readString(f))) {
+      if (d != null) {
+        docs.add(d);
+      }
+    }
+    return docs;
+  }
+
+  private static Path repoRoot() {
+    Path p = Path.of("").toAbsolutePath();
+    while (p != null && !Files.isDirectory(p.resolve("deploy"))) {
+      p = p.getParent();
+    }
+    assertNotNull(p, "no deploy/ above the working directory");
+    return p;
+  }
+}
