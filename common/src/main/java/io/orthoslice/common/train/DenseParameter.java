@@ -34,9 +34,7 @@ public final class DenseParameter implements ParameterTrainer {
 
   @Override
   public NDArray dense(DataType dtype, NDManager scope) {
-    StepScope.borrow(scope, weight);
-    // toType is differentiable: with fp16 compute the gradients still reach the fp32 master.
-    return dtype == weight.getDataType() ? weight : weight.toType(dtype, true);
+    return FullRankWeight.value(weight, dtype, scope);
   }
 
   @Override
@@ -46,9 +44,7 @@ public final class DenseParameter implements ParameterTrainer {
 
   @Override
   public List<NDArray> gradients(NDManager scope) {
-    NDArray g = weight.getGradient();
-    g.attach(scope);
-    return List.of(g);
+    return List.of(FullRankWeight.gradient(weight, scope));
   }
 
   @Override
@@ -65,9 +61,7 @@ public final class DenseParameter implements ParameterTrainer {
 
   @Override
   public NDArray effectiveWeight(NDManager scope) {
-    NDArray copy = weight.duplicate();
-    copy.attach(scope);
-    return copy;
+    return FullRankWeight.copy(weight, scope);
   }
 
   public NDArray weight() {

@@ -62,8 +62,7 @@ final class FrozenBase implements AutoCloseable {
     if (quantized != null) {
       return quantized.dequantize(scope, dtype);
     }
-    StepScope.borrow(scope, full);
-    return dtype == full.getDataType() ? full : full.toType(dtype, true);
+    return FullRankWeight.value(full, dtype, scope);
   }
 
   /** W <- W + delta; {@code delta} belongs to {@code scope}. */

@@ -39,8 +39,7 @@ final class GaloreMatrix implements ParameterTrainer {
 
   @Override
   public NDArray dense(DataType dtype, NDManager scope) {
-    StepScope.borrow(scope, weight);
-    return dtype == weight.getDataType() ? weight : weight.toType(dtype, true);
+    return FullRankWeight.value(weight, dtype, scope);
   }
 
   @Override
@@ -57,9 +56,7 @@ final class GaloreMatrix implements ParameterTrainer {
 
   @Override
   public List<NDArray> gradients(NDManager scope) {
-    NDArray g = weight.getGradient();
-    g.attach(scope);
-    return List.of(g);
+    return List.of(FullRankWeight.gradient(weight, scope));
   }
 
   @Override
@@ -86,9 +83,7 @@ final class GaloreMatrix implements ParameterTrainer {
 
   @Override
   public NDArray effectiveWeight(NDManager scope) {
-    NDArray copy = weight.duplicate();
-    copy.attach(scope);
-    return copy;
+    return FullRankWeight.copy(weight, scope);
   }
 
   @Override

@@ -40,8 +40,7 @@ final class LdAdamMatrix implements ParameterTrainer {
 
   @Override
   public NDArray dense(DataType dtype, NDManager scope) {
-    StepScope.borrow(scope, weight);
-    return dtype == weight.getDataType() ? weight : weight.toType(dtype, true);
+    return FullRankWeight.value(weight, dtype, scope);
   }
 
   @Override
@@ -51,9 +50,7 @@ final class LdAdamMatrix implements ParameterTrainer {
 
   @Override
   public List<NDArray> gradients(NDManager scope) {
-    NDArray g = weight.getGradient();
-    g.attach(scope);
-    return List.of(g);
+    return List.of(FullRankWeight.gradient(weight, scope));
   }
 
   @Override
@@ -74,9 +71,7 @@ final class LdAdamMatrix implements ParameterTrainer {
 
   @Override
   public NDArray effectiveWeight(NDManager scope) {
-    NDArray copy = weight.duplicate();
-    copy.attach(scope);
-    return copy;
+    return FullRankWeight.copy(weight, scope);
   }
 
   @Override
