@@ -57,7 +57,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Option(names = MetricsPorts.FLAG, defaultValue = "" + MetricsPorts.COORDINATOR,
       description = "Port of /metrics and /healthz (0: any free port, -1: off). Default: ${DEFAULT-VALUE}.")
   int metricsPort;
-  @Option(names = "--metrics-linger", defaultValue = "0",
+  @Option(names = MetricsPorts.LINGER_FLAG, defaultValue = "0",
       description = "Seconds to keep serving metrics after the run, so a last scrape sees its end. Default: ${DEFAULT-VALUE}.")
   double metricsLinger;
   @Option(names = "--token", defaultValue = "${env:" + TOKEN_ENV + "}", description = "Run token every worker must present (default: $ORTHOSLICE_TOKEN).")
@@ -154,6 +154,7 @@ public final class CoordinatorMain implements Callable<Integer> {
         TokenDataset ds = TokenDataset.open(dataset())) {
       if (http != null) {
         out.println("coordinator metrics on port " + http.port());
+        http.lingerOnClose(Duration.ofMillis(Math.round(metricsLinger * 1000)));
         out.flush();
       }
       RoundMode m = RoundMode.parse(mode);
@@ -207,9 +208,6 @@ public final class CoordinatorMain implements Callable<Integer> {
         out.flush();
         // Let workers' pending polls see "finished" before the server goes away.
         core.awaitDrained(Duration.ofSeconds(10));
-      }
-      if (http != null && metricsLinger > 0) {
-        Thread.sleep((long) (metricsLinger * 1000));
       }
     }
     return 0;

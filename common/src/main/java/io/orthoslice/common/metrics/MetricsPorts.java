@@ -14,6 +14,8 @@ public final class MetricsPorts {
   public static final int OFF = -1;
   /** The command-line flag, the same for the coordinator, the worker and the launcher. */
   public static final String FLAG = "--metrics-port";
+  /** Seconds a process keeps serving metrics after its run, the same flag for every role. */
+  public static final String LINGER_FLAG = "--metrics-linger";
   /** The paths served. */
   public static final String METRICS_PATH = "/metrics";
   public static final String HEALTH_PATH = "/healthz";

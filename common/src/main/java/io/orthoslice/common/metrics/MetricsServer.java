@@ -24,6 +24,7 @@ public final class MetricsServer implements AutoCloseable {
 
   private final HttpServer server;
   private final AtomicBoolean ready = new AtomicBoolean();
+  private volatile java.time.Duration linger = java.time.Duration.ZERO;
 
   /**
    * @param port TCP port, 0 for any free one
@@ -77,8 +78,26 @@ public final class MetricsServer implements AutoCloseable {
     }
   }
 
+  /**
+   * Keep answering for this long when closed, so that a scrape after the run's last step still
+   * sees its final values (a short run can otherwise end between two scrapes).
+   */
+  public void lingerOnClose(java.time.Duration d) {
+    if (d.isNegative()) {
+      throw new IllegalArgumentException(MetricsPorts.LINGER_FLAG + " must be >= 0 seconds, got " + d.toMillis() / 1e3);
+    }
+    linger = d;
+  }
+
   @Override
   public void close() {
+    if (!linger.isZero()) {
+      try {
+        Thread.sleep(linger.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     server.stop(0);
     ((java.util.concurrent.ExecutorService) server.getExecutor()).shutdownNow();
   }

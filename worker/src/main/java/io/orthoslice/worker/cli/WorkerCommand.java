@@ -58,6 +58,10 @@ final class WorkerCommand implements Callable<Integer> {
       description = "Port of /metrics and /healthz (0: any free port, -1: off). Default: ${DEFAULT-VALUE}.")
   int metricsPort;
 
+  @Option(names = MetricsPorts.LINGER_FLAG, defaultValue = "0",
+      description = "Seconds to keep serving metrics after the run, so a last scrape sees its end. Default: ${DEFAULT-VALUE}.")
+  double metricsLinger;
+
   @Option(names = "--give-up-after", defaultValue = "120", description = "Seconds to keep reconnecting to an unreachable coordinator. Default: ${DEFAULT-VALUE}.")
   long giveUpAfter;
 
@@ -86,6 +90,7 @@ final class WorkerCommand implements Callable<Integer> {
         name, device, fetch.equals("factored"), metrics)) {
       if (http != null) {
         System.out.println("worker " + name + " metrics on port " + http.port());
+        http.lingerOnClose(Duration.ofMillis(Math.round(metricsLinger * 1000)));
         // Ready once joined: before that the worker has no run to train.
         metrics.whenJoined(http::ready);
       }
