@@ -90,7 +90,9 @@ public final class Llama {
       k = k.repeat(1, nh / nkv);
       v = v.repeat(1, nh / nkv);
     }
-    NDArray scores = q.matMul(k.swapAxes(-1, -2)).div(Math.sqrt(hd)).add(mask); // (B, nh, T, T)
+    // Scalar operands inside the graph are torch-owned tensors (see HostArrays#scalar).
+    NDArray scores = q.matMul(k.swapAxes(-1, -2)); // (B, nh, T, T)
+    scores = scores.div(HostArrays.scalar(x.getManager(), Math.sqrt(hd), scores.getDataType())).add(mask);
     NDArray out = scores.softmax(-1).matMul(v); // (B, nh, T, hd)
     out = out.swapAxes(1, 2).reshape(batch, seq, (long) nh * hd);
     return w.linear(p + "o_proj.weight", out);
@@ -119,7 +121,8 @@ public final class Llama {
   NDArray rmsNorm(NDArray x, NDArray gain) {
     DataType in = x.getDataType();
     NDArray xf = in == DataType.FLOAT16 ? x.toType(DataType.FLOAT32, false) : x;
-    NDArray inv = xf.square().mean(new int[] {-1}, true).add(config.rmsNormEps()).sqrt();
+    NDArray ms = xf.square().mean(new int[] {-1}, true);
+    NDArray inv = ms.add(HostArrays.scalar(x.getManager(), config.rmsNormEps(), ms.getDataType())).sqrt();
     NDArray normed = xf.div(inv);
     return gain.mul(in == DataType.FLOAT16 ? normed.toType(in, false) : normed);
   }

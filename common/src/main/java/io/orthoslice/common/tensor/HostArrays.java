@@ -10,6 +10,13 @@ import ai.djl.ndarray.types.Shape;
  * direct buffer without copying (torch::from_blob), and that buffer is freed by the JVM's cleaner
  * once the wrapping Java object is closed and collected; any alias that outlives it would read freed
  * memory. Copying once into torch's allocator removes that dependency on Java object lifetimes.
+ *
+ * <p>The same holds for DJL's operators with a {@code Number} operand ({@code x.mul(2.0)},
+ * {@code div}, {@code pow}, {@code maximum}, ...): they wrap the number in such a tensor and close it
+ * at once. When autograd saved that operand for the backward pass (mul, div, pow do), the backward
+ * reads a buffer the JVM may have freed and reused in between: a wrong, sometimes infinite
+ * gradient, rarely and depending on garbage-collection timing. Inside a gradient collector, use
+ * {@link #scalar} operands instead (ScalarOperandTest shows the failure and the cure).
  */
 public final class HostArrays {
 
@@ -19,6 +26,16 @@ public final class HostArrays {
   public static NDArray owned(NDArray wrapped) {
     try (wrapped) {
       return wrapped.duplicate();
+    }
+  }
+
+  /**
+   * {@code value} as a 0-d tensor of {@code dtype} whose storage torch owns: an operand that autograd
+   * may keep for the backward pass. It belongs to {@code m}, like any other array of the step.
+   */
+  public static NDArray scalar(NDManager m, double value, DataType dtype) {
+    try (NDArray wrapped = m.create(value)) {
+      return dtype == DataType.FLOAT64 ? wrapped.duplicate() : wrapped.toType(dtype, true);
     }
   }
 

@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -94,7 +95,7 @@ public final class AdapterMatrix implements ParameterTrainer {
     NDArray low = proj.side == Side.RIGHT
         ? x.matMul(p).matMul(f.transpose()) // (.., r) (r, m)
         : x.matMul(f.transpose()).matMul(p.transpose()); // (.., r) (r, m)
-    return y.add(scale == 1.0 ? low : low.mul(scale));
+    return y.add(scale == 1.0 ? low : low.mul(HostArrays.scalar(scope, scale, low.getDataType())));
   }
 
   private static NDArray cast(NDArray a, DataType dtype) {

@@ -81,7 +81,7 @@ final class LoraMatrix implements ParameterTrainer {
     NDArray ac = a.getDataType() == dtype ? a : a.toType(dtype, true);
     NDArray bc = b.getDataType() == dtype ? b : b.toType(dtype, true);
     NDArray low = x.matMul(ac.transpose()).matMul(bc.transpose()); // (.., r) -> (.., m)
-    return x.matMul(base.value(dtype, scope).transpose()).add(low.mul(scale));
+    return x.matMul(base.value(dtype, scope).transpose()).add(low.mul(HostArrays.scalar(scope, scale, low.getDataType())));
   }
 
   @Override

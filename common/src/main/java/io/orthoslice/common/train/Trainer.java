@@ -122,7 +122,7 @@ public final class Trainer implements AutoCloseable {
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
           NDArray loss = model.loss(weights, inputs, targets, compute);
           lossSum += loss.toType(DataType.FLOAT64, false).getDouble();
-          gc.backward(loss.mul(scaler.scale() / config.gradAccum()));
+          gc.backward(loss.mul(HostArrays.scalar(scope, scaler.scale() / config.gradAccum(), loss.getDataType())));
         }
       }
       for (ParameterTrainer p : params.values()) {

@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -60,6 +61,40 @@ class MethodsTest {
       assertEquals(arrays, root.getManagedArrays().size(), "native arrays held by the root must stay constant");
       assertTrue(last < first - 0.5, method + "/" + base + ": loss must fall by > 0.5 nats: " + first + " -> " + last);
     }
+  }
+
+  /**
+   * A collection between a forward and a backward pass frees Java-side buffers; if an operand that
+   * autograd saved lived in one (DJL's Number operands do), the gradient silently changes. With
+   * freed memory handed out again all the time, training must give bit-identical losses.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"full", "galore", "adapter", "lora"})
+  void trainingIsUnaffectedByCollectionsBetweenForwardAndBackward(String method) {
+    MethodSpec spec = new MethodSpec(MethodSpec.parseEnum(MethodSpec.Method.class, "method", method), "orthogonal",
+        method.equals("full") ? 0 : 8, 25, MethodSpec.StatePolicy.CARRY, MethodSpec.Optimizer.ADAMW, "fp32", 2.0);
+    TrainConfig cfg = TrainConfig.defaults(6).withBatch(16, 4, 1).withOptim(1e-2, 0, 0.0, 1.0).withMethod(spec);
+    double[] quiet = losses(cfg, null);
+    Thread reuse = io.orthoslice.common.tensor.FreedMemoryReuse.background();
+    double[] busy;
+    try {
+      busy = losses(cfg, reuse);
+    } finally {
+      reuse.interrupt();
+    }
+    assertArrayEquals(quiet, busy, method + ": losses with collections in between");
+  }
+
+  private static double[] losses(TrainConfig cfg, Thread reuse) {
+    NDManager root = NDManager.newBaseManager();
+    Map<String, NDArray> w = ModelInit.initialize(MODEL, 5, root, cfg.precision().master());
+    double[] out = new double[6];
+    try (Trainer t = new Trainer(MODEL, cfg, root, TrainingMethods.build(MODEL, cfg, w, root))) {
+      for (int s = 0; s < out.length; s++) {
+        out[s] = t.step(batch(s, cfg)).loss();
+      }
+    }
+    return out;
   }
 
   @Test
