@@ -13,6 +13,8 @@ import io.orthoslice.worker.CoordinatorClient;
 import io.orthoslice.worker.Worker;
 import io.orthoslice.worker.WorkerMetrics;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.orthoslice.common.config.DeviceSpec;
+import io.orthoslice.common.metrics.GpuMemoryMeters;
 import io.orthoslice.common.metrics.MetricsPorts;
 import io.orthoslice.common.metrics.MetricsServer;
 import io.orthoslice.common.metrics.ProcessMeters;
@@ -85,6 +87,7 @@ final class WorkerCommand implements Callable<Integer> {
     // The --name is the worker's label: bounded and known before joining (the id comes later).
     PrometheusMeterRegistry registry = ProcessMeters.create("worker", "worker", name);
     WorkerMetrics metrics = new WorkerMetrics(registry);
+    GpuMemoryMeters.bindIfGpu(registry, DeviceSpec.parse(device));
     try (MetricsServer http = MetricsServer.startUnlessOff(metricsPort, registry::scrape);
         Worker worker = new Worker(new CoordinatorClient(channel, channel, token, Duration.ofSeconds(giveUpAfter)),
         name, device, fetch.equals("factored"), metrics)) {

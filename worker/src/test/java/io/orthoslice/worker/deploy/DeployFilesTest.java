@@ -144,6 +144,8 @@ class DeployFilesTest {
     new CoordinatorMetrics(coordinator);
     PrometheusMeterRegistry worker = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new WorkerMetrics(worker);
+    io.orthoslice.common.metrics.GpuMemoryMeters.bind(worker, "gpu0",
+        () -> new java.lang.management.MemoryUsage(-1, 1, 1, 2)); // what a worker on a GPU adds
     Set<String> exported = new TreeSet<>();
     Matcher m = METRIC.matcher(coordinator.scrape() + worker.scrape());
     while (m.find()) {
