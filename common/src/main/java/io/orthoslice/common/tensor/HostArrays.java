@@ -40,19 +40,24 @@ public final class HostArrays {
   }
 
   /**
-   * Overwrites {@code target} with {@code source} through tensor ops only ({@code target = 0 *
-   * target + source}): no host buffer is involved, so nothing can end up aliasing freed memory.
-   * Shapes must match; the source is converted to the target's type.
+   * Overwrites {@code target} in place with {@code source} by torch's own copy (an indexed set over
+   * the whole array): no host buffer is involved, and whatever {@code target} held (NaN included) is
+   * gone. Shapes must match; the source is converted to the target's type.
    */
   public static void copyInto(NDArray target, NDArray source) {
+    if (!target.getShape().equals(source.getShape())) {
+      throw new IllegalArgumentException("copyInto: shape " + source.getShape() + " into " + target.getShape());
+    }
     if (source.getDataType() == target.getDataType()) {
-      target.muli(0).addi(source);
+      target.set(ALL, source);
     } else {
       try (NDArray cast = source.toType(target.getDataType(), true)) {
-        target.muli(0).addi(cast);
+        target.set(ALL, cast);
       }
     }
   }
+
+  private static final ai.djl.ndarray.index.NDIndex ALL = new ai.djl.ndarray.index.NDIndex("...");
 
   public static NDArray of(NDManager m, long[] data, Shape shape) {
     try (NDArray wrapped = m.create(data, shape)) {

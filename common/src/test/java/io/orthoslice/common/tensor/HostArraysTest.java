@@ -54,6 +54,17 @@ class HostArraysTest {
   }
 
   @Test
+  void copyIntoOverwritesEvenNonFiniteTargetsInPlace() {
+    try (NDManager m = NDManager.newBaseManager()) {
+      NDArray target = HostArrays.of(m, new float[] {Float.NaN, Float.POSITIVE_INFINITY, 1, 2}, new Shape(2, 2));
+      NDArray view = target.reshape(4); // shares target's storage
+      HostArrays.copyInto(target, HostArrays.of(m, new double[] {5, 6, 7, 8}, new Shape(2, 2)));
+      assertEquals(DataType.FLOAT32, target.getDataType());
+      org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {5, 6, 7, 8}, view.toFloatArray());
+    }
+  }
+
+  @Test
   void scalarHasTheRequestedTypeAndValue() {
     try (NDManager m = NDManager.newBaseManager()) {
       NDArray s = HostArrays.scalar(m, 0.1, DataType.FLOAT32);
