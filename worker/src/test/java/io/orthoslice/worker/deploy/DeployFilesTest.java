@@ -15,9 +15,11 @@ import io.orthoslice.coordinator.CoordinatorMain;
 import io.orthoslice.coordinator.CoordinatorMetrics;
 import io.orthoslice.worker.WorkerMetrics;
 import io.orthoslice.worker.cli.OrthosliceCli;
+import io.orthoslice.worker.testing.ToolsOnPath;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -127,6 +129,34 @@ class DeployFilesTest {
     assertEquals(List.of(CoordinatorMain.DEFAULT_PORT, MetricsPorts.COORDINATOR), servicePorts);
     Map<String, Object> requests = (Map<String, Object>) ((Map<String, Object>) worker.get("resources")).get("requests");
     assertEquals(1, requests.get("nvidia.com/gpu"));
+  }
+
+  @Test
+  void prometheusConfigsPassPromtool() throws Exception {
+    Path promtool = ToolsOnPath.require("promtool", "prometheus");
+    try (Stream<Path> files = Files.list(DEPLOY.resolve("prometheus"))) {
+      List<Path> configs = files.filter(f -> f.toString().endsWith(".yml")).sorted().toList();
+      assertEquals(2, configs.size(), "prometheus configs: " + configs);
+      for (Path f : configs) {
+        ToolsOnPath.Outcome o = ToolsOnPath.run(List.of(promtool.toString(), "check", "config", f.toString()),
+            Map.of(), Duration.ofSeconds(30));
+        assertEquals(0, o.exit(), f + ": " + o.output());
+      }
+    }
+  }
+
+  /** docker-compose (Debian's, no engine needed) validates the file against the Compose schema. */
+  @Test
+  void composeFilePassesDockerComposeConfig() throws Exception {
+    Path compose = ToolsOnPath.require("docker-compose", "docker-compose");
+    Path file = DEPLOY.resolve("docker-compose.yml");
+    ToolsOnPath.Outcome o = ToolsOnPath.run(List.of(compose.toString(), "-f", file.toString(), "config", "-q"),
+        Map.of("ORTHOSLICE_TOKEN", "test-token"), Duration.ofSeconds(60));
+    assertEquals(0, o.exit(), o.output());
+    // Without the token the file refuses to start, naming the variable.
+    ToolsOnPath.Outcome noToken = ToolsOnPath.run(List.of("env", "-u", "ORTHOSLICE_TOKEN", compose.toString(), "-f",
+        file.toString(), "config", "-q"), Map.of(), Duration.ofSeconds(60));
+    assertTrue(noToken.exit() != 0 && noToken.output().contains("ORTHOSLICE_TOKEN"), noToken.output());
   }
 
   @Test

@@ -5,12 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.orthoslice.worker.testing.ToolsOnPath;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ServerSocket;
@@ -30,7 +29,6 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,8 +46,8 @@ class PrometheusScrapeTest {
   @Test
   @Timeout(300)
   void coordinatorAndBothWorkersReachPrometheusWithSaneValuesAndLintCleanText(@TempDir Path dir) throws Exception {
-    Path prometheus = binary("prometheus");
-    Path promtool = binary("promtool");
+    Path prometheus = ToolsOnPath.require("prometheus", "prometheus");
+    Path promtool = ToolsOnPath.require("promtool", "prometheus");
     int base = consecutiveFreePorts(3);
     int web = consecutiveFreePorts(1);
     Path config = dir.resolve("prometheus.yml");
@@ -139,17 +137,6 @@ class PrometheusScrapeTest {
         server.destroyForcibly();
       }
     }
-  }
-
-  /** The binary on PATH; skips the test outside CI when it is absent, fails in CI. */
-  private static Path binary(String name) {
-    Optional<Path> found = Stream.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
-        .map(d -> Path.of(d, name)).filter(Files::isExecutable).findFirst();
-    if (found.isEmpty() && "true".equals(System.getenv("CI"))) {
-      fail(name + " is not on PATH; CI must install it: apt-get install prometheus");
-    }
-    assumeTrue(found.isPresent(), name + " is not on PATH; install it to run this test: apt-get install prometheus");
-    return found.get();
   }
 
   private static Path repoRoot() {
