@@ -1,5 +1,6 @@
 package io.orthoslice.common.model;
 
+import io.orthoslice.common.tensor.Cast;
 import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
@@ -57,7 +58,7 @@ public final class Llama {
     h = rmsNorm(h, w.dense("model.norm.weight"));
     String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
     NDArray logits = h.matMul(w.dense(head).transpose()); // (B, T, V)
-    return dtype == DataType.FLOAT16 ? logits.toType(DataType.FLOAT32, false) : logits;
+    return dtype == DataType.FLOAT16 ? Cast.to(logits, DataType.FLOAT32) : logits;
   }
 
   /** Row lookup through torch's embedding op (its backward is the dense index-add). */
@@ -120,11 +121,11 @@ public final class Llama {
   /** RMSNorm (Zhang and Sennrich 2019): x / sqrt(mean(x^2) + eps) * g, statistics in fp32 as HF does. */
   NDArray rmsNorm(NDArray x, NDArray gain) {
     DataType in = x.getDataType();
-    NDArray xf = in == DataType.FLOAT16 ? x.toType(DataType.FLOAT32, false) : x;
+    NDArray xf = in == DataType.FLOAT16 ? Cast.to(x, DataType.FLOAT32) : x;
     NDArray ms = xf.square().mean(new int[] {-1}, true);
     NDArray inv = ms.add(HostArrays.scalar(x.getManager(), config.rmsNormEps(), ms.getDataType())).sqrt();
     NDArray normed = xf.div(inv);
-    return gain.mul(in == DataType.FLOAT16 ? normed.toType(in, false) : normed);
+    return gain.mul(in == DataType.FLOAT16 ? Cast.to(normed, in) : normed);
   }
 
   static NDArray causalMask(NDManager m, int seq, DataType dtype) {

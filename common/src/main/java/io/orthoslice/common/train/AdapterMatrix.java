@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.Cast;
 import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -99,7 +100,7 @@ public final class AdapterMatrix implements ParameterTrainer {
   }
 
   private static NDArray cast(NDArray a, DataType dtype) {
-    return a.getDataType() == dtype ? a : a.toType(dtype, true);
+    return Cast.to(a, dtype);
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.Cast;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -12,10 +13,10 @@ final class FullRankWeight {
 
   private FullRankWeight() {}
 
-  /** W in {@code dtype}; toType is differentiable, so fp16 gradients still reach the fp32 master. */
+  /** W in {@code dtype}, cast on the autograd tape: fp16 gradients reach the fp32 master. */
   static NDArray value(NDArray weight, DataType dtype, NDManager scope) {
     StepScope.borrow(scope, weight);
-    return dtype == weight.getDataType() ? weight : weight.toType(dtype, true);
+    return Cast.to(weight, dtype);
   }
 
   static NDArray gradient(NDArray weight, NDManager scope) {

@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.Cast;
 import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -78,8 +79,8 @@ final class LoraMatrix implements ParameterTrainer {
   @Override
   public NDArray linear(NDArray x, DataType dtype, NDManager scope) {
     StepScope.borrow(scope, a, b);
-    NDArray ac = a.getDataType() == dtype ? a : a.toType(dtype, true);
-    NDArray bc = b.getDataType() == dtype ? b : b.toType(dtype, true);
+    NDArray ac = Cast.to(a, dtype);
+    NDArray bc = Cast.to(b, dtype);
     NDArray low = x.matMul(ac.transpose()).matMul(bc.transpose()); // (.., r) -> (.., m)
     return x.matMul(base.value(dtype, scope).transpose()).add(low.mul(HostArrays.scalar(scope, scale, low.getDataType())));
   }
