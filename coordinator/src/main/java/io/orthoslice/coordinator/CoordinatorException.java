@@ -18,7 +18,9 @@ public final class CoordinatorException extends RuntimeException {
     /** Retry at a higher level (ask for the current weights version). */
     ABORTED,
     /** Shutting down; retry later. */
-    UNAVAILABLE
+    UNAVAILABLE,
+    /** Larger than the run allows (an update beyond its assignment's shapes); do not retry as is. */
+    RESOURCE_EXHAUSTED
   }
 
   private final Code code;

@@ -9,6 +9,7 @@ import io.grpc.InsecureServerCredentials;
 import io.grpc.ServerBuilder;
 import io.grpc.TlsServerCredentials;
 import io.orthoslice.common.data.DefaultCorpus;
+import io.orthoslice.common.logging.LogIdentity;
 import io.orthoslice.common.data.TokenDataset;
 import io.orthoslice.common.data.Tokenizer;
 import io.orthoslice.common.data.Tokenizers;
@@ -141,6 +142,7 @@ public final class CoordinatorMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    LogIdentity.set("coordinator", null); // on every log line, from any thread
     if (token == null || token.isBlank()) {
       throw new IllegalArgumentException("--token (or $ORTHOSLICE_TOKEN) is required");
     }
@@ -214,6 +216,11 @@ public final class CoordinatorMain implements Callable<Integer> {
   }
 
   private ServerBuilder<?> serverBuilder() throws IOException {
+    return serverBuilder(port, tlsCert, tlsKey);
+  }
+
+  /** The coordinator's Netty server on {@code port}: TLS from --tls-cert/--tls-key when given, else plaintext. */
+  public static ServerBuilder<?> serverBuilder(int port, Path tlsCert, Path tlsKey) throws IOException {
     if (tlsCert == null) {
       return Grpc.newServerBuilderForPort(port, InsecureServerCredentials.create());
     }

@@ -6,10 +6,9 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.orthoslice.common.model.ParameterSpec;
-import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.wire.TensorAssembler;
 import io.orthoslice.common.wire.WireFormatException;
+import io.orthoslice.common.wire.WireLimitException;
 import io.orthoslice.common.wire.WireTensor;
 import io.orthoslice.proto.AwaitRoundRequest;
 import io.orthoslice.proto.CoordinatorGrpc;
@@ -30,7 +29,6 @@ import io.orthoslice.proto.TensorChunk;
 import io.orthoslice.proto.UpdateHeader;
 import io.orthoslice.proto.UpdatePart;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,7 +49,6 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
   private final RunSpec runSpec;
   private final Duration longPoll;
   private final int heartbeatMs;
-  private final Map<String, long[]> shapes = new HashMap<>();
 
   /**
    * @param longPoll how long AwaitRound waits before answering pending
@@ -66,14 +63,6 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
     this.runSpec = runSpec;
     this.longPoll = longPoll;
     this.heartbeatMs = (int) Math.max(50, core.settings().heartbeatTimeout().toMillis() / 3);
-    for (ParameterSpec p : core.settings().model().parameters()) {
-      shapes.put(p.name(), p.shape());
-      if (p.role() == ParameterSpec.Role.PROJECTED && core.settings().mode().projected()) {
-        long[] f = RoundMerge.expectedShapes(core.settings().model(), core.settings().mode(), core.settings().rank())
-            .get(RoundMerge.factorName(p.name()));
-        shapes.put(RoundMerge.factorName(p.name()), f);
-      }
-    }
   }
 
   /** The run description every worker receives on Join. */
@@ -120,7 +109,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
     }
     metrics.weightsSent(w.bytes());
     ChunkSender.send((ServerCallStreamObserver<TensorChunk>) out,
-        new TensorMessages<>(w.values(), this::shapeOf, c -> c, List.of()));
+        new TensorMessages<>(w.values(), core::wireShape, c -> c, List.of()));
   }
 
   @Override
@@ -136,7 +125,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
         .setToVersion(u.toVersion()).setParticipants(u.participants()).setRoundSeed(u.roundSeed())
         .addAllMergedSlots(u.mergedSlots()).build();
     metrics.updateSent(u.bytes());
-    ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, new TensorMessages<>(u.tensors(), this::shapeOf,
+    ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, new TensorMessages<>(u.tensors(), core::wireShape,
         c -> RoundUpdatePart.newBuilder().setTensor(c).build(),
         List.of(RoundUpdatePart.newBuilder().setHeader(h).build())));
   }
@@ -164,7 +153,8 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
   public StreamObserver<UpdatePart> submitUpdate(StreamObserver<SubmitUpdateResponse> out) {
     return new StreamObserver<>() {
       private UpdateHeader header;
-      private final TensorAssembler assembler = new TensorAssembler();
+      // More data than the assignment's shapes allow is refused before it is buffered.
+      private final TensorAssembler assembler = new TensorAssembler(core.maxUpdateBytes());
       private final Map<String, WireTensor> tensors = new LinkedHashMap<>();
       private boolean failed;
 
@@ -187,6 +177,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
               if (tensors.put(t.name(), t) != null) {
                 throw new WireFormatException("tensor " + t.name() + " was sent twice");
               }
+              core.checkTensor(header.getRound(), header.getSlot(), t);
             });
           }
         } catch (RuntimeException e) {
@@ -232,12 +223,6 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
     });
   }
 
-  /** Shape of a tensor name; a slot's factor {@code <param>#A@k} has its factor's shape. */
-  private long[] shapeOf(String name) {
-    int at = name.lastIndexOf('@');
-    return shapes.get(at < 0 ? name : name.substring(0, at));
-  }
-
   static RoundAssignment toProto(Assignment a) {
     if (a.finished()) {
       return RoundAssignment.newBuilder().setFinished(true).build();
@@ -274,7 +259,10 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
         case NOT_FOUND -> Status.NOT_FOUND;
         case ABORTED -> Status.ABORTED;
         case UNAVAILABLE -> Status.UNAVAILABLE;
+        case RESOURCE_EXHAUSTED -> Status.RESOURCE_EXHAUSTED;
       };
+    } else if (e instanceof WireLimitException) {
+      s = Status.RESOURCE_EXHAUSTED;
     } else if (e instanceof IllegalArgumentException) {
       s = Status.INVALID_ARGUMENT;
     } else if (e instanceof StatusRuntimeException sre) {

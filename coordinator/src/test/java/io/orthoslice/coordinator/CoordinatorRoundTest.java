@@ -34,6 +34,13 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import com.google.protobuf.ByteString;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.orthoslice.common.wire.TensorCodec;
+import io.orthoslice.proto.DType;
+import io.orthoslice.proto.TensorChunk;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -46,6 +53,7 @@ class CoordinatorRoundTest {
 
   private final List<AutoCloseable> open = new ArrayList<>();
   private final BlockingQueue<RoundResult> merged = new LinkedBlockingQueue<>();
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   private Coordinator core;
   private ManagedChannel channel;
 
@@ -60,12 +68,17 @@ class CoordinatorRoundTest {
   }
 
   private void start(int workers, Duration roundTimeout) throws Exception {
+    start(workers, 1, roundTimeout, Duration.ofSeconds(60));
+  }
+
+  private void start(int workers, int minWorkers, Duration roundTimeout, Duration heartbeatTimeout)
+      throws Exception {
     TrainConfig train = new TrainConfig(8, 2, 1, 3 * 2, 1, 1e-3, 1e-4, 0.9, 0.95, 1e-8, 0.0, 1.0, 7, Precision.FP32,
         RunSettings.workerMethod(RoundMode.ORTHOGONAL, RANK, 1.0));
-    RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, RANK, 2, 3, workers, 1, roundTimeout,
-        Duration.ofSeconds(60), "test-data", 1.0, 0.0, 0, 1);
+    RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, RANK, 2, 3, workers, minWorkers,
+        roundTimeout, heartbeatTimeout, "test-data", 1.0, 0.0, 0, 1);
     core = new Coordinator(s, ResumeState.fresh(CoordinatorMain.initialWeights(MODEL, 7)), ValidationLoss.NONE,
-        merged::add, (st, r) -> {});
+        merged::add, (st, r) -> {}, new CoordinatorMetrics(registry));
     open.add(core);
     String name = InProcessServerBuilder.generateName();
     open.add(new CoordinatorServer(InProcessServerBuilder.forName(name),
@@ -215,5 +228,96 @@ class CoordinatorRoundTest {
     // The round is still open and takes a well-formed update from the same slot.
     w.submit(a, update(RANK, new Random(4))).get(10, TimeUnit.SECONDS);
     assertEquals(List.of(0), merged.poll(30, TimeUnit.SECONDS).mergedSlots());
+  }
+
+  @Test
+  void oversizedChunkOrUpdateIsResourceExhaustedAndNothingOfItIsMerged() throws Exception {
+    start(1, Duration.ofSeconds(60));
+    TestWorker w = new TestWorker(channel, TOKEN);
+    w.join("only");
+    RoundAssignment a = w.awaitRound(0);
+    Map<String, WireTensor> good = update(RANK, new Random(5));
+    String first = good.keySet().iterator().next();
+    long allowed = 0;
+    for (WireTensor t : good.values()) {
+      allowed += t.data().length;
+    }
+    assertEquals(allowed, core.maxUpdateBytes());
+
+    // One chunk above the 1 MiB limit (the tensor itself would be small enough).
+    int n = TensorCodec.MAX_CHUNK_BYTES / Float.BYTES + 1;
+    TensorChunk bigChunk = TensorChunk.newBuilder().setVersion(TensorCodec.VERSION).setName(first)
+        .setDtype(DType.DTYPE_F32).addShape(n).setTotalBytes(4L * n).setOffset(0)
+        .setData(ByteString.copyFrom(new byte[4 * n])).build();
+    assertExhausted(w.submitChunks(a, List.of(bigChunk)), "exceeds the limit of " + TensorCodec.MAX_CHUNK_BYTES);
+
+    // A tensor declaring far more than the whole update may carry: refused at its first chunk.
+    long huge = 1L << 24;
+    TensorChunk hugeStart = TensorChunk.newBuilder().setVersion(TensorCodec.VERSION).setName(first)
+        .setDtype(DType.DTYPE_F32).addShape(huge).setTotalBytes(4 * huge).setOffset(0)
+        .setData(ByteString.copyFrom(new byte[1024])).build();
+    assertExhausted(w.submitChunks(a, List.of(hugeStart)), "above its limit of " + allowed + " bytes");
+
+    // Every tensor well-formed, but one sent again: the update is larger than its shapes allow.
+    List<TensorChunk> chunks = new ArrayList<>();
+    good.values().forEach(t -> TensorCodec.encode(t, chunks::add));
+    TensorCodec.encode(good.get(first), chunks::add);
+    assertExhausted(w.submitChunks(a, chunks), "above its limit of " + allowed + " bytes");
+
+    assertEquals(0, core.currentWeights().version());
+    assertTrue(core.history().isEmpty());
+    assertTrue(merged.isEmpty());
+    // Nothing was stored for the slot: the same slot's well-formed update is taken and merged alone.
+    w.submit(a, good).get(10, TimeUnit.SECONDS);
+    RoundResult r = merged.poll(30, TimeUnit.SECONDS);
+    assertEquals(List.of(0), r.mergedSlots());
+    assertEquals(allowed, r.uploadBytesPerWorker());
+  }
+
+  private static void assertExhausted(java.util.concurrent.Future<?> f, String detail) {
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+    StatusRuntimeException s = (StatusRuntimeException) e.getCause();
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, s.getStatus().getCode(), s.getStatus().toString());
+    assertTrue(s.getStatus().getDescription().contains(detail), s.getStatus().getDescription());
+  }
+
+  @Test
+  void silentWorkerIsDroppedAfterTheHeartbeatTimeoutAndTheNextRoundOpensWithoutIt() throws Exception {
+    long timeoutMs = 400;
+    start(2, 1, Duration.ofSeconds(60), Duration.ofMillis(timeoutMs));
+    TestWorker alive = new TestWorker(channel, TOKEN);
+    TestWorker silent = new TestWorker(channel, TOKEN);
+    alive.join("alive");
+    silent.join("silent");
+    ScheduledExecutorService beats = Executors.newSingleThreadScheduledExecutor();
+    open.add(beats::shutdownNow);
+    beats.scheduleAtFixedRate(alive::heartbeat, 0, 50, TimeUnit.MILLISECONDS);
+    RoundAssignment a = alive.awaitRound(0);
+    RoundAssignment b = silent.awaitRound(0);
+    long silentSince = System.nanoTime();
+    assertEquals(2, a.getParticipants());
+    assertEquals(2, b.getParticipants());
+
+    double dropped = 0;
+    while (dropped == 0 && System.nanoTime() - silentSince < TimeUnit.SECONDS.toNanos(10)) {
+      Thread.sleep(20);
+      dropped = registry.get("orthoslice.workers.dropped").counter().count();
+    }
+    long silentMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - silentSince);
+    assertEquals(1.0, dropped);
+    assertTrue(silentMs >= timeoutMs, "dropped after " + silentMs + " ms of silence, the timeout is " + timeoutMs);
+    assertEquals(0.0, registry.get("orthoslice.workers.left").counter().count());
+    assertEquals(1.0, registry.get("orthoslice.workers.active").gauge().value());
+    StatusRuntimeException gone = assertThrows(StatusRuntimeException.class, silent::heartbeat);
+    assertEquals(Status.Code.NOT_FOUND, gone.getStatus().getCode());
+
+    // The round no longer waits for the dropped worker: the live one's update completes it.
+    alive.submit(a, update(RANK, new Random(6))).get(10, TimeUnit.SECONDS);
+    RoundResult r = merged.poll(30, TimeUnit.SECONDS);
+    assertEquals(List.of(a.getSlot()), r.mergedSlots());
+    RoundAssignment next = alive.awaitRound(1);
+    assertEquals(1, next.getRound());
+    assertEquals(1, next.getParticipants());
+    assertEquals(0, next.getSlot());
   }
 }

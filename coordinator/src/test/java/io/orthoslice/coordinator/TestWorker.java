@@ -15,6 +15,7 @@ import io.orthoslice.common.wire.WireTensor;
 import io.orthoslice.proto.AwaitRoundRequest;
 import io.orthoslice.proto.CoordinatorGrpc;
 import io.orthoslice.proto.FetchWeightsRequest;
+import io.orthoslice.proto.HeartbeatRequest;
 import io.orthoslice.proto.JoinRequest;
 import io.orthoslice.proto.JoinResponse;
 import io.orthoslice.proto.RoundAssignment;
@@ -22,7 +23,9 @@ import io.orthoslice.proto.SubmitUpdateResponse;
 import io.orthoslice.proto.TensorChunk;
 import io.orthoslice.proto.UpdateHeader;
 import io.orthoslice.proto.UpdatePart;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -58,6 +61,10 @@ final class TestWorker {
     };
   }
 
+  void heartbeat() {
+    blocking.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(HeartbeatRequest.newBuilder().setWorkerId(id).build());
+  }
+
   JoinResponse join(String name) {
     JoinResponse r = blocking.withDeadlineAfter(10, TimeUnit.SECONDS)
         .join(JoinRequest.newBuilder().setWorkerName(name).setProtocolVersion(1).build());
@@ -87,6 +94,15 @@ final class TestWorker {
 
   /** Streams an update; the future fails with the call's StatusRuntimeException. */
   CompletableFuture<SubmitUpdateResponse> submit(RoundAssignment a, Map<String, WireTensor> tensors) {
+    List<TensorChunk> chunks = new ArrayList<>();
+    for (WireTensor t : tensors.values()) {
+      TensorCodec.encode(t, chunks::add);
+    }
+    return submitChunks(a, chunks);
+  }
+
+  /** Streams the header of {@code a}'s update, then these chunks as they are (well-formed or not). */
+  CompletableFuture<SubmitUpdateResponse> submitChunks(RoundAssignment a, List<TensorChunk> chunks) {
     CompletableFuture<SubmitUpdateResponse> result = new CompletableFuture<>();
     StreamObserver<UpdatePart> out = async.withDeadlineAfter(30, TimeUnit.SECONDS).submitUpdate(new StreamObserver<>() {
       @Override
@@ -104,8 +120,8 @@ final class TestWorker {
     });
     out.onNext(UpdatePart.newBuilder().setHeader(UpdateHeader.newBuilder().setWorkerId(id).setRound(a.getRound())
         .setSlot(a.getSlot()).setWeightsVersion(a.getWeightsVersion()).setMeanLoss(3.0).setTokens(100)).build());
-    for (WireTensor t : tensors.values()) {
-      TensorCodec.encode(t, c -> out.onNext(UpdatePart.newBuilder().setTensor(c).build()));
+    for (TensorChunk c : chunks) {
+      out.onNext(UpdatePart.newBuilder().setTensor(c).build());
     }
     out.onCompleted();
     return result;

@@ -38,16 +38,13 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The worker's side of the protocol over any {@link Channel}: the run token on every call, a
- * deadline on every call, and exponential back-off while the coordinator is UNAVAILABLE.
+ * deadline on every call, and exponential back-off ({@link Backoff}) while the coordinator is UNAVAILABLE.
  */
 public final class CoordinatorClient implements AutoCloseable {
 
-  private static final Logger LOG = LoggerFactory.getLogger(CoordinatorClient.class);
   static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
   /** The factored update of one round: its header and tensors by wire name. */
@@ -58,20 +55,25 @@ public final class CoordinatorClient implements AutoCloseable {
   private final CoordinatorGrpc.CoordinatorStub async;
   private final Duration callTimeout;
   private final Duration transferTimeout;
-  private final Duration giveUpAfter;
+  private final Backoff backoff;
 
   /**
    * @param owned closed by {@link #close()} when not null (the channel {@code channel} wraps)
    * @param giveUpAfter how long to keep retrying an UNAVAILABLE coordinator
    */
   public CoordinatorClient(Channel channel, ManagedChannel owned, String token, Duration giveUpAfter) {
+    this(channel, owned, token, Backoff.standard(giveUpAfter));
+  }
+
+  /** @param backoff how to retry an UNAVAILABLE coordinator, and for how long */
+  public CoordinatorClient(Channel channel, ManagedChannel owned, String token, Backoff backoff) {
     Channel authed = ClientInterceptors.intercept(channel, bearer(token));
     this.owned = owned;
     this.blocking = CoordinatorGrpc.newBlockingStub(authed);
     this.async = CoordinatorGrpc.newStub(authed);
     this.callTimeout = Duration.ofSeconds(30);
     this.transferTimeout = Duration.ofMinutes(10);
-    this.giveUpAfter = giveUpAfter;
+    this.backoff = backoff;
   }
 
   public JoinResponse join(String name, String device, long memoryBytes) {
@@ -186,27 +188,16 @@ public final class CoordinatorClient implements AutoCloseable {
         .leave(LeaveRequest.newBuilder().setWorkerId(workerId).setReason(reason).build());
   }
 
-  /** Retries UNAVAILABLE with exponential back-off (0.25 s doubling to 8 s) until {@code giveUpAfter}. */
+  /**
+   * Retries UNAVAILABLE with {@link Backoff}; before each retry the channel's own reconnect back-off
+   * is reset, so a coordinator that came up is reached on the next attempt.
+   */
   private <T> T retrying(String what, Supplier<T> call) {
-    long end = System.nanoTime() + giveUpAfter.toNanos();
-    long backoffMs = 250;
-    while (true) {
-      try {
-        return call.get();
-      } catch (StatusRuntimeException e) {
-        if (e.getStatus().getCode() != Status.Code.UNAVAILABLE || System.nanoTime() > end) {
-          throw e;
-        }
-        LOG.info("{}: coordinator unavailable ({}); retrying in {} ms", what, e.getStatus().getDescription(), backoffMs);
-        try {
-          Thread.sleep(backoffMs);
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          throw e;
-        }
-        backoffMs = Math.min(8000, backoffMs * 2);
+    return backoff.call(what, call, () -> {
+      if (owned != null) {
+        owned.resetConnectBackoff();
       }
-    }
+    });
   }
 
   private static ClientInterceptor bearer(String token) {

@@ -26,6 +26,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,6 +56,7 @@ public final class Worker implements AutoCloseable {
   private final AtomicBoolean left = new AtomicBoolean();
   private volatile String workerId;
   private long bytesReceived;
+  private Consumer<String> joinedListener = id -> {};
 
   /**
    * @param preferFactored fetch the factored round update instead of the weights when one exists
@@ -72,6 +74,12 @@ public final class Worker implements AutoCloseable {
     this.preferFactored = preferFactored;
   }
 
+  /** Calls {@code listener} with the worker id once joined (the CLI puts it into every log line). */
+  public Worker onJoined(Consumer<String> listener) {
+    this.joinedListener = listener;
+    return this;
+  }
+
   /**
    * Runs until the coordinator says the run is finished.
    *
@@ -80,6 +88,7 @@ public final class Worker implements AutoCloseable {
   public Summary run(Function<RunSpec, TokenWindows> openData) throws Exception {
     JoinResponse joined = client.join(name, device, Runtime.getRuntime().maxMemory());
     workerId = joined.getWorkerId();
+    joinedListener.accept(workerId);
     RunSpec run = joined.getRun();
     ObjectMapper json = new ObjectMapper();
     @SuppressWarnings("unchecked")
@@ -238,6 +247,7 @@ public final class Worker implements AutoCloseable {
   public void leave(String reason) {
     String id = workerId;
     if (id != null && left.compareAndSet(false, true)) {
+      LOG.info("leaving: {}", reason);
       try {
         client.leave(id, reason);
       } catch (StatusRuntimeException e) {

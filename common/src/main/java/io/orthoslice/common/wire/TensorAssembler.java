@@ -8,9 +8,14 @@ import java.util.zip.CRC32C;
 /**
  * Reassembles a stream of {@link TensorChunk}s into whole tensors, one at a time and in order.
  * Every violation of the format (version, dtype, shape, lengths, offsets, interleaving, checksum)
- * is a {@link WireFormatException} naming the tensor; nothing partial is ever returned.
+ * is a {@link WireFormatException} naming the tensor; nothing partial is ever returned. Sizes beyond
+ * the limits (a chunk over {@link TensorCodec#MAX_CHUNK_BYTES}, tensors declaring more than the
+ * stream's byte budget) are a {@link WireLimitException}, raised before anything is buffered.
  */
 public final class TensorAssembler {
+
+  private final long maxTotalBytes;
+  private long declared;
 
   private String name;
   private DType dtype;
@@ -19,6 +24,16 @@ public final class TensorAssembler {
   private byte[] buffer;
   private int received;
 
+  /** An assembler without a budget (tensors are limited to 2 GiB each). */
+  public TensorAssembler() {
+    this(Long.MAX_VALUE);
+  }
+
+  /** @param maxTotalBytes the most data bytes all tensors of the stream may declare together */
+  public TensorAssembler(long maxTotalBytes) {
+    this.maxTotalBytes = maxTotalBytes;
+  }
+
   /** Takes the next chunk; returns the tensor when this chunk completed it. */
   public Optional<WireTensor> accept(TensorChunk c) {
     if (c.getVersion() != TensorCodec.VERSION) {
@@ -26,7 +41,7 @@ public final class TensorAssembler {
           + c.getVersion());
     }
     if (c.getData().size() > TensorCodec.MAX_CHUNK_BYTES) {
-      throw new WireFormatException("tensor " + c.getName() + ": chunk of " + c.getData().size()
+      throw new WireLimitException("tensor " + c.getName() + ": chunk of " + c.getData().size()
           + " bytes exceeds the limit of " + TensorCodec.MAX_CHUNK_BYTES);
     }
     if (buffer == null) {
@@ -103,8 +118,13 @@ public final class TensorAssembler {
           + " bytes)");
     }
     if (expected > Integer.MAX_VALUE - 8) {
-      throw new WireFormatException("tensor " + c.getName() + " of " + expected + " bytes exceeds 2 GiB");
+      throw new WireLimitException("tensor " + c.getName() + " of " + expected + " bytes exceeds 2 GiB");
     }
+    if (expected > maxTotalBytes - declared) {
+      throw new WireLimitException("tensor " + c.getName() + " of " + expected + " bytes takes the stream to "
+          + (declared + expected) + " bytes, above its limit of " + maxTotalBytes + " bytes");
+    }
+    declared += expected;
     name = c.getName();
     dtype = c.getDtype();
     shape = s;

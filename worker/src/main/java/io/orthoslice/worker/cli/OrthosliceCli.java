@@ -1,5 +1,8 @@
 package io.orthoslice.worker.cli;
 
+import io.orthoslice.common.logging.LogIdentity;
+import io.orthoslice.worker.CoordinatorUnreachableException;
+
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -35,6 +38,8 @@ public final class OrthosliceCli implements Runnable {
   }
 
   public static void main(String[] args) {
+    // Every log line names the process: the subcommand (the worker refines it to its name and id).
+    LogIdentity.set(args.length > 0 && !args[0].startsWith("-") ? args[0] : "orthoslice", null);
     System.exit(execute(args));
   }
 
@@ -55,6 +60,10 @@ public final class OrthosliceCli implements Runnable {
       if (ex instanceof IllegalArgumentException) {
         commandLine.getErr().println("error: " + ex.getMessage());
         return EXIT_USAGE;
+      }
+      if (ex instanceof CoordinatorUnreachableException) {
+        commandLine.getErr().println("error: " + ex.getMessage());
+        return 1;
       }
       throw ex;
     });

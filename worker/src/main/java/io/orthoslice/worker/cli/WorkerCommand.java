@@ -1,14 +1,12 @@
 package io.orthoslice.worker.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.grpc.ChannelCredentials;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.TlsChannelCredentials;
 import io.orthoslice.common.data.TokenDataset;
 import io.orthoslice.common.train.DatasetWindows;
 import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.logging.LogIdentity;
+import io.orthoslice.worker.CoordinatorChannels;
 import io.orthoslice.worker.CoordinatorClient;
 import io.orthoslice.worker.Worker;
 import io.orthoslice.worker.WorkerMetrics;
@@ -74,15 +72,12 @@ final class WorkerCommand implements Callable<Integer> {
     if (token == null || token.isBlank()) {
       throw new IllegalArgumentException("--token (or $ORTHOSLICE_TOKEN) is required");
     }
-    // logback.xml prints the worker's name on every line of this (the worker's main) thread.
-    org.slf4j.MDC.put("worker", name);
+    // logback.xml prints this on every line, from any thread: the name now, the worker id once joined.
+    LogIdentity.set("worker", name);
     if (!fetch.equals("factored") && !fetch.equals("full")) {
       throw new IllegalArgumentException("--fetch must be factored or full, got '" + fetch + "'");
     }
-    ChannelCredentials creds = tlsCa == null ? InsecureChannelCredentials.create()
-        : TlsChannelCredentials.newBuilder().trustManager(tlsCa.toFile()).build();
-    ManagedChannel channel = Grpc.newChannelBuilder(coordinator, creds)
-        .maxInboundMessageSize(8 << 20).build();
+    ManagedChannel channel = CoordinatorChannels.open(coordinator, tlsCa);
     AtomicReference<TokenDataset> dataset = new AtomicReference<>();
     // The --name is the worker's label: bounded and known before joining (the id comes later).
     PrometheusMeterRegistry registry = ProcessMeters.create("worker", "worker", name);
@@ -90,7 +85,7 @@ final class WorkerCommand implements Callable<Integer> {
     GpuMemoryMeters.bindIfGpu(registry, DeviceSpec.parse(device));
     try (MetricsServer http = MetricsServer.startUnlessOff(metricsPort, registry::scrape);
         Worker worker = new Worker(new CoordinatorClient(channel, channel, token, Duration.ofSeconds(giveUpAfter)),
-        name, device, fetch.equals("factored"), metrics)) {
+        name, device, fetch.equals("factored"), metrics).onJoined(id -> LogIdentity.set("worker", id))) {
       if (http != null) {
         System.out.println("worker " + name + " metrics on port " + http.port());
         http.lingerOnClose(Duration.ofMillis(Math.round(metricsLinger * 1000)));

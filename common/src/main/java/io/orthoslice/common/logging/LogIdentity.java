@@ -1,0 +1,29 @@
+package io.orthoslice.common.logging;
+
+/**
+ * Who this process is in its log lines: role and, for a worker, its name and later its id. Kept
+ * as one process-wide system property that the logback pattern reads on every event
+ * ({@code %property{orthoslice.log.who}}), so lines from any thread carry it — gRPC callbacks,
+ * executors, timers and shutdown hooks included — unlike an MDC entry, which only the thread that
+ * set it sees.
+ */
+public final class LogIdentity {
+
+  /** The system property the logback patterns print. */
+  public static final String PROPERTY = "orthoslice.log.who";
+
+  private LogIdentity() {}
+
+  /** Sets the identity; {@code id} may be null or blank (the coordinator has none). */
+  public static void set(String role, String id) {
+    if (role == null || role.isBlank()) {
+      throw new IllegalArgumentException("log role must be non-blank, got '" + role + "'");
+    }
+    System.setProperty(PROPERTY, id == null || id.isBlank() ? role : role + " " + id);
+  }
+
+  /** The identity as the log lines show it, or null when none was set. */
+  public static String current() {
+    return System.getProperty(PROPERTY);
+  }
+}

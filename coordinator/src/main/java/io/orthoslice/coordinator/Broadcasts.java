@@ -1,0 +1,87 @@
+package io.orthoslice.coordinator;
+
+import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.round.RoundMerge;
+import io.orthoslice.coordinator.CoordinatorException.Code;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What stale workers fetch: the current weights (the full broadcast) and, when the last merge has
+ * one, its factored form (every merged slot's factor plus the new dense parameters, from which a
+ * worker holding the previous version rebuilds the merge). Both are immutable and read without a
+ * lock; {@link #publish} replaces them together after a merge.
+ */
+final class Broadcasts {
+
+  private final RunSettings settings;
+  private final Map<String, long[]> shapes = new HashMap<>();
+  private volatile WeightsSnapshot weights;
+  private volatile RoundUpdate lastUpdate;
+
+  Broadcasts(RunSettings settings, WeightsSnapshot start) {
+    this.settings = settings;
+    this.weights = start;
+    Map<String, long[]> factors = RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank());
+    for (ParameterSpec p : settings.model().parameters()) {
+      shapes.put(p.name(), p.shape());
+      if (p.role() == ParameterSpec.Role.PROJECTED && settings.mode().projected()) {
+        shapes.put(RoundMerge.factorName(p.name()), factors.get(RoundMerge.factorName(p.name())));
+      }
+    }
+  }
+
+  WeightsSnapshot current() {
+    return weights;
+  }
+
+  /** The weights of {@code version}; ABORTED when that is not the current version. */
+  WeightsSnapshot weights(long version) {
+    WeightsSnapshot w = weights;
+    if (w.version() != version) {
+      throw new CoordinatorException(Code.ABORTED, "weights version " + version + " is not held; the current"
+          + " version is " + w.version());
+    }
+    return w;
+  }
+
+  /** The factored update from {@code fromVersion}; FAILED_PRECONDITION when the last merge has none from it. */
+  RoundUpdate roundUpdate(long fromVersion) {
+    RoundUpdate u = lastUpdate;
+    if (u == null || u.fromVersion() != fromVersion) {
+      throw new CoordinatorException(Code.FAILED_PRECONDITION, "no factored update from version " + fromVersion
+          + (u == null ? " (none exists in this mode or yet)" : "; the last one is from version " + u.fromVersion())
+          + "; fetch the weights");
+    }
+    return u;
+  }
+
+  void publish(WeightsSnapshot after, RoundUpdate update) {
+    weights = after;
+    lastUpdate = update;
+  }
+
+  /** The factored form of a merge of {@code bySlot} that produced {@code after} from {@code fromVersion}. */
+  RoundUpdate factored(OpenRound r, Map<Integer, Map<String, float[]>> bySlot, WeightsSnapshot after,
+      long fromVersion) {
+    LinkedHashMap<String, float[]> t = new LinkedHashMap<>();
+    for (ParameterSpec p : settings.model().parameters()) {
+      if (p.role() == ParameterSpec.Role.PROJECTED) {
+        String f = RoundMerge.factorName(p.name());
+        bySlot.forEach((slot, m) -> t.put(RoundUpdate.slotFactorName(f, slot), m.get(f)));
+      } else {
+        t.put(p.name(), after.values().get(p.name()));
+      }
+    }
+    return new RoundUpdate(r.round, fromVersion, after.version(), r.participants.size(), settings.train().seed(),
+        new ArrayList<>(bySlot.keySet()), t);
+  }
+
+  /** Shape of a tensor's wire name; a slot's factor {@code <param>#A@k} has its factor's shape. */
+  long[] wireShape(String name) {
+    int at = name.lastIndexOf('@');
+    return shapes.get(at < 0 ? name : name.substring(0, at));
+  }
+}

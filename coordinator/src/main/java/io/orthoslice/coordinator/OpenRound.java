@@ -1,0 +1,112 @@
+package io.orthoslice.coordinator;
+
+import io.orthoslice.common.round.RoundPlan;
+import io.orthoslice.coordinator.CoordinatorException.Code;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ScheduledFuture;
+import java.util.function.Predicate;
+
+/**
+ * The round in progress: its plan, participants and their assignments, the updates received so
+ * far and its deadline. A round is created closed ("closing": invisible to workers while its
+ * assignments are made), accepts updates once published, and closes exactly once. Not
+ * thread-safe; the {@link Coordinator} guards it with its lock.
+ */
+final class OpenRound {
+
+  final long round;
+  final RoundPlan plan;
+  final List<String> participants;
+  final long cursorStart;
+  final long openedNanos = System.nanoTime();
+  private final Map<String, Assignment> assignments = new LinkedHashMap<>();
+  private final Map<Integer, Submission> submissions = new TreeMap<>();
+  private ScheduledFuture<?> deadline;
+  private boolean closing = true;
+
+  OpenRound(long round, RoundPlan plan, List<String> participants, long cursorStart) {
+    this.round = round;
+    this.plan = plan;
+    this.participants = List.copyOf(participants);
+    this.cursorStart = cursorStart;
+  }
+
+  /** Makes the round visible: its assignments and the deadline that will close it. */
+  void publish(Map<String, Assignment> made, ScheduledFuture<?> closesAt) {
+    assignments.putAll(made);
+    deadline = closesAt;
+    closing = false;
+  }
+
+  boolean accepting() {
+    return !closing;
+  }
+
+  Assignment assignment(String workerId) {
+    return assignments.get(workerId);
+  }
+
+  /** The assignment {@code workerId} can still train for in this round (numbered >= wanted), else null. */
+  Assignment pendingFor(String workerId, long wantedRound) {
+    Assignment a = assignments.get(workerId);
+    return !closing && round >= wantedRound && a != null && !submissions.containsKey(a.slot()) ? a : null;
+  }
+
+  /** True when every participant still alive has submitted. */
+  boolean complete(Predicate<String> alive) {
+    for (Map.Entry<String, Assignment> e : assignments.entrySet()) {
+      if (!submissions.containsKey(e.getValue().slot()) && alive.test(e.getKey())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void accept(Submission s) {
+    submissions.put(s.slot(), s);
+  }
+
+  /** Stops accepting updates; returns those received in slot order, or null when already closing. */
+  List<Submission> close() {
+    if (closing) {
+      return null;
+    }
+    closing = true;
+    deadline.cancel(false);
+    return new ArrayList<>(submissions.values());
+  }
+
+  /**
+   * The round an update for ({@code round}, {@code slot}, weights {@code version}) belongs to, or
+   * the refusal: FAILED_PRECONDITION when stale or duplicate, INVALID_ARGUMENT for a wrong slot.
+   */
+  static OpenRound require(OpenRound r, String workerId, long round, int slot, long version) {
+    if (r == null || r.closing || r.round != round) {
+      throw new CoordinatorException(Code.FAILED_PRECONDITION, "round " + (round + 1) + " is not open (its deadline"
+          + " passed or it was merged); " + (r == null || r.closing ? "no round is open" : "the open round is "
+          + (r.round + 1)));
+    }
+    Assignment a = r.assignments.get(workerId);
+    if (a == null) {
+      throw new CoordinatorException(Code.FAILED_PRECONDITION, "worker " + workerId + " is not a participant of round "
+          + (round + 1));
+    }
+    if (a.slot() != slot) {
+      throw new CoordinatorException(Code.INVALID_ARGUMENT, "worker " + workerId + " holds slot " + a.slot()
+          + " of round " + (round + 1) + ", not slot " + slot);
+    }
+    if (a.weightsVersion() != version) {
+      throw new CoordinatorException(Code.FAILED_PRECONDITION, "round " + (round + 1) + " starts from weights version "
+          + a.weightsVersion() + ", the update was trained from version " + version);
+    }
+    if (r.submissions.containsKey(slot)) {
+      throw new CoordinatorException(Code.FAILED_PRECONDITION, "slot " + slot + " of round " + (round + 1)
+          + " was already submitted");
+    }
+    return r;
+  }
+}

@@ -1,0 +1,47 @@
+package io.orthoslice.coordinator;
+
+import java.util.List;
+
+/**
+ * After a merge: the validation loss of the new weights (timed; a round that merged nothing keeps
+ * the previous loss), the round's {@link RoundResult}, and whether a checkpoint is due (every
+ * {@code --checkpoint-every} rounds and after the last one).
+ */
+final class RoundEvaluation {
+
+  private final RunSettings settings;
+  private final ValidationLoss validation;
+
+  RoundEvaluation(RunSettings settings, ValidationLoss validation) {
+    this.settings = settings;
+    this.validation = validation;
+  }
+
+  double evaluate(WeightsSnapshot w) {
+    return validation.of(w.values());
+  }
+
+  /**
+   * Evaluates {@code after} (unless nothing was merged: then {@code previousLoss} stands) and
+   * describes the round.
+   */
+  RoundResult result(OpenRound r, List<Submission> subs, WeightsSnapshot after, RoundUpdate update,
+      double previousLoss, double mergeSeconds) {
+    long t1 = System.nanoTime();
+    double val = subs.isEmpty() ? previousLoss : evaluate(after);
+    double evalSeconds = (System.nanoTime() - t1) / 1e9;
+    List<Integer> slots = subs.stream().map(Submission::slot).toList();
+    return new RoundResult(r.round, r.participants.size(), slots, after.version(),
+        subs.stream().mapToDouble(Submission::meanLoss).average().orElse(Double.NaN), val,
+        (long) subs.stream().mapToLong(Submission::bytes).average().orElse(0), after.bytes(),
+        update == null ? 0 : update.bytes(), mergeSeconds, evalSeconds);
+  }
+
+  boolean lastRound(long round) {
+    return round + 1 == settings.rounds();
+  }
+
+  boolean checkpointDue(long round) {
+    return lastRound(round) || settings.checkpointEvery() > 0 && (round + 1) % settings.checkpointEvery() == 0;
+  }
+}

@@ -1,0 +1,61 @@
+package io.orthoslice.coordinator;
+
+import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.round.RoundPlan;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Decides when a round can open and with whom, draws its projection plan and makes each
+ * participant's assignment (slot, seed, learning-rate window, data position, slice checksum).
+ * Stateless apart from the run's settings.
+ */
+final class RoundPlanner {
+
+  private final RunSettings settings;
+
+  RoundPlanner(RunSettings settings) {
+    this.settings = settings;
+  }
+
+  /**
+   * The round {@code round} with the first live workers as participants, or null while fewer are
+   * live than needed ({@code --workers} for the run's first round, {@code --min-workers} later).
+   */
+  OpenRound open(long round, List<String> live, boolean firstOfRun, long cursor) {
+    int needed = firstOfRun ? settings.expectedWorkers() : settings.minWorkers();
+    if (live.size() < needed) {
+      return null;
+    }
+    int k = Math.min(live.size(), maxParticipants());
+    return new OpenRound(round, RoundPlan.of(settings.model(), settings.mode(), settings.train().seed(), round, k,
+        settings.rank()), live.subList(0, k), cursor);
+  }
+
+  /** One assignment per participant, in slot order. */
+  Map<String, Assignment> assignments(OpenRound r, long weightsVersion, long deadlineUnixMs) {
+    long span = (long) settings.localSteps() * settings.windowsPerStep();
+    Map<String, Assignment> made = new LinkedHashMap<>();
+    for (int slot = 0; slot < r.participants.size(); slot++) {
+      made.put(r.participants.get(slot), new Assignment(false, r.round, r.participants.size(), slot,
+          settings.train().seed(), settings.localSteps(), weightsVersion, r.round * settings.localSteps(),
+          r.cursorStart + slot * span, r.plan.checksum(slot), deadlineUnixMs));
+    }
+    return made;
+  }
+
+  /** The data cursor after {@code r}: every participant's windows are spent, merged or not. */
+  long cursorAfter(OpenRound r) {
+    return r.cursorStart + (long) settings.localSteps() * settings.windowsPerStep() * r.participants.size();
+  }
+
+  /** Orthogonal slices need K r <= d: more live workers than that wait for the next round. */
+  private int maxParticipants() {
+    if (settings.mode() != RoundMode.ORTHOGONAL) {
+      return Integer.MAX_VALUE;
+    }
+    int d = RoundPlan.projected(settings.model()).stream().mapToInt(RoundPlan::dimension).min().orElseThrow();
+    return d / settings.rank();
+  }
+}
