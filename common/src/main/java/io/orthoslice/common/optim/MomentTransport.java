@@ -3,8 +3,10 @@ package io.orthoslice.common.optim;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.orthoslice.common.projection.Side;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -32,6 +34,16 @@ public final class MomentTransport {
 
   private MomentTransport() {}
 
+  /** One side's change of projector, P_old -> P_new (both d x r), acting on {@code side}. */
+  public record Change(Side side, NDArray pOld, NDArray pNew) {
+    public Change {
+      if (!pOld.getShape().equals(pNew.getShape())) {
+        throw new IllegalArgumentException("old and new projectors must have the same shape, got "
+            + pOld.getShape() + " and " + pNew.getShape());
+      }
+    }
+  }
+
   /**
    * Returns new moments; the inputs are not modified. With t = 0 nothing has been accumulated, so v
    * is copied unchanged (as LDAdam does). The results belong to {@code m}'s manager.
@@ -45,29 +57,50 @@ public final class MomentTransport {
       Side side,
       double beta1,
       double beta2) {
+    return transport(m, v, t, List.of(new Change(side, pOld, pNew)), beta1, beta2);
+  }
+
+  /**
+   * The same rule for moments projected on several sides at once. For a two-sided (Kronecker)
+   * projection {@code R = L^T G R_} the change of basis of vec(m) is {@code Q_R ⊗ Q_L}, and since
+   * {@code (A ⊗ B)∘(A ⊗ B) = (A∘A) ⊗ (B∘B)} LDAdam's rule on vec(m) is applying each side's Q (and
+   * Q∘Q) in turn: {@code m' = Q_L m Q_R^T}.
+   */
+  public static Moments transport(
+      NDArray m, NDArray v, long t, List<Change> changes, double beta1, double beta2) {
     if (t < 0) {
       throw new IllegalArgumentException("step t must be >= 0, got " + t);
     }
-    if (!pOld.getShape().equals(pNew.getShape())) {
-      throw new IllegalArgumentException(
-          "old and new projectors must have the same shape, got "
-              + pOld.getShape()
-              + " and "
-              + pNew.getShape());
+    if (changes.isEmpty()) {
+      throw new IllegalArgumentException("at least one side's change of projector is needed");
+    }
+    List<NDArray> inputs = new ArrayList<>(List.of(m, v));
+    for (Change c : changes) {
+      inputs.add(c.pOld());
+      inputs.add(c.pNew());
     }
     NDManager out = m.getManager();
     try (NDManager scope = out.newSubManager()) {
-      scope.tempAttachAll(distinct(m, v, pOld, pNew));
-      NDArray q = pNew.transpose().matMul(pOld); // (r, r)
-      NDArray mNew = inBasis(q, m, side);
+      scope.tempAttachAll(distinct(inputs.toArray(new NDArray[0])));
+      List<NDArray> qs = new ArrayList<>();
+      for (Change c : changes) {
+        qs.add(c.pNew().transpose().matMul(c.pOld())); // (r, r)
+      }
+      NDArray mNew = m;
+      for (int i = 0; i < changes.size(); i++) {
+        mNew = inBasis(qs.get(i), mNew, changes.get(i).side());
+      }
       NDArray vNew;
       if (t == 0) {
         vNew = v.duplicate();
       } else {
         double c1 = 1 - Math.pow(beta1, t);
         double c2 = 1 - Math.pow(beta2, t);
-        NDArray centered = v.div(c2).subi(m.square().divi(c1 * c1));
-        vNew = inBasis(q.square(), centered, side).addi(mNew.square().divi(c1 * c1)).abs().muli(c2);
+        NDArray moved = v.div(c2).subi(m.square().divi(c1 * c1));
+        for (int i = 0; i < changes.size(); i++) {
+          moved = inBasis(qs.get(i).square(), moved, changes.get(i).side());
+        }
+        vNew = moved.addi(mNew.square().divi(c1 * c1)).abs().muli(c2);
       }
       mNew.attach(out);
       vNew.attach(out);

@@ -1,11 +1,14 @@
 package io.orthoslice.common.projection;
 
 import io.orthoslice.common.model.ParameterSpec;
+import java.util.List;
 
 /**
- * Where the projector P (d x r) of a projected matrix comes from at each re-draw. A standalone run
- * draws from its own seed; a distributed worker gets its pairwise-orthogonal slice of the round's
- * basis. Everything is a pure function of its arguments, so any process rebuilds the same P.
+ * Where the projectors of a projected matrix come from at each re-draw: one P (d x r) on the side
+ * GaLore picks, or, for a two-sided (Kronecker-factored) projection, L (m x r) on the left and R (n
+ * x r) on the right. A standalone run draws from its own seed; a distributed worker gets its
+ * pairwise-orthogonal slice of the round's basis. Everything is a pure function of its arguments,
+ * so any process rebuilds the same projectors.
  */
 public interface ProjectionSource {
 
@@ -17,6 +20,11 @@ public interface ProjectionSource {
    */
   double[] projection(ParameterSpec spec, Side side, int rank, long redraw, double[] gradient);
 
+  /** The sides that carry a projector, in the order they are drawn: one side, or LEFT and RIGHT. */
+  default List<Side> sides(ParameterSpec spec) {
+    return List.of(Side.forShape(spec.rows(), spec.cols()));
+  }
+
   /** True for GaLore's SVD projector, which depends on the current gradient. */
   boolean needsGradient();
 
@@ -25,14 +33,37 @@ public interface ProjectionSource {
 
   /** A run's own projections of the given kind: seed derived from (run seed, re-draw, name, slot 0). */
   static ProjectionSource standalone(ProjectionKind kind, long runSeed) {
+    return seeded(kind, runSeed, false);
+  }
+
+  /**
+   * A run's own two-sided projections: L (m x r) and R (n x r) of a seeded kind, from slots 1 (L)
+   * and 2 (R) of (run seed, re-draw, name), so the two factors are independent draws even for a
+   * square matrix.
+   */
+  static ProjectionSource twoSided(ProjectionKind kind, long runSeed) {
+    if (!kind.seeded()) {
+      throw new IllegalArgumentException("two-sided projections are drawn from a seed; kind " + kind.label()
+          + " is not allowed (allowed: gaussian, rademacher, orthogonal)");
+    }
+    return seeded(kind, runSeed, true);
+  }
+
+  private static ProjectionSource seeded(ProjectionKind kind, long runSeed, boolean twoSided) {
     return new ProjectionSource() {
+      @Override
+      public List<Side> sides(ParameterSpec spec) {
+        return twoSided ? List.of(Side.LEFT, Side.RIGHT) : ProjectionSource.super.sides(spec);
+      }
+
       @Override
       public double[] projection(ParameterSpec spec, Side side, int rank, long redraw, double[] gradient) {
         if (kind == ProjectionKind.SVD) {
           return Projector.svd(gradient, spec.rows(), spec.cols(), rank, side);
         }
         int d = side.dimension(spec.rows(), spec.cols());
-        return Projector.random(kind, SeedSequence.derive(runSeed, redraw, spec.name(), 0), d, rank);
+        int slot = twoSided ? (side == Side.LEFT ? 1 : 2) : 0;
+        return Projector.random(kind, SeedSequence.derive(runSeed, redraw, spec.name(), slot), d, rank);
       }
 
       @Override

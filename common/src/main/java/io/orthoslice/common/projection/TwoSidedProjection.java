@@ -7,7 +7,9 @@ import ai.djl.ndarray.types.DataType;
 /**
  * A Kronecker-factored projection of an m x n matrix: {@code R = P_L^T G P_R} (r x r), lifted back
  * as {@code P_L U P_R^T}. It is GaLore's {@code full} projection and the two-sided adapter {@code W
- * + P_L M P_R^T} with only M trained.
+ * + P_L M P_R^T} with only M trained. Training draws the same pair through {@link
+ * ProjectionSource#twoSided} (slots 1 and 2 of {@link SeedSequence}) and applies it one side at a
+ * time (train.ProjectedState, whose test checks that the two agree).
  *
  * @param left P_L, m x r
  * @param right P_R, n x r

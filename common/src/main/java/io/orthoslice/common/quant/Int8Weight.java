@@ -56,11 +56,13 @@ public final class Int8Weight implements QuantizedWeight {
   }
 
   /** The stored codes (rows x cols, int8). */
+  @Override
   public NDArray codes() {
     return codes;
   }
 
   /** The stored per-row scales (rows, float32). */
+  @Override
   public NDArray scales() {
     return scales;
   }

@@ -96,7 +96,13 @@ public final class Nf4Weight implements QuantizedWeight {
     return packed;
   }
 
+  @Override
+  public NDArray codes() {
+    return packed;
+  }
+
   /** The per-block absmax scales (float32). */
+  @Override
   public NDArray scales() {
     return scales;
   }

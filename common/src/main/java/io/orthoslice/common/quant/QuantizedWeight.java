@@ -20,6 +20,12 @@ public interface QuantizedWeight extends AutoCloseable {
    */
   NDArray dequantize(NDManager manager, DataType dtype);
 
+  /** The stored codes (INT8: one per element; NF4: two 4-bit indices per byte). */
+  NDArray codes();
+
+  /** The stored scales (INT8: one per row; NF4: one per block). */
+  NDArray scales();
+
   /** Bytes of the stored arrays (codes plus scales), as measured from their sizes. */
   long storedBytes();
 

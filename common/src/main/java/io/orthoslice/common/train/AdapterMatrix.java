@@ -8,14 +8,17 @@ import ai.djl.ndarray.types.DataType;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.optim.AdamW;
 import io.orthoslice.common.projection.Side;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * One-sided adapter: {@code W_eff = W + alpha A P^T} (right, A m x r) or {@code W + alpha P B}
- * (left, B r x n), P frozen, only the factor trained, starting at zero. The forward pass computes
- * {@code x W^T + alpha (x P) A^T} so no m x n gradient of W exists; dL/dA = alpha G P is exactly
- * GaLore's projected gradient, which is why the two modes give the same trajectory (DESIGN.md).
+ * Adapter: one-sided {@code W_eff = W + alpha A P^T} (right, A m x r) or {@code W + alpha P B}
+ * (left, B r x n), or two-sided {@code W + alpha L M R^T} (M r x r); the projectors are frozen, only
+ * the factor is trained, starting at zero. The forward pass computes {@code x W^T + alpha (x P) A^T}
+ * (two-sided: {@code alpha ((x R) M^T) L^T}) so no m x n gradient of W exists; dL/dA = alpha G P
+ * (dL/dM = alpha L^T G R) is exactly GaLore's projected gradient, which is why the two modes give
+ * the same trajectory (DESIGN.md).
  * Every T steps the factor is merged into W and P re-drawn. For an SVD projector W's gradient is
  * requested for the one step after a re-draw, and the factor's gradient is taken as alpha G P_new
  * (the factor is zero then, so the forward pass does not depend on P).
@@ -49,18 +52,19 @@ public final class AdapterMatrix implements ParameterTrainer {
     return proj.spec;
   }
 
-  /** The trained factor: A (m x r) on the right side, B (r x n) on the left. */
+  /** The trained factor: A (m x r) on the right side, B (r x n) on the left, M (r x r) two-sided. */
   public NDArray factor() {
     return factor;
   }
 
-  /** P, d x r. */
+  /** P (d x r) of a one-sided adapter. */
   public NDArray projector() {
     return proj.projector();
   }
 
+  /** The side of a one-sided adapter. */
   public Side side() {
-    return proj.side;
+    return proj.side();
   }
 
   public double scale() {
@@ -89,18 +93,10 @@ public final class AdapterMatrix implements ParameterTrainer {
 
   @Override
   public NDArray linear(NDArray x, DataType dtype, NDManager scope) {
-    StepScope.borrow(scope, factor, proj.projector());
-    NDArray p = cast(proj.projector(), dtype);
-    NDArray f = cast(factor, dtype);
+    StepScope.borrow(scope, factor);
     NDArray y = x.matMul(base.value(dtype, scope).transpose());
-    NDArray low = proj.side == Side.RIGHT
-        ? x.matMul(p).matMul(f.transpose()) // (.., r) (r, m)
-        : x.matMul(f.transpose()).matMul(p.transpose()); // (.., r) (r, m)
+    NDArray low = proj.forward(x, ProjectedState.cast(factor, dtype), dtype, scope);
     return y.add(scale == 1.0 ? low : low.mul(HostArrays.scalar(scope, scale, low.getDataType())));
-  }
-
-  private static NDArray cast(NDArray a, DataType dtype) {
-    return Cast.to(a, dtype);
   }
 
   @Override
@@ -112,7 +108,7 @@ public final class AdapterMatrix implements ParameterTrainer {
     NDArray g = w.getGradient();
     g.attach(scope);
     proj.drawPending(g);
-    gradientOverride = proj.side.project(g, proj.projector());
+    gradientOverride = proj.project(g);
     if (scale != 1.0) {
       gradientOverride.muli(scale);
     }
@@ -158,7 +154,7 @@ public final class AdapterMatrix implements ParameterTrainer {
 
   private NDArray lifted(NDManager scope) {
     StepScope.borrow(scope, factor);
-    NDArray d = proj.side.lift(factor, proj.projector());
+    NDArray d = proj.lift(factor);
     return scale == 1.0 ? d : d.muli(scale);
   }
 
@@ -171,12 +167,10 @@ public final class AdapterMatrix implements ParameterTrainer {
 
   @Override
   public Map<String, NDArray> state() {
-    if (base.quantized()) {
-      return Map.of("exp_avg", proj.adam.m, "exp_avg_sq", proj.adam.v, "projector", proj.projector(),
-          "projection_meta", proj.meta(), "factor", factor);
-    }
-    return Map.of("exp_avg", proj.adam.m, "exp_avg_sq", proj.adam.v, "projector", proj.projector(),
-        "projection_meta", proj.meta(), "factor", factor, "base", base.full());
+    Map<String, NDArray> out = new LinkedHashMap<>(proj.state());
+    out.put("factor", factor);
+    out.putAll(base.state());
+    return out;
   }
 
   @Override
@@ -186,15 +180,9 @@ public final class AdapterMatrix implements ParameterTrainer {
 
   @Override
   public void loadState(Map<String, NDArray> s, long step) {
-    String n = spec().name();
-    StateArrays.copyInto(proj.adam.m, s, "exp_avg", n);
-    StateArrays.copyInto(proj.adam.v, s, "exp_avg_sq", n);
-    StateArrays.copyInto(factor, s, "factor", n);
-    if (!base.quantized()) {
-      StateArrays.copyInto(base.full(), s, "base", n);
-    }
-    proj.restore(s);
-    proj.adam.t = step;
+    StateArrays.copyInto(factor, s, "factor", spec().name());
+    base.load(s, spec().name());
+    proj.restore(s, step);
   }
 
   @Override

@@ -7,11 +7,13 @@ import io.orthoslice.common.quant.Int8Weight;
 import io.orthoslice.common.quant.Nf4Weight;
 import io.orthoslice.common.quant.QuantizedWeight;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * The frozen W under an adapter: kept in the master dtype, or quantized (INT8 per output channel,
  * NF4 in blocks of 64 as QLoRA) and dequantized on the fly in each forward pass. A merge adds the
- * adapter's update to it (re-quantizing a quantized base).
+ * adapter's update to it (re-quantizing a quantized base). Checkpoints carry the codes and scales
+ * themselves, so a resumed run dequantizes exactly the same base.
  */
 final class FrozenBase implements AutoCloseable {
 
@@ -74,6 +76,22 @@ final class FrozenBase implements AutoCloseable {
     NDArray w = quantized.dequantize(scope, DataType.FLOAT32).addi(delta.toType(DataType.FLOAT32, false));
     quantized.close();
     quantized = quantize(w);
+  }
+
+  /**
+   * What an exact resume needs: the full array, or the quantized codes and scales as they are (a
+   * base re-quantized from the checkpoint's dequantized weights would differ after a merge).
+   */
+  Map<String, NDArray> state() {
+    return quantized == null ? Map.of("base", full)
+        : Map.of("base_codes", quantized.codes(), "base_scales", quantized.scales());
+  }
+
+  /** Restores what {@link #state()} saved; {@code param} names the parameter in errors. */
+  void load(Map<String, NDArray> saved, String param) {
+    for (Map.Entry<String, NDArray> e : state().entrySet()) {
+      StateArrays.copyInto(e.getValue(), saved, e.getKey(), param);
+    }
   }
 
   long bytes() {

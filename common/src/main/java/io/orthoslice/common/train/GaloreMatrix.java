@@ -10,8 +10,8 @@ import java.util.Map;
 
 /**
  * Gradient-transformation mode (GaLore, Zhao et al. 2024): the full gradient G of W is projected to
- * R = G P (right) or P^T G (left), Adam keeps its moments on R only, and W moves by the lifted step
- * {@code alpha * lift(u, P)}. P is re-drawn every T steps; an SVD projector is computed from the
+ * R = G P (right), P^T G (left) or L^T G R (two-sided, GaLore's {@code full}), Adam keeps its
+ * moments on R only, and W moves by the lifted step {@code alpha * lift(u)}. P is re-drawn every T steps; an SVD projector is computed from the
  * gradient of the step that follows the re-draw, as GaLore's code does at steps 0, T, 2T, ...
  */
 final class GaloreMatrix implements ParameterTrainer {
@@ -62,12 +62,12 @@ final class GaloreMatrix implements ParameterTrainer {
   @Override
   public void update(double lr, double gradScale, NDManager scope) {
     NDArray g = gradients(scope).get(0);
-    NDArray r = proj.side.project(gradScale == 1.0 ? g : g.mul(gradScale), proj.projector()); // reduced shape
+    NDArray r = proj.project(gradScale == 1.0 ? g : g.mul(gradScale)); // reduced shape
     NDArray u = adam.direction(r, proj.adam, scope);
     if (weightDecay != 0) {
       weight.muli(1 - lr * weightDecay);
     }
-    weight.subi(proj.side.lift(u, proj.projector()).muli(lr * scale));
+    weight.subi(proj.lift(u).muli(lr * scale));
     GradientBuffers.zero(weight);
   }
 
@@ -88,8 +88,7 @@ final class GaloreMatrix implements ParameterTrainer {
 
   @Override
   public Map<String, NDArray> state() {
-    return Map.of("exp_avg", proj.adam.m, "exp_avg_sq", proj.adam.v, "projector", proj.projector(),
-        "projection_meta", proj.meta());
+    return proj.state();
   }
 
   @Override
@@ -99,10 +98,7 @@ final class GaloreMatrix implements ParameterTrainer {
 
   @Override
   public void loadState(Map<String, NDArray> s, long step) {
-    StateArrays.copyInto(proj.adam.m, s, "exp_avg", spec().name());
-    StateArrays.copyInto(proj.adam.v, s, "exp_avg_sq", spec().name());
-    proj.restore(s);
-    proj.adam.t = step;
+    proj.restore(s, step);
   }
 
   @Override

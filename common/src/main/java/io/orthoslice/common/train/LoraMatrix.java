@@ -10,6 +10,7 @@ import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.optim.AdamW;
 import io.orthoslice.common.projection.PortableRandom;
 import io.orthoslice.common.projection.SeedSequence;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -139,12 +140,10 @@ final class LoraMatrix implements ParameterTrainer {
 
   @Override
   public Map<String, NDArray> state() {
-    if (base.quantized()) {
-      return Map.of("lora_A", a, "lora_B", b, "exp_avg_A", stateA.m, "exp_avg_sq_A", stateA.v,
-          "exp_avg_B", stateB.m, "exp_avg_sq_B", stateB.v);
-    }
-    return Map.of("lora_A", a, "lora_B", b, "exp_avg_A", stateA.m, "exp_avg_sq_A", stateA.v,
-        "exp_avg_B", stateB.m, "exp_avg_sq_B", stateB.v, "base", base.full());
+    Map<String, NDArray> out = new LinkedHashMap<>(Map.of("lora_A", a, "lora_B", b, "exp_avg_A", stateA.m,
+        "exp_avg_sq_A", stateA.v, "exp_avg_B", stateB.m, "exp_avg_sq_B", stateB.v));
+    out.putAll(base.state());
+    return out;
   }
 
   @Override
@@ -160,9 +159,7 @@ final class LoraMatrix implements ParameterTrainer {
     StateArrays.copyInto(stateA.v, s, "exp_avg_sq_A", spec.name());
     StateArrays.copyInto(stateB.m, s, "exp_avg_B", spec.name());
     StateArrays.copyInto(stateB.v, s, "exp_avg_sq_B", spec.name());
-    if (!base.quantized()) {
-      StateArrays.copyInto(base.full(), s, "base", spec.name());
-    }
+    base.load(s, spec.name());
     stateA.t = step;
     stateB.t = step;
     stepsSinceMerge = merges ? step : Long.MAX_VALUE / 2;

@@ -1,33 +1,46 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.Cast;
 import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.optim.AdamW;
 import io.orthoslice.common.optim.MomentTransport;
 import io.orthoslice.common.projection.ProjectionSource;
 import io.orthoslice.common.projection.Projector;
 import io.orthoslice.common.projection.Side;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /**
- * What GaLore-style projected gradients and one-sided adapters share for one m x n matrix: the
- * projector P (d x r), the Adam moments on the reduced shape, and the rule applied to those moments
- * when P is re-drawn (reset as ReLoRA, carry as GaLore's code, transport as LDAdam).
+ * What GaLore-style projected gradients and adapters share for one m x n matrix: the projectors, the
+ * Adam moments on the reduced shape, and the rule applied to those moments when the projectors are
+ * re-drawn (reset as ReLoRA, carry as GaLore's code, transport as LDAdam).
+ *
+ * <p>One-sided: one P (d x r) on the side GaLore picks, reduced shape m x r ({@code G P}) or r x n
+ * ({@code P^T G}). Two-sided (Kronecker-factored, GaLore's {@code full}): L (m x r) and R (n x r),
+ * reduced shape r x r ({@code L^T G R}), lifted back as {@code L U R^T}. Each projector acts through
+ * its {@link Side}, so both cases are the same code: project applies the sides in turn, lift undoes
+ * them in reverse.
  */
 final class ProjectedState implements AutoCloseable {
 
   final ParameterSpec spec;
-  final Side side;
   final int rank;
   final ProjectionSource source;
   final MethodSpec.StatePolicy policy;
   final AdamW.State adam;
+  private final List<Side> sides; // RIGHT before LEFT when both are present
+  private final List<NDArray> projectors; // parallel to sides, each d x r
   private final AdamW.Hyper hyper;
   private final NDManager owner;
   private final DataType dtype;
-  private NDArray projector;
   private long redraw = -1;
   private long pendingIndex = -1;
   private final NDArray meta; // int64 [redraw, pendingIndex], kept current for checkpoints
@@ -35,22 +48,51 @@ final class ProjectedState implements AutoCloseable {
   ProjectedState(ParameterSpec spec, int rank, ProjectionSource source, MethodSpec.StatePolicy policy,
       AdamW.Hyper hyper, NDManager owner, DataType dtype) {
     this.spec = spec;
-    this.side = Side.forShape(spec.rows(), spec.cols());
-    Projector.checkRank(side.dimension(spec.rows(), spec.cols()), rank);
+    List<Side> s = new ArrayList<>(source.sides(spec));
+    s.sort((a, b) -> a == b ? 0 : a == Side.RIGHT ? -1 : 1);
+    this.sides = List.copyOf(s);
+    for (Side side : sides) {
+      Projector.checkRank(side.dimension(spec.rows(), spec.cols()), rank);
+    }
     this.rank = rank;
     this.source = source;
     this.policy = policy;
     this.hyper = hyper;
     this.owner = owner;
     this.dtype = dtype;
-    long[] reduced = side.reducedShape(spec.rows(), spec.cols(), rank);
-    this.adam = new AdamW.State(owner.zeros(new ai.djl.ndarray.types.Shape(reduced), dtype),
-        owner.zeros(new ai.djl.ndarray.types.Shape(reduced), dtype), 0);
+    Shape reduced = new Shape(reducedShape());
+    this.adam = new AdamW.State(owner.zeros(reduced, dtype), owner.zeros(reduced, dtype), 0);
     // Until the first draw (an SVD projector waits for the first gradient) P is zero: with a zero
     // factor the forward pass does not depend on it.
-    this.projector = owner.zeros(new ai.djl.ndarray.types.Shape(dimension(), rank), dtype);
-    this.meta = owner.zeros(new ai.djl.ndarray.types.Shape(2), DataType.INT64);
+    List<NDArray> p = new ArrayList<>();
+    for (Side side : sides) {
+      p.add(owner.zeros(new Shape(side.dimension(spec.rows(), spec.cols()), rank), dtype));
+    }
+    this.projectors = List.copyOf(p);
+    this.meta = owner.zeros(new Shape(2), DataType.INT64);
     syncMeta();
+  }
+
+  boolean twoSided() {
+    return sides.size() == 2;
+  }
+
+  /** The side of a one-sided projection. */
+  Side side() {
+    requireOneSided();
+    return sides.get(0);
+  }
+
+  /** P (d x r) of a one-sided projection. */
+  NDArray projector() {
+    requireOneSided();
+    return projectors.get(0);
+  }
+
+  private void requireOneSided() {
+    if (twoSided()) {
+      throw new IllegalStateException(spec.name() + " has a two-sided projection (L and R), not one P");
+    }
   }
 
   /**
@@ -81,47 +123,97 @@ final class ProjectedState implements AutoCloseable {
     return true;
   }
 
-  NDArray meta() {
-    return meta;
-  }
-
   private void syncMeta() {
     try (NDArray values = HostArrays.of(meta.getManager(), new long[] {redraw, pendingIndex}, meta.getShape())) {
       HostArrays.copyInto(meta, values);
     }
   }
 
-  int dimension() {
-    return side.dimension(spec.rows(), spec.cols());
-  }
-
-  NDArray projector() {
-    return projector;
-  }
-
   long redrawIndex() {
     return redraw;
   }
 
+  /** m x r or r x n (one side), r x r (two sides). */
   long[] reducedShape() {
-    return side.reducedShape(spec.rows(), spec.cols(), rank);
+    long rows = sides.contains(Side.LEFT) ? rank : spec.rows();
+    long cols = sides.contains(Side.RIGHT) ? rank : spec.cols();
+    return new long[] {rows, cols};
+  }
+
+  /** The reduced gradient: {@code G P}, {@code P^T G} or {@code L^T G R}; owned by g's manager. */
+  NDArray project(NDArray g) {
+    NDArray r = g;
+    for (int i = 0; i < sides.size(); i++) {
+      NDArray next = sides.get(i).project(r, projectors.get(i));
+      if (r != g) {
+        r.close();
+      }
+      r = next;
+    }
+    return r;
+  }
+
+  /** The m x n matrix a reduced u stands for: {@code u P^T}, {@code P u} or {@code L u R^T}. */
+  NDArray lift(NDArray u) {
+    NDArray w = u;
+    for (int i = sides.size() - 1; i >= 0; i--) {
+      NDArray next = sides.get(i).lift(w, projectors.get(i));
+      if (w != u) {
+        w.close();
+      }
+      w = next;
+    }
+    return w;
   }
 
   /**
-   * Draws P for re-draw {@code index}; moves the moments by the policy unless this is the first
-   * draw. P, m and v are overwritten in place, never replaced: the step's scope may have borrowed
-   * them, and a borrowed array must stay the same array.
+   * {@code x (lift(f))^T} without forming the m x n lift: {@code x P f^T} (right), {@code x f^T P^T}
+   * (left), {@code x R f^T L^T} (two-sided). Temporaries and the result belong to {@code scope}.
+   */
+  NDArray forward(NDArray x, NDArray f, DataType compute, NDManager scope) {
+    StepScope.borrow(scope, projectors.toArray(new NDArray[0]));
+    NDArray y = x;
+    NDArray right = onSide(Side.RIGHT);
+    NDArray left = onSide(Side.LEFT);
+    if (right != null) {
+      y = y.matMul(cast(right, compute)); // (.., r)
+    }
+    y = y.matMul(f.transpose());
+    return left == null ? y : y.matMul(cast(left, compute).transpose()); // (.., m)
+  }
+
+  private NDArray onSide(Side side) {
+    int i = sides.indexOf(side);
+    return i < 0 ? null : projectors.get(i);
+  }
+
+  static NDArray cast(NDArray a, DataType dtype) {
+    return Cast.to(a, dtype); // on the autograd tape: a trained factor keeps its gradient in fp16
+  }
+
+  /**
+   * Draws the projectors for re-draw {@code index}; moves the moments by the policy unless this is
+   * the first draw. Projectors, m and v are overwritten in place, never replaced: the step's scope
+   * may have borrowed them, and a borrowed array must stay the same array.
    */
   void draw(long index, NDArray gradient) {
     double[] g = gradient == null ? null : Projector.toDoubleArray(gradient);
-    try (NDArray next = Projector.toNDArray(owner, source.projection(spec, side, rank, index, g), dimension(), rank, dtype)) {
+    try (NDManager tmp = owner.newSubManager()) {
+      List<NDArray> next = new ArrayList<>();
+      List<MomentTransport.Change> changes = new ArrayList<>();
+      for (int i = 0; i < sides.size(); i++) {
+        Side side = sides.get(i);
+        next.add(Projector.toNDArray(tmp, source.projection(spec, side, rank, index, g),
+            side.dimension(spec.rows(), spec.cols()), rank, dtype));
+        changes.add(new MomentTransport.Change(side, projectors.get(i), next.get(i)));
+      }
       if (redraw >= 0) {
         switch (policy) {
           case RESET -> adam.reset();
           case CARRY -> { }
           case TRANSPORT -> {
             MomentTransport.Moments moved = MomentTransport.transport(
-                adam.m, adam.v, adam.t, projector, next, side, hyper.beta1(), hyper.beta2());
+                adam.m, adam.v, adam.t, changes, hyper.beta1(), hyper.beta2());
             try (NDArray m = moved.m(); NDArray v = moved.v()) {
               HostArrays.copyInto(adam.m, m);
               HostArrays.copyInto(adam.v, v);
@@ -129,29 +221,57 @@ final class ProjectedState implements AutoCloseable {
           }
         }
       }
-      HostArrays.copyInto(projector, next);
+      for (int i = 0; i < sides.size(); i++) {
+        HostArrays.copyInto(projectors.get(i), next.get(i));
+      }
     }
     redraw = index;
     syncMeta();
   }
 
-  /** Restores P, the re-draw index and a pending SVD draw from a checkpoint. */
-  void restore(java.util.Map<String, NDArray> saved) {
-    StateArrays.copyInto(projector, saved, "projector", spec.name());
+  /** "projector" for one side; "projector_left" and "projector_right" for two. */
+  private String projectorKey(int i) {
+    return twoSided() ? "projector_" + sides.get(i).name().toLowerCase(Locale.ROOT) : "projector";
+  }
+
+  /** Moments, projectors and re-draw bookkeeping, by checkpoint key (live arrays). */
+  Map<String, NDArray> state() {
+    Map<String, NDArray> out = new LinkedHashMap<>();
+    out.put("exp_avg", adam.m);
+    out.put("exp_avg_sq", adam.v);
+    for (int i = 0; i < sides.size(); i++) {
+      out.put(projectorKey(i), projectors.get(i));
+    }
+    out.put("projection_meta", meta);
+    return out;
+  }
+
+  /** Restores what {@link #state()} saved, and Adam's step count. */
+  void restore(Map<String, NDArray> saved, long step) {
+    StateArrays.copyInto(adam.m, saved, "exp_avg", spec.name());
+    StateArrays.copyInto(adam.v, saved, "exp_avg_sq", spec.name());
+    for (int i = 0; i < sides.size(); i++) {
+      StateArrays.copyInto(projectors.get(i), saved, projectorKey(i), spec.name());
+    }
     StateArrays.copyInto(meta, saved, "projection_meta", spec.name());
     long[] m = meta.toLongArray();
     redraw = m[0];
     pendingIndex = m[1];
+    adam.t = step;
   }
 
   long persistedBytes() {
-    return source.persistedBytes(dimension(), rank);
+    long bytes = 0;
+    for (Side side : sides) {
+      bytes += source.persistedBytes(side.dimension(spec.rows(), spec.cols()), rank);
+    }
+    return bytes;
   }
 
   @Override
   public void close() {
     adam.close();
-    projector.close();
+    projectors.forEach(NDArray::close);
     meta.close();
   }
 }

@@ -75,17 +75,25 @@ public final class TrainingMethods {
     return new ProjectedState(spec, m.rank(), projections, m.statePolicy(), adam.hyper(), root, dtype);
   }
 
-  /** The run's own projection source for --projection (two-sided is not a one-sided source). */
+  /** --projection value of the two-sided (Kronecker-factored) method: L and R semi-orthogonal. */
+  public static final String TWO_SIDED = "two-sided";
+
+  /**
+   * The run's own projection source for --projection; {@code two-sided} draws L (m x r) and R (n x
+   * r) as seeded semi-orthogonal matrices (orthonormal columns, so LDAdam's transport is exact).
+   */
   static ProjectionSource standaloneProjections(MethodSpec m, long seed) {
     if (m.method() != MethodSpec.Method.GALORE && m.method() != MethodSpec.Method.ADAPTER) {
       return null;
+    }
+    if (TWO_SIDED.equals(m.projection())) {
+      return ProjectionSource.twoSided(ProjectionKind.ORTHOGONAL, seed);
     }
     return ProjectionSource.standalone(ProjectionKind.parse(m.projection()), seed);
   }
 
   /** Refuses combinations a method cannot honour, with one line naming the options. */
   static void validate(LlamaConfig model, MethodSpec m) {
-    String method = m.method().name().toLowerCase(Locale.ROOT);
     if (m.method() == MethodSpec.Method.FULL) {
       if (m.optimizer() == MethodSpec.Optimizer.LDADAM && m.rank() == 0) {
         throw new IllegalArgumentException("--optimizer ldadam needs --rank");
@@ -100,11 +108,6 @@ public final class TrainingMethods {
       throw new IllegalArgumentException("--base " + m.base() + " cannot be used with --method galore (it trains W itself);"
           + " allowed with adapter, lora, relora");
     }
-    if ((m.method() == MethodSpec.Method.GALORE || m.method() == MethodSpec.Method.ADAPTER)
-        && "two-sided".equals(m.projection())) {
-      throw new IllegalArgumentException("--projection two-sided is not implemented for " + method
-          + " yet; allowed: svd, gaussian, rademacher, orthogonal");
-    }
     FrozenBase.parse(m.base());
     if (m.rank() > 0) {
       for (ParameterSpec s : model.parameters()) {
@@ -117,8 +120,14 @@ public final class TrainingMethods {
         }
       }
     }
-    if (m.method() == MethodSpec.Method.GALORE || m.method() == MethodSpec.Method.ADAPTER) {
-      ProjectionKind.parse(m.projection());
+    if ((m.method() == MethodSpec.Method.GALORE || m.method() == MethodSpec.Method.ADAPTER)
+        && !TWO_SIDED.equals(m.projection())) {
+      try {
+        ProjectionKind.parse(m.projection());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("projection kind must be one of svd, gaussian, rademacher, orthogonal,"
+            + " " + TWO_SIDED + ", got '" + m.projection() + "'");
+      }
     }
   }
 }

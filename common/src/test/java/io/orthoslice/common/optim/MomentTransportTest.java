@@ -11,6 +11,7 @@ import ai.djl.ndarray.types.Shape;
 import io.orthoslice.common.projection.ProjectionKind;
 import io.orthoslice.common.projection.Projector;
 import io.orthoslice.common.projection.Side;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -77,6 +78,59 @@ class MomentTransportTest {
     }
     assertTrue(maxAbsDiff(mNew, rows(moved.m())) < 1e-12);
     assertTrue(maxAbsDiff(vNew, rows(moved.v())) < 1e-12);
+  }
+
+  /**
+   * Two-sided moments (r x r, projected by L and R) are LDAdam's rule on the vectorized moments
+   * with the Kronecker change of basis Q_L ⊗ Q_R, worked out here in plain loops.
+   */
+  @Test
+  void twoSidedTransportIsTheRuleOnTheVectorizedMomentsWithAKroneckerBasisChange() {
+    int r = 3;
+    long t = 6;
+    NDArray lOld = projector(20, 6, r);
+    NDArray lNew = projector(21, 6, r);
+    NDArray rOld = projector(22, 5, r);
+    NDArray rNew = projector(23, 5, r);
+    NDArray m = random(new Shape(r, r), 24, false);
+    NDArray v = moments(m, 25);
+    MomentTransport.Moments moved = MomentTransport.transport(m, v, t,
+        List.of(new MomentTransport.Change(Side.RIGHT, rOld, rNew), new MomentTransport.Change(Side.LEFT, lOld, lNew)),
+        B1, B2);
+
+    double[][] ql = LdAdamReference.mul(LdAdamReference.tr(rows(lNew)), rows(lOld));
+    double[][] qr = LdAdamReference.mul(LdAdamReference.tr(rows(rNew)), rows(rOld));
+    int k = r * r; // row-major vec: vec(Q_L X Q_R^T) = (Q_L ⊗ Q_R) vec(X)
+    double[][] kron = new double[k][k];
+    for (int i = 0; i < k; i++) {
+      for (int j = 0; j < k; j++) {
+        kron[i][j] = ql[i / r][j / r] * qr[i % r][j % r];
+      }
+    }
+    double[] mm = m.toDoubleArray();
+    double[] vv = v.toDoubleArray();
+    double c1 = 1 - Math.pow(B1, t);
+    double c2 = 1 - Math.pow(B2, t);
+    double[][] mNew = new double[r][r];
+    double[][] vNew = new double[r][r];
+    for (int i = 0; i < k; i++) {
+      double sm = 0;
+      double sv = 0;
+      for (int j = 0; j < k; j++) {
+        sm += kron[i][j] * mm[j];
+        sv += kron[i][j] * kron[i][j] * (vv[j] / c2 - mm[j] * mm[j] / (c1 * c1));
+      }
+      mNew[i / r][i % r] = sm;
+      vNew[i / r][i % r] = c2 * Math.abs(sv + sm * sm / (c1 * c1));
+    }
+    assertTrue(maxAbsDiff(mNew, rows(moved.m())) < 1e-12);
+    assertTrue(maxAbsDiff(vNew, rows(moved.v())) < 1e-12);
+    // And with unchanged projectors nothing moves.
+    MomentTransport.Moments same = MomentTransport.transport(m, v, t,
+        List.of(new MomentTransport.Change(Side.RIGHT, rOld, rOld), new MomentTransport.Change(Side.LEFT, lOld, lOld)),
+        B1, B2);
+    assertTrue(maxAbsDiff(m, same.m()) < 1e-12);
+    assertTrue(maxAbsDiff(v, same.v()) < 1e-12);
   }
 
   @Test

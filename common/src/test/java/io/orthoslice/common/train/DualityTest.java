@@ -16,7 +16,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The result Orthoslice rests on: training with a linear gradient transformation (GaLore) and
  * training a one-sided adapter W + A P^T with the same P, optimizer and data give the same W_eff at
- * every step, across merges and re-draws. Exact when weight decay is 0, clipping is off and alpha =
+ * every step, across merges and re-draws; likewise GaLore's two-sided projection L^T G R and the
+ * two-sided adapter W + L M R^T. Exact when weight decay is 0, clipping is off and alpha =
  * 1 (methods.md section 7.3); so in float64 only rounding separates the two.
  */
 class DualityTest {
@@ -25,9 +26,13 @@ class DualityTest {
   private static final int STEPS = 50;
   private static final int MERGE_EVERY = 20; // merges and re-draws after steps 20 and 40
 
-  private static TrainConfig config(Precision precision, String projection, double scale) {
-    MethodSpec galore = new MethodSpec(MethodSpec.Method.GALORE, projection, 8, MERGE_EVERY,
-        MethodSpec.StatePolicy.CARRY, MethodSpec.Optimizer.ADAMW, "fp32", scale);
+  private static MethodSpec method(MethodSpec.Method method, String projection, MethodSpec.StatePolicy policy,
+      double scale) {
+    return new MethodSpec(method, projection, 8, MERGE_EVERY, policy, MethodSpec.Optimizer.ADAMW, "fp32", scale);
+  }
+
+  private static TrainConfig config(Precision precision, String projection, MethodSpec.StatePolicy policy) {
+    MethodSpec galore = method(MethodSpec.Method.GALORE, projection, policy, 1.0);
     // wd 0, clipping off: the conditions under which the equivalence is exact.
     return TrainConfig.defaults(STEPS).withBatch(16, 2, 1).withOptim(3e-3, 3e-4, 0.0, 0.0)
         .withPrecision(precision).withMethod(galore);
@@ -47,10 +52,10 @@ class DualityTest {
   }
 
   /** Largest relative Frobenius error between the two runs' W_eff over all steps. */
-  static double maxRelativeError(Precision precision, String projection, double adapterScale) {
-    TrainConfig galore = config(precision, projection, 1.0);
-    TrainConfig adapter = galore.withMethod(new MethodSpec(MethodSpec.Method.ADAPTER, projection, 8, MERGE_EVERY,
-        MethodSpec.StatePolicy.CARRY, MethodSpec.Optimizer.ADAMW, "fp32", adapterScale));
+  static double maxRelativeError(Precision precision, String projection, MethodSpec.StatePolicy policy,
+      double adapterScale) {
+    TrainConfig galore = config(precision, projection, policy);
+    TrainConfig adapter = galore.withMethod(method(MethodSpec.Method.ADAPTER, projection, policy, adapterScale));
     List<long[]> data = batches(galore);
     double worst = 0;
     try (Trainer a = trainer(galore); Trainer b = trainer(adapter)) {
@@ -85,25 +90,29 @@ class DualityTest {
     return Math.sqrt(diff / norm);
   }
 
-  @ParameterizedTest(name = "{0}")
-  @CsvSource({"gaussian", "orthogonal", "svd"})
-  void projectedGradientsAndOneSidedAdapterFollowTheSameTrajectoryInFloat64(String projection) {
-    double err = maxRelativeError(Precision.FP64, projection, 1.0);
-    assertTrue(err < 1e-9, projection + ": max relative error " + err + " must be < 1e-9");
+  @ParameterizedTest(name = "{0} {1}")
+  @CsvSource({"gaussian, carry", "orthogonal, carry", "svd, carry", "two-sided, carry", "two-sided, transport"})
+  void projectedGradientsAndAdaptersFollowTheSameTrajectoryInFloat64(String projection, String policy) {
+    double err = maxRelativeError(Precision.FP64, projection, policy(policy), 1.0);
+    assertTrue(err < 1e-9, projection + "/" + policy + ": max relative error " + err + " must be < 1e-9");
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"orthogonal"})
+  @CsvSource({"orthogonal", "two-sided"})
   void theTwoModesAgreeWithinFloat32Rounding(String projection) {
-    double err = maxRelativeError(Precision.FP32, projection, 1.0);
+    double err = maxRelativeError(Precision.FP32, projection, MethodSpec.StatePolicy.CARRY, 1.0);
     // Stated float32 bound: 50 Adam steps of rounding, relative to the weights' size.
     assertTrue(err < 1e-4, projection + ": max relative error " + err + " must be < 1e-4 in float32");
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"orthogonal"})
+  @CsvSource({"orthogonal", "two-sided"})
   void negativeControlAWrongAdapterScaleBreaksTheAgreement(String projection) {
-    double err = maxRelativeError(Precision.FP64, projection, 1.01);
-    assertTrue(err > 1e-6, "a 1% wrong scale must be detected, got relative error " + err);
+    double err = maxRelativeError(Precision.FP64, projection, MethodSpec.StatePolicy.CARRY, 1.01);
+    assertTrue(err > 1e-6, projection + ": a 1% wrong scale must be detected, got relative error " + err);
+  }
+
+  private static MethodSpec.StatePolicy policy(String name) {
+    return MethodSpec.parseEnum(MethodSpec.StatePolicy.class, "state-on-redraw", name);
   }
 }

@@ -2,12 +2,14 @@ package io.orthoslice.common.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.orthoslice.common.model.LlamaConfig;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,7 +36,9 @@ class MethodsTest {
     "full, orthogonal, adamw, fp32",
     "galore, svd, adamw, fp32",
     "galore, gaussian, adamw, fp32",
+    "galore, two-sided, adamw, fp32",
     "adapter, orthogonal, adamw, fp32",
+    "adapter, two-sided, adamw, fp32",
     "adapter, rademacher, adamw, int8",
     "adapter, gaussian, adamw, nf4",
     "lora, orthogonal, adamw, fp32",
@@ -108,6 +112,40 @@ class MethodsTest {
     // Each projected m x n matrix keeps 2 r max(m, n) numbers instead of 2 m n: r / min(m, n).
     double ratio = (double) galoreState / fullState;
     assertTrue(ratio > 32.0 / 688 && ratio < 32.0 / 256 * 1.01, "state ratio " + ratio);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"galore", "adapter"})
+  void twoSidedKeepsTwoRSquaredFloatsOfStateAndTheAdapterNoGradientOfW(String method) {
+    int r = 8;
+    MethodSpec spec = new MethodSpec(MethodSpec.parseEnum(MethodSpec.Method.class, "method", method), "two-sided", r,
+        25, MethodSpec.StatePolicy.TRANSPORT, MethodSpec.Optimizer.ADAMW, "fp32", 1.0);
+    TrainConfig cfg = TrainConfig.defaults(4).withBatch(32, 4, 1).withMethod(spec);
+    NDManager root = NDManager.newBaseManager();
+    Map<String, NDArray> w = ModelInit.initialize(MODEL, 3, root, cfg.precision().master());
+    try (Trainer t = new Trainer(MODEL, cfg, root, TrainingMethods.build(MODEL, cfg, w, root))) {
+      t.step(batch(0, cfg));
+      int projected = 0;
+      for (ParameterTrainer p : t.parameters().values()) {
+        if (p.spec().role() != io.orthoslice.common.model.ParameterSpec.Role.PROJECTED) {
+          continue;
+        }
+        projected++;
+        MemoryUse mem = p.memory();
+        String name = p.spec().name();
+        assertEquals(2L * r * r * Float.BYTES, mem.optimizerBytes(), name + ": Adam state must be 2 r^2 floats");
+        assertEquals(2L * Long.BYTES, mem.projectionBytes(), name + ": L and R persist as two seeds");
+        long mn = (long) p.spec().rows() * p.spec().cols() * Float.BYTES;
+        if (p instanceof AdapterMatrix a) {
+          assertEquals((long) r * r * Float.BYTES, mem.gradientBytes(), name + ": only M has a gradient");
+          assertEquals(List.of((long) r, (long) r), List.of(a.factor().getShape().get(0), a.factor().getShape().get(1)));
+          assertFalse(a.base().hasGradient(), name + ": the frozen W must carry no gradient buffer");
+        } else {
+          assertEquals(mn, mem.gradientBytes(), name + ": GaLore form holds the m x n gradient");
+        }
+      }
+      assertEquals(7 * MODEL.numLayers(), projected);
+    }
   }
 
   private static long projectedState(LlamaConfig m, TrainConfig cfg) {

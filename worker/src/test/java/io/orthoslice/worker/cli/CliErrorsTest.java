@@ -27,6 +27,7 @@ class CliErrorsTest {
     "rank missing          | train --method adapter --output OUT               | --rank is required for method adapter",
     "rank too large        | train --method galore --rank 65 --steps 1 --output OUT | --rank 65 exceeds the projected side 64",
     "bad projection        | train --method galore --rank 4 --projection fft --steps 1 --output OUT | projection kind must be one of",
+    "compare unknown row   | compare --methods lora,nope --steps 1 --output OUT | --methods: unknown row 'nope'; allowed: full-rank-adamw,",
     "bad policy            | train --state-on-redraw keep --output OUT         | unknown state-on-redraw 'keep'",
     "negative lr           | train --lr -1 --output OUT                        | lr must be > 0",
     "warmup past steps     | train --steps 10 --warmup 20 --output OUT          | warmup must be in [0, steps=10]",
