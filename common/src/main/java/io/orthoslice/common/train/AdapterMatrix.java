@@ -1,6 +1,5 @@
 package io.orthoslice.common.train;
 
-import io.orthoslice.common.tensor.Cast;
 import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
