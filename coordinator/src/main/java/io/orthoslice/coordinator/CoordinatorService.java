@@ -202,7 +202,8 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
           }
           assembler.finish();
           boolean merged = core.submit(new Submission(header.getWorkerId(), header.getRound(), header.getSlot(),
-              header.getWeightsVersion(), header.getMeanLoss(), header.getTokens(), header.getStepSeconds(), tensors));
+              header.getWeightsVersion(), header.getMeanLoss(), header.getTokens(), header.getStepSeconds(),
+              header.getFetchSeconds(), header.getWaitSeconds(), header.getTrainSeconds(), tensors));
           return SubmitUpdateResponse.newBuilder().setAccepted(true).setMerged(merged).build();
         });
       }

@@ -34,7 +34,10 @@ final class RoundEvaluation {
     return new RoundResult(r.round, r.participants.size(), slots, after.version(),
         subs.stream().mapToDouble(Submission::meanLoss).average().orElse(Double.NaN), val,
         (long) subs.stream().mapToLong(Submission::bytes).average().orElse(0), after.bytes(),
-        update == null ? 0 : update.bytes(), mergeSeconds, evalSeconds);
+        update == null ? 0 : update.bytes(), mergeSeconds, evalSeconds,
+        subs.stream().mapToDouble(Submission::fetchSeconds).max().orElse(0),
+        subs.stream().mapToDouble(Submission::trainSeconds).max().orElse(0),
+        (System.nanoTime() - r.openedNanos) / 1e9);
   }
 
   boolean lastRound(long round) {

@@ -12,6 +12,10 @@ import java.util.Locale;
  * @param uploadBytesPerWorker mean data bytes of one merged update
  * @param fullBroadcastBytes data bytes of the whole weights a stale worker fetches
  * @param factoredBroadcastBytes data bytes of the factored update (0 when none exists)
+ * @param fetchSeconds the slowest merged worker's fetch of this round's weights (the broadcast of
+ *     the previous merge; 0 when every worker already held them)
+ * @param trainSeconds the slowest merged worker's local training
+ * @param roundSeconds open to merged and evaluated, on the coordinator
  */
 public record RoundResult(
     long round,
@@ -24,7 +28,10 @@ public record RoundResult(
     long fullBroadcastBytes,
     long factoredBroadcastBytes,
     double mergeSeconds,
-    double evalSeconds) {
+    double evalSeconds,
+    double fetchSeconds,
+    double trainSeconds,
+    double roundSeconds) {
 
   public double validationPerplexity() {
     return Math.exp(validationLoss);
@@ -34,10 +41,11 @@ public record RoundResult(
   public String line(int totalRounds) {
     return String.format(Locale.ROOT,
         "round %d/%d: merged %d/%d slots, mean worker loss %.4f, validation perplexity %.2f,"
-            + " upload %s/worker, broadcast full %s factored %s, merge %.3f s, eval %.3f s",
+            + " upload %s/worker, broadcast full %s factored %s; fetch %.3f s, train %.2f s, merge %.3f s,"
+            + " eval %.3f s, round %.2f s",
         round + 1, totalRounds, mergedSlots.size(), participants, meanLoss, validationPerplexity(),
-        human(uploadBytesPerWorker), human(fullBroadcastBytes), human(factoredBroadcastBytes), mergeSeconds,
-        evalSeconds);
+        human(uploadBytesPerWorker), human(fullBroadcastBytes), human(factoredBroadcastBytes), fetchSeconds,
+        trainSeconds, mergeSeconds, evalSeconds, roundSeconds);
   }
 
   static String human(long b) {

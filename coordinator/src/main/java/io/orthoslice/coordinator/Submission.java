@@ -12,6 +12,9 @@ public record Submission(
     double meanLoss,
     long tokens,
     double stepSeconds,
+    double fetchSeconds,
+    double waitSeconds,
+    double trainSeconds,
     Map<String, WireTensor> tensors) {
 
   /** Data bytes of the tensors (what the upload cost, without framing). */

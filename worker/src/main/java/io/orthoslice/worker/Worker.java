@@ -117,7 +117,9 @@ public final class Worker implements AutoCloseable {
     while (true) {
       long w0 = System.nanoTime();
       RoundAssignment a = client.awaitRound(workerId, nextRound);
-      metrics.waited((System.nanoTime() - w0) / 1e9);
+      double waitSeconds = (System.nanoTime() - w0) / 1e9;
+      metrics.waited(waitSeconds);
+      double fetchSeconds = 0;
       if (a.getFinished()) {
         break;
       }
@@ -135,7 +137,8 @@ public final class Worker implements AutoCloseable {
           updated = floats(client.fetchWeights(workerId, a.getWeightsVersion()));
           bytesReceived += bytes(updated);
         }
-        metrics.fetched(factored, bytesReceived - before, (System.nanoTime() - f0) / 1e9);
+        fetchSeconds = (System.nanoTime() - f0) / 1e9;
+        metrics.fetched(factored, bytesReceived - before, fetchSeconds);
         weights = updated;
         version = a.getWeightsVersion();
       }
@@ -152,10 +155,12 @@ public final class Worker implements AutoCloseable {
       long t0 = System.nanoTime();
       LocalTraining.Result r = LocalTraining.run(model, cfg, weights, plan, a.getSlot(), a.getGlobalStep(),
           a.getLocalSteps(), a.getDataPosition(), data, metrics);
-      metrics.trained((System.nanoTime() - t0) / 1e9, r.tokens(), r.memory());
+      double trainSeconds = (System.nanoTime() - t0) / 1e9;
+      metrics.trained(trainSeconds, r.tokens(), r.memory());
       UpdateHeader h = UpdateHeader.newBuilder().setWorkerId(workerId).setRound(a.getRound()).setSlot(a.getSlot())
           .setMeanLoss(r.meanLoss()).setTokens(r.tokens()).setStepSeconds(r.stepSeconds())
-          .setWeightsVersion(a.getWeightsVersion()).build();
+          .setWeightsVersion(a.getWeightsVersion()).setFetchSeconds(fetchSeconds).setWaitSeconds(waitSeconds)
+          .setTrainSeconds(trainSeconds).build();
       try {
         long n = client.submit(h, r.tensors());
         sent += n;

@@ -105,6 +105,10 @@ class WorkerRoundTest {
       assertEquals(rounds, history.size());
       for (RoundResult r : history) {
         assertEquals(List.of(0, 1, 2), r.mergedSlots());
+        // Every round began with a fetch (the weights, then the factored update); its time, the
+        // training's and the round's arrive with the updates and nest as they should.
+        assertTrue(r.fetchSeconds() > 0 && r.trainSeconds() > 0, r.line(rounds));
+        assertTrue(r.roundSeconds() >= r.trainSeconds() + r.mergeSeconds(), r.line(rounds));
       }
       assertEquals(rounds, core.currentWeights().version());
     } finally {
