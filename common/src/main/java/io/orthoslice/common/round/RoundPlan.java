@@ -35,8 +35,9 @@ public final class RoundPlan {
   private final long round;
   private final int participants;
   private final int rank;
-  // Q per matrix for ORTHOGONAL: every slot's slice is cut from it, so draw it once.
-  private final Map<String, double[]> bases = new ConcurrentHashMap<>();
+  // ORTHOGONAL: Q per matrix (every slot's slice is cut from it); INDEPENDENT and SAME: P per
+  // "name@slot". Drawn once each, all of them in parallel when the plan is made (see of()).
+  private final Map<String, double[]> drawn = new ConcurrentHashMap<>();
 
   private RoundPlan(LlamaConfig model, RoundMode mode, long runSeed, long round, int participants, int rank) {
     this.model = model;
@@ -54,7 +55,33 @@ public final class RoundPlan {
       throw new IllegalArgumentException("round must be >= 0, got " + round);
     }
     requireFeasible(model, mode, participants, rank);
-    return new RoundPlan(model, mode, runSeed, round, participants, rank);
+    RoundPlan plan = new RoundPlan(model, mode, runSeed, round, participants, rank);
+    plan.drawAll();
+    return plan;
+  }
+
+  /**
+   * Draws every matrix's basis (or every slot's projector) up front, the matrices in parallel: the
+   * coordinator and every worker need all of them each round, and a Q of d x K r costs O(d (K r)^2)
+   * (about 0.5 s for 2048 x 512 on one core; a 1B model has 168 projected matrices). Each draw is a
+   * pure function of its seed, so the result does not depend on the threads.
+   */
+  private void drawAll() {
+    if (!mode.projected()) {
+      return;
+    }
+    int slots = mode == RoundMode.INDEPENDENT ? participants : 1;
+    projected(model).parallelStream().forEach(p -> {
+      int d = dimension(p);
+      if (mode == RoundMode.ORTHOGONAL) {
+        drawn.put(p.name(), OrthogonalSlices.basis(SeedSequence.derive(runSeed, round, p.name(), 0), d,
+            participants, rank));
+      } else {
+        for (int k = 0; k < slots; k++) {
+          drawn.put(p.name() + "@" + k, independent(p.name(), d, k));
+        }
+      }
+    });
   }
 
   /**
@@ -138,12 +165,9 @@ public final class RoundPlan {
     }
     int d = dimension(p);
     return switch (mode) {
-      case ORTHOGONAL -> OrthogonalSlices.slice(
-          bases.computeIfAbsent(p.name(),
-              n -> OrthogonalSlices.basis(SeedSequence.derive(runSeed, round, n, 0), d, participants, rank)),
-          d, participants, rank, slot);
-      case INDEPENDENT -> independent(p.name(), d, slot);
-      case SAME -> independent(p.name(), d, 0);
+      case ORTHOGONAL -> OrthogonalSlices.slice(drawn.get(p.name()), d, participants, rank, slot);
+      case INDEPENDENT -> drawn.get(p.name() + "@" + slot).clone();
+      case SAME -> drawn.get(p.name() + "@0").clone();
       case FULL -> throw new AssertionError();
     };
   }

@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.projection.OrthogonalSlices;
+import io.orthoslice.common.projection.ProjectionKind;
+import io.orthoslice.common.projection.Projector;
+import io.orthoslice.common.projection.SeedSequence;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
@@ -60,6 +64,23 @@ class RoundPlanTest {
         RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 5, 3, 4).checksum(1));
     assertNotEquals(RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 5, 3, 4).checksum(1),
         RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 6, 3, 4).checksum(1));
+  }
+
+  @Test
+  void theParallelDrawGivesTheBitsOfASequentialOne() {
+    // of() draws every matrix on the common pool; each must equal the draw of its own seed alone.
+    LlamaConfig shape = LlamaConfig.preset("20m").withVocabSize(64);
+    RoundPlan orthogonal = RoundPlan.of(shape, RoundMode.ORTHOGONAL, 7, 2, 3, 16);
+    RoundPlan independent = RoundPlan.of(shape, RoundMode.INDEPENDENT, 7, 2, 3, 16);
+    for (ParameterSpec p : RoundPlan.projected(shape)) {
+      int d = RoundPlan.dimension(p);
+      double[] q = OrthogonalSlices.basis(SeedSequence.derive(7, 2, p.name(), 0), d, 3, 16);
+      for (int k = 0; k < 3; k++) {
+        assertTrue(Arrays.equals(OrthogonalSlices.slice(q, d, 3, 16, k), orthogonal.slice(p, k)), p.name());
+        assertTrue(Arrays.equals(Projector.random(ProjectionKind.ORTHOGONAL,
+            SeedSequence.derive(7, 2, p.name(), k + 1), d, 16), independent.slice(p, k)), p.name());
+      }
+    }
   }
 
   @Test
