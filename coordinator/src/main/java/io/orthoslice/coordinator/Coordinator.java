@@ -5,6 +5,7 @@ import io.orthoslice.coordinator.CoordinatorException.Code;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -102,7 +103,7 @@ public final class Coordinator implements AutoCloseable {
       validationLoss = initialValidationLoss;
       metrics.started(nextRound, w.version(), initialValidationLoss);
       LOG.info("starting at round {} with weights version {}: validation loss {}", nextRound + 1,
-          w.version(), initialValidationLoss);
+          w.version(), String.format(Locale.ROOT, "%.4f", initialValidationLoss));
       tryOpen();
     });
     long period = Math.max(10, settings.heartbeatTimeout().toMillis() / 4);
@@ -183,7 +184,7 @@ public final class Coordinator implements AutoCloseable {
       r.accept(s);
       metrics.updateReceived(s.bytes());
       LOG.info("round {}: update from {} (slot {}, {} bytes, loss {})", r.round + 1, s.workerId(), s.slot(),
-          s.bytes(), s.meanLoss());
+          s.bytes(), String.format(Locale.ROOT, "%.4f", s.meanLoss()));
       return closeIfComplete();
     }
   }

@@ -20,6 +20,7 @@ import io.orthoslice.proto.RunSpec;
 import io.orthoslice.proto.UpdateHeader;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Executors;
@@ -167,8 +168,9 @@ public final class Worker implements AutoCloseable {
         metrics.sent(n);
         trained++;
         lastLoss = r.meanLoss();
-        LOG.info("round {} slot {}: mean loss {} ({} s/step)", a.getRound() + 1, a.getSlot(), r.meanLoss(),
-            r.stepSeconds());
+        LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s", a.getRound() + 1, a.getSlot(),
+            String.format(Locale.ROOT, "%.4f", r.meanLoss()), String.format(Locale.ROOT, "%.3f", r.stepSeconds()),
+            String.format(Locale.ROOT, "%.3f", fetchSeconds));
       } catch (StatusRuntimeException e) {
         if (e.getStatus().getCode() != Status.Code.FAILED_PRECONDITION) {
           throw e;

@@ -122,7 +122,7 @@ final class CompareCommand implements Callable<Integer> {
             MethodSpec.parseEnum(MethodSpec.Optimizer.class, "optimizer", m[3]), m[4], 1.0);
         TrainConfig cfg = base.withMethod(spec);
         String label = kronecker ? m[0] + ", r = " + twoSided + " per side" : m[0];
-        Path dir = output.resolve(m[0].toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-"));
+        Path dir = output.resolve(slug(m[0]));
         RunOptions opts = new RunOptions(dir, 0, evalBatches, 0, 1, 50, false, null, "cpu");
         ProgressReporter progress = new ProgressReporter(cfg.steps(), cfg.tokensPerStep(), 50, false, System.out);
         progress.message("== " + label);

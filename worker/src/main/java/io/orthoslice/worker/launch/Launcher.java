@@ -2,7 +2,6 @@ package io.orthoslice.worker.launch;
 
 import io.orthoslice.common.metrics.MetricsPorts;
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
@@ -160,24 +159,27 @@ public final class Launcher {
     c.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     c.addAll(config.jvmArgs());
     c.add("-cp");
-    c.add(classPath());
+    c.add(mainClass.equals(COORDINATOR_MAIN) ? coordinatorClassPath() : System.getProperty("java.class.path"));
     c.add(mainClass);
     return c;
   }
 
-  /** This JVM's class path, plus the coordinator jar when the worker jar was started alone. */
-  static String classPath() {
-    String cp = System.getProperty("java.class.path");
-    String coordinatorJar = System.getProperty("orthoslice.coordinator.jar");
-    if (!onClassPath(COORDINATOR_MAIN)) {
-      if (coordinatorJar == null || !Files.isRegularFile(Path.of(coordinatorJar))) {
-        throw new IllegalArgumentException("the coordinator is not on the class path; pass"
-            + " -Dorthoslice.coordinator.jar=coordinator/target/orthoslice-coordinator.jar (the ./orthoslice script"
-            + " does) or build it with 'mvn -q -DskipTests package'");
-      }
-      cp = cp + File.pathSeparator + coordinatorJar;
+  /**
+   * This JVM's class path when the coordinator is on it (tests, an IDE); else the coordinator jar
+   * alone, whose manifest names its libraries: adding it to the worker's class path would put the
+   * shared libraries (and common's logback.xml) on it twice.
+   */
+  static String coordinatorClassPath() {
+    if (onClassPath(COORDINATOR_MAIN)) {
+      return System.getProperty("java.class.path");
     }
-    return cp;
+    String coordinatorJar = System.getProperty("orthoslice.coordinator.jar");
+    if (coordinatorJar == null || !Files.isRegularFile(Path.of(coordinatorJar))) {
+      throw new IllegalArgumentException("the coordinator is not on the class path; pass"
+          + " -Dorthoslice.coordinator.jar=coordinator/target/orthoslice-coordinator.jar (the ./orthoslice script"
+          + " does) or build it with 'mvn -q -DskipTests package'");
+    }
+    return coordinatorJar;
   }
 
   private static boolean onClassPath(String name) {

@@ -38,7 +38,8 @@ class SigtermLeaveMultiProcessTest {
     try (ServerSocket s = new ServerSocket(0)) {
       port = s.getLocalPort();
     }
-    Path logback = Path.of(Launcher.class.getResource("/logback.xml").toURI());
+    // A URL (file: or jar:), which logback.configurationFile takes as it is.
+    String logback = Launcher.class.getResource("/logback.xml").toString();
     List<Process> all = new ArrayList<>();
     List<String> coordinatorLines = new CopyOnWriteArrayList<>();
     try {
@@ -114,10 +115,10 @@ class SigtermLeaveMultiProcessTest {
     }
   }
 
-  private static Process start(List<Process> all, List<String> mainAndArgs, Path logback, Path log) throws Exception {
+  private static Process start(List<Process> all, List<String> mainAndArgs, String logback, Path log) throws Exception {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx640m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dlogback.configurationFile=" + logback,
-        "-cp", Launcher.classPath()));
+        "-cp", System.getProperty("java.class.path")));
     cmd.addAll(mainAndArgs);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     if (log != null) {
