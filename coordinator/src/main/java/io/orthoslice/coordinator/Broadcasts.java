@@ -2,6 +2,7 @@ package io.orthoslice.coordinator;
 
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.round.RoundMerge;
+import io.orthoslice.common.round.WeightsChecksum;
 import io.orthoslice.coordinator.CoordinatorException.Code;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -76,7 +77,7 @@ final class Broadcasts {
       }
     }
     return new RoundUpdate(r.round, fromVersion, after.version(), r.participants.size(), settings.train().seed(),
-        new ArrayList<>(bySlot.keySet()), t);
+        new ArrayList<>(bySlot.keySet()), t, WeightsChecksum.of(settings.model(), after.values()));
   }
 
   /** Shape of a tensor's wire name; a slot's factor {@code <param>#A@k} has its factor's shape. */

@@ -123,7 +123,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
     }
     RoundUpdateHeader h = RoundUpdateHeader.newBuilder().setRound(u.round()).setFromVersion(u.fromVersion())
         .setToVersion(u.toVersion()).setParticipants(u.participants()).setRoundSeed(u.roundSeed())
-        .addAllMergedSlots(u.mergedSlots()).build();
+        .addAllMergedSlots(u.mergedSlots()).setWeightsChecksum(u.weightsChecksum()).build();
     metrics.updateSent(u.bytes());
     ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, new TensorMessages<>(u.tensors(), core::wireShape,
         c -> RoundUpdatePart.newBuilder().setTensor(c).build(),

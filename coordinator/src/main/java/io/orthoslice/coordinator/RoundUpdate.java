@@ -8,10 +8,11 @@ import java.util.Map;
 /**
  * The factored form of the last merge: version {@code fromVersion} plus this is {@code toVersion}.
  * Tensors are {@code <param>#A@<slot>} for every merged slot's factor and {@code <param>} for the
- * new value of each dense parameter.
+ * new value of each dense parameter; {@code weightsChecksum} is the {@code WeightsChecksum} of
+ * {@code toVersion}'s weights.
  */
 public record RoundUpdate(long round, long fromVersion, long toVersion, int participants, long roundSeed,
-    List<Integer> mergedSlots, Map<String, float[]> tensors) {
+    List<Integer> mergedSlots, Map<String, float[]> tensors, int weightsChecksum) {
 
   public RoundUpdate {
     mergedSlots = List.copyOf(mergedSlots);

@@ -10,6 +10,7 @@ import io.orthoslice.common.round.OuterNesterov;
 import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.RoundMode;
 import io.orthoslice.common.round.RoundPlan;
+import io.orthoslice.common.round.WeightsChecksum;
 import io.orthoslice.common.train.TokenWindows;
 import io.orthoslice.common.train.TrainConfig;
 import io.orthoslice.common.wire.WireTensor;
@@ -115,6 +116,7 @@ public final class Worker implements AutoCloseable {
     int late = 0;
     long sent = 0;
     double lastLoss = Double.NaN;
+    RoundPlan lastPlan = null;
     while (true) {
       long w0 = System.nanoTime();
       RoundAssignment a = client.awaitRound(workerId, nextRound);
@@ -131,7 +133,7 @@ public final class Worker implements AutoCloseable {
         long f0 = System.nanoTime();
         long before = bytesReceived;
         if (preferFactored && weights != null && mode.projected() && version == a.getWeightsVersion() - 1) {
-          updated = applyFactored(model, mode, run, weights, version);
+          updated = applyFactored(model, mode, run, weights, version, lastPlan);
         }
         boolean factored = updated != null;
         if (updated == null) {
@@ -147,6 +149,7 @@ public final class Worker implements AutoCloseable {
       // merge different subspaces, so it stops the worker rather than diverge silently.
       RoundPlan plan = mode.projected()
           ? RoundPlan.of(model, mode, a.getRoundSeed(), a.getRound(), a.getParticipants(), run.getRank()) : null;
+      lastPlan = plan;
       int checksum = plan == null ? 0 : plan.checksum(a.getSlot());
       if (checksum != a.getSliceChecksum()) {
         throw new IllegalStateException("slice checksum mismatch in round " + (a.getRound() + 1) + " slot "
@@ -186,9 +189,14 @@ public final class Worker implements AutoCloseable {
     return new Summary(workerId, trained, late, sent, bytesReceived, lastLoss);
   }
 
-  /** Applies the last round's factored update to {@code weights}; null when the coordinator has none. */
+  /**
+   * Applies the last round's factored update to {@code weights}; null when the coordinator has none
+   * or the result is not bit for bit the coordinator's weights (the caller then fetches those).
+   * {@code trainedPlan} is the plan of the round this worker last trained on: it holds every slot's
+   * projectors, so when the update is of that round nothing needs to be drawn again.
+   */
   private Map<String, float[]> applyFactored(LlamaConfig model, RoundMode mode, RunSpec run,
-      Map<String, float[]> weights, long version) {
+      Map<String, float[]> weights, long version, RoundPlan trainedPlan) {
     CoordinatorClient.RoundUpdate u;
     try {
       u = client.fetchRoundUpdate(workerId, version);
@@ -200,7 +208,10 @@ public final class Worker implements AutoCloseable {
     }
     RoundUpdateHeader h = u.header();
     bytesReceived += u.tensors().values().stream().mapToLong(t -> t.data().length).sum();
-    RoundPlan plan = RoundPlan.of(model, mode, h.getRoundSeed(), h.getRound(), h.getParticipants(), run.getRank());
+    RoundPlan plan = trainedPlan != null && trainedPlan.round() == h.getRound()
+        && trainedPlan.runSeed() == h.getRoundSeed() && trainedPlan.participants() == h.getParticipants()
+        ? trainedPlan
+        : RoundPlan.of(model, mode, h.getRoundSeed(), h.getRound(), h.getParticipants(), run.getRank());
     Map<Integer, Map<String, float[]>> bySlot = new TreeMap<>();
     for (int slot : h.getMergedSlotsList()) {
       Map<String, float[]> t = new HashMap<>();
@@ -219,6 +230,16 @@ public final class Worker implements AutoCloseable {
     for (ParameterSpec p : model.parameters()) {
       out.put(p.name(), p.role() == ParameterSpec.Role.PROJECTED
           ? plain.apply(p.name(), weights.get(p.name()), d.get(p.name())) : u.tensors().get(p.name()).toFloats());
+    }
+    int checksum = WeightsChecksum.of(model, out);
+    if (checksum != h.getWeightsChecksum()) {
+      // Not the coordinator's bits (another BLAS or device rounds differently): training on them
+      // would drift from every other worker, so take the weights themselves.
+      metrics.factoredMismatch();
+      LOG.warn("the factored update of round {} rebuilt weights with checksum {}, the coordinator's are {};"
+          + " fetching the weights instead", h.getRound() + 1, Integer.toHexString(checksum),
+          Integer.toHexString(h.getWeightsChecksum()));
+      return null;
     }
     LOG.info("applied the factored update of round {} ({} slots)", h.getRound() + 1, h.getMergedSlotsCount());
     return out;

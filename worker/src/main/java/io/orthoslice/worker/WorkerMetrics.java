@@ -30,6 +30,7 @@ public final class WorkerMetrics {
   private final Counter updatesReceived;
   private final Counter updatesSent;
   private final Counter roundsLate;
+  private final Counter factoredMismatches;
   private final AtomicLong round = new AtomicLong();
   private final AtomicLong slot = new AtomicLong(-1);
   private final AtomicLong version = new AtomicLong(-1);
@@ -55,6 +56,9 @@ public final class WorkerMetrics {
     updatesSent = bytes("network.sent", "updates", "Bytes sent to the coordinator");
     roundsLate = Counter.builder(P + "rounds.late").description("Rounds whose update arrived after the merge")
         .register(registry);
+    factoredMismatches = Counter.builder(P + "factored.mismatches")
+        .description("Factored updates whose rebuilt weights differed from the coordinator's (the weights were"
+            + " fetched instead)").register(registry);
     Gauge.builder(P + "train.loss", this, m -> m.loss).description("Training loss of the last step")
         .register(registry);
     Gauge.builder(P + "tokens.rate", this, m -> m.tokensPerSecond).baseUnit("tokens_per_second")
@@ -132,6 +136,10 @@ public final class WorkerMetrics {
 
   void sent(long bytes) {
     updatesSent.increment(bytes);
+  }
+
+  void factoredMismatch() {
+    factoredMismatches.increment();
   }
 
   void late() {

@@ -3,7 +3,12 @@ package io.orthoslice.worker;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.grpc.ForwardingServerCall;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.orthoslice.common.model.LlamaConfig;
@@ -20,6 +25,8 @@ import io.orthoslice.coordinator.RoundResult;
 import io.orthoslice.coordinator.RunSettings;
 import io.orthoslice.coordinator.ValidationLoss;
 import io.orthoslice.coordinator.WeightsSnapshot;
+import io.orthoslice.proto.RoundUpdateHeader;
+import io.orthoslice.proto.RoundUpdatePart;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -71,6 +78,19 @@ class WorkerRoundTest {
 
   @Test
   void threeWorkersTrainTheirSlicesAndEverySliceIsMergedEachRound() throws Exception {
+    // Round 2 fetched only the (smaller) factored update of round 1: each worker's rebuilt weights
+    // matched the coordinator's checksum, i.e. they are the coordinator's bits.
+    threeWorkersTwoRounds(false);
+  }
+
+  @Test
+  void aWorkerWhoseRebuiltWeightsDifferFetchesTheWeights() throws Exception {
+    // The same run with every factored update's checksum altered on the wire: no worker may train on
+    // weights that are not the coordinator's, so each fetches the weights after the update.
+    threeWorkersTwoRounds(true);
+  }
+
+  private static void threeWorkersTwoRounds(boolean alterChecksums) throws Exception {
     int rounds = 2;
     int h = 2;
     TrainConfig train = new TrainConfig(8, 2, 1, rounds * h, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
@@ -78,11 +98,15 @@ class WorkerRoundTest {
     RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, 4, h, rounds, 3, 3, Duration.ofSeconds(120),
         Duration.ofSeconds(60), "pattern", 1.0, 0.0, 0, 1);
     String name = InProcessServerBuilder.generateName();
+    InProcessServerBuilder builder = InProcessServerBuilder.forName(name);
+    if (alterChecksums) {
+      builder.intercept(new AlterFactoredChecksums());
+    }
     List<Worker> workers = new ArrayList<>();
     ExecutorService pool = Executors.newFixedThreadPool(3);
     try (Coordinator core = new Coordinator(s, ResumeState.fresh(weights(MODEL)), ValidationLoss.NONE, r -> {},
             (st, r) -> {});
-        CoordinatorServer server = new CoordinatorServer(InProcessServerBuilder.forName(name),
+        CoordinatorServer server = new CoordinatorServer(builder,
             new CoordinatorService(core, CoordinatorService.runSpec(s, "run", 1, 2), Duration.ofSeconds(5)), "tok")) {
       core.start();
       List<Future<Worker.Summary>> results = new ArrayList<>();
@@ -97,8 +121,13 @@ class WorkerRoundTest {
         Worker.Summary sum = f.get(120, TimeUnit.SECONDS);
         assertEquals(rounds, sum.roundsTrained());
         assertEquals(0, sum.roundsLate());
-        // round 1 fetched the weights, round 2 only the (smaller) factored update of round 1
-        assertTrue(sum.bytesReceived() > full && sum.bytesReceived() < 2 * full, sum.bytesReceived() + " vs " + full);
+        long received = sum.bytesReceived();
+        if (alterChecksums) {
+          // the weights twice, and the factored update that was thrown away
+          assertTrue(received > 2 * full, received + " vs " + full);
+        } else {
+          assertTrue(received > full && received < 2 * full, received + " vs " + full);
+        }
       }
       assertTrue(core.awaitFinished(Duration.ofSeconds(30)));
       List<RoundResult> history = core.history();
@@ -114,6 +143,26 @@ class WorkerRoundTest {
     } finally {
       workers.forEach(Worker::close);
       pool.shutdownNow();
+    }
+  }
+
+  /** Flips one bit of weights_checksum in every RoundUpdateHeader the server sends. */
+  static final class AlterFactoredChecksums implements ServerInterceptor {
+    @Override
+    public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
+        ServerCallHandler<Q, A> next) {
+      return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+        @Override
+        @SuppressWarnings("unchecked")
+        public void sendMessage(A message) {
+          if (message instanceof RoundUpdatePart p && p.hasHeader()) {
+            RoundUpdateHeader h = p.getHeader();
+            message = (A) p.toBuilder().setHeader(h.toBuilder().setWeightsChecksum(h.getWeightsChecksum() ^ 1))
+                .build();
+          }
+          super.sendMessage(message);
+        }
+      }, headers);
     }
   }
 

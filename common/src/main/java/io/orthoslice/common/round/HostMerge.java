@@ -1,6 +1,7 @@
 package io.orthoslice.common.round;
 
 import io.orthoslice.common.tensor.HostArrays;
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -29,7 +30,8 @@ public final class HostMerge {
       Map<Integer, Map<String, float[]>> bySlot, double alpha) {
     Map<String, long[]> shapes = RoundMerge.expectedShapes(plan.model(), plan.mode(), plan.rank());
     LinkedHashMap<String, float[]> out = new LinkedHashMap<>();
-    try (NDManager m = NDManager.newBaseManager()) {
+    // On the CPU wherever the process trains: the coordinator and the workers must round alike.
+    try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
       Map<String, NDArray> current = new HashMap<>();
       for (ParameterSpec p : plan.model().parameters()) {
         current.put(p.name(), HostArrays.of(m, weights.get(p.name()), new Shape(p.shape())));

@@ -144,6 +144,11 @@ public final class RoundPlan {
     return round;
   }
 
+  /** The seed the plan's projectors derive from (with the round and the parameter names). */
+  public long runSeed() {
+    return runSeed;
+  }
+
   public int participants() {
     return participants;
   }
