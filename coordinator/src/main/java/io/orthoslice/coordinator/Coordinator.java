@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -62,6 +63,7 @@ public final class Coordinator implements AutoCloseable {
   private long nextRound;
   private long cursor;
   private boolean finished;
+  private RuntimeException failure;
   private boolean closed;
 
   public Coordinator(RunSettings settings, ResumeState start, ValidationLoss validation,
@@ -243,7 +245,7 @@ public final class Coordinator implements AutoCloseable {
   private void tryOpen() {
     OpenRound r;
     synchronized (this) {
-      if (finished || closed || open != null) {
+      if (finished || closed || open != null || nextRound >= settings.rounds()) {
         return;
       }
       r = planner.open(nextRound, members.live(), nextRound == firstRound && history.isEmpty(), cursor);
@@ -260,7 +262,24 @@ public final class Coordinator implements AutoCloseable {
     }
   }
 
+  /**
+   * Merges and evaluates a round, then checkpoints, and opens the next or finishes. Runs on the
+   * driver, whose executor would keep an exception to itself: a failure (a checkpoint that cannot be
+   * written, say) ends the run loudly instead, see {@link #failure()}.
+   */
   private void closeRound(OpenRound r) {
+    try {
+      mergeRound(r);
+    } catch (RuntimeException e) {
+      LOG.error("round {} failed; stopping the run: {}", r.round + 1, e.getMessage(), e);
+      synchronized (this) {
+        failure = e;
+      }
+      finish();
+    }
+  }
+
+  private void mergeRound(OpenRound r) {
     List<Submission> subs;
     synchronized (this) {
       if (open != r || (subs = r.close()) == null) {
@@ -304,10 +323,18 @@ public final class Coordinator implements AutoCloseable {
   }
 
   private synchronized void finish() {
+    if (finished) {
+      return;
+    }
     finished = true;
     waiters.finishAll();
     done.countDown();
-    LOG.info("run finished after {} rounds", history.size());
+    LOG.info("run {} after {} rounds", failure == null ? "finished" : "stopped", history.size());
+  }
+
+  /** Why the run stopped before its last round, if it did (set before {@link #awaitFinished} returns). */
+  public synchronized Optional<RuntimeException> failure() {
+    return Optional.ofNullable(failure);
   }
 
   // ---- membership checks (under the lock) ----

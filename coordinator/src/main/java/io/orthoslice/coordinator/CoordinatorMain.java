@@ -33,6 +33,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -124,6 +125,13 @@ public final class CoordinatorMain implements Callable<Integer> {
     System.exit(commandLine().execute(args));
   }
 
+  /** A run that stopped before its last round (exit status 1). */
+  static final class RunStopped extends RuntimeException {
+    RunStopped(String message) {
+      super(message);
+    }
+  }
+
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new CoordinatorMain());
     cl.setParameterExceptionHandler((ex, a) -> {
@@ -134,6 +142,11 @@ public final class CoordinatorMain implements Callable<Integer> {
       if (ex instanceof IllegalArgumentException) {
         c.getErr().println("error: " + ex.getMessage());
         return 2;
+      }
+      if (ex instanceof RunStopped) {
+        // The stack trace is in the log above; one line here.
+        c.getErr().println("error: " + ex.getMessage());
+        return 1;
       }
       throw ex;
     });
@@ -148,6 +161,12 @@ public final class CoordinatorMain implements Callable<Integer> {
     }
     if ((tlsCert == null) != (tlsKey == null)) {
       throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+    }
+    Optional<Path> previous = RoundCheckpoints.latestIn(output.resolve("checkpoints"));
+    if (!resume && previous.isPresent()) {
+      // A fresh run here would collide with (and must never replace) that run's checkpoints.
+      throw new IllegalArgumentException("--output " + output + " already holds checkpoint " + previous.get()
+          + "; pass --resume to continue that run or choose another --output");
     }
     PrintStream out = System.out;
     PrometheusMeterRegistry registry = ProcessMeters.create("coordinator");
@@ -201,6 +220,11 @@ public final class CoordinatorMain implements Callable<Integer> {
         core.awaitFinished(Duration.ofDays(365));
         double seconds = (System.nanoTime() - started) / 1e9;
         writeSummary(settings, core, results, seconds);
+        if (core.failure().isPresent()) {
+          core.awaitDrained(Duration.ofSeconds(10));
+          throw new RunStopped("run stopped after " + results.size() + " of " + rounds + " rounds: "
+              + core.failure().get().getMessage());
+        }
         // One println per line: logback writes to the same stream from other threads.
         out.println(String.format(Locale.ROOT, "done: %d rounds in %.1f s; validation perplexity %.2f -> %.2f",
             results.size(), seconds, Math.exp(core.initialValidationLoss()),

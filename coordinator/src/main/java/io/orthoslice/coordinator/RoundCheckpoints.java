@@ -74,6 +74,15 @@ public final class RoundCheckpoints implements Coordinator.Checkpointer {
     }
   }
 
+  /** The newest checkpoint's directory under {@code dir}, if any (none when {@code dir} does not exist). */
+  public static Optional<Path> latestIn(Path dir) {
+    try {
+      return new CheckpointStore(dir, 1).latest();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read checkpoints in " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
   /** The state of the newest checkpoint, if any; refuses one of another mode, rank or H. */
   public Optional<ResumeState> latest() {
     try {

@@ -27,6 +27,8 @@ import io.orthoslice.coordinator.ValidationLoss;
 import io.orthoslice.coordinator.WeightsSnapshot;
 import io.orthoslice.proto.RoundUpdateHeader;
 import io.orthoslice.proto.RoundUpdatePart;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -139,6 +141,48 @@ class WorkerRoundTest {
         assertTrue(r.fetchSeconds() > 0 && r.trainSeconds() > 0, r.line(rounds));
         assertTrue(r.roundSeconds() >= r.trainSeconds() + r.mergeSeconds(), r.line(rounds));
       }
+      assertEquals(rounds, core.currentWeights().version());
+    } finally {
+      workers.forEach(Worker::close);
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aCheckpointThatCannotBeWrittenStopsTheRunLoudlyAndNoRoundOpensAfterTheLast() throws Exception {
+    // Once, a failed final checkpoint vanished into the driver's executor: the run never finished
+    // and the heartbeat check kept opening rounds past --rounds.
+    int rounds = 2;
+    int h = 2;
+    TrainConfig train = new TrainConfig(8, 2, 1, rounds * h, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
+        Precision.FP32, RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
+    RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, 4, h, rounds, 2, 2, Duration.ofSeconds(120),
+        Duration.ofMillis(400), "pattern", 1.0, 0.0, 0, 1);
+    String name = InProcessServerBuilder.generateName();
+    List<Worker> workers = new ArrayList<>();
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try (Coordinator core = new Coordinator(s, ResumeState.fresh(weights(MODEL)), ValidationLoss.NONE, r -> {},
+            (st, r) -> {
+              throw new UncheckedIOException(new IOException("No space left on device"));
+            });
+        CoordinatorServer server = new CoordinatorServer(InProcessServerBuilder.forName(name),
+            new CoordinatorService(core, CoordinatorService.runSpec(s, "run", 1, 2), Duration.ofSeconds(5)), "tok")) {
+      core.start();
+      List<Future<Worker.Summary>> results = new ArrayList<>();
+      for (int k = 0; k < 2; k++) {
+        ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
+        Worker w = new Worker(new CoordinatorClient(ch, ch, "tok", Duration.ofSeconds(10)), "w" + k, "cpu", true);
+        workers.add(w);
+        results.add(pool.submit(() -> w.run(run -> new PatternWindows(8))));
+      }
+      assertTrue(core.awaitFinished(Duration.ofSeconds(60)), "the run did not end");
+      assertTrue(core.failure().orElseThrow().getMessage().contains("No space left on device"));
+      for (Future<Worker.Summary> f : results) {
+        assertEquals(rounds, f.get(60, TimeUnit.SECONDS).roundsTrained());
+      }
+      // Several heartbeat periods later, still no third round.
+      Thread.sleep(500);
+      assertEquals(rounds, core.history().size());
       assertEquals(rounds, core.currentWeights().version());
     } finally {
       workers.forEach(Worker::close);

@@ -4,8 +4,11 @@ import io.orthoslice.common.metrics.MetricsPorts;
 import io.orthoslice.worker.launch.LaunchConfig;
 import io.orthoslice.worker.launch.Launcher;
 import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -42,7 +45,8 @@ final class LaunchCommand implements Callable<Integer> {
   String tokenizer;
   @Option(names = "--gpus", split = ",", paramLabel = "N,N,...", description = "One GPU index per worker (default: CPU).")
   List<Integer> gpus = new ArrayList<>();
-  @Option(names = "--run-dir", defaultValue = "runs/launch", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--run-dir", description = "Logs and the coordinator's checkpoints. Default: a new"
+      + " runs/launch/<yyyyMMdd-HHmmss>, so a second launch never meets the first one's checkpoints.")
   Path runDir;
   @Option(names = "--threads", defaultValue = "1", description = "Torch threads per process (OMP_NUM_THREADS). Default: ${DEFAULT-VALUE}.")
   int threads;
@@ -64,7 +68,9 @@ final class LaunchCommand implements Callable<Integer> {
       w.addAll(List.of("--data", data.toString()));
     }
     c.addAll(extraCoordinator);
-    Launcher.Result r = new Launcher(new LaunchConfig(workers, runDir, c, w, gpus, threads,
+    Path dir = runDir != null ? runDir : Path.of("runs", "launch",
+        LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)));
+    Launcher.Result r = new Launcher(new LaunchConfig(workers, dir, c, w, gpus, threads,
         List.of("-Xmx1g", "-XX:+UseSerialGC"), metricsPort), System.out).run();
     return r.exitCode();
   }

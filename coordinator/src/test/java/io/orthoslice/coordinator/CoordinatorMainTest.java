@@ -1,0 +1,43 @@
+package io.orthoslice.coordinator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.train.Precision;
+import io.orthoslice.common.train.TrainConfig;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class CoordinatorMainTest {
+
+  @Test
+  void aFreshRunIntoAnOutputThatHoldsCheckpointsIsRefusedAndTheyAreKept(@TempDir Path out) throws Exception {
+    LlamaConfig model = LlamaConfig.preset("tiny").withVocabSize(64);
+    TrainConfig train = new TrainConfig(8, 2, 1, 4, 1, 1e-3, 1e-4, 0.9, 0.95, 1e-8, 0.0, 1.0, 7, Precision.FP32,
+        RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
+    RunSettings s = new RunSettings(model, train, RoundMode.ORTHOGONAL, 4, 2, 2, 1, 1, Duration.ofSeconds(60),
+        Duration.ofSeconds(60), "test-data", 1.0, 0.0, 0, 1);
+    new RoundCheckpoints(out.resolve("checkpoints"), 3, s, 1, 2).save(
+        new ResumeState(2, 16, CoordinatorMain.initialWeights(model, 7), Map.of(), 3.0), null);
+    Path saved = RoundCheckpoints.latestIn(out.resolve("checkpoints")).orElseThrow();
+
+    StringWriter err = new StringWriter();
+    CommandLine cl = CoordinatorMain.commandLine();
+    cl.setErr(new PrintWriter(err, true));
+    int code = cl.execute("--output", out.toString(), "--token", "t", "--port", "0", "--metrics-port", "-1");
+
+    assertEquals(2, code, err.toString());
+    String line = err.toString().strip();
+    assertTrue(line.startsWith("error: --output " + out + " already holds checkpoint " + saved)
+        && line.contains("--resume") && line.lines().count() == 1, line);
+    assertEquals(saved, RoundCheckpoints.latestIn(out.resolve("checkpoints")).orElseThrow());
+  }
+}
