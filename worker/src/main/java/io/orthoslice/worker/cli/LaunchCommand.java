@@ -1,5 +1,6 @@
 package io.orthoslice.worker.cli;
 
+import io.orthoslice.common.checkpoint.CheckpointStore;
 import io.orthoslice.common.metrics.MetricsPorts;
 import io.orthoslice.worker.launch.LaunchConfig;
 import io.orthoslice.worker.launch.Launcher;
@@ -9,6 +10,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -70,6 +72,12 @@ final class LaunchCommand implements Callable<Integer> {
     c.addAll(extraCoordinator);
     Path dir = runDir != null ? runDir : Path.of("runs", "launch",
         LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)));
+    Optional<Path> previous = new CheckpointStore(dir.resolve("coordinator").resolve("checkpoints"), 1).latest();
+    if (previous.isPresent() && !extraCoordinator.contains("--resume")) {
+      throw new IllegalArgumentException("--run-dir " + dir + " holds a previous run's checkpoint " + previous.get()
+          + "; choose another --run-dir (or leave it out for a new one), or add --coordinator-arg=--resume to"
+          + " continue that run");
+    }
     Launcher.Result r = new Launcher(new LaunchConfig(workers, dir, c, w, gpus, threads,
         List.of("-Xmx1g", "-XX:+UseSerialGC"), metricsPort), System.out).run();
     return r.exitCode();
