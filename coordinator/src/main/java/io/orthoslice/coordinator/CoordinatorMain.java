@@ -88,9 +88,9 @@ public final class CoordinatorMain implements Callable<Integer> {
   int seqLen;
   @Option(names = "--batch-size", defaultValue = "8", description = "Default: ${DEFAULT-VALUE}.")
   int batchSize;
-  @Option(names = "--lr", defaultValue = "3e-3", description = "Peak learning rate. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate. Default: ${DEFAULT-VALUE}.")
   double lr;
-  @Option(names = "--min-lr", defaultValue = "3e-4", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--min-lr", defaultValue = "2e-4", description = "Default: ${DEFAULT-VALUE}.")
   double minLr;
   @Option(names = "--warmup", defaultValue = "-1", description = "Warm-up steps (default: 10%% of all steps).")
   long warmup;
