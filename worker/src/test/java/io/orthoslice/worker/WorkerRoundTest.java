@@ -94,11 +94,7 @@ class WorkerRoundTest {
 
   private static void threeWorkersTwoRounds(boolean alterChecksums) throws Exception {
     int rounds = 2;
-    int h = 2;
-    TrainConfig train = new TrainConfig(8, 2, 1, rounds * h, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
-        Precision.FP32, RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
-    RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, 4, h, rounds, 3, 3, Duration.ofSeconds(120),
-        Duration.ofSeconds(60), "pattern", 1.0, 0.0, 0, 1);
+    RunSettings s = twoRounds(3, Duration.ofSeconds(60));
     String name = InProcessServerBuilder.generateName();
     InProcessServerBuilder builder = InProcessServerBuilder.forName(name);
     if (alterChecksums) {
@@ -111,13 +107,7 @@ class WorkerRoundTest {
         CoordinatorServer server = new CoordinatorServer(builder,
             new CoordinatorService(core, CoordinatorService.runSpec(s, "run", 1, 2), Duration.ofSeconds(5)), "tok")) {
       core.start();
-      List<Future<Worker.Summary>> results = new ArrayList<>();
-      for (int k = 0; k < 3; k++) {
-        ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
-        Worker w = new Worker(new CoordinatorClient(ch, ch, "tok", Duration.ofSeconds(10)), "w" + k, "cpu", true);
-        workers.add(w);
-        results.add(pool.submit(() -> w.run(run -> new PatternWindows(8))));
-      }
+      List<Future<Worker.Summary>> results = startWorkers(name, 3, workers, pool);
       long full = core.currentWeights().bytes();
       for (Future<Worker.Summary> f : results) {
         Worker.Summary sum = f.get(120, TimeUnit.SECONDS);
@@ -153,11 +143,7 @@ class WorkerRoundTest {
     // Once, a failed final checkpoint vanished into the driver's executor: the run never finished
     // and the heartbeat check kept opening rounds past --rounds.
     int rounds = 2;
-    int h = 2;
-    TrainConfig train = new TrainConfig(8, 2, 1, rounds * h, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
-        Precision.FP32, RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
-    RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, 4, h, rounds, 2, 2, Duration.ofSeconds(120),
-        Duration.ofMillis(400), "pattern", 1.0, 0.0, 0, 1);
+    RunSettings s = twoRounds(2, Duration.ofMillis(400));
     String name = InProcessServerBuilder.generateName();
     List<Worker> workers = new ArrayList<>();
     ExecutorService pool = Executors.newFixedThreadPool(2);
@@ -168,13 +154,7 @@ class WorkerRoundTest {
         CoordinatorServer server = new CoordinatorServer(InProcessServerBuilder.forName(name),
             new CoordinatorService(core, CoordinatorService.runSpec(s, "run", 1, 2), Duration.ofSeconds(5)), "tok")) {
       core.start();
-      List<Future<Worker.Summary>> results = new ArrayList<>();
-      for (int k = 0; k < 2; k++) {
-        ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
-        Worker w = new Worker(new CoordinatorClient(ch, ch, "tok", Duration.ofSeconds(10)), "w" + k, "cpu", true);
-        workers.add(w);
-        results.add(pool.submit(() -> w.run(run -> new PatternWindows(8))));
-      }
+      List<Future<Worker.Summary>> results = startWorkers(name, 2, workers, pool);
       assertTrue(core.awaitFinished(Duration.ofSeconds(60)), "the run did not end");
       assertTrue(core.failure().orElseThrow().getMessage().contains("No space left on device"));
       for (Future<Worker.Summary> f : results) {
@@ -188,6 +168,27 @@ class WorkerRoundTest {
       workers.forEach(Worker::close);
       pool.shutdownNow();
     }
+  }
+
+  /** Two rounds of H = 2 on the orthogonal slices (rank 4) of {@code workers} workers. */
+  private static RunSettings twoRounds(int workers, Duration heartbeatTimeout) {
+    TrainConfig train = new TrainConfig(8, 2, 1, 2 * 2, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
+        Precision.FP32, RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
+    return new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, 4, 2, 2, workers, workers, Duration.ofSeconds(120),
+        heartbeatTimeout, "pattern", 1.0, 0.0, 0, 1);
+  }
+
+  /** Starts {@code n} workers against the in-process server {@code name} (factored fetches on). */
+  private static List<Future<Worker.Summary>> startWorkers(String name, int n, List<Worker> workers,
+      ExecutorService pool) {
+    List<Future<Worker.Summary>> results = new ArrayList<>();
+    for (int k = 0; k < n; k++) {
+      ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
+      Worker w = new Worker(new CoordinatorClient(ch, ch, "tok", Duration.ofSeconds(10)), "w" + k, "cpu", true);
+      workers.add(w);
+      results.add(pool.submit(() -> w.run(run -> new PatternWindows(8))));
+    }
+    return results;
   }
 
   /** Flips one bit of weights_checksum in every RoundUpdateHeader the server sends. */
