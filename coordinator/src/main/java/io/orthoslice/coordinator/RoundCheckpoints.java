@@ -70,7 +70,9 @@ public final class RoundCheckpoints implements Coordinator.Checkpointer {
           new Checkpoint(settings.model(), weights, momentum, ts, bosId, eosId));
       LOG.info("checkpoint after round {}: {}", s.nextRound(), dir);
     } catch (IOException e) {
-      throw new UncheckedIOException("checkpoint after round " + s.nextRound() + " failed: " + e.getMessage(), e);
+      // NIO's messages are often the bare path: name the kind of failure too.
+      throw new UncheckedIOException("checkpoint after round " + s.nextRound() + " failed: "
+          + e.getClass().getSimpleName() + " " + e.getMessage(), e);
     }
   }
 
