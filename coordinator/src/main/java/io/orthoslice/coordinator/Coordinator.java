@@ -243,19 +243,29 @@ public final class Coordinator implements AutoCloseable {
   // ---- the round lifecycle (driver thread) ----
 
   private void tryOpen() {
-    OpenRound r;
+    List<String> participants;
+    long round;
+    long start;
     synchronized (this) {
       if (finished || closed || open != null || nextRound >= settings.rounds()) {
         return;
       }
-      r = planner.open(nextRound, members.live(), nextRound == firstRound && history.isEmpty(), cursor);
-      if (r == null) {
+      participants = planner.participants(members.live(), nextRound == firstRound && history.isEmpty());
+      if (participants == null) {
         return;
       }
-      open = r; // not yet visible to workers: assignments are being made
+      round = nextRound;
+      start = cursor;
     }
+    // Drawing the plan and the slices' checksums is the slow part: outside the lock, so requests
+    // are answered meanwhile. Only this (driver) thread opens rounds or changes nextRound and cursor.
+    OpenRound r = planner.open(round, participants, start);
     var made = planner.assignments(r, broadcasts.current().version(), now() + settings.roundTimeout().toMillis());
     synchronized (this) {
+      if (finished || closed) {
+        return;
+      }
+      open = r;
       r.publish(made, driver.schedule(() -> closeRound(r), settings.roundTimeout().toMillis(), TimeUnit.MILLISECONDS));
       LOG.info("round {} open: {} participants {}", r.round + 1, r.participants.size(), r.participants);
       waiters.offer(r);

@@ -220,20 +220,22 @@ public final class CoordinatorMain implements Callable<Integer> {
         core.awaitFinished(Duration.ofDays(365));
         double seconds = (System.nanoTime() - started) / 1e9;
         writeSummary(settings, core, results, seconds);
-        if (core.failure().isPresent()) {
-          core.awaitDrained(Duration.ofSeconds(10));
-          throw new RunStopped("run stopped after " + results.size() + " of " + rounds + " rounds: "
-              + core.failure().get().getMessage());
+        Optional<RuntimeException> failure = core.failure();
+        if (failure.isEmpty()) {
+          // One println per line: logback writes to the same stream from other threads.
+          out.println(String.format(Locale.ROOT, "done: %d rounds in %.1f s; validation perplexity %.2f -> %.2f",
+              results.size(), seconds, Math.exp(core.initialValidationLoss()),
+              results.isEmpty() ? Double.NaN : results.get(results.size() - 1).validationPerplexity()));
+          out.println(String.format(Locale.ROOT, "final validation perplexity %.4f",
+              results.isEmpty() ? Double.NaN : results.get(results.size() - 1).validationPerplexity()));
+          out.flush();
         }
-        // One println per line: logback writes to the same stream from other threads.
-        out.println(String.format(Locale.ROOT, "done: %d rounds in %.1f s; validation perplexity %.2f -> %.2f",
-            results.size(), seconds, Math.exp(core.initialValidationLoss()),
-            results.isEmpty() ? Double.NaN : results.get(results.size() - 1).validationPerplexity()));
-        out.println(String.format(Locale.ROOT, "final validation perplexity %.4f",
-            results.isEmpty() ? Double.NaN : results.get(results.size() - 1).validationPerplexity()));
-        out.flush();
         // Let workers' pending polls see "finished" before the server goes away.
         core.awaitDrained(Duration.ofSeconds(10));
+        if (failure.isPresent()) {
+          throw new RunStopped("run stopped after " + results.size() + " of " + rounds + " rounds: "
+              + failure.get().getMessage());
+        }
       }
     }
     return 0;

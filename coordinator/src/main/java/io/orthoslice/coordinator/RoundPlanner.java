@@ -20,17 +20,21 @@ final class RoundPlanner {
   }
 
   /**
-   * The round {@code round} with the first live workers as participants, or null while fewer are
-   * live than needed ({@code --workers} for the run's first round, {@code --min-workers} later).
+   * The first live workers, as many as can take part, or null while fewer are live than needed
+   * ({@code --workers} for the run's first round, {@code --min-workers} later).
    */
-  OpenRound open(long round, List<String> live, boolean firstOfRun, long cursor) {
+  List<String> participants(List<String> live, boolean firstOfRun) {
     int needed = firstOfRun ? settings.expectedWorkers() : settings.minWorkers();
     if (live.size() < needed) {
       return null;
     }
-    int k = Math.min(live.size(), maxParticipants());
-    return new OpenRound(round, RoundPlan.of(settings.model(), settings.mode(), settings.train().seed(), round, k,
-        settings.rank()), live.subList(0, k), cursor);
+    return List.copyOf(live.subList(0, Math.min(live.size(), maxParticipants())));
+  }
+
+  /** Round {@code round} with its projection plan drawn (slow for a large model: not under a lock). */
+  OpenRound open(long round, List<String> participants, long cursor) {
+    return new OpenRound(round, RoundPlan.of(settings.model(), settings.mode(), settings.train().seed(), round,
+        participants.size(), settings.rank()), participants, cursor);
   }
 
   /** One assignment per participant, in slot order. */

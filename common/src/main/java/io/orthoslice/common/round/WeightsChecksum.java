@@ -23,10 +23,7 @@ public final class WeightsChecksum {
     ByteBuffer b = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
     for (ParameterSpec p : model.parameters()) {
       float[] v = weights.get(p.name());
-      long n = 1;
-      for (long s : p.shape()) {
-        n *= s;
-      }
+      long n = p.numel();
       if (v == null || v.length != n) {
         throw new IllegalArgumentException(p.name() + ": expected " + n + " values, got "
             + (v == null ? "none" : v.length));

@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.Cast;
 import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -94,7 +95,7 @@ public final class AdapterMatrix implements ParameterTrainer {
   public NDArray linear(NDArray x, DataType dtype, NDManager scope) {
     StepScope.borrow(scope, factor);
     NDArray y = x.matMul(base.value(dtype, scope).transpose());
-    NDArray low = proj.forward(x, ProjectedState.cast(factor, dtype), dtype, scope);
+    NDArray low = proj.forward(x, Cast.to(factor, dtype), dtype, scope); // Cast: on the autograd tape
     return y.add(scale == 1.0 ? low : low.mul(HostArrays.scalar(scope, scale, low.getDataType())));
   }
 

@@ -11,8 +11,9 @@ import java.util.Map;
 /**
  * Gradient-transformation mode (GaLore, Zhao et al. 2024): the full gradient G of W is projected to
  * R = G P (right), P^T G (left) or L^T G R (two-sided, GaLore's {@code full}), Adam keeps its
- * moments on R only, and W moves by the lifted step {@code alpha * lift(u)}. P is re-drawn every T steps; an SVD projector is computed from the
- * gradient of the step that follows the re-draw, as GaLore's code does at steps 0, T, 2T, ...
+ * moments on R only, and W moves by the lifted step {@code alpha * lift(u)}. P is re-drawn every T
+ * steps; an SVD projector is computed from the gradient of the step that follows the re-draw, as
+ * GaLore's code does at steps 0, T, 2T, ...
  */
 final class GaloreMatrix implements ParameterTrainer {
 

@@ -176,19 +176,15 @@ final class ProjectedState implements AutoCloseable {
     NDArray right = onSide(Side.RIGHT);
     NDArray left = onSide(Side.LEFT);
     if (right != null) {
-      y = y.matMul(cast(right, compute)); // (.., r)
+      y = y.matMul(Cast.to(right, compute)); // (.., r)
     }
     y = y.matMul(f.transpose());
-    return left == null ? y : y.matMul(cast(left, compute).transpose()); // (.., m)
+    return left == null ? y : y.matMul(Cast.to(left, compute).transpose()); // (.., m)
   }
 
   private NDArray onSide(Side side) {
     int i = sides.indexOf(side);
     return i < 0 ? null : projectors.get(i);
-  }
-
-  static NDArray cast(NDArray a, DataType dtype) {
-    return Cast.to(a, dtype); // on the autograd tape: a trained factor keeps its gradient in fp16
   }
 
   /**
