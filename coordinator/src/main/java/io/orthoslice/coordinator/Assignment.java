@@ -5,6 +5,7 @@ package io.orthoslice.coordinator;
  *
  * @param dataPosition first training window of this slot: cursor + slot x H x windowsPerStep
  * @param sliceChecksum {@code RoundPlan.checksum(slot)}
+ * @param projectionDraw the draw the round's projections derive from ({@code RoundRules.draw})
  */
 public record Assignment(
     boolean finished,
@@ -17,7 +18,8 @@ public record Assignment(
     long globalStep,
     long dataPosition,
     int sliceChecksum,
-    long deadlineUnixMs) {
+    long deadlineUnixMs,
+    long projectionDraw) {
 
-  public static final Assignment FINISHED = new Assignment(true, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  public static final Assignment FINISHED = new Assignment(true, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 }

@@ -77,7 +77,7 @@ final class Broadcasts {
       }
     }
     return new RoundUpdate(r.round, fromVersion, after.version(), r.participants.size(), settings.train().seed(),
-        new ArrayList<>(bySlot.keySet()), t, WeightsChecksum.of(settings.model(), after.values()));
+        new ArrayList<>(bySlot.keySet()), t, WeightsChecksum.of(settings.model(), after.values()), r.plan.draw());
   }
 
   /** Shape of a tensor's wire name; a slot's factor {@code <param>#A@k} has its factor's shape. */

@@ -18,7 +18,10 @@ import io.orthoslice.common.metrics.MetricsPorts;
 import io.orthoslice.common.metrics.MetricsServer;
 import io.orthoslice.common.metrics.ProcessMeters;
 import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.round.InnerState;
+import io.orthoslice.common.round.MergeRule;
 import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.round.RoundRules;
 import io.orthoslice.common.train.DatasetWindows;
 import io.orthoslice.common.train.ModelInit;
 import io.orthoslice.common.train.Precision;
@@ -114,6 +117,16 @@ public final class CoordinatorMain implements Callable<Integer> {
   double outerLr;
   @Option(names = "--outer-momentum", defaultValue = "0.0", description = "DiLoCo outer Nesterov momentum (0: off). Default: ${DEFAULT-VALUE}.")
   double outerMomentum;
+  @Option(names = "--merge", defaultValue = "auto", description = "How the factor updates of a projected matrix"
+      + " combine: sum | mean | auto (sum for orthogonal, mean for independent and same). Default: ${DEFAULT-VALUE}.")
+  String merge;
+  @Option(names = "--slice-rounds", defaultValue = "1", description = "Re-draw the projections every R rounds."
+      + " Default: ${DEFAULT-VALUE}.")
+  int sliceRounds;
+  @Option(names = "--inner-state", defaultValue = "reset", description = "Workers' optimizer state between rounds:"
+      + " reset (fresh every round) | keep (kept; a re-drawn slice's moments reset) | transport (kept; a re-drawn"
+      + " slice's moments moved by LDAdam's rule). Default: ${DEFAULT-VALUE}.")
+  String innerState;
   @Option(names = "--output", defaultValue = "runs/coordinator", description = "Run directory (summary.json, checkpoints/). Default: ${DEFAULT-VALUE}.")
   Path output;
   @Option(names = "--checkpoint-every", defaultValue = "0", description = "Checkpoint every C rounds (0: at the end only). Default: ${DEFAULT-VALUE}.")
@@ -188,7 +201,8 @@ public final class CoordinatorMain implements Callable<Integer> {
       RunSettings settings = new RunSettings(model, train, m, rank, localSteps, rounds, workers,
           minWorkers == 0 ? workers : minWorkers, Duration.ofMillis((long) (roundTimeout * 1000)),
           Duration.ofMillis((long) (heartbeatTimeout * 1000)), ds.id(), outerLr, outerMomentum, checkpointEvery,
-          evalBatches);
+          evalBatches, new RoundRules("auto".equalsIgnoreCase(merge) ? MergeRule.defaultFor(m) : MergeRule.parse(merge),
+              sliceRounds, InnerState.parse(innerState)));
       metrics.runInfo(settings);
       RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), 3, settings,
           ds.manifest().bosId(), ds.manifest().eosId());
@@ -294,6 +308,13 @@ public final class CoordinatorMain implements Callable<Integer> {
     m.put("rank", s.rank());
     m.put("rounds", s.rounds());
     m.put("local_steps", s.localSteps());
+    m.put("merge", s.rules().merge().label());
+    m.put("slice_rounds", s.rules().sliceRounds());
+    m.put("inner_state", s.rules().innerState().label());
+    m.put("outer_lr", s.outerLr());
+    m.put("outer_momentum", s.outerMomentum());
+    m.put("lr", s.train().lr());
+    m.put("seed", s.train().seed());
     m.put("preset", preset);
     m.put("seq_len", seqLen);
     m.put("seconds", seconds);

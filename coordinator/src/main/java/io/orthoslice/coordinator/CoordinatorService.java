@@ -24,6 +24,7 @@ import io.orthoslice.proto.RoundAssignment;
 import io.orthoslice.proto.RoundUpdateHeader;
 import io.orthoslice.proto.RoundUpdatePart;
 import io.orthoslice.proto.RunSpec;
+import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.proto.SubmitUpdateResponse;
 import io.orthoslice.proto.TensorChunk;
 import io.orthoslice.proto.UpdateHeader;
@@ -42,7 +43,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
 
-  public static final int PROTOCOL_VERSION = 1;
+  public static final int PROTOCOL_VERSION = Protocol.VERSION;
 
   private final Coordinator core;
   private final CoordinatorMetrics metrics;
@@ -79,6 +80,9 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
           .setRunSeed(s.train().seed())
           .setTotalRounds(s.rounds())
           .setDatasetId(s.datasetId())
+          .setMergeRule(s.rules().merge().label())
+          .setSliceRounds(s.rules().sliceRounds())
+          .setInnerState(s.rules().innerState().label())
           .build();
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot write the run spec as JSON: " + e.getMessage(), e);
@@ -123,7 +127,8 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
     }
     RoundUpdateHeader h = RoundUpdateHeader.newBuilder().setRound(u.round()).setFromVersion(u.fromVersion())
         .setToVersion(u.toVersion()).setParticipants(u.participants()).setRoundSeed(u.roundSeed())
-        .addAllMergedSlots(u.mergedSlots()).setWeightsChecksum(u.weightsChecksum()).build();
+        .addAllMergedSlots(u.mergedSlots()).setWeightsChecksum(u.weightsChecksum())
+        .setProjectionDraw(u.projectionDraw()).build();
     metrics.updateSent(u.bytes());
     ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, new TensorMessages<>(u.tensors(), core::wireShape,
         c -> RoundUpdatePart.newBuilder().setTensor(c).build(),
@@ -231,7 +236,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
     return RoundAssignment.newBuilder().setRound(a.round()).setParticipants(a.participants()).setSlot(a.slot())
         .setRoundSeed(a.roundSeed()).setLocalSteps(a.localSteps()).setWeightsVersion(a.weightsVersion())
         .setGlobalStep(a.globalStep()).setDataPosition(a.dataPosition()).setSliceChecksum(a.sliceChecksum())
-        .setDeadlineUnixMs(a.deadlineUnixMs()).build();
+        .setDeadlineUnixMs(a.deadlineUnixMs()).setProjectionDraw(a.projectionDraw()).build();
   }
 
   private interface Call<R> {

@@ -59,13 +59,8 @@ public final class RoundCheckpoints implements Coordinator.Checkpointer {
       extra.put("weights_version", s.weights().version());
       extra.put("validation_loss", Double.isFinite(s.validationLoss()) ? s.validationLoss() : -1.0);
       extra.put("dataset_id", settings.datasetId());
-      Map<String, Object> run = new LinkedHashMap<>();
-      run.put("mode", settings.mode().label());
-      run.put("rank", settings.rank());
-      run.put("local_steps", settings.localSteps());
-      run.put("rounds", settings.rounds());
       TrainerState ts = new TrainerState(step, s.dataCursor(), s.dataCursor() * (settings.train().seqLen() + 1L),
-          settings.train().seed(), run, extra);
+          settings.train().seed(), runRecord(settings), extra);
       Path dir = store.save(CheckpointStore.stepName(step),
           new Checkpoint(settings.model(), weights, momentum, ts, bosId, eosId));
       LOG.info("checkpoint after round {}: {}", s.nextRound(), dir);
@@ -74,6 +69,39 @@ public final class RoundCheckpoints implements Coordinator.Checkpointer {
       throw new UncheckedIOException("checkpoint after round " + s.nextRound() + " failed: "
           + e.getClass().getSimpleName() + " " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Every setting the trajectory depends on, beside the model shape (checked on its own): a resumed
+   * run continues exactly only when all of them are the checkpoint's.
+   */
+  static Map<String, Object> runRecord(RunSettings s) {
+    Map<String, Object> run = new LinkedHashMap<>();
+    run.put("mode", s.mode().label());
+    run.put("rank", s.rank());
+    run.put("local_steps", s.localSteps());
+    run.put("rounds", s.rounds());
+    run.put("merge", s.rules().merge().label());
+    run.put("slice_rounds", s.rules().sliceRounds());
+    run.put("inner_state", s.rules().innerState().label());
+    run.put("outer_lr", s.outerLr());
+    run.put("outer_momentum", s.outerMomentum());
+    run.put("seed", s.train().seed());
+    run.put("lr", s.train().lr());
+    run.put("min_lr", s.train().minLr());
+    run.put("warmup", s.train().warmup());
+    run.put("seq_len", s.train().seqLen());
+    run.put("batch_size", s.train().microBatch());
+    run.put("weight_decay", s.train().weightDecay());
+    run.put("grad_clip", s.train().gradClip());
+    run.put("scale", s.alpha());
+    run.put("dataset_id", s.datasetId());
+    return run;
+  }
+
+  /** Numbers compare by value (JSON reads 4 back as an Integer or a Long, 0.5 as a Double). */
+  private static Object comparable(Object v) {
+    return v instanceof Number n ? (Object) n.doubleValue() : v;
   }
 
   /** The newest checkpoint's directory under {@code dir}, if any (none when {@code dir} does not exist). */
@@ -98,12 +126,13 @@ public final class RoundCheckpoints implements Coordinator.Checkpointer {
           throw new IllegalArgumentException("--resume: checkpoint " + dir.get() + " has another model shape");
         }
         TrainerState ts = c.trainerState();
-        for (String k : new String[] {"mode", "rank", "local_steps"}) {
-          Object want = k.equals("mode") ? settings.mode().label()
-              : (Object) (long) (k.equals("rank") ? settings.rank() : settings.localSteps());
-          if (!want.equals(ts.run().get(k))) {
-            throw new IllegalArgumentException("--resume: checkpoint " + dir.get() + " has " + k + " "
-                + ts.run().get(k) + ", this run " + want);
+        for (Map.Entry<String, Object> e : runRecord(settings).entrySet()) {
+          Object saved = ts.run().get(e.getKey());
+          // A key an older checkpoint lacks held that version's only behaviour, the default.
+          if (saved != null && !comparable(saved).equals(comparable(e.getValue()))) {
+            throw new IllegalArgumentException("--resume: checkpoint " + dir.get() + " was made with "
+                + e.getKey() + " " + saved + ", this run has " + e.getValue() + "; resume with the same setting"
+                + " (a change would not continue the run exactly)");
           }
         }
         LinkedHashMap<String, float[]> w = new LinkedHashMap<>();

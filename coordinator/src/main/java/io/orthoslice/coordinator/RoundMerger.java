@@ -1,6 +1,7 @@
 package io.orthoslice.coordinator;
 
 import io.orthoslice.common.round.HostMerge;
+import io.orthoslice.common.round.MergeRule;
 import io.orthoslice.common.round.OuterNesterov;
 import io.orthoslice.common.round.RoundPlan;
 import java.util.HashMap;
@@ -21,10 +22,12 @@ final class RoundMerger {
   record Merged(WeightsSnapshot after, Map<Integer, Map<String, float[]>> bySlot) {}
 
   private final double alpha;
+  private final MergeRule rule;
   private final OuterNesterov outer;
 
   RoundMerger(RunSettings settings, Map<String, float[]> outerState) {
     this.alpha = settings.alpha();
+    this.rule = settings.rules().merge();
     this.outer = new OuterNesterov(settings.outerLr(), settings.outerMomentum());
     outer.restore(outerState);
   }
@@ -37,7 +40,7 @@ final class RoundMerger {
       s.tensors().forEach((name, tensor) -> t.put(name, tensor.toFloats()));
       bySlot.put(s.slot(), t);
     }
-    Map<String, float[]> deltas = HostMerge.deltas(plan, before.values(), bySlot, alpha);
+    Map<String, float[]> deltas = HostMerge.deltas(plan, before.values(), bySlot, alpha, rule);
     LinkedHashMap<String, float[]> next = new LinkedHashMap<>();
     deltas.forEach((name, d) -> next.put(name, outer.apply(name, before.values().get(name), d)));
     return new Merged(new WeightsSnapshot(before.version() + 1, next), bySlot);

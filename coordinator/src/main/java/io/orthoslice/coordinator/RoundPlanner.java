@@ -33,8 +33,8 @@ final class RoundPlanner {
 
   /** Round {@code round} with its projection plan drawn (slow for a large model: not under a lock). */
   OpenRound open(long round, List<String> participants, long cursor) {
-    return new OpenRound(round, RoundPlan.of(settings.model(), settings.mode(), settings.train().seed(), round,
-        participants.size(), settings.rank()), participants, cursor);
+    return new OpenRound(round, RoundPlan.of(settings.model(), settings.mode(), settings.train().seed(),
+        settings.rules().draw(round), participants.size(), settings.rank()), participants, cursor);
   }
 
   /** One assignment per participant, in slot order. */
@@ -44,7 +44,7 @@ final class RoundPlanner {
     for (int slot = 0; slot < r.participants.size(); slot++) {
       made.put(r.participants.get(slot), new Assignment(false, r.round, r.participants.size(), slot,
           settings.train().seed(), settings.localSteps(), weightsVersion, r.round * settings.localSteps(),
-          r.cursorStart + slot * span, r.plan.checksum(slot), deadlineUnixMs));
+          r.cursorStart + slot * span, r.plan.checksum(slot), deadlineUnixMs, r.plan.draw()));
     }
     return made;
   }

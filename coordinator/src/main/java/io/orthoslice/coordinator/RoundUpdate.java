@@ -12,7 +12,7 @@ import java.util.Map;
  * {@code toVersion}'s weights.
  */
 public record RoundUpdate(long round, long fromVersion, long toVersion, int participants, long roundSeed,
-    List<Integer> mergedSlots, Map<String, float[]> tensors, int weightsChecksum) {
+    List<Integer> mergedSlots, Map<String, float[]> tensors, int weightsChecksum, long projectionDraw) {
 
   public RoundUpdate {
     mergedSlots = List.copyOf(mergedSlots);
@@ -20,7 +20,7 @@ public record RoundUpdate(long round, long fromVersion, long toVersion, int part
   }
 
   public static String slotFactorName(String factorName, int slot) {
-    return factorName + "@" + slot;
+    return io.orthoslice.common.wire.Protocol.slotFactorName(factorName, slot);
   }
 
   public long bytes() {

@@ -3,6 +3,7 @@ package io.orthoslice.coordinator;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.round.RoundMode;
 import io.orthoslice.common.round.RoundPlan;
+import io.orthoslice.common.round.RoundRules;
 import io.orthoslice.common.train.MethodSpec;
 import io.orthoslice.common.train.TrainConfig;
 import java.time.Duration;
@@ -20,6 +21,7 @@ import java.time.Duration;
  * @param heartbeatTimeout a worker silent for this long is dropped from membership
  * @param outerLr, outerMomentum DiLoCo's outer Nesterov step; (1, 0) is the plain merge
  * @param checkpointEvery checkpoint every C rounds (0: only at the end)
+ * @param rules merge rule, slice lifetime and inner optimizer state across rounds
  */
 public record RunSettings(
     LlamaConfig model,
@@ -36,7 +38,16 @@ public record RunSettings(
     double outerLr,
     double outerMomentum,
     int checkpointEvery,
-    int evalBatches) {
+    int evalBatches,
+    RoundRules rules) {
+
+  /** With the mode's own rules ({@link RoundRules#defaultsFor}). */
+  public RunSettings(LlamaConfig model, TrainConfig train, RoundMode mode, int rank, int localSteps, int rounds,
+      int expectedWorkers, int minWorkers, Duration roundTimeout, Duration heartbeatTimeout, String datasetId,
+      double outerLr, double outerMomentum, int checkpointEvery, int evalBatches) {
+    this(model, train, mode, rank, localSteps, rounds, expectedWorkers, minWorkers, roundTimeout, heartbeatTimeout,
+        datasetId, outerLr, outerMomentum, checkpointEvery, evalBatches, RoundRules.defaultsFor(mode));
+  }
 
   public RunSettings {
     if (localSteps < 1) {
@@ -60,6 +71,9 @@ public record RunSettings(
     }
     if (checkpointEvery < 0) {
       throw new IllegalArgumentException("checkpoint-every must be >= 0, got " + checkpointEvery);
+    }
+    if (rules == null) {
+      throw new IllegalArgumentException("round rules are required");
     }
     if (evalBatches < 1) {
       throw new IllegalArgumentException("eval-batches must be >= 1, got " + evalBatches);

@@ -207,7 +207,7 @@ class CoordinatorRoundTest {
     for (String token : new String[] {"wrong", null}) {
       StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> new TestWorker(channel, token)
           .blocking.withDeadlineAfter(5, TimeUnit.SECONDS)
-          .join(JoinRequest.newBuilder().setWorkerName("x").setProtocolVersion(1).build()));
+          .join(JoinRequest.newBuilder().setWorkerName("x").setProtocolVersion(io.orthoslice.common.wire.Protocol.VERSION).build()));
       assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
     }
   }

@@ -67,7 +67,7 @@ final class TestWorker {
 
   JoinResponse join(String name) {
     JoinResponse r = blocking.withDeadlineAfter(10, TimeUnit.SECONDS)
-        .join(JoinRequest.newBuilder().setWorkerName(name).setProtocolVersion(1).build());
+        .join(JoinRequest.newBuilder().setWorkerName(name).setProtocolVersion(io.orthoslice.common.wire.Protocol.VERSION).build());
     id = r.getWorkerId();
     return r;
   }

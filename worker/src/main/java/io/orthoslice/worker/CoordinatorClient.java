@@ -79,7 +79,7 @@ public final class CoordinatorClient implements AutoCloseable {
   public JoinResponse join(String name, String device, long memoryBytes) {
     return retrying("join", () -> blocking.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
         .join(JoinRequest.newBuilder().setWorkerName(name).setDevice(device).setMemoryBytes(memoryBytes)
-            .setProtocolVersion(1).build()));
+            .setProtocolVersion(io.orthoslice.common.wire.Protocol.VERSION).build()));
   }
 
   /** Long-polls until a round for this worker opens or the run ends (never returns pending). */

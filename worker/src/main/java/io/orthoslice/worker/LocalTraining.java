@@ -7,11 +7,14 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.round.InnerState;
 import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.RoundPlan;
+import io.orthoslice.common.round.RoundProjections;
 import io.orthoslice.common.train.AdapterMatrix;
 import io.orthoslice.common.train.DenseParameter;
 import io.orthoslice.common.train.MemoryUse;
+import io.orthoslice.common.train.MethodSpec;
 import io.orthoslice.common.train.ParameterTrainer;
 import io.orthoslice.common.train.TokenWindows;
 import io.orthoslice.common.train.TrainConfig;
@@ -24,11 +27,16 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One worker's local steps of one round, with the common {@link Trainer} (the loop the standalone
- * run uses): adapters on this slot's slices (projected modes) or full rank (mode full), starting
- * from the shared weights, at the round's global step and data position.
+ * One worker's local steps, round after round, with the common {@link Trainer} (the loop the
+ * standalone run uses): adapters on this slot's slices (projected modes) or full rank (mode full),
+ * starting from the shared weights, at the round's global step and data position.
+ *
+ * <p>With {@link InnerState#RESET} every round builds a fresh trainer (zero moments). Otherwise one
+ * trainer lives across rounds: each round rebases it onto the merged weights, keeping its moments;
+ * a slice that changed (a re-draw, or another slot or K) makes the projected matrices take their
+ * new projectors, whose moments the state policy resets (KEEP) or transports (TRANSPORT).
  */
-final class LocalTraining {
+final class LocalTraining implements AutoCloseable {
 
   /** What the round produced: the update's tensors by wire name and statistics. */
   record Result(List<WireTensor> tensors, double meanLoss, long tokens, double stepSeconds, MemoryUse memory) {}
@@ -39,14 +47,34 @@ final class LocalTraining {
    */
   private static final Object ONE_COLLECTOR = new Object();
 
-  private LocalTraining() {}
+  private final LlamaConfig model;
+  private final TrainConfig cfg;
+  private final InnerState innerState;
+  private Trainer kept;
+  private RoundProjections projections;
+  private int keptSlices;
+  private long redraws;
+
+  /**
+   * @param cfg the run's training configuration; a persistent inner state transports re-drawn
+   *     factor moments only under {@link InnerState#TRANSPORT}
+   */
+  LocalTraining(LlamaConfig model, TrainConfig cfg, InnerState innerState) {
+    this.model = model;
+    MethodSpec m = cfg.method();
+    MethodSpec.StatePolicy policy = innerState == InnerState.TRANSPORT
+        ? MethodSpec.StatePolicy.TRANSPORT : MethodSpec.StatePolicy.RESET;
+    this.cfg = cfg.withMethod(new MethodSpec(m.method(), m.projection(), m.rank(), m.mergeEvery(), policy,
+        m.optimizer(), m.base(), m.scale()));
+    this.innerState = innerState;
+  }
 
   /**
    * @param plan the round's plan, or null in mode full
    * @param firstWindow data position of the first local step
    */
-  static Result run(LlamaConfig model, TrainConfig cfg, Map<String, float[]> weights, RoundPlan plan, int slot,
-      long globalStep, int localSteps, long firstWindow, TokenWindows data, WorkerMetrics metrics) {
+  Result round(Map<String, float[]> weights, RoundPlan plan, int slot, long globalStep, int localSteps,
+      long firstWindow, TokenWindows data, WorkerMetrics metrics) {
     synchronized (ONE_COLLECTOR) {
       // PyTorch's grad mode is per thread and on by default; DJL turns it off only on the thread that
       // loaded the engine, and a collector restores the mode it found. Training on any other thread
@@ -54,57 +82,83 @@ final class LocalTraining {
       if (ai.djl.engine.Engine.getInstance().getEngineName().equals("PyTorch")) {
         ai.djl.pytorch.jni.JniUtils.setGradMode(false);
       }
-      return train(model, cfg, weights, plan, slot, globalStep, localSteps, firstWindow, data, metrics);
+      Trainer trainer = trainerFor(weights, plan, slot);
+      try {
+        return train(trainer, globalStep, localSteps, firstWindow, data, metrics);
+      } finally {
+        if (!innerState.persistent()) {
+          trainer.close();
+        }
+      }
     }
   }
 
-  private static Result train(LlamaConfig model, TrainConfig cfg, Map<String, float[]> weights, RoundPlan plan,
-      int slot, long globalStep, int localSteps, long firstWindow, TokenWindows data, WorkerMetrics metrics) {
-    int perStep = cfg.microBatch() * cfg.gradAccum();
+  /** A fresh trainer on {@code weights}, or the kept one rebased onto them. */
+  private Trainer trainerFor(Map<String, float[]> weights, RoundPlan plan, int slot) {
+    int slices = plan == null ? 0 : plan.checksum(slot);
+    if (kept != null) {
+      boolean redraw = plan != null && slices != keptSlices;
+      if (plan != null) {
+        projections.use(plan, slot);
+      }
+      kept.rebase(weights, redraw ? ++redraws : -1);
+      keptSlices = slices;
+      return kept;
+    }
     NDManager root = NDManager.newBaseManager();
-    LinkedHashMap<String, ParameterTrainer> params;
+    Trainer t;
     try {
       Map<String, NDArray> w = new LinkedHashMap<>();
       for (ParameterSpec p : model.parameters()) {
         w.put(p.name(), HostArrays.of(root, weights.get(p.name()), new Shape(p.shape())));
       }
-      params = plan == null ? TrainingMethods.build(model, cfg, w, root)
-          : TrainingMethods.build(model, cfg, w, root, plan.source(slot));
+      projections = plan == null ? null : new RoundProjections(plan, slot);
+      LinkedHashMap<String, ParameterTrainer> params = plan == null ? TrainingMethods.build(model, cfg, w, root)
+          : TrainingMethods.build(model, cfg, w, root, projections);
+      t = new Trainer(model, cfg, root, params);
     } catch (RuntimeException e) {
       root.close();
       throw e;
     }
-    try (Trainer trainer = new Trainer(model, cfg, root, params)) {
-      // The learning-rate schedule spans the whole run: this round's steps are globalStep .. +H-1.
-      trainer.startAt(globalStep);
-      double lossSum = 0;
-      long t0 = System.nanoTime();
-      for (int i = 0; i < localSteps; i++) {
-        long s0 = System.nanoTime();
-        Trainer.StepStats s = trainer.step(data.trainBatch(firstWindow + (long) i * perStep, perStep));
-        metrics.step((System.nanoTime() - s0) / 1e9, s.loss(), cfg.tokensPerStep());
-        if (!Double.isFinite(s.loss())) {
-          throw new IllegalStateException("local loss became " + s.loss() + " at step " + s.step()
-              + "; lower --lr");
-        }
-        lossSum += s.loss();
-      }
-      double stepSeconds = (System.nanoTime() - t0) / 1e9 / localSteps;
-      List<WireTensor> out = new ArrayList<>();
-      for (ParameterTrainer p : trainer.parameters().values()) {
-        String name = p.spec().name();
-        if (p instanceof AdapterMatrix a) {
-          out.add(wire(RoundMerge.factorName(name), a.factor()));
-        } else if (p instanceof DenseParameter d) {
-          out.add(wire(name, d.weight()));
-        } else {
-          throw new IllegalStateException(name + " is trained by " + p.getClass().getSimpleName()
-              + ", which a distributed round cannot merge");
-        }
-      }
-      return new Result(out, lossSum / localSteps, (long) localSteps * cfg.tokensPerStep(), stepSeconds,
-          trainer.memory());
+    if (innerState.persistent()) {
+      kept = t;
+      keptSlices = slices;
     }
+    return t;
+  }
+
+  private Result train(Trainer trainer, long globalStep, int localSteps, long firstWindow, TokenWindows data,
+      WorkerMetrics metrics) {
+    int perStep = cfg.microBatch() * cfg.gradAccum();
+    // The learning-rate schedule spans the whole run: this round's steps are globalStep .. +H-1.
+    trainer.startAt(globalStep);
+    double lossSum = 0;
+    long t0 = System.nanoTime();
+    for (int i = 0; i < localSteps; i++) {
+      long s0 = System.nanoTime();
+      Trainer.StepStats s = trainer.step(data.trainBatch(firstWindow + (long) i * perStep, perStep));
+      metrics.step((System.nanoTime() - s0) / 1e9, s.loss(), cfg.tokensPerStep());
+      if (!Double.isFinite(s.loss())) {
+        throw new IllegalStateException("local loss became " + s.loss() + " at step " + s.step()
+            + "; lower --lr");
+      }
+      lossSum += s.loss();
+    }
+    double stepSeconds = (System.nanoTime() - t0) / 1e9 / localSteps;
+    List<WireTensor> out = new ArrayList<>();
+    for (ParameterTrainer p : trainer.parameters().values()) {
+      String name = p.spec().name();
+      if (p instanceof AdapterMatrix a) {
+        out.add(wire(RoundMerge.factorName(name), a.factor()));
+      } else if (p instanceof DenseParameter d) {
+        out.add(wire(name, d.weight()));
+      } else {
+        throw new IllegalStateException(name + " is trained by " + p.getClass().getSimpleName()
+            + ", which a distributed round cannot merge");
+      }
+    }
+    return new Result(out, lossSum / localSteps, (long) localSteps * cfg.tokensPerStep(), stepSeconds,
+        trainer.memory());
   }
 
   private static WireTensor wire(String name, NDArray a) {
@@ -115,6 +169,14 @@ final class LocalTraining {
   private static float[] toFloat(NDArray a) {
     try (NDArray f = a.toType(DataType.FLOAT32, true)) {
       return f.toFloatArray();
+    }
+  }
+
+  @Override
+  public void close() {
+    if (kept != null) {
+      kept.close();
+      kept = null;
     }
   }
 }

@@ -6,6 +6,9 @@ import io.grpc.StatusRuntimeException;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.round.HostMerge;
+import io.orthoslice.common.round.InnerState;
+import io.orthoslice.common.round.MergeRule;
+import io.orthoslice.common.round.RoundRules;
 import io.orthoslice.common.round.OuterNesterov;
 import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.RoundMode;
@@ -13,6 +16,7 @@ import io.orthoslice.common.round.RoundPlan;
 import io.orthoslice.common.round.WeightsChecksum;
 import io.orthoslice.common.train.TokenWindows;
 import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.common.wire.WireTensor;
 import io.orthoslice.proto.JoinResponse;
 import io.orthoslice.proto.RoundAssignment;
@@ -97,6 +101,7 @@ public final class Worker implements AutoCloseable {
     LlamaConfig model = LlamaConfig.fromHuggingFace(json.readValue(run.getModelConfigJson(), Map.class));
     TrainConfig cfg = json.readValue(run.getTrainConfigJson(), TrainConfig.class);
     RoundMode mode = RoundMode.parse(run.getMode());
+    RoundRules rules = rules(run);
     TokenWindows data = openData.apply(run);
     if (!data.datasetId().equals(run.getDatasetId())) {
       throw new IllegalArgumentException("this worker's dataset " + data.datasetId() + " is not the run's "
@@ -117,73 +122,78 @@ public final class Worker implements AutoCloseable {
     long sent = 0;
     double lastLoss = Double.NaN;
     RoundPlan lastPlan = null;
-    while (true) {
-      long w0 = System.nanoTime();
-      RoundAssignment a = client.awaitRound(workerId, nextRound);
-      double waitSeconds = (System.nanoTime() - w0) / 1e9;
-      metrics.waited(waitSeconds);
-      double fetchSeconds = 0;
-      if (a.getFinished()) {
-        break;
-      }
-      metrics.assigned(a.getRound(), a.getSlot(), a.getWeightsVersion());
-      // Stale weights: the factored update when it applies (one version behind), else the weights.
-      if (version != a.getWeightsVersion()) {
-        Map<String, float[]> updated = null;
-        long f0 = System.nanoTime();
-        long before = bytesReceived;
-        if (preferFactored && weights != null && mode.projected() && version == a.getWeightsVersion() - 1) {
-          updated = applyFactored(model, mode, run, weights, version, lastPlan);
+    try (LocalTraining local = new LocalTraining(model, cfg, rules.innerState())) {
+      while (true) {
+        long w0 = System.nanoTime();
+        RoundAssignment a = client.awaitRound(workerId, nextRound);
+        double waitSeconds = (System.nanoTime() - w0) / 1e9;
+        metrics.waited(waitSeconds);
+        double fetchSeconds = 0;
+        if (a.getFinished()) {
+          break;
         }
-        boolean factored = updated != null;
-        if (updated == null) {
-          updated = floats(client.fetchWeights(workerId, a.getWeightsVersion()));
-          bytesReceived += bytes(updated);
+        metrics.assigned(a.getRound(), a.getSlot(), a.getWeightsVersion());
+        // Stale weights: the factored update when it applies (one version behind), else the weights.
+        if (version != a.getWeightsVersion()) {
+          Map<String, float[]> updated = null;
+          long f0 = System.nanoTime();
+          long before = bytesReceived;
+          if (preferFactored && weights != null && mode.projected() && version == a.getWeightsVersion() - 1) {
+            updated = applyFactored(model, mode, run, rules.merge(), weights, version, lastPlan);
+          }
+          boolean factored = updated != null;
+          if (updated == null) {
+            updated = floats(client.fetchWeights(workerId, a.getWeightsVersion()));
+            bytesReceived += bytes(updated);
+          }
+          fetchSeconds = (System.nanoTime() - f0) / 1e9;
+          metrics.fetched(factored, bytesReceived - before, fetchSeconds);
+          weights = updated;
+          version = a.getWeightsVersion();
         }
-        fetchSeconds = (System.nanoTime() - f0) / 1e9;
-        metrics.fetched(factored, bytesReceived - before, fetchSeconds);
-        weights = updated;
-        version = a.getWeightsVersion();
-      }
-      // The slice is rebuilt from the seed; a checksum mismatch means the two sides would train and
-      // merge different subspaces, so it stops the worker rather than diverge silently.
-      RoundPlan plan = mode.projected()
-          ? RoundPlan.of(model, mode, a.getRoundSeed(), a.getRound(), a.getParticipants(), run.getRank()) : null;
-      lastPlan = plan;
-      int checksum = plan == null ? 0 : plan.checksum(a.getSlot());
-      if (checksum != a.getSliceChecksum()) {
-        throw new IllegalStateException("slice checksum mismatch in round " + (a.getRound() + 1) + " slot "
-            + a.getSlot() + ": coordinator " + Integer.toHexString(a.getSliceChecksum()) + ", worker "
-            + Integer.toHexString(checksum));
-      }
-      long t0 = System.nanoTime();
-      LocalTraining.Result r = LocalTraining.run(model, cfg, weights, plan, a.getSlot(), a.getGlobalStep(),
-          a.getLocalSteps(), a.getDataPosition(), data, metrics);
-      double trainSeconds = (System.nanoTime() - t0) / 1e9;
-      metrics.trained(trainSeconds, r.tokens(), r.memory());
-      UpdateHeader h = UpdateHeader.newBuilder().setWorkerId(workerId).setRound(a.getRound()).setSlot(a.getSlot())
-          .setMeanLoss(r.meanLoss()).setTokens(r.tokens()).setStepSeconds(r.stepSeconds())
-          .setWeightsVersion(a.getWeightsVersion()).setFetchSeconds(fetchSeconds).setWaitSeconds(waitSeconds)
-          .setTrainSeconds(trainSeconds).build();
-      try {
-        long n = client.submit(h, r.tensors());
-        sent += n;
-        metrics.sent(n);
-        trained++;
-        lastLoss = r.meanLoss();
-        LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s", a.getRound() + 1, a.getSlot(),
-            String.format(Locale.ROOT, "%.4f", r.meanLoss()), String.format(Locale.ROOT, "%.3f", r.stepSeconds()),
-            String.format(Locale.ROOT, "%.3f", fetchSeconds));
-      } catch (StatusRuntimeException e) {
-        if (e.getStatus().getCode() != Status.Code.FAILED_PRECONDITION) {
-          throw e;
+        // The slice is rebuilt from the seed; a checksum mismatch means the two sides would train and
+        // merge different subspaces, so it stops the worker rather than diverge silently.
+        // Slices that live several rounds are drawn once: the plan is a pure function of these three.
+        RoundPlan plan = !mode.projected() ? null
+            : lastPlan != null && lastPlan.draw() == a.getProjectionDraw() && lastPlan.runSeed() == a.getRoundSeed()
+                && lastPlan.participants() == a.getParticipants() ? lastPlan
+            : RoundPlan.of(model, mode, a.getRoundSeed(), a.getProjectionDraw(), a.getParticipants(), run.getRank());
+        lastPlan = plan;
+        int checksum = plan == null ? 0 : plan.checksum(a.getSlot());
+        if (checksum != a.getSliceChecksum()) {
+          throw new IllegalStateException("slice checksum mismatch in round " + (a.getRound() + 1) + " slot "
+              + a.getSlot() + ": coordinator " + Integer.toHexString(a.getSliceChecksum()) + ", worker "
+              + Integer.toHexString(checksum));
         }
-        // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
-        late++;
-        metrics.late();
-        LOG.warn("round {}: update refused ({}); moving on", a.getRound() + 1, e.getStatus().getDescription());
+        long t0 = System.nanoTime();
+        LocalTraining.Result r = local.round(weights, plan, a.getSlot(), a.getGlobalStep(), a.getLocalSteps(),
+            a.getDataPosition(), data, metrics);
+        double trainSeconds = (System.nanoTime() - t0) / 1e9;
+        metrics.trained(trainSeconds, r.tokens(), r.memory());
+        UpdateHeader h = UpdateHeader.newBuilder().setWorkerId(workerId).setRound(a.getRound()).setSlot(a.getSlot())
+            .setMeanLoss(r.meanLoss()).setTokens(r.tokens()).setStepSeconds(r.stepSeconds())
+            .setWeightsVersion(a.getWeightsVersion()).setFetchSeconds(fetchSeconds).setWaitSeconds(waitSeconds)
+            .setTrainSeconds(trainSeconds).build();
+        try {
+          long n = client.submit(h, r.tensors());
+          sent += n;
+          metrics.sent(n);
+          trained++;
+          lastLoss = r.meanLoss();
+          LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s", a.getRound() + 1, a.getSlot(),
+              String.format(Locale.ROOT, "%.4f", r.meanLoss()), String.format(Locale.ROOT, "%.3f", r.stepSeconds()),
+              String.format(Locale.ROOT, "%.3f", fetchSeconds));
+        } catch (StatusRuntimeException e) {
+          if (e.getStatus().getCode() != Status.Code.FAILED_PRECONDITION) {
+            throw e;
+          }
+          // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
+          late++;
+          metrics.late();
+          LOG.warn("round {}: update refused ({}); moving on", a.getRound() + 1, e.getStatus().getDescription());
+        }
+        nextRound = a.getRound() + 1;
       }
-      nextRound = a.getRound() + 1;
     }
     leave("run finished");
     return new Summary(workerId, trained, late, sent, bytesReceived, lastLoss);
@@ -195,7 +205,7 @@ public final class Worker implements AutoCloseable {
    * {@code trainedPlan} is the plan of the round this worker last trained on: it holds every slot's
    * projectors, so when the update is of that round nothing needs to be drawn again.
    */
-  private Map<String, float[]> applyFactored(LlamaConfig model, RoundMode mode, RunSpec run,
+  private Map<String, float[]> applyFactored(LlamaConfig model, RoundMode mode, RunSpec run, MergeRule rule,
       Map<String, float[]> weights, long version, RoundPlan trainedPlan) {
     CoordinatorClient.RoundUpdate u;
     try {
@@ -208,23 +218,23 @@ public final class Worker implements AutoCloseable {
     }
     RoundUpdateHeader h = u.header();
     bytesReceived += u.tensors().values().stream().mapToLong(t -> t.data().length).sum();
-    RoundPlan plan = trainedPlan != null && trainedPlan.round() == h.getRound()
+    RoundPlan plan = trainedPlan != null && trainedPlan.draw() == h.getProjectionDraw()
         && trainedPlan.runSeed() == h.getRoundSeed() && trainedPlan.participants() == h.getParticipants()
         ? trainedPlan
-        : RoundPlan.of(model, mode, h.getRoundSeed(), h.getRound(), h.getParticipants(), run.getRank());
+        : RoundPlan.of(model, mode, h.getRoundSeed(), h.getProjectionDraw(), h.getParticipants(), run.getRank());
     Map<Integer, Map<String, float[]>> bySlot = new TreeMap<>();
     for (int slot : h.getMergedSlotsList()) {
       Map<String, float[]> t = new HashMap<>();
       for (ParameterSpec p : model.parameters()) {
         String wire = p.role() == ParameterSpec.Role.PROJECTED
-            ? RoundMerge.factorName(p.name()) + "@" + slot : p.name();
+            ? Protocol.slotFactorName(RoundMerge.factorName(p.name()), slot) : p.name();
         t.put(p.role() == ParameterSpec.Role.PROJECTED ? RoundMerge.factorName(p.name()) : p.name(),
             u.tensors().get(wire).toFloats());
       }
       bySlot.put(slot, t);
     }
     // The coordinator's own merge code on the same inputs: the projected matrices come out as its do.
-    Map<String, float[]> d = HostMerge.deltas(plan, weights, bySlot, scale(run));
+    Map<String, float[]> d = HostMerge.deltas(plan, weights, bySlot, scale(run), rule);
     OuterNesterov plain = new OuterNesterov(1.0, 0.0);
     Map<String, float[]> out = new LinkedHashMap<>();
     for (ParameterSpec p : model.parameters()) {
@@ -243,6 +253,15 @@ public final class Worker implements AutoCloseable {
     }
     LOG.info("applied the factored update of round {} ({} slots)", h.getRound() + 1, h.getMergedSlotsCount());
     return out;
+  }
+
+  /** The run's round rules as the coordinator announced them (a version-2 run spec always sets them). */
+  static RoundRules rules(RunSpec run) {
+    if (run.getMergeRule().isEmpty() || run.getSliceRounds() < 1 || run.getInnerState().isEmpty()) {
+      throw new IllegalStateException("the coordinator's run spec lacks merge_rule, slice_rounds or inner_state");
+    }
+    return new RoundRules(MergeRule.parse(run.getMergeRule()), run.getSliceRounds(),
+        InnerState.parse(run.getInnerState()));
   }
 
   private static double scale(RunSpec run) {

@@ -27,7 +27,7 @@ public final class HostMerge {
    * @return D by parameter name
    */
   public static LinkedHashMap<String, float[]> deltas(RoundPlan plan, Map<String, float[]> weights,
-      Map<Integer, Map<String, float[]>> bySlot, double alpha) {
+      Map<Integer, Map<String, float[]>> bySlot, double alpha, MergeRule rule) {
     Map<String, long[]> shapes = RoundMerge.expectedShapes(plan.model(), plan.mode(), plan.rank());
     LinkedHashMap<String, float[]> out = new LinkedHashMap<>();
     // On the CPU wherever the process trains: the coordinator and the workers must round alike.
@@ -48,7 +48,7 @@ public final class HostMerge {
         }
         cs.add(new RoundMerge.Contribution(e.getKey(), t));
       }
-      for (Map.Entry<String, NDArray> d : RoundMerge.deltas(plan, current, cs, alpha, m).entrySet()) {
+      for (Map.Entry<String, NDArray> d : RoundMerge.deltas(plan, current, cs, alpha, rule, m).entrySet()) {
         out.put(d.getKey(), d.getValue().toFloatArray());
       }
     }

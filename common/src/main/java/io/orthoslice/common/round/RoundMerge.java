@@ -7,6 +7,7 @@ import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.projection.OrthogonalSlices;
 import io.orthoslice.common.projection.Projector;
 import io.orthoslice.common.projection.Side;
+import io.orthoslice.common.wire.Protocol;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,9 +17,10 @@ import java.util.Map;
  * The merge rules of a round, as the per-parameter change D the round makes to the shared weights:
  *
  * <ul>
- *   <li>projected matrix, ORTHOGONAL: {@code D = alpha sum_k lift(A_k, P_k)}: the slices are
- *       pairwise orthogonal, so the K updates add up to one step of rank up to K r (methods.md 7.6);
- *   <li>projected matrix, INDEPENDENT or SAME: {@code D = alpha (1/K) sum_k lift(A_k, P_k)};
+ *   <li>projected matrix: {@code D = alpha w sum_k lift(A_k, P_k)} with the rule's weight w: 1 for
+ *       SUM (ORTHOGONAL's own: the slices are pairwise orthogonal, so the K updates add up to one step
+ *       of rank up to K r, methods.md 7.6), 1/K for MEAN (INDEPENDENT's and SAME's own), times the
+ *       rule's factor;
  *   <li>every other parameter, and every parameter in FULL mode: {@code D = mean_k(W_k) - W}, the
  *       mean of the workers' deltas (local SGD; averaging dense parameters is our assumption, 7.6).
  * </ul>
@@ -28,16 +30,13 @@ import java.util.Map;
  */
 public final class RoundMerge {
 
-  /** Suffix of an adapter factor's name on the wire: {@code <param>#A}. */
-  public static final String FACTOR_SUFFIX = "#A";
-
   /** What one slot submitted, by wire name. */
   public record Contribution(int slot, Map<String, NDArray> tensors) {}
 
   private RoundMerge() {}
 
   public static String factorName(String param) {
-    return param + FACTOR_SUFFIX;
+    return Protocol.factorName(param);
   }
 
   /** Names and shapes a contribution must hold exactly, in parameter order. */
@@ -59,9 +58,10 @@ public final class RoundMerge {
    *
    * @param current the weights the round started from, by parameter name
    * @param alpha the adapter scale (W_eff = W + alpha lift(A, P))
+   * @param rule sum or mean of the lifted factor updates
    */
   public static LinkedHashMap<String, NDArray> deltas(RoundPlan plan, Map<String, NDArray> current,
-      List<Contribution> contributions, double alpha, NDManager out) {
+      List<Contribution> contributions, double alpha, MergeRule rule, NDManager out) {
     if (contributions.isEmpty()) {
       throw new IllegalArgumentException("a merge needs at least one contribution");
     }
@@ -69,7 +69,7 @@ public final class RoundMerge {
     for (ParameterSpec p : plan.model().parameters()) {
       try (NDManager scope = out.newSubManager()) {
         NDArray d = plan.mode().projected() && p.role() == ParameterSpec.Role.PROJECTED
-            ? projectedDelta(plan, p, contributions, alpha, scope)
+            ? projectedDelta(plan, p, contributions, alpha, rule, scope)
             : denseDelta(p, current, contributions, scope);
         d.attach(out);
         deltas.put(p.name(), d);
@@ -79,7 +79,7 @@ public final class RoundMerge {
   }
 
   private static NDArray projectedDelta(RoundPlan plan, ParameterSpec p, List<Contribution> cs, double alpha,
-      NDManager scope) {
+      MergeRule rule, NDManager scope) {
     Side side = RoundPlan.side(p);
     int d = RoundPlan.dimension(p);
     List<NDArray> factors = new ArrayList<>();
@@ -92,10 +92,9 @@ public final class RoundMerge {
       // P in the factor's type: the worker trained W + alpha lift(A, P) with P in its master type.
       projectors.add(Projector.toNDArray(scope, plan.slice(p, c.slot()), d, plan.rank(), a.getDataType()));
     }
-    NDArray sum = plan.mode() == RoundMode.ORTHOGONAL
-        ? OrthogonalSlices.mergeOrthogonal(factors, projectors, side)
-        : OrthogonalSlices.mergeMean(factors, projectors, side);
-    return alpha == 1.0 ? sum : sum.muli(alpha);
+    NDArray sum = OrthogonalSlices.mergeOrthogonal(factors, projectors, side);
+    double scale = alpha * rule.weight(factors.size());
+    return scale == 1.0 ? sum : sum.muli(scale);
   }
 
   private static NDArray denseDelta(ParameterSpec p, Map<String, NDArray> current, List<Contribution> cs,

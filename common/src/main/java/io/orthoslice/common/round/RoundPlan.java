@@ -4,7 +4,6 @@ import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.projection.OrthogonalSlices;
 import io.orthoslice.common.projection.ProjectionKind;
-import io.orthoslice.common.projection.ProjectionSource;
 import io.orthoslice.common.projection.Projector;
 import io.orthoslice.common.projection.SeedSequence;
 import io.orthoslice.common.projection.Side;
@@ -17,13 +16,14 @@ import java.util.zip.CRC32C;
 
 /**
  * The projectors of one round: for every projected matrix and every slot k of K participants, the
- * d x r projector P_k (float64, row-major). A pure function of (run seed, round, mode, K, rank), so
- * the coordinator and each worker build the same bits independently.
+ * d x r projector P_k (float64, row-major). A pure function of (run seed, draw, mode, K, rank), so
+ * the coordinator and each worker build the same bits independently. The draw is the round's
+ * {@link RoundRules#draw}: the round itself when slices are re-drawn every round.
  *
  * <ul>
- *   <li>ORTHOGONAL: {@code P_k = Q[:, k r:(k+1) r]} with {@code Q = basis(derive(seed, round, name, 0), d, K, r)}
+ *   <li>ORTHOGONAL: {@code P_k = Q[:, k r:(k+1) r]} with {@code Q = basis(derive(seed, draw, name, 0), d, K, r)}
  *       (methods.md 7.6); needs K r <= d.
- *   <li>INDEPENDENT: {@code P_k = random(ORTHOGONAL, derive(seed, round, name, k + 1), d, r)}.
+ *   <li>INDEPENDENT: {@code P_k = random(ORTHOGONAL, derive(seed, draw, name, k + 1), d, r)}.
  *   <li>SAME: slot 0's independent projector for every slot.
  * </ul>
  */
@@ -32,30 +32,30 @@ public final class RoundPlan {
   private final LlamaConfig model;
   private final RoundMode mode;
   private final long runSeed;
-  private final long round;
+  private final long draw;
   private final int participants;
   private final int rank;
   // ORTHOGONAL: Q per matrix (every slot's slice is cut from it); INDEPENDENT and SAME: P per
   // "name@slot". Drawn once each, all of them in parallel when the plan is made (see of()).
   private final Map<String, double[]> drawn = new ConcurrentHashMap<>();
 
-  private RoundPlan(LlamaConfig model, RoundMode mode, long runSeed, long round, int participants, int rank) {
+  private RoundPlan(LlamaConfig model, RoundMode mode, long runSeed, long draw, int participants, int rank) {
     this.model = model;
     this.mode = mode;
     this.runSeed = runSeed;
-    this.round = round;
+    this.draw = draw;
     this.participants = participants;
     this.rank = rank;
   }
 
   /** @throws IllegalArgumentException when the slices cannot exist (see {@link #requireFeasible}) */
-  public static RoundPlan of(LlamaConfig model, RoundMode mode, long runSeed, long round, int participants,
+  public static RoundPlan of(LlamaConfig model, RoundMode mode, long runSeed, long draw, int participants,
       int rank) {
-    if (round < 0) {
-      throw new IllegalArgumentException("round must be >= 0, got " + round);
+    if (draw < 0) {
+      throw new IllegalArgumentException("draw must be >= 0, got " + draw);
     }
     requireFeasible(model, mode, participants, rank);
-    RoundPlan plan = new RoundPlan(model, mode, runSeed, round, participants, rank);
+    RoundPlan plan = new RoundPlan(model, mode, runSeed, draw, participants, rank);
     plan.drawAll();
     return plan;
   }
@@ -74,7 +74,7 @@ public final class RoundPlan {
     projected(model).parallelStream().forEach(p -> {
       int d = dimension(p);
       if (mode == RoundMode.ORTHOGONAL) {
-        drawn.put(p.name(), OrthogonalSlices.basis(SeedSequence.derive(runSeed, round, p.name(), 0), d,
+        drawn.put(p.name(), OrthogonalSlices.basis(SeedSequence.derive(runSeed, draw, p.name(), 0), d,
             participants, rank));
       } else {
         for (int k = 0; k < slots; k++) {
@@ -140,11 +140,12 @@ public final class RoundPlan {
     return mode;
   }
 
-  public long round() {
-    return round;
+  /** The draw index the projectors derive from (the round when slices are re-drawn every round). */
+  public long draw() {
+    return draw;
   }
 
-  /** The seed the plan's projectors derive from (with the round and the parameter names). */
+  /** The seed the plan's projectors derive from (with the draw and the parameter names). */
   public long runSeed() {
     return runSeed;
   }
@@ -178,7 +179,7 @@ public final class RoundPlan {
   }
 
   private double[] independent(String name, int d, int slot) {
-    return Projector.random(ProjectionKind.ORTHOGONAL, SeedSequence.derive(runSeed, round, name, slot + 1), d, rank);
+    return Projector.random(ProjectionKind.ORTHOGONAL, SeedSequence.derive(runSeed, draw, name, slot + 1), d, rank);
   }
 
   /**
@@ -197,36 +198,5 @@ public final class RoundPlan {
       crc.update(b.array());
     }
     return (int) crc.getValue();
-  }
-
-  /**
-   * Slot k's projectors as the training loop asks for them: only the first projector of the round
-   * exists (a worker never re-draws within a round), with this plan's side and rank.
-   */
-  public ProjectionSource source(int slot) {
-    return new ProjectionSource() {
-      @Override
-      public double[] projection(ParameterSpec spec, Side s, int r, long redraw, double[] gradient) {
-        if (redraw != 0) {
-          throw new IllegalStateException("a round has one projector per matrix; re-draw " + redraw
-              + " was requested for " + spec.name() + " (set merge-every beyond the local steps)");
-        }
-        if (r != rank || s != side(spec)) {
-          throw new IllegalArgumentException("round plan has rank " + rank + " and side " + side(spec) + " for "
-              + spec.name() + ", asked for rank " + r + " side " + s);
-        }
-        return slice(spec, slot);
-      }
-
-      @Override
-      public boolean needsGradient() {
-        return false;
-      }
-
-      @Override
-      public long persistedBytes(int d, int r) {
-        return Long.BYTES;
-      }
-    };
   }
 }

@@ -152,6 +152,21 @@ public final class AdapterMatrix implements ParameterTrainer {
     proj.schedule(round);
   }
 
+  @Override
+  public void rebase(NDArray w, long redraw, NDManager scope) {
+    if (base.quantized()) {
+      throw new UnsupportedOperationException(spec().name() + ": a quantized base is not continued across rounds");
+    }
+    HostArrays.copyInto(base.full(), w);
+    // Copied, not multiplied by 0: a NaN factor times 0 would stay NaN.
+    try (NDArray zero = factor.zerosLike()) {
+      HostArrays.copyInto(factor, zero);
+    }
+    if (redraw >= 0) {
+      proj.schedule(redraw);
+    }
+  }
+
   private NDArray lifted(NDManager scope) {
     StepScope.borrow(scope, factor);
     NDArray d = proj.lift(factor);

@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -57,6 +58,11 @@ public final class DenseParameter implements ParameterTrainer {
   @Override
   public void zeroGradients(NDManager scope) {
     GradientBuffers.zero(weight);
+  }
+
+  @Override
+  public void rebase(NDArray w, long redraw, NDManager scope) {
+    HostArrays.copyInto(weight, w);
   }
 
   @Override

@@ -49,6 +49,17 @@ public interface ParameterTrainer extends AutoCloseable {
    */
   default void redraw(long round, NDManager scope) {}
 
+  /**
+   * Starts a distributed round from the shared weights {@code w} (this parameter's shape; owned by
+   * the caller): W_eff becomes w and the optimizer state stays. A projected method zeroes its factor
+   * and, when {@code redraw >= 0}, takes new projectors from its source as re-draw {@code redraw}
+   * (its state policy then resets, carries or transports the factor's moments).
+   */
+  default void rebase(NDArray w, long redraw, NDManager scope) {
+    throw new UnsupportedOperationException(spec().name() + " is trained by " + getClass().getSimpleName()
+        + ", which a distributed round does not continue across rounds");
+  }
+
   /** The effective weight W_eff, a new array owned by {@code scope}, in float32/float64. */
   NDArray effectiveWeight(NDManager scope);
 

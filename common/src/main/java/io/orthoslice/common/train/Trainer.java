@@ -165,6 +165,23 @@ public final class Trainer implements AutoCloseable {
     return stats;
   }
 
+  /**
+   * Continues this trainer from the shared weights of a new distributed round (float32 by parameter
+   * name): every W_eff becomes the given weights, the optimizer state stays, and with {@code redraw
+   * >= 0} the projected matrices take new projectors (see {@link ParameterTrainer#rebase}).
+   */
+  public void rebase(Map<String, float[]> weights, long redraw) {
+    try (NDManager scope = root.newSubManager()) {
+      for (ParameterTrainer p : params.values()) {
+        float[] w = weights.get(p.spec().name());
+        if (w == null) {
+          throw new IllegalArgumentException("round weights lack parameter " + p.spec().name());
+        }
+        p.rebase(HostArrays.of(scope, w, new Shape(p.spec().shape())), redraw, scope);
+      }
+    }
+  }
+
   /** Names the parameters whose gradients or values are not finite (diagnostics for a NaN step). */
   private String nonFinite(NDManager scope) {
     StringBuilder out = new StringBuilder();

@@ -66,7 +66,7 @@ class RoundMergeTest {
         w.put(p.name(), random(m, rng, p.shape()));
         dense.put(p.name(), random(m, rng, p.shape()));
       }
-      Map<String, NDArray> d = RoundMerge.deltas(plan, w, shares(plan, dense, w, m), 1.0, m);
+      Map<String, NDArray> d = RoundMerge.deltas(plan, w, shares(plan, dense, w, m), 1.0, MergeRule.SUM, m);
       for (ParameterSpec p : RoundPlan.projected(SMALL)) {
         assertEquals(0.0, maxAbsDiff(d.get(p.name()), dense.get(p.name())), 1e-12, p.name());
       }
@@ -84,7 +84,7 @@ class RoundMergeTest {
         w.put(p.name(), random(m, rng, p.shape()));
         dense.put(p.name(), random(m, rng, p.shape()));
       }
-      Map<String, NDArray> d = RoundMerge.deltas(plan, w, shares(plan, dense, w, m), 1.0, m);
+      Map<String, NDArray> d = RoundMerge.deltas(plan, w, shares(plan, dense, w, m), 1.0, MergeRule.SUM, m);
       for (ParameterSpec p : RoundPlan.projected(SMALL)) {
         int dim = RoundPlan.dimension(p);
         double[] q = new double[dim * 6];
@@ -124,7 +124,7 @@ class RoundMergeTest {
         sent.add(t);
         cs.add(new RoundMerge.Contribution(k, t));
       }
-      Map<String, NDArray> d = RoundMerge.deltas(plan, w, cs, 0.5, m);
+      Map<String, NDArray> d = RoundMerge.deltas(plan, w, cs, 0.5, MergeRule.MEAN, m);
       ParameterSpec emb = SMALL.parameters().get(0);
       NDArray meanNew = sent.get(0).get(emb.name()).add(sent.get(1).get(emb.name())).div(2);
       assertEquals(0.0, maxAbsDiff(d.get(emb.name()), meanNew.sub(w.get(emb.name()))), 1e-12);

@@ -102,12 +102,16 @@ class RoundPlanTest {
   }
 
   @Test
-  void projectionSourceServesTheSliceOnlyForTheFirstDraw() {
+  void roundProjectionsServeTheCurrentPlansSliceWhateverTheRedrawIndex() {
+    // A worker that keeps its optimizer re-draws through one source: the plan it points at decides.
     ParameterSpec q = RoundPlan.projected(TINY).get(0);
     RoundPlan plan = RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 0, 2, 4);
-    var src = plan.source(1);
+    RoundProjections src = new RoundProjections(plan, 1);
     assertTrue(Arrays.equals(plan.slice(q, 1), src.projection(q, RoundPlan.side(q), 4, 0, null)));
-    assertThrows(IllegalStateException.class, () -> src.projection(q, RoundPlan.side(q), 4, 1, null));
+    RoundPlan next = RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 1, 2, 4);
+    src.use(next, 0);
+    assertTrue(Arrays.equals(next.slice(q, 0), src.projection(q, RoundPlan.side(q), 4, 7, null)));
     assertThrows(IllegalArgumentException.class, () -> src.projection(q, RoundPlan.side(q), 3, 0, null));
+    assertThrows(IllegalArgumentException.class, () -> src.use(next, 2));
   }
 }

@@ -56,6 +56,18 @@ final class LaunchCommand implements Callable<Integer> {
       description = "The coordinator's metrics port; worker i gets this + 1 + i (0: free ports, -1: off)."
           + " Default: ${DEFAULT-VALUE}.")
   int metricsPort;
+  @Option(names = "--merge", description = "sum | mean | auto: how the factor updates of a projected matrix combine"
+      + " (the coordinator's default: auto = sum for orthogonal, mean for independent and same).")
+  String merge;
+  @Option(names = "--slice-rounds", description = "Re-draw the projections every R rounds (the coordinator's default: 1).")
+  Integer sliceRounds;
+  @Option(names = "--inner-state", description = "Workers' optimizer state between rounds: reset | keep | transport"
+      + " (the coordinator's default: reset).")
+  String innerState;
+  @Option(names = "--outer-lr", description = "Outer learning rate on the merged change (the coordinator's default: 1).")
+  Double outerLr;
+  @Option(names = "--outer-momentum", description = "Outer Nesterov momentum (the coordinator's default: 0).")
+  Double outerMomentum;
   @Option(names = "--coordinator-arg", paramLabel = "ARG", description = "Extra coordinator argument (repeatable), e.g. --coordinator-arg=--outer-momentum=0.9.")
   List<String> extraCoordinator = new ArrayList<>();
 
@@ -68,6 +80,13 @@ final class LaunchCommand implements Callable<Integer> {
     if (data != null) {
       c.addAll(List.of("--data", data.toString()));
       w.addAll(List.of("--data", data.toString()));
+    }
+    // Unset round options are left to the coordinator, the one place their defaults live.
+    for (Object[] o : new Object[][] {{"--merge", merge}, {"--slice-rounds", sliceRounds},
+        {"--inner-state", innerState}, {"--outer-lr", outerLr}, {"--outer-momentum", outerMomentum}}) {
+      if (o[1] != null) {
+        c.addAll(List.of((String) o[0], o[1].toString()));
+      }
     }
     c.addAll(extraCoordinator);
     Path dir = runDir != null ? runDir : Path.of("runs", "launch",

@@ -1,0 +1,35 @@
+package io.orthoslice.common.round;
+
+/**
+ * How the rounds of a distributed run train and merge beyond its mode and rank, the same on the
+ * coordinator and on every worker.
+ *
+ * @param merge sum or mean of the lifted factor updates (see {@link MergeRule})
+ * @param sliceRounds the projections are re-drawn every this many rounds: rounds {@code [j R, (j+1) R)}
+ *     share draw j (the paper re-draws every 200 steps; R = 1 re-draws every round)
+ * @param innerState what a worker does with its optimizer state between rounds
+ */
+public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState) {
+
+  public RoundRules {
+    if (merge == null || innerState == null) {
+      throw new IllegalArgumentException("merge and inner-state are required");
+    }
+    if (sliceRounds < 1) {
+      throw new IllegalArgumentException("slice-rounds must be >= 1, got " + sliceRounds);
+    }
+  }
+
+  /** The mode's own merge rule, slices re-drawn every round, a fresh optimizer every round. */
+  public static RoundRules defaultsFor(RoundMode mode) {
+    return new RoundRules(MergeRule.defaultFor(mode), 1, InnerState.RESET);
+  }
+
+  /** The draw index round {@code round}'s projectors derive from. */
+  public long draw(long round) {
+    if (round < 0) {
+      throw new IllegalArgumentException("round must be >= 0, got " + round);
+    }
+    return round / sliceRounds;
+  }
+}

@@ -1,0 +1,47 @@
+package io.orthoslice.common.wire;
+
+/**
+ * The words of the coordinator-worker protocol that both sides must spell alike: its version, how a
+ * call carries the run token, where the token comes from, and how tensors are named on the wire.
+ * Plain constants and pure functions, so the coordinator, the worker, the launcher and the deploy
+ * tests all read them from here.
+ */
+public final class Protocol {
+
+  /**
+   * Version 2: a round's projections derive from its projection draw (slices may live several
+   * rounds); the run spec carries the merge rule, the slice lifetime and the inner-state policy.
+   */
+  public static final int VERSION = 2;
+
+  /** The environment variable that carries the run token. */
+  public static final String TOKEN_ENV = "ORTHOSLICE_TOKEN";
+
+  /** The metadata key of the run token, and its scheme. */
+  public static final String AUTHORIZATION_HEADER = "authorization";
+
+  private static final String BEARER = "Bearer ";
+
+  /** Suffix of an adapter factor's wire name: {@code <param>#A}. */
+  public static final String FACTOR_SUFFIX = "#A";
+
+  /** The coordinator's main class, started by the launcher as a child process. */
+  public static final String COORDINATOR_MAIN = "io.orthoslice.coordinator.CoordinatorMain";
+
+  private Protocol() {}
+
+  /** The authorization value of a call made with {@code token}. */
+  public static String bearer(String token) {
+    return BEARER + token;
+  }
+
+  /** The wire name of a projected matrix's trained factor. */
+  public static String factorName(String param) {
+    return param + FACTOR_SUFFIX;
+  }
+
+  /** Slot k's factor in a factored round update: {@code <param>#A@<slot>}. */
+  public static String slotFactorName(String factorName, int slot) {
+    return factorName + "@" + slot;
+  }
+}
