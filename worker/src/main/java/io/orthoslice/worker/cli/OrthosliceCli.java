@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
       CompareCommand.class,
       WorkerCommand.class,
       LaunchCommand.class,
+      SweepCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class OrthosliceCli implements Runnable {

@@ -1,0 +1,135 @@
+package io.orthoslice.worker.cli;
+
+import io.orthoslice.worker.sweep.CellResult;
+import io.orthoslice.worker.sweep.ResultsDoc;
+import io.orthoslice.worker.sweep.SweepPlots;
+import io.orthoslice.worker.sweep.SweepReport;
+import io.orthoslice.worker.sweep.SweepRunner;
+import io.orthoslice.worker.sweep.SweepSpec;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code orthoslice sweep}: distributed runs over a grid of modes, worker counts, ranks, round rules
+ * and learning rates, each a real coordinator and K worker processes; resumable; a Markdown table and
+ * PNG plots at the end.
+ */
+@Command(name = "sweep", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Run a grid of distributed runs (a coordinator and K worker processes each, as 'launch'),"
+        + " resumably: every finished cell is a line of <output>/cells.jsonl and is not run again. With several"
+        + " --lr and several --seeds: every lr on the first seed, then the other seeds at each configuration's"
+        + " best lr. Writes <output>/results.md and PNG plots; --results-doc also puts the table into a section"
+        + " of a Markdown file."})
+final class SweepCommand implements Callable<Integer> {
+
+  @Spec picocli.CommandLine.Model.CommandSpec commandSpec;
+
+  @Option(names = "--modes", split = ",", defaultValue = "orthogonal,independent,same,full",
+      description = "Modes. Default: ${DEFAULT-VALUE}.")
+  List<String> modes;
+  @Option(names = "--workers", split = ",", defaultValue = "4", description = "Worker counts K. Default: ${DEFAULT-VALUE}.")
+  List<Integer> workers;
+  @Option(names = "--rank", defaultValue = "0", description = "Rank r of every slice (or --fixed-kr).")
+  int rank;
+  @Option(names = "--fixed-kr", defaultValue = "0", paramLabel = "N",
+      description = "Keep K r = N: r = N / K for each K (the paper's Table 4 shape).")
+  int fixedKr;
+  @Option(names = "--lr", split = ",", defaultValue = "2e-3", description = "Peak learning rates (cosine to lr/10)."
+      + " Default: ${DEFAULT-VALUE}.")
+  List<Double> lrs;
+  @Option(names = "--seeds", split = ",", defaultValue = "42", description = "Seeds. Default: ${DEFAULT-VALUE}.")
+  List<Long> seeds;
+  @Option(names = "--merge", split = ",", defaultValue = "auto",
+      description = "sum | mean | auto (each mode's own). Default: ${DEFAULT-VALUE}.")
+  List<String> merges;
+  @Option(names = "--slice-rounds", split = ",", defaultValue = "1", description = "Slice lifetimes R. Default: ${DEFAULT-VALUE}.")
+  List<Integer> sliceRounds;
+  @Option(names = "--inner-state", split = ",", defaultValue = "reset",
+      description = "reset | keep | transport. Default: ${DEFAULT-VALUE}.")
+  List<String> innerStates;
+  @Option(names = "--outer-lr", split = ",", defaultValue = "1", description = "Outer learning rates. Default: ${DEFAULT-VALUE}.")
+  List<Double> outerLrs;
+  @Option(names = "--outer-momentum", split = ",", defaultValue = "0",
+      description = "Outer Nesterov momentum values. Default: ${DEFAULT-VALUE}.")
+  List<Double> outerMomentums;
+  @Option(names = "--preset", defaultValue = "tiny", description = "Default: ${DEFAULT-VALUE}.")
+  String preset;
+  @Option(names = "--seq-len", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+  int seqLen;
+  @Option(names = "--batch-size", defaultValue = "8", description = "Sequences per local step and worker. Default: ${DEFAULT-VALUE}.")
+  int batchSize;
+  @Option(names = "--rounds", defaultValue = "12", description = "Default: ${DEFAULT-VALUE}.")
+  int rounds;
+  @Option(names = "--local-steps", defaultValue = "15", description = "Local steps H per round. Default: ${DEFAULT-VALUE}.")
+  int localSteps;
+  @Option(names = "--eval-batches", defaultValue = "8", description = "Validation batches per evaluation. Default: ${DEFAULT-VALUE}.")
+  int evalBatches;
+  @Option(names = "--data", paramLabel = "DIR", description = "Prepared dataset (default: the embedded Europarl sample).")
+  Path data;
+  @Option(names = "--tokenizer", defaultValue = "byte", description = "Default: ${DEFAULT-VALUE}.")
+  String tokenizer;
+  @Option(names = "--gpu", defaultValue = "-1", description = "Put every worker on this GPU (-1: CPU). Default: ${DEFAULT-VALUE}.")
+  int gpu;
+  @Option(names = "--threads", defaultValue = "1", description = "Torch threads per process. Default: ${DEFAULT-VALUE}.")
+  int threads;
+  @Option(names = "--output", defaultValue = "runs/sweep", description = "Sweep directory. Default: ${DEFAULT-VALUE}.")
+  Path output;
+  @Option(names = "--results-doc", paramLabel = "FILE", description = "Also write the table into this Markdown file"
+      + " (section --section) and the plots beside it (--figures).")
+  Path resultsDoc;
+  @Option(names = "--section", defaultValue = "distributed", description = "Section name in --results-doc. Default: ${DEFAULT-VALUE}.")
+  String section;
+  @Option(names = "--figures", paramLabel = "DIR", description = "Where --results-doc's plots go. Default: <results-doc's dir>/figures.")
+  Path figures;
+  @Option(names = "--report-only", description = "Only write the report of the cells already run.")
+  boolean reportOnly;
+
+  @Override
+  public Integer call() throws Exception {
+    SweepSpec spec = new SweepSpec(preset, seqLen, batchSize, rounds, localSteps, evalBatches,
+        data == null ? null : data.toString(), tokenizer, gpu, threads, modes, workers, rank, fixedKr, merges,
+        sliceRounds, innerStates, outerLrs, outerMomentums, lrs, seeds);
+    SweepRunner runner = new SweepRunner(spec, output, List.of("-Xmx1g", "-XX:+UseSerialGC"), System.out);
+    List<CellResult> results = reportOnly ? reportable(spec, runner) : runner.run();
+    List<String> args = new ArrayList<>(commandSpec.commandLine().getParseResult().originalArgs());
+    if (!args.isEmpty() && args.get(0).equals("sweep")) {
+      args.remove(0); // the parent command's parse result starts with the subcommand's name
+    }
+    String command = "orthoslice sweep " + String.join(" ", args);
+    String md = SweepReport.markdown(spec, results, command);
+    Files.writeString(output.resolve("results.md"), md, StandardCharsets.UTF_8);
+    List<Path> plots = SweepPlots.write(results, output, section, preset);
+    System.out.println(md.substring(0, md.indexOf("\n| cell |")));
+    System.out.println("wrote " + output.resolve("results.md") + " and " + plots.size() + " plots in " + output);
+    if (resultsDoc != null) {
+      Path figDir = figures != null ? figures
+          : (resultsDoc.toAbsolutePath().getParent().resolve("figures"));
+      List<Path> docPlots = SweepPlots.write(results, figDir, section, preset);
+      StringBuilder body = new StringBuilder(md.substring(0, md.indexOf("\n| cell |")).stripTrailing());
+      body.append("\n\n");
+      for (Path p : docPlots) {
+        Path rel = resultsDoc.toAbsolutePath().getParent().relativize(p.toAbsolutePath());
+        body.append("![").append(p.getFileName()).append("](").append(rel.toString().replace('\\', '/')).append(")\n");
+      }
+      ResultsDoc.replaceSection(resultsDoc, section, body.toString());
+      System.out.println("updated section '" + section + "' of " + resultsDoc);
+    }
+    return 0;
+  }
+
+  /** The spec's cells that have run, in the spec's order (no run). */
+  private static List<CellResult> reportable(SweepSpec spec, SweepRunner runner) {
+    List<CellResult> out = new ArrayList<>();
+    for (var c : spec.cells(spec.lrs(), spec.seeds())) {
+      runner.result(c).ifPresent(out::add);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,55 @@
+package io.orthoslice.worker.sweep;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * One distributed run of a sweep: a mode, the number of workers K and their rank r, the round
+ * rules and outer step, the learning rate and the seed. Everything else (model, data, rounds,
+ * local steps) is the sweep's and the same for every cell.
+ *
+ * @param merge "sum" or "mean" (resolved: never "auto")
+ */
+public record SweepCell(String mode, int workers, int rank, String merge, int sliceRounds, String innerState,
+    double outerLr, double outerMomentum, double lr, long seed) {
+
+  /** The configuration a table row reports, lr and seed aside: mode and its levers. */
+  public String group() {
+    StringBuilder g = new StringBuilder(mode);
+    if (!mode.equals("full")) {
+      g.append(" ").append(merge);
+      if (sliceRounds != 1) {
+        g.append(", slices ").append(sliceRounds).append(" rounds");
+      }
+    }
+    if (!innerState.equals("reset")) {
+      g.append(", inner ").append(innerState);
+    }
+    if (outerLr != 1.0 || outerMomentum != 0.0) {
+      g.append(String.format(Locale.ROOT, ", outer %s/%s", num(outerLr), num(outerMomentum)));
+    }
+    return g.toString();
+  }
+
+  /** A file-name-safe identity, unique within a sweep. */
+  public String slug() {
+    return String.format(Locale.ROOT, "%s-k%d-r%d-%s-s%d-%s-o%s-m%s-lr%s-seed%d", mode, workers, rank, merge,
+        sliceRounds, innerState, num(outerLr), num(outerMomentum), num(lr), seed);
+  }
+
+  /** The coordinator arguments that make this cell (the sweep adds the shared ones). */
+  List<String> coordinatorArgs() {
+    List<String> a = new ArrayList<>(List.of("--mode", mode, "--rank", Integer.toString(rank), "--lr", num(lr),
+        "--min-lr", num(lr / 10), "--seed", Long.toString(seed), "--inner-state", innerState,
+        "--outer-lr", num(outerLr), "--outer-momentum", num(outerMomentum)));
+    if (!mode.equals("full")) {
+      a.addAll(List.of("--merge", merge, "--slice-rounds", Integer.toString(sliceRounds)));
+    }
+    return a;
+  }
+
+  static String num(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e6 ? Long.toString((long) v) : Double.toString(v);
+  }
+}

@@ -1,0 +1,81 @@
+package io.orthoslice.worker.sweep;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.Styler;
+
+/**
+ * The sweep's PNG plots (XChart): validation perplexity against the round, one line per
+ * configuration at its best learning rate (mean over seeds), one plot per K; and the final perplexity
+ * against K with the seeds' standard deviation as error bars.
+ */
+public final class SweepPlots {
+
+  private SweepPlots() {}
+
+  /** Writes {@code <prefix>-ppl-vs-round-k<K>.png} and {@code <prefix>-ppl-vs-workers.png}; returns the files. */
+  public static List<Path> write(List<CellResult> results, Path dir, String prefix, String title)
+      throws IOException {
+    System.setProperty("java.awt.headless", "true");
+    Files.createDirectories(dir);
+    List<SweepReport.Row> rows = SweepReport.rows(results).stream().filter(r -> Double.isFinite(r.mean())).toList();
+    List<Path> out = new ArrayList<>();
+    TreeSet<Integer> ks = new TreeSet<>();
+    rows.forEach(r -> ks.add(r.workers()));
+    for (int k : ks) {
+      XYChart c = chart(title + ", K = " + k, "round", "validation perplexity");
+      c.getStyler().setYAxisLogarithmic(true);
+      for (SweepReport.Row r : rows) {
+        double[] y = r.meanByRound();
+        if (r.workers() != k || y.length == 0) {
+          continue;
+        }
+        double[] x = new double[y.length];
+        for (int i = 0; i < y.length; i++) {
+          x[i] = i + 1;
+        }
+        c.addSeries(r.group() + " (lr " + SweepCell.num(r.lr()) + ")", x, y);
+      }
+      if (!c.getSeriesMap().isEmpty()) {
+        out.add(save(c, dir.resolve(prefix + "-ppl-vs-round-k" + k + ".png")));
+      }
+    }
+    if (ks.size() > 1) {
+      XYChart c = chart(title + ": final perplexity against workers", "workers K", "final validation perplexity");
+      List<String> groups = rows.stream().map(SweepReport.Row::group).distinct().toList();
+      for (String g : groups) {
+        List<SweepReport.Row> line = rows.stream().filter(r -> r.group().equals(g)).toList();
+        if (line.size() < 2) {
+          continue;
+        }
+        double[] x = line.stream().mapToDouble(SweepReport.Row::workers).toArray();
+        double[] y = line.stream().mapToDouble(SweepReport.Row::mean).toArray();
+        double[] e = line.stream().mapToDouble(SweepReport.Row::std).toArray();
+        c.addSeries(g, x, y, e);
+      }
+      if (!c.getSeriesMap().isEmpty()) {
+        out.add(save(c, dir.resolve(prefix + "-ppl-vs-workers.png")));
+      }
+    }
+    return out;
+  }
+
+  private static XYChart chart(String title, String x, String y) {
+    XYChart c = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle(x).yAxisTitle(y).build();
+    c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE).setMarkerSize(5)
+        .setChartBackgroundColor(java.awt.Color.WHITE);
+    return c;
+  }
+
+  private static Path save(XYChart c, Path file) throws IOException {
+    BitmapEncoder.saveBitmap(c, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+    return file;
+  }
+}

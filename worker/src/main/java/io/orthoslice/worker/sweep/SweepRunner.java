@@ -1,0 +1,259 @@
+package io.orthoslice.worker.sweep;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.orthoslice.worker.launch.LaunchConfig;
+import io.orthoslice.worker.launch.Launcher;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.DelegatingProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/**
+ * Runs a sweep cell by cell, each a real coordinator and K worker processes started by the
+ * {@link Launcher} (the code path of {@code orthoslice launch}), and appends each finished cell to
+ * {@code cells.jsonl}. A cell already there is not run again, so a stopped sweep resumes where it
+ * was. With several learning rates and several seeds it runs in two phases, the issue's protocol:
+ * every lr on the first seed, then the other seeds at each configuration's best lr.
+ */
+public final class SweepRunner {
+
+  private static final Pattern ROUND_LINE = Pattern.compile("^round (\\d+)/(\\d+):");
+
+  private final SweepSpec spec;
+  private final Path dir;
+  private final List<String> jvmArgs;
+  private final PrintStream console;
+  private final ObjectMapper json = new ObjectMapper();
+  private final Map<String, CellResult> done = new LinkedHashMap<>();
+
+  public SweepRunner(SweepSpec spec, Path dir, List<String> jvmArgs, PrintStream console) throws IOException {
+    this.spec = spec;
+    this.dir = dir;
+    this.jvmArgs = List.copyOf(jvmArgs);
+    this.console = console;
+    Files.createDirectories(dir);
+    checkSharedSettings();
+    for (CellResult r : readCells(dir.resolve("cells.jsonl"))) {
+      done.put(r.cell().slug(), r);
+    }
+  }
+
+  /** Runs what is missing and returns every result of this sweep's cells (old and new). */
+  public List<CellResult> run() throws IOException, InterruptedException {
+    List<SweepCell> first = spec.lrs().size() > 1 && spec.seeds().size() > 1
+        ? spec.cells(spec.lrs(), List.of(spec.seeds().get(0)))
+        : spec.cells(spec.lrs(), spec.seeds());
+    List<SweepCell> planned = new ArrayList<>(first);
+    boolean twoPhases = spec.lrs().size() > 1 && spec.seeds().size() > 1;
+    // The second phase's cells are known only after the first; until then the bar counts them at the
+    // average cost of a first-phase cell per remaining seed.
+    long total = cost(first) + (twoPhases ? cost(first) / spec.lrs().size() * (spec.seeds().size() - 1) : 0);
+    // On a terminal the bar redraws in place; in a log (nohup, CI) it prints a line every half minute.
+    boolean tty = System.console() != null;
+    try (ProgressBar bar = new ProgressBarBuilder().setTaskName("sweep").setInitialMax(total)
+        .setStyle(ProgressBarStyle.ASCII).setUnit(" worker-steps", 1).setUpdateIntervalMillis(tty ? 2000 : 30_000)
+        .setConsumer(tty ? new ConsoleProgressBarConsumer(console)
+            : new DelegatingProgressBarConsumer(console::println))
+        .startsFrom(cost(first.stream().filter(c -> done.containsKey(c.slug())).toList()), Duration.ZERO)
+        .build()) {
+      runAll(first, bar);
+      if (twoPhases) {
+        List<SweepCell> second = new ArrayList<>();
+        for (SweepCell best : SweepReport.bestLr(results(first)).values()) {
+          for (long seed : spec.seeds().subList(1, spec.seeds().size())) {
+            second.add(new SweepCell(best.mode(), best.workers(), best.rank(), best.merge(), best.sliceRounds(),
+                best.innerState(), best.outerLr(), best.outerMomentum(), best.lr(), seed));
+          }
+        }
+        bar.maxHint(cost(first) + cost(second));
+        bar.stepBy(cost(second.stream().filter(c -> done.containsKey(c.slug())).toList()));
+        runAll(second, bar);
+        planned.addAll(second);
+      }
+    }
+    return results(planned);
+  }
+
+  private List<CellResult> results(List<SweepCell> cells) {
+    return cells.stream().map(c -> done.get(c.slug())).filter(r -> r != null).toList();
+  }
+
+  /** Worker-steps, the unit of the progress bar: a cell costs K x rounds x H. */
+  private long cost(List<SweepCell> cells) {
+    return cells.stream().mapToLong(c -> (long) c.workers() * spec.rounds() * spec.localSteps()).sum();
+  }
+
+  private void runAll(List<SweepCell> cells, ProgressBar bar) throws IOException, InterruptedException {
+    for (SweepCell c : cells) {
+      if (done.containsKey(c.slug())) {
+        continue;
+      }
+      bar.setExtraMessage(" " + c.slug());
+      long before = bar.getCurrent();
+      CellResult r = runCell(c, rounds -> bar.stepTo(before + (long) c.workers() * rounds * spec.localSteps()));
+      bar.stepTo(before + cost(List.of(c)));
+      done.put(c.slug(), r);
+      Files.writeString(dir.resolve("cells.jsonl"), json.writeValueAsString(r) + "\n", StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
+  }
+
+  /** One cell through the launcher; {@code roundsDone} hears each merged round. */
+  private CellResult runCell(SweepCell c, Consumer<Integer> roundsDone) throws IOException, InterruptedException {
+    Path runDir = dir.resolve("cells").resolve(c.slug());
+    if (Files.exists(runDir)) {
+      // A cell that did not finish (the sweep was stopped): its partial run is discarded.
+      deleteTree(runDir);
+    }
+    List<String> coordinator = new ArrayList<>(List.of("--preset", spec.preset(), "--seq-len",
+        Integer.toString(spec.seqLen()), "--batch-size", Integer.toString(spec.batchSize()), "--rounds",
+        Integer.toString(spec.rounds()), "--local-steps", Integer.toString(spec.localSteps()), "--eval-batches",
+        Integer.toString(spec.evalBatches()), "--tokenizer", spec.tokenizer()));
+    List<String> worker = new ArrayList<>(List.of("--tokenizer", spec.tokenizer()));
+    if (spec.data() != null) {
+      coordinator.addAll(List.of("--data", spec.data()));
+      worker.addAll(List.of("--data", spec.data()));
+    }
+    coordinator.addAll(c.coordinatorArgs());
+    List<Integer> gpus = spec.gpu() < 0 ? List.of() : java.util.Collections.nCopies(c.workers(), spec.gpu());
+    long t0 = System.nanoTime();
+    Launcher.Result r;
+    try (PrintStream log = new PrintStream(new RoundLines(runDir, roundsDone), true, StandardCharsets.UTF_8)) {
+      r = new Launcher(new LaunchConfig(c.workers(), runDir, coordinator, worker, gpus, spec.threads(), jvmArgs, -1),
+          log).run();
+    }
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    Path summary = runDir.resolve("coordinator").resolve("summary.json");
+    if (r.exitCode() != 0 || !Files.isRegularFile(summary)) {
+      String why = r.progress().stream().filter(l -> l.startsWith("error")).findFirst()
+          .orElse("coordinator exited with status " + r.exitCode());
+      console.println("cell " + c.slug() + " failed: " + why + " (logs in " + runDir + ")");
+      return new CellResult(c, "failed", why, Double.NaN, List.of(), 0, 0, seconds, runDir.toString());
+    }
+    JsonNode s = json.readTree(summary.toFile());
+    List<Double> ppl = new ArrayList<>();
+    double bytes = 0;
+    for (JsonNode round : s.get("round_results")) {
+      ppl.add(Math.exp(round.get("validationLoss").asDouble()));
+      long broadcast = round.get("factoredBroadcastBytes").asLong() > 0
+          ? round.get("factoredBroadcastBytes").asLong() : round.get("fullBroadcastBytes").asLong();
+      bytes += round.get("uploadBytesPerWorker").asLong() + broadcast;
+    }
+    // Checkpoints are not kept: a cell is re-run from its command, and a sweep holds hundreds.
+    deleteTree(runDir.resolve("coordinator").resolve("checkpoints"));
+    long tokens = (long) c.workers() * spec.rounds() * spec.localSteps() * spec.seqLen() * spec.batchSize();
+    return new CellResult(c, "ok", "", Math.exp(s.get("initial_validation_loss").asDouble()), ppl, tokens,
+        ppl.isEmpty() ? 0 : bytes / ppl.size(), seconds, runDir.toString());
+  }
+
+  /** The launcher's lines go to the cell's own log; round lines also move the progress bar. */
+  private static final class RoundLines extends OutputStream {
+    private final OutputStream log;
+    private final Consumer<Integer> roundsDone;
+    private final StringBuilder line = new StringBuilder();
+
+    RoundLines(Path runDir, Consumer<Integer> roundsDone) throws IOException {
+      Files.createDirectories(runDir);
+      this.log = Files.newOutputStream(runDir.resolve("launch.log"));
+      this.roundsDone = roundsDone;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      log.write(b);
+      if (b == '\n') {
+        Matcher m = ROUND_LINE.matcher(line);
+        if (m.find()) {
+          roundsDone.accept(Integer.parseInt(m.group(1)));
+        }
+        line.setLength(0);
+      } else {
+        line.append((char) b);
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      log.close();
+    }
+  }
+
+  private void checkSharedSettings() throws IOException {
+    Path f = dir.resolve("sweep.json");
+    Map<String, Object> mine = spec.sharedSettings();
+    if (Files.isRegularFile(f)) {
+      @SuppressWarnings("unchecked")
+      Map<String, Object> theirs = json.readValue(f.toFile(), Map.class);
+      for (Map.Entry<String, Object> e : mine.entrySet()) {
+        if (!String.valueOf(e.getValue()).equals(String.valueOf(theirs.get(e.getKey())))) {
+          throw new IllegalArgumentException("--output " + dir + " holds a sweep with " + e.getKey() + " "
+              + theirs.get(e.getKey()) + ", this one has " + e.getValue() + "; use the same setting to resume it,"
+              + " or another --output");
+        }
+      }
+    } else {
+      json.writerWithDefaultPrettyPrinter().writeValue(f.toFile(), mine);
+    }
+  }
+
+  /** Every result in a {@code cells.jsonl} (none when it does not exist). */
+  public static List<CellResult> readCells(Path file) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      return List.of();
+    }
+    ObjectMapper json = new ObjectMapper();
+    List<CellResult> out = new ArrayList<>();
+    int n = 0;
+    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+      n++;
+      if (line.isBlank()) {
+        continue;
+      }
+      try {
+        out.add(json.readValue(line, CellResult.class));
+      } catch (IOException e) {
+        throw new IllegalArgumentException(file + " line " + n + " is not a sweep cell: " + e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(q);
+      }
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
+    }
+  }
+
+  /** The result of one cell of this sweep, if it has run. */
+  public Optional<CellResult> result(SweepCell c) {
+    return Optional.ofNullable(done.get(c.slug()));
+  }
+}

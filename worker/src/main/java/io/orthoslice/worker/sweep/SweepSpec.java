@@ -1,0 +1,156 @@
+package io.orthoslice.worker.sweep;
+
+import io.orthoslice.common.round.InnerState;
+import io.orthoslice.common.round.MergeRule;
+import io.orthoslice.common.round.RoundMode;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A sweep: the settings every cell shares and the axes of its grid. Cells are every combination of
+ * mode x workers x merge x slice-rounds x inner-state x outer lr x outer momentum x lr x seed; the
+ * rank is {@code rank}, or {@code fixedKr / K} to keep K r constant (the shape of the paper's Table 4).
+ * Mode full has no merge rule or slices: its cells take one of each.
+ *
+ * @param merges "auto" (each mode's own rule), "sum", "mean"
+ * @param gpu the GPU index every worker of a cell trains on, or -1 for the CPU
+ */
+public record SweepSpec(
+    String preset,
+    int seqLen,
+    int batchSize,
+    int rounds,
+    int localSteps,
+    int evalBatches,
+    String data,
+    String tokenizer,
+    int gpu,
+    int threads,
+    List<String> modes,
+    List<Integer> workers,
+    int rank,
+    int fixedKr,
+    List<String> merges,
+    List<Integer> sliceRounds,
+    List<String> innerStates,
+    List<Double> outerLrs,
+    List<Double> outerMomentums,
+    List<Double> lrs,
+    List<Long> seeds) {
+
+  public SweepSpec {
+    positive("seq-len", seqLen);
+    positive("batch-size", batchSize);
+    positive("rounds", rounds);
+    positive("local-steps", localSteps);
+    positive("eval-batches", evalBatches);
+    positive("threads", threads);
+    nonEmpty("modes", modes);
+    nonEmpty("workers", workers);
+    nonEmpty("merge", merges);
+    nonEmpty("slice-rounds", sliceRounds);
+    nonEmpty("inner-state", innerStates);
+    nonEmpty("outer-lr", outerLrs);
+    nonEmpty("outer-momentum", outerMomentums);
+    nonEmpty("lr", lrs);
+    nonEmpty("seeds", seeds);
+    modes.forEach(RoundMode::parse);
+    merges.forEach(m -> {
+      if (!m.equals("auto")) {
+        MergeRule.parse(m);
+      }
+    });
+    innerStates.forEach(InnerState::parse);
+    for (int k : workers) {
+      if (k < 1) {
+        throw new IllegalArgumentException("--workers values must be >= 1, got " + k);
+      }
+      if (fixedKr > 0 && fixedKr % k != 0) {
+        throw new IllegalArgumentException("--fixed-kr " + fixedKr + " is not divisible by " + k
+            + " workers; choose K values that divide it");
+      }
+    }
+    if ((rank > 0) == (fixedKr > 0)) {
+      throw new IllegalArgumentException("give exactly one of --rank and --fixed-kr");
+    }
+    if (lrs.stream().anyMatch(v -> !(v > 0))) {
+      throw new IllegalArgumentException("--lr values must be > 0, got " + lrs);
+    }
+    modes = List.copyOf(modes);
+    workers = List.copyOf(workers);
+    merges = List.copyOf(merges);
+    sliceRounds = List.copyOf(sliceRounds);
+    innerStates = List.copyOf(innerStates);
+    outerLrs = List.copyOf(outerLrs);
+    outerMomentums = List.copyOf(outerMomentums);
+    lrs = List.copyOf(lrs);
+    seeds = List.copyOf(seeds);
+  }
+
+  private static void positive(String name, int v) {
+    if (v < 1) {
+      throw new IllegalArgumentException("--" + name + " must be >= 1, got " + v);
+    }
+  }
+
+  private static void nonEmpty(String name, List<?> v) {
+    if (v == null || v.isEmpty()) {
+      throw new IllegalArgumentException("--" + name + " needs at least one value");
+    }
+  }
+
+  /** r of a cell with K workers. */
+  public int rankFor(int k) {
+    return fixedKr > 0 ? fixedKr / k : rank;
+  }
+
+  /**
+   * Every cell with the given seeds and learning rates, in a stable order (mode, K, levers, lr,
+   * seed); duplicates (mode full under several merge rules or slice lifetimes) appear once.
+   */
+  public List<SweepCell> cells(List<Double> withLrs, List<Long> withSeeds) {
+    Map<String, SweepCell> out = new LinkedHashMap<>();
+    for (String mode : modes) {
+      RoundMode m = RoundMode.parse(mode);
+      for (int k : workers) {
+        for (String merge : merges) {
+          String rule = m == RoundMode.FULL ? "mean"
+              : merge.equals("auto") ? MergeRule.defaultFor(m).label() : MergeRule.parse(merge).label();
+          for (int slices : sliceRounds) {
+            int s = m == RoundMode.FULL ? 1 : slices;
+            for (String inner : innerStates) {
+              for (double olr : outerLrs) {
+                for (double om : outerMomentums) {
+                  for (double lr : withLrs) {
+                    for (long seed : withSeeds) {
+                      SweepCell c = new SweepCell(m.label(), k, m == RoundMode.FULL ? 0 : rankFor(k), rule, s,
+                          InnerState.parse(inner).label(), olr, om, lr, seed);
+                      out.putIfAbsent(c.slug(), c);
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return new ArrayList<>(out.values());
+  }
+
+  /** The settings a resumed sweep must share with the one that wrote its cells (the axes may grow). */
+  public Map<String, Object> sharedSettings() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("preset", preset);
+    m.put("seq_len", seqLen);
+    m.put("batch_size", batchSize);
+    m.put("rounds", rounds);
+    m.put("local_steps", localSteps);
+    m.put("eval_batches", evalBatches);
+    m.put("data", data == null ? "" : data);
+    m.put("tokenizer", tokenizer);
+    return m;
+  }
+}

@@ -1,0 +1,91 @@
+package io.orthoslice.worker.sweep;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SweepReportTest {
+
+  private static SweepSpec spec(List<String> modes, List<Integer> workers, List<String> merges, List<Double> lrs,
+      List<Long> seeds) {
+    return new SweepSpec("tiny", 64, 8, 4, 5, 2, null, "byte", -1, 1, modes, workers, 0, 64, merges, List.of(1, 4),
+        List.of("reset"), List.of(1.0), List.of(0.0), lrs, seeds);
+  }
+
+  private static CellResult result(SweepCell c, double... ppl) {
+    List<Double> byRound = new ArrayList<>();
+    for (double p : ppl) {
+      byRound.add(p);
+    }
+    return new CellResult(c, "ok", "", 256, byRound, 1000, 1 << 20, 1, "x");
+  }
+
+  @Test
+  void cellsAreEveryCombinationWithFullModeTakingOneMergeAndOneSliceLifetime() {
+    SweepSpec s = spec(List.of("orthogonal", "same", "full"), List.of(2, 4), List.of("auto", "mean"),
+        List.of(1e-3, 2e-3), List.of(1L, 2L));
+    List<SweepCell> cells = s.cells(s.lrs(), s.seeds());
+    // orthogonal: auto (=sum) and mean; same: auto (=mean) and mean collapse to one; x 2 slice lifetimes;
+    // full: one of each. Per K and (lr, seed): 2*2 + 1*2 + 1 = 7.
+    assertEquals(7 * 2 * 2 * 2, cells.size());
+    assertEquals(cells.size(), cells.stream().map(SweepCell::slug).distinct().count());
+    assertTrue(cells.stream().filter(c -> c.mode().equals("orthogonal")).allMatch(c -> c.rank() == 64 / c.workers()));
+    assertTrue(cells.stream().filter(c -> c.mode().equals("full")).allMatch(c -> c.sliceRounds() == 1
+        && c.merge().equals("mean") && c.rank() == 0));
+  }
+
+  @Test
+  void theBestLrIsPickedOnTheFirstSeedAndRowsAverageTheSeedsRunThere() {
+    SweepCell a = new SweepCell("same", 4, 16, "mean", 1, "reset", 1, 0, 1e-3, 42);
+    SweepCell b = new SweepCell("same", 4, 16, "mean", 1, "reset", 1, 0, 2e-3, 42);
+    SweepCell b2 = new SweepCell("same", 4, 16, "mean", 1, "reset", 1, 0, 2e-3, 43);
+    SweepCell a2 = new SweepCell("same", 4, 16, "mean", 1, "reset", 1, 0, 1e-3, 43);
+    List<CellResult> rs = List.of(result(a, 30, 20), result(b, 30, 18), result(b2, 30, 20), result(a2, 30, 1));
+    assertEquals(2e-3, SweepReport.bestLr(rs).values().iterator().next().lr());
+    SweepReport.Row row = SweepReport.rows(rs).get(0);
+    assertEquals(2, row.seeds().size()); // seed 43 at lr 1e-3 is not in the row, however good
+    assertEquals(19.0, row.mean(), 1e-12);
+    assertEquals(Math.sqrt(2), row.std(), 1e-12);
+    assertEquals(30.0, row.meanByRound()[0], 1e-12);
+  }
+
+  @Test
+  void aFailedCellNeverWinsTheLrPick() {
+    SweepCell ok = new SweepCell("orthogonal", 4, 16, "sum", 1, "reset", 1, 0, 1e-3, 42);
+    SweepCell bad = new SweepCell("orthogonal", 4, 16, "sum", 1, "reset", 1, 0, 8e-3, 42);
+    CellResult failed = new CellResult(bad, "failed", "local loss became NaN", Double.NaN, List.of(), 0, 0, 1, "x");
+    assertEquals(1e-3, SweepReport.bestLr(List.of(failed, result(ok, 40))).values().iterator().next().lr());
+  }
+
+  @Test
+  void aResultsSectionIsReplacedAndTheRestOfTheFileKept(@TempDir Path dir) throws Exception {
+    Path f = dir.resolve("RESULTS.md");
+    Files.writeString(f, "# Results\n\nintro\n");
+    ResultsDoc.replaceSection(f, "20m", "table one");
+    ResultsDoc.replaceSection(f, "60m", "table two");
+    ResultsDoc.replaceSection(f, "20m", "table three");
+    String text = Files.readString(f);
+    assertTrue(text.startsWith("# Results\n\nintro\n"), text);
+    assertTrue(text.contains("<!-- sweep:20m -->\ntable three\n<!-- /sweep:20m -->"), text);
+    assertTrue(text.contains("table two") && !text.contains("table one"), text);
+    Files.writeString(f, "<!-- sweep:x -->\nno end\n");
+    assertThrows(IllegalArgumentException.class, () -> ResultsDoc.replaceSection(f, "x", "y"));
+  }
+
+  @Test
+  void aSpecNamesTheBadAxis() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> spec(List.of("orthogonal"), List.of(3), List.of("auto"), List.of(1e-3), List.of(1L)));
+    assertTrue(e.getMessage().contains("--fixed-kr 64 is not divisible by 3"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> spec(List.of("orthogonal"), List.of(4), List.of("avg"), List.of(1e-3), List.of(1L)));
+    assertTrue(e.getMessage().contains("merge must be sum, mean"), e.getMessage());
+  }
+}
