@@ -14,17 +14,35 @@ import ai.djl.nn.Activation;
 /**
  * The Llama ("Transformer++") forward pass, read top to bottom like the paper draws it: embed, then
  * per block RMSNorm -> causal rotary self-attention -> residual, RMSNorm -> SwiGLU -> residual; final
- * RMSNorm; output head. Parameter names are Hugging Face LlamaForCausalLM's. Every array it creates
- * belongs to the manager of the input tokens, i.e. to the caller's step scope.
+ * RMSNorm; output head. Parameter names are Hugging Face LlamaForCausalLM's.
+ *
+ * <p>Memory: the arrays it returns belong to the manager of the input tokens (the caller's scope).
+ * Each block runs in a scope of its own whose only survivor is the block's output: closing a handle
+ * releases only our reference, autograd keeps what it saved for backward, so the intermediates it
+ * does not need (the attention scores before softmax, the casts, the sums) are freed as the forward
+ * pass goes instead of living until the step ends. The causal mask and the rotary tables are made
+ * once per (length, dtype) in the cache manager, when one is given.
  */
 public final class Llama {
 
   private final LlamaConfig config;
   private final RotaryEmbedding rope;
+  private final NDManager cache;
+  private final java.util.Map<String, NDArray[]> tables = new java.util.HashMap<>();
 
+  /** Without a cache: the mask and rotary tables are built in each call's scope. */
   public Llama(LlamaConfig config) {
+    this(config, null);
+  }
+
+  /**
+   * @param cache owns the mask and rotary tables, made once per (sequence length, dtype) on its
+   *     device; they live as long as it does (a trainer passes its root manager)
+   */
+  public Llama(LlamaConfig config, NDManager cache) {
     this.config = config;
     this.rope = new RotaryEmbedding(config.headDim(), config.ropeTheta());
+    this.cache = cache;
   }
 
   public LlamaConfig config() {
@@ -44,16 +62,22 @@ public final class Llama {
       throw new IllegalArgumentException(
           "sequence length " + seq + " exceeds max_position_embeddings " + config.maxPositionEmbeddings());
     }
-    NDArray[] cosSin = rope.cosSin(m, seq, dtype); // (T, hd) each
-    NDArray mask = causalMask(m, seq, dtype); // (T, T): 0 on and below the diagonal, -inf above
+    NDArray[] t = tables(m, seq, dtype);
+    NDArray[] cosSin = {t[0], t[1]}; // (T, hd) each
+    NDArray mask = t[2]; // (T, T): 0 on and below the diagonal, -inf above
 
     NDArray h = embed(w.dense("model.embed_tokens.weight"), tokens); // (B, T, H)
     for (int i = 0; i < config.numLayers(); i++) {
       String p = "model.layers." + i + ".";
-      NDArray x = rmsNorm(h, w.dense(p + "input_layernorm.weight"));
-      h = h.add(attention(w, p + "self_attn.", x, cosSin, mask, batch, seq));
-      x = rmsNorm(h, w.dense(p + "post_attention_layernorm.weight"));
-      h = h.add(swiGlu(w, p + "mlp.", x));
+      try (NDManager block = m.newSubManager()) {
+        block.tempAttachAll(h); // every intermediate of the block lands in its scope
+        NDArray x = rmsNorm(h, w.dense(p + "input_layernorm.weight"));
+        NDArray mid = h.add(attention(w, p + "self_attn.", x, cosSin, mask, batch, seq));
+        x = rmsNorm(mid, w.dense(p + "post_attention_layernorm.weight"));
+        NDArray out = mid.add(swiGlu(w, p + "mlp.", x));
+        out.attach(m);
+        h = out;
+      }
     }
     h = rmsNorm(h, w.dense("model.norm.weight"));
     String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
@@ -126,6 +150,21 @@ public final class Llama {
     NDArray inv = ms.add(HostArrays.scalar(x.getManager(), config.rmsNormEps(), ms.getDataType())).sqrt();
     NDArray normed = xf.div(inv);
     return gain.mul(in == DataType.FLOAT16 ? Cast.to(normed, in) : normed);
+  }
+
+  /** cos, sin (T, hd) and the causal mask (T, T): cached when a cache manager was given. */
+  private NDArray[] tables(NDManager m, int seq, DataType dtype) {
+    if (cache == null) {
+      NDArray[] cs = rope.cosSin(m, seq, dtype);
+      return new NDArray[] {cs[0], cs[1], causalMask(m, seq, dtype)};
+    }
+    if (!cache.getDevice().equals(m.getDevice())) {
+      throw new IllegalArgumentException("tokens on " + m.getDevice() + ", the model's tables on " + cache.getDevice());
+    }
+    return tables.computeIfAbsent(seq + "/" + dtype, k -> {
+      NDArray[] cs = rope.cosSin(cache, seq, dtype);
+      return new NDArray[] {cs[0], cs[1], causalMask(cache, seq, dtype)};
+    });
   }
 
   static NDArray causalMask(NDManager m, int seq, DataType dtype) {

@@ -85,12 +85,25 @@ public final class AdamW {
       }
     }
     s.t++;
-    s.m.muli(hyper.beta1).addi(g.mul(1 - hyper.beta1));
-    s.v.muli(hyper.beta2).addi(g.square().muli(1 - hyper.beta2));
+    // The same arithmetic as m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; m_hat / (sqrt(v_hat) + eps),
+    // with each temporary closed as soon as it is used: at most two live at once.
+    try (NDArray t = g.mul(1 - hyper.beta1)) {
+      s.m.muli(hyper.beta1).addi(t);
+    }
+    try (NDArray t = g.square()) {
+      s.v.muli(hyper.beta2).addi(t.muli(1 - hyper.beta2));
+    }
     double bc1 = 1 - Math.pow(hyper.beta1, s.t);
     double bc2 = 1 - Math.pow(hyper.beta2, s.t);
-    NDArray denom = s.v.div(bc2).sqrt().addi(hyper.eps);
-    return s.m.div(bc1).divi(denom);
+    NDArray denom;
+    try (NDArray t = s.v.div(bc2)) {
+      denom = t.sqrt();
+    }
+    denom.addi(hyper.eps);
+    NDArray out = s.m.div(bc1);
+    out.divi(denom);
+    denom.close();
+    return out;
   }
 
   /** One dense AdamW step on {@code w} in place (in-place ops only); temporaries belong to {@code scope}. */

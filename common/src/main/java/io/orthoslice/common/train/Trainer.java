@@ -24,7 +24,11 @@ import java.util.Map;
  * or the network; the standalone run and the distributed worker both drive it.
  *
  * <p>Memory: a root manager owns weights and optimizer state; each step opens a sub-manager and
- * closes it when the step ends, so nothing made during a step outlives it.
+ * closes it when the step ends, so nothing made during a step outlives it. Inside the step, each
+ * micro-batch's forward and backward run in a scope closed right after its backward (the
+ * activations are gone before the optimizer runs), each block of the forward pass in its own (see
+ * {@link Llama}), and each parameter's norm and update in its own, so no temporary of one parameter
+ * waits for the others. The loss and the gradient norm come to the host once per step, together.
  */
 public final class Trainer implements AutoCloseable {
 
@@ -48,7 +52,7 @@ public final class Trainer implements AutoCloseable {
    */
   public Trainer(LlamaConfig modelConfig, TrainConfig config, NDManager root,
       LinkedHashMap<String, ParameterTrainer> params) {
-    this.model = new Llama(modelConfig);
+    this.model = new Llama(modelConfig, root); // mask and rotary tables made once, on root's device
     this.config = config;
     this.root = root;
     this.params = params;
@@ -111,26 +115,35 @@ public final class Trainer implements AutoCloseable {
       for (ParameterTrainer p : params.values()) {
         p.prepareStep(scope);
       }
-      Weights weights = view(scope, compute);
-      double lossSum = 0;
+      NDArray lossSum = null; // on the device, read with the norm
       for (int a = 0; a < config.gradAccum(); a++) {
         long[] part = new long[perMicro];
         System.arraycopy(tokens, a * perMicro, part, 0, perMicro);
-        NDArray batch = HostArrays.of(scope, part, new Shape(config.microBatch(), window));
-        NDArray inputs = batch.get(new NDIndex(":, :-1"));
-        NDArray targets = batch.get(new NDIndex(":, 1:"));
-        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-          NDArray loss = model.loss(weights, inputs, targets, compute);
-          lossSum += loss.toType(DataType.FLOAT64, false).getDouble();
-          gc.backward(loss.mul(HostArrays.scalar(scope, scaler.scale() / config.gradAccum(), loss.getDataType())));
+        try (NDManager pass = scope.newSubManager()) {
+          NDArray batch = HostArrays.of(pass, part, new Shape(config.microBatch(), window));
+          NDArray inputs = batch.get(new NDIndex(":, :-1"));
+          NDArray targets = batch.get(new NDIndex(":, 1:"));
+          try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            NDArray loss = model.loss(view(pass, compute), inputs, targets, compute);
+            NDArray value = loss.toType(DataType.FLOAT64, true).stopGradient(); // (), kept past the pass
+            value.attach(scope);
+            lossSum = lossSum == null ? value : lossSum.addi(value);
+            gc.backward(loss.mul(HostArrays.scalar(pass, scaler.scale() / config.gradAccum(), loss.getDataType())));
+          }
         }
       }
       for (ParameterTrainer p : params.values()) {
         p.afterBackward(scope);
       }
+      // The one host read of the step: the loss and the squared gradient norm.
+      double[] read;
+      try (NDArray both = NDArrays.stack(new NDList(lossSum, squaredNorm(scope)))) {
+        read = both.toDoubleArray();
+      }
+      double meanLoss = read[0] / config.gradAccum();
       // Undo the loss scale and the micro-batch split, then clip by the global norm.
       double unscale = 1.0 / scaler.scale();
-      double norm = globalNorm(scope) * unscale;
+      double norm = Math.sqrt(read[1]) * unscale;
       boolean finite = Double.isFinite(norm);
       // A non-finite gradient never reaches the weights: with fp16 it is an overflow (the loss
       // scale halves); in fp32/fp64 it is skipped with a warning, like an fp16 overflow.
@@ -142,7 +155,9 @@ public final class Trainer implements AutoCloseable {
       if (apply) {
         double clip = config.gradClip() > 0 && norm > config.gradClip() ? config.gradClip() / norm : 1.0;
         for (ParameterTrainer p : params.values()) {
-          p.update(lr, unscale * clip, scope);
+          try (NDManager one = scope.newSubManager()) { // this parameter's temporaries, freed before the next
+            p.update(lr, unscale * clip, one);
+          }
         }
       } else {
         for (ParameterTrainer p : params.values()) {
@@ -150,7 +165,7 @@ public final class Trainer implements AutoCloseable {
         }
       }
       step++;
-      stats = new StepStats(step, lossSum / config.gradAccum(), norm, lr, !apply, scaler.scale());
+      stats = new StepStats(step, meanLoss, norm, lr, !apply, scaler.scale());
     }
     // Merge and re-draw in a scope of their own: the step's scope has borrowed the projectors
     // that a re-draw replaces, and a borrowed array must not be closed under its borrower.
@@ -199,14 +214,28 @@ public final class Trainer implements AutoCloseable {
     return out.toString().trim();
   }
 
-  private double globalNorm(NDManager scope) {
-    List<NDArray> squares = new ArrayList<>();
+  /**
+   * The squared global gradient norm, float64, on the device (owned by {@code scope}): each
+   * parameter's L2 norm is taken in its own scope, in the gradient's type (torch accumulates a float32
+   * norm in float32), so no copy or square of a gradient is ever made.
+   */
+  private NDArray squaredNorm(NDManager scope) {
+    List<NDArray> norms = new ArrayList<>();
     for (ParameterTrainer p : params.values()) {
-      for (NDArray g : p.gradients(scope)) {
-        squares.add(g.toType(DataType.FLOAT64, false).square().sum());
+      try (NDManager one = scope.newSubManager()) {
+        for (NDArray g : p.gradients(one)) {
+          NDArray n = g.norm().toType(DataType.FLOAT64, false);
+          n.attach(scope);
+          norms.add(n);
+        }
       }
     }
-    return Math.sqrt(NDArrays.stack(new NDList(squares)).sum().getDouble());
+    try (NDArray stacked = NDArrays.stack(new NDList(norms))) {
+      norms.forEach(NDArray::close);
+      NDArray sq = stacked.square().sum();
+      sq.attach(scope);
+      return sq;
+    }
   }
 
   /** Mean next-token loss (nats) over the given batches, without gradients. */
