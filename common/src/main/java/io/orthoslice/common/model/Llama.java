@@ -55,33 +55,51 @@ public final class Llama {
    * @return logits (B, T, V) in float32 or float64 (the loss is never computed in fp16)
    */
   public NDArray forward(Weights w, NDArray tokens, DataType dtype) {
-    NDManager m = tokens.getManager();
-    long batch = tokens.getShape().get(0);
+    NDArray h = embed(w, tokens); // (B, T, H)
+    for (int i = 0; i < config.numLayers(); i++) {
+      h = block(w, i, h, dtype);
+    }
+    return head(w, h, dtype);
+  }
+
+  /** The token embeddings (B, T, H), in the tokens' manager; checks the sequence length. */
+  public NDArray embed(Weights w, NDArray tokens) {
     int seq = (int) tokens.getShape().get(1);
     if (seq > config.maxPositionEmbeddings()) {
       throw new IllegalArgumentException(
           "sequence length " + seq + " exceeds max_position_embeddings " + config.maxPositionEmbeddings());
     }
+    return embed(w.dense("model.embed_tokens.weight"), tokens);
+  }
+
+  /**
+   * Block {@code i}: RMSNorm -> attention -> residual, RMSNorm -> SwiGLU -> residual. Runs in a scope
+   * of its own; the output (B, T, H) belongs to {@code h}'s manager.
+   */
+  public NDArray block(Weights w, int i, NDArray h, DataType dtype) {
+    NDManager m = h.getManager();
+    long batch = h.getShape().get(0);
+    int seq = (int) h.getShape().get(1);
     NDArray[] t = tables(m, seq, dtype);
     NDArray[] cosSin = {t[0], t[1]}; // (T, hd) each
     NDArray mask = t[2]; // (T, T): 0 on and below the diagonal, -inf above
-
-    NDArray h = embed(w.dense("model.embed_tokens.weight"), tokens); // (B, T, H)
-    for (int i = 0; i < config.numLayers(); i++) {
-      String p = "model.layers." + i + ".";
-      try (NDManager block = m.newSubManager()) {
-        block.tempAttachAll(h); // every intermediate of the block lands in its scope
-        NDArray x = rmsNorm(h, w.dense(p + "input_layernorm.weight"));
-        NDArray mid = h.add(attention(w, p + "self_attn.", x, cosSin, mask, batch, seq));
-        x = rmsNorm(mid, w.dense(p + "post_attention_layernorm.weight"));
-        NDArray out = mid.add(swiGlu(w, p + "mlp.", x));
-        out.attach(m);
-        h = out;
-      }
+    String p = "model.layers." + i + ".";
+    try (NDManager block = m.newSubManager()) {
+      block.tempAttachAll(h); // every intermediate of the block lands in its scope
+      NDArray x = rmsNorm(h, w.dense(p + "input_layernorm.weight"));
+      NDArray mid = h.add(attention(w, p + "self_attn.", x, cosSin, mask, batch, seq));
+      x = rmsNorm(mid, w.dense(p + "post_attention_layernorm.weight"));
+      NDArray out = mid.add(swiGlu(w, p + "mlp.", x));
+      out.attach(m);
+      return out;
     }
-    h = rmsNorm(h, w.dense("model.norm.weight"));
+  }
+
+  /** Final RMSNorm and the output head: logits (B, T, V) in float32 or float64. */
+  public NDArray head(Weights w, NDArray h, DataType dtype) {
+    NDArray x = rmsNorm(h, w.dense("model.norm.weight"));
     String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
-    NDArray logits = h.matMul(w.dense(head).transpose()); // (B, T, V)
+    NDArray logits = x.matMul(w.dense(head).transpose()); // (B, T, V)
     return dtype == DataType.FLOAT16 ? Cast.to(logits, DataType.FLOAT32) : logits;
   }
 
@@ -109,15 +127,17 @@ public final class Llama {
     NDArray q = heads(w.linear(p + "q_proj.weight", x), batch, seq, nh, hd); // (B, nh, T, hd)
     NDArray k = heads(w.linear(p + "k_proj.weight", x), batch, seq, nkv, hd); // (B, nkv, T, hd)
     NDArray v = heads(w.linear(p + "v_proj.weight", x), batch, seq, nkv, hd);
+    // 1/sqrt(hd) applied to q (B, nh, T, hd) rather than to the scores (B, nh, T, T): the same
+    // product, one T x T tensor fewer in the forward pass and in the backward.
     q = RotaryEmbedding.apply(q, cosSin[0], cosSin[1]);
+    q = q.div(HostArrays.scalar(x.getManager(), Math.sqrt(hd), q.getDataType()));
     k = RotaryEmbedding.apply(k, cosSin[0], cosSin[1]);
     if (nkv != nh) { // grouped-query attention: each kv head serves nh/nkv query heads
       k = k.repeat(1, nh / nkv);
       v = v.repeat(1, nh / nkv);
     }
     // Scalar operands inside the graph are torch-owned tensors (see HostArrays#scalar).
-    NDArray scores = q.matMul(k.swapAxes(-1, -2)); // (B, nh, T, T)
-    scores = scores.div(HostArrays.scalar(x.getManager(), Math.sqrt(hd), scores.getDataType())).add(mask);
+    NDArray scores = q.matMul(k.swapAxes(-1, -2)).add(mask); // (B, nh, T, T)
     NDArray out = scores.softmax(-1).matMul(v); // (B, nh, T, hd)
     out = out.swapAxes(1, 2).reshape(batch, seq, (long) nh * hd);
     return w.linear(p + "o_proj.weight", out);
@@ -149,7 +169,9 @@ public final class Llama {
     NDArray ms = xf.square().mean(new int[] {-1}, true);
     NDArray inv = ms.add(HostArrays.scalar(x.getManager(), config.rmsNormEps(), ms.getDataType())).sqrt();
     NDArray normed = xf.div(inv);
-    return gain.mul(in == DataType.FLOAT16 ? Cast.to(normed, in) : normed);
+    // Called on the activation, not on the gain: DJL puts a result in the manager of the array an op
+    // is called on, and everything downstream of this output must land in the block's scope.
+    return (in == DataType.FLOAT16 ? Cast.to(normed, in) : normed).mul(gain);
   }
 
   /** cos, sin (T, hd) and the causal mask (T, T): cached when a cache manager was given. */
