@@ -12,6 +12,7 @@ import java.nio.file.Path;
  * @param keepCheckpoints how many of the newest checkpoints to keep
  * @param resume continue from the newest checkpoint in outputDir
  * @param initFrom start from a Hugging Face Llama checkpoint directory (null: random init)
+ * @param recomputeActivations activation checkpointing ({@link Trainer#recomputeActivations})
  */
 public record RunOptions(
     Path outputDir,
@@ -22,7 +23,15 @@ public record RunOptions(
     int logEvery,
     boolean resume,
     Path initFrom,
-    String device) {
+    String device,
+    boolean recomputeActivations) {
+
+  /** Without activation checkpointing. */
+  public RunOptions(Path outputDir, int evalEvery, int evalBatches, int checkpointEvery, int keepCheckpoints,
+      int logEvery, boolean resume, Path initFrom, String device) {
+    this(outputDir, evalEvery, evalBatches, checkpointEvery, keepCheckpoints, logEvery, resume, initFrom, device,
+        false);
+  }
 
   public RunOptions {
     if (outputDir == null) {

@@ -55,7 +55,8 @@ public final class TrainingRun {
     long windowsPerStep = (long) cfg.microBatch() * cfg.gradAccum();
     List<long[]> validation = data.validationBatches(opts.evalBatches(), cfg.microBatch());
     long start = System.nanoTime();
-    try (Trainer trainer = open(model, cfg, opts, store, device, data)) {
+    try (Trainer trainer = open(model, cfg, opts, store, device, data).recomputeActivations(
+        opts.recomputeActivations())) {
       MemoryUse mem = trainer.memory();
       progress.message(String.format(Locale.ROOT,
           "model %,d parameters; memory: weights %s, gradients %s, optimizer state %s, projections %s",

@@ -1,6 +1,8 @@
 package io.orthoslice.worker.cli;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import ai.djl.util.cuda.CudaUtils;
 import io.orthoslice.common.config.DeviceSpec;
 import io.orthoslice.common.data.TokenDataset;
 import io.orthoslice.common.model.LlamaConfig;
@@ -42,6 +44,9 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}.")
   String device;
 
+  @Option(names = "--recompute-activations", description = "Activation checkpointing (see train --help).")
+  boolean recompute;
+
   @Override
   public Integer call() throws IOException {
     if (warmupSteps < 0 || measureSteps < 1) {
@@ -51,18 +56,24 @@ final class BenchCommand implements Callable<Integer> {
     try (TokenDataset ds = data.open()) {
       LlamaConfig shape = model.resolve(ds.manifest().vocabSize(), cfg.seqLen());
       DatasetWindows windows = new DatasetWindows(ds, cfg.seqLen(), cfg.seed());
-      NDManager root = NDManager.newBaseManager(DeviceSpec.parse(device));
+      Device dev = DeviceSpec.parse(device); // the check makes the CUDA context: it is in the baseline
+      long baseline = deviceUsed(dev);
+      long peak = baseline;
+      NDManager root = NDManager.newBaseManager(dev);
       try (Trainer trainer = new Trainer(shape, cfg, root, TrainingMethods.build(shape, cfg,
-          ModelInit.initialize(shape, cfg.seed(), root, cfg.precision().master()), root))) {
+          ModelInit.initialize(shape, cfg.seed(), root, cfg.precision().master()), root))
+          .recomputeActivations(recompute)) {
         int perStep = cfg.microBatch() * cfg.gradAccum();
         double[] seconds = new double[measureSteps];
         for (int i = 0; i < warmupSteps + measureSteps; i++) {
           long[] batch = windows.trainBatch((long) i * perStep, perStep);
           long t0 = System.nanoTime();
-          trainer.step(batch);
+          trainer.step(batch); // ends with the step's one read of the device (its loss and norm)
           if (i >= warmupSteps) {
             seconds[i - warmupSteps] = (System.nanoTime() - t0) / 1e9;
           }
+          // Torch's caching allocator keeps what it reserved, so the use after a step is its peak.
+          peak = Math.max(peak, deviceUsed(dev));
         }
         Arrays.sort(seconds);
         double median = seconds[measureSteps / 2];
@@ -70,15 +81,24 @@ final class BenchCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT,
             "bench preset=%s params=%,d method=%s device=%s dtype=%s batch=%dx%dx%d%n"
                 + "step_time_median_s=%.4f (min %.4f, max %.4f over %d steps) tokens_per_s=%.0f%n"
-                + "live_bytes weights=%d gradients=%d optimizer=%d projections=%d peak_rss_bytes=%d%n",
+                + "live_bytes weights=%d gradients=%d optimizer=%d projections=%d peak_rss_bytes=%d%n"
+                + "device_used_peak_bytes=%d device_trainer_peak_bytes=%d%n",
             model.modelConfig != null ? model.modelConfig : model.preset, shape.parameterCount(),
             cfg.method().method().name().toLowerCase(Locale.ROOT), device, cfg.precision(), cfg.gradAccum(),
             cfg.microBatch(), cfg.seqLen(), median, seconds[0], seconds[measureSteps - 1], measureSteps,
             cfg.tokensPerStep() / median, mem.weightBytes(), mem.gradientBytes(), mem.optimizerBytes(),
-            mem.projectionBytes(), peakRss());
+            mem.projectionBytes(), peakRss(), peak, peak - baseline);
       }
     }
     return 0;
+  }
+
+  /**
+   * Bytes in use on a GPU (the whole device, CUDA's {@code cudaMemGetInfo}: this process's context and
+   * torch's reserved memory, and any other process there); 0 on the CPU.
+   */
+  static long deviceUsed(Device dev) {
+    return dev.isGpu() ? CudaUtils.getGpuMemory(dev).getUsed() : 0;
   }
 
   /** Peak resident set size of this process (Linux VmHWM), 0 where unavailable. */

@@ -57,11 +57,15 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}.")
   String device;
 
+  @Option(names = "--recompute-activations", description = "Activation checkpointing: keep only each block's input"
+      + " and recompute the block in backward (about a third more compute, a fraction of the activation memory).")
+  boolean recompute;
+
   @Override
   public Integer call() {
     TrainConfig cfg = optim.toConfig(method.toSpec());
     RunOptions opts = new RunOptions(output, evalEvery, evalBatches, checkpointEvery, keepCheckpoints, logEvery,
-        resume, initFrom, device);
+        resume, initFrom, device, recompute);
     try (TokenDataset ds = data.open()) {
       LlamaConfig shape = model.resolve(ds.manifest().vocabSize(), cfg.seqLen());
       DatasetWindows windows = new DatasetWindows(ds, cfg.seqLen(), cfg.seed());
