@@ -3,7 +3,10 @@ package io.orthoslice.common.config;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 
-/** Parses {@code cpu}, {@code gpu} or {@code gpu:N} into a DJL device, checking it exists. */
+/**
+ * Parses {@code cpu}, {@code gpu} or {@code gpu:N} into a DJL device, checking that it exists and
+ * that the PyTorch engine works on it ({@link TorchRuntime#check}).
+ */
 public final class DeviceSpec {
 
   private DeviceSpec() {}
@@ -11,7 +14,11 @@ public final class DeviceSpec {
   public static Device parse(String spec) {
     String s = spec.trim().toLowerCase(java.util.Locale.ROOT);
     if (s.equals("cpu")) {
+      TorchRuntime.check(Device.cpu());
       return Device.cpu();
+    }
+    if (s.equals("gpu") || s.startsWith("gpu:")) {
+      TorchRuntime.check(Device.cpu()); // the engine itself first: a broken bridge fails even the GPU count
     }
     if (s.equals("gpu") || s.startsWith("gpu:")) {
       int id = 0;
@@ -27,6 +34,7 @@ public final class DeviceSpec {
         throw new IllegalArgumentException("device '" + spec + "' is not available: this machine has " + count
             + " GPU(s) visible to DJL (a CUDA build of libtorch is needed; see README 'GPUs')");
       }
+      TorchRuntime.check(Device.gpu(id));
       return Device.gpu(id);
     }
     throw new IllegalArgumentException("unknown device '" + spec + "'; allowed: cpu, gpu, gpu:N");
