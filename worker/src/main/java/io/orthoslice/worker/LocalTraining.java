@@ -1,6 +1,7 @@
 package io.orthoslice.worker;
 
 import io.orthoslice.common.tensor.HostArrays;
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -48,6 +49,7 @@ final class LocalTraining implements AutoCloseable {
   private static final Object ONE_COLLECTOR = new Object();
 
   private final LlamaConfig model;
+  private final Device device;
   private final TrainConfig cfg;
   private final InnerState innerState;
   private Trainer kept;
@@ -56,11 +58,13 @@ final class LocalTraining implements AutoCloseable {
   private long redraws;
 
   /**
+   * @param device where the worker trains (its --device)
    * @param cfg the run's training configuration; a persistent inner state transports re-drawn
    *     factor moments only under {@link InnerState#TRANSPORT}
    */
-  LocalTraining(LlamaConfig model, TrainConfig cfg, InnerState innerState) {
+  LocalTraining(LlamaConfig model, Device device, TrainConfig cfg, InnerState innerState) {
     this.model = model;
+    this.device = device;
     MethodSpec m = cfg.method();
     MethodSpec.StatePolicy policy = innerState == InnerState.TRANSPORT
         ? MethodSpec.StatePolicy.TRANSPORT : MethodSpec.StatePolicy.RESET;
@@ -105,7 +109,7 @@ final class LocalTraining implements AutoCloseable {
       keptSlices = slices;
       return kept;
     }
-    NDManager root = NDManager.newBaseManager();
+    NDManager root = NDManager.newBaseManager(device);
     Trainer t;
     try {
       Map<String, NDArray> w = new LinkedHashMap<>();

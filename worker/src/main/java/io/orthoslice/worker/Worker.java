@@ -3,6 +3,7 @@ package io.orthoslice.worker;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.orthoslice.common.config.DeviceSpec;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.round.HostMerge;
@@ -122,7 +123,8 @@ public final class Worker implements AutoCloseable {
     long sent = 0;
     double lastLoss = Double.NaN;
     RoundPlan lastPlan = null;
-    try (LocalTraining local = new LocalTraining(model, cfg, rules.innerState())) {
+    // Training runs on the worker's own device (every --gpus entry of a launch is one), never DJL's default.
+    try (LocalTraining local = new LocalTraining(model, DeviceSpec.parse(device), cfg, rules.innerState())) {
       while (true) {
         long w0 = System.nanoTime();
         RoundAssignment a = client.awaitRound(workerId, nextRound);
