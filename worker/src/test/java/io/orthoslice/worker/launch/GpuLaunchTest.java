@@ -1,0 +1,61 @@
+package io.orthoslice.worker.launch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import ai.djl.engine.Engine;
+import io.orthoslice.worker.cli.OrthosliceCli;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Two workers on one GPU under a real coordinator (tag {@code gpu}; skipped without a GPU). */
+@Tag("gpu")
+class GpuLaunchTest {
+
+  @Test
+  @Timeout(300)
+  void twoWorkersOnOneGpuFinishTheRunAndTrainOnIt(@TempDir Path dir) throws Exception {
+    assumeTrue(Engine.getInstance().getGpuCount() > 0, "no GPU visible to DJL");
+    // A small corpus of our own: the embedded one need not travel to the GPU machine.
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 4000; i++) {
+      lines.add("document " + i + ": the coordinator merges the slices of round " + (i % 17) + " again.");
+    }
+    Path text = Files.write(dir.resolve("corpus.txt"), lines);
+    assertEquals(0, OrthosliceCli.execute("prepare-data", text.toString(), "--output", dir.resolve("data").toString(),
+        "--val-fraction", "0.05"));
+    List<String> coordinator = List.of("--rounds", "2", "--local-steps", "5", "--mode", "orthogonal", "--rank", "8",
+        "--preset", "tiny", "--seq-len", "64", "--batch-size", "4", "--eval-batches", "2", "--data",
+        dir.resolve("data").toString());
+    ByteArrayOutputStream shown = new ByteArrayOutputStream();
+    Launcher.Result r = new Launcher(new LaunchConfig(2, dir.resolve("run"), coordinator,
+        List.of("--data", dir.resolve("data").toString()), List.of(0, 0), 1, List.of("-Xmx1g")),
+        new PrintStream(shown, true, StandardCharsets.UTF_8)).run();
+    String view = shown.toString(StandardCharsets.UTF_8);
+    if (r.exitCode() != 0) { // the children's logs are in a temporary directory: show their ends
+      StringBuilder logs = new StringBuilder(view);
+      for (String f : List.of("coordinator.log", "worker-0.log", "worker-1.log")) {
+        List<String> l = Files.readAllLines(dir.resolve("run").resolve(f));
+        logs.append("\n--- ").append(f).append(" ---\n")
+            .append(String.join("\n", l.subList(Math.max(0, l.size() - 15), l.size())));
+      }
+      view = logs.toString();
+    }
+    assertEquals(0, r.exitCode(), view);
+    assertEquals(2, r.progress().stream().filter(l -> l.startsWith("round ")).count(), view);
+    for (int i = 0; i < 2; i++) {
+      String log = Files.readString(dir.resolve("run").resolve("worker-" + i + ".log"));
+      assertTrue(log.contains("done: 2 rounds trained"), log);
+    }
+  }
+}
