@@ -71,6 +71,16 @@ final class LaunchCommand implements Callable<Integer> {
   @Option(names = "--coordinator-arg", paramLabel = "ARG", description = "Extra coordinator argument (repeatable), e.g. --coordinator-arg=--outer-momentum=0.9.")
   List<String> extraCoordinator = new ArrayList<>();
 
+  /**
+   * JVM options of the children: workers share a machine's cores, and a small heap with the serial
+   * collector keeps them from fighting over GC threads. Measured on the H200 (docs/PERFORMANCE.md): a
+   * 60m GPU step under these options is as fast as under the default collector, so GPU runs use them
+   * too.
+   */
+  static List<String> childJvm() {
+    return List.of("-Xmx1g", "-XX:+UseSerialGC");
+  }
+
   @Override
   public Integer call() throws Exception {
     List<String> c = new ArrayList<>(List.of("--rounds", "" + rounds, "--local-steps", "" + localSteps, "--mode", mode,
@@ -97,8 +107,8 @@ final class LaunchCommand implements Callable<Integer> {
           + "; choose another --run-dir (or leave it out for a new one), or add --coordinator-arg=--resume to"
           + " continue that run");
     }
-    Launcher.Result r = new Launcher(new LaunchConfig(workers, dir, c, w, gpus, threads,
-        List.of("-Xmx1g", "-XX:+UseSerialGC"), metricsPort), System.out).run();
+    Launcher.Result r = new Launcher(new LaunchConfig(workers, dir, c, w, gpus, threads, childJvm(),
+        metricsPort), System.out).run();
     return r.exitCode();
   }
 }

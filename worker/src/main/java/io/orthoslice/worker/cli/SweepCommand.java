@@ -96,7 +96,7 @@ final class SweepCommand implements Callable<Integer> {
     SweepSpec spec = new SweepSpec(preset, seqLen, batchSize, rounds, localSteps, evalBatches,
         data == null ? null : data.toString(), tokenizer, gpu, threads, modes, workers, rank, fixedKr, merges,
         sliceRounds, innerStates, outerLrs, outerMomentums, lrs, seeds);
-    SweepRunner runner = new SweepRunner(spec, output, List.of("-Xmx1g", "-XX:+UseSerialGC"), System.out);
+    SweepRunner runner = new SweepRunner(spec, output, LaunchCommand.childJvm(), System.out);
     List<CellResult> results = reportOnly ? reportable(spec, runner) : runner.run();
     List<String> args = new ArrayList<>(commandSpec.commandLine().getParseResult().originalArgs());
     if (!args.isEmpty() && args.get(0).equals("sweep")) {
