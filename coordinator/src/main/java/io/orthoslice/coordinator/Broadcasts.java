@@ -1,8 +1,11 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.wire.FactoredUpdate;
+
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.WeightsChecksum;
+import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.coordinator.CoordinatorException.Code;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -20,7 +23,7 @@ final class Broadcasts {
   private final RunSettings settings;
   private final Map<String, long[]> shapes = new HashMap<>();
   private volatile WeightsSnapshot weights;
-  private volatile RoundUpdate lastUpdate;
+  private volatile FactoredUpdate lastUpdate;
 
   Broadcasts(RunSettings settings, WeightsSnapshot start) {
     this.settings = settings;
@@ -49,8 +52,8 @@ final class Broadcasts {
   }
 
   /** The factored update from {@code fromVersion}; FAILED_PRECONDITION when the last merge has none from it. */
-  RoundUpdate roundUpdate(long fromVersion) {
-    RoundUpdate u = lastUpdate;
+  FactoredUpdate roundUpdate(long fromVersion) {
+    FactoredUpdate u = lastUpdate;
     if (u == null || u.fromVersion() != fromVersion) {
       throw new CoordinatorException(Code.FAILED_PRECONDITION, "no factored update from version " + fromVersion
           + (u == null ? " (none exists in this mode or yet)" : "; the last one is from version " + u.fromVersion())
@@ -59,25 +62,25 @@ final class Broadcasts {
     return u;
   }
 
-  void publish(WeightsSnapshot after, RoundUpdate update) {
+  void publish(WeightsSnapshot after, FactoredUpdate update) {
     weights = after;
     lastUpdate = update;
   }
 
   /** The factored form of a merge of {@code bySlot} that produced {@code after} from {@code fromVersion}. */
-  RoundUpdate factored(OpenRound r, Map<Integer, Map<String, float[]>> bySlot, WeightsSnapshot after,
+  FactoredUpdate factored(OpenRound r, Map<Integer, Map<String, float[]>> bySlot, WeightsSnapshot after,
       long fromVersion) {
     LinkedHashMap<String, float[]> t = new LinkedHashMap<>();
     for (ParameterSpec p : settings.model().parameters()) {
       if (p.role() == ParameterSpec.Role.PROJECTED) {
         String f = RoundMerge.factorName(p.name());
-        bySlot.forEach((slot, m) -> t.put(RoundUpdate.slotFactorName(f, slot), m.get(f)));
+        bySlot.forEach((slot, m) -> t.put(Protocol.slotFactorName(f, slot), m.get(f)));
       } else {
         t.put(p.name(), after.values().get(p.name()));
       }
     }
-    return new RoundUpdate(r.round, fromVersion, after.version(), r.participants.size(), settings.train().seed(),
-        new ArrayList<>(bySlot.keySet()), t, WeightsChecksum.of(settings.model(), after.values()), r.plan.draw());
+    return new FactoredUpdate(r.round, fromVersion, after.version(), r.participants.size(), settings.train().seed(),
+        r.plan.draw(), new ArrayList<>(bySlot.keySet()), t, WeightsChecksum.of(settings.model(), after.values()));
   }
 
   /** Shape of a tensor's wire name; a slot's factor {@code <param>#A@k} has its factor's shape. */

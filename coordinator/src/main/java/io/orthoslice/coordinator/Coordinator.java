@@ -1,5 +1,8 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.wire.Assignment;
+import io.orthoslice.common.wire.FactoredUpdate;
+
 import io.orthoslice.common.wire.WireTensor;
 import io.orthoslice.coordinator.CoordinatorException.Code;
 import java.time.Duration;
@@ -201,7 +204,7 @@ public final class Coordinator implements AutoCloseable {
   }
 
   /** The factored update from {@code fromVersion} to the next version, if the last merge has one. */
-  public RoundUpdate roundUpdate(long fromVersion) {
+  public FactoredUpdate roundUpdate(long fromVersion) {
     return broadcasts.roundUpdate(fromVersion);
   }
 
@@ -299,7 +302,7 @@ public final class Coordinator implements AutoCloseable {
     WeightsSnapshot before = broadcasts.current();
     long t0 = System.nanoTime();
     WeightsSnapshot after = before;
-    RoundUpdate update = null;
+    FactoredUpdate update = null;
     if (!subs.isEmpty()) {
       RoundMerger.Merged m = merger.merge(r.plan, before, subs);
       after = m.after();

@@ -26,6 +26,7 @@ import io.orthoslice.common.train.DatasetWindows;
 import io.orthoslice.common.train.ModelInit;
 import io.orthoslice.common.train.Precision;
 import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.wire.Protocol;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -55,7 +56,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   /** The default gRPC port; deploy/ uses the same (a test checks). */
   public static final int DEFAULT_PORT = 7070;
   /** The environment variable that carries the run token. */
-  public static final String TOKEN_ENV = "ORTHOSLICE_TOKEN";
+  public static final String TOKEN_ENV = Protocol.TOKEN_ENV;
 
   @Option(names = "--port", defaultValue = "" + DEFAULT_PORT, description = "TCP port (0: any free port). Default: ${DEFAULT-VALUE}.")
   int port;
@@ -65,7 +66,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Option(names = MetricsPorts.LINGER_FLAG, defaultValue = "0",
       description = "Seconds to keep serving metrics after the run, so a last scrape sees its end. Default: ${DEFAULT-VALUE}.")
   double metricsLinger;
-  @Option(names = "--token", defaultValue = "${env:" + TOKEN_ENV + "}", description = "Run token every worker must present (default: $ORTHOSLICE_TOKEN).")
+  @Option(names = "--token", defaultValue = "${env:" + TOKEN_ENV + "}", description = "Run token every worker must present (default: $" + TOKEN_ENV + ").")
   String token;
   @Option(names = "--tls-cert", paramLabel = "PEM", description = "Serve TLS with this certificate chain (with --tls-key).")
   Path tlsCert;
@@ -170,7 +171,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   public Integer call() throws Exception {
     LogIdentity.set("coordinator", null); // on every log line, from any thread
     if (token == null || token.isBlank()) {
-      throw new IllegalArgumentException("--token (or $ORTHOSLICE_TOKEN) is required");
+      throw new IllegalArgumentException("--token (or $" + TOKEN_ENV + ") is required");
     }
     if ((tlsCert == null) != (tlsKey == null)) {
       throw new IllegalArgumentException("--tls-cert and --tls-key go together");

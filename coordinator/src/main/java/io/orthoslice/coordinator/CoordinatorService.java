@@ -1,7 +1,8 @@
 package io.orthoslice.coordinator;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.orthoslice.common.wire.Assignment;
+import io.orthoslice.common.wire.FactoredUpdate;
+
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -25,6 +26,8 @@ import io.orthoslice.proto.RoundUpdateHeader;
 import io.orthoslice.proto.RoundUpdatePart;
 import io.orthoslice.proto.RunSpec;
 import io.orthoslice.common.wire.Protocol;
+import io.orthoslice.common.wire.RunDescription;
+import io.orthoslice.common.wire.WireMessages;
 import io.orthoslice.proto.SubmitUpdateResponse;
 import io.orthoslice.proto.TensorChunk;
 import io.orthoslice.proto.UpdateHeader;
@@ -68,25 +71,8 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
 
   /** The run description every worker receives on Join. */
   public static RunSpec runSpec(RunSettings s, String runId, int bosId, int eosId) {
-    try {
-      ObjectMapper json = new ObjectMapper();
-      return RunSpec.newBuilder()
-          .setRunId(runId)
-          .setModelConfigJson(json.writeValueAsString(s.model().toHuggingFace(bosId, eosId)))
-          .setTrainConfigJson(json.writeValueAsString(s.train()))
-          .setMode(s.mode().label())
-          .setRank(s.rank())
-          .setLocalSteps(s.localSteps())
-          .setRunSeed(s.train().seed())
-          .setTotalRounds(s.rounds())
-          .setDatasetId(s.datasetId())
-          .setMergeRule(s.rules().merge().label())
-          .setSliceRounds(s.rules().sliceRounds())
-          .setInnerState(s.rules().innerState().label())
-          .build();
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("cannot write the run spec as JSON: " + e.getMessage(), e);
-    }
+    return WireMessages.toProto(new RunDescription(runId, s.model(), bosId, eosId, s.train(), s.mode(), s.rank(),
+        s.localSteps(), s.rounds(), s.datasetId(), s.rules()));
   }
 
   @Override
@@ -118,17 +104,14 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
 
   @Override
   public void fetchRoundUpdate(FetchRoundUpdateRequest req, StreamObserver<RoundUpdatePart> out) {
-    RoundUpdate u;
+    FactoredUpdate u;
     try {
       u = core.roundUpdate(req.getFromVersion());
     } catch (RuntimeException e) {
       out.onError(toStatus(e));
       return;
     }
-    RoundUpdateHeader h = RoundUpdateHeader.newBuilder().setRound(u.round()).setFromVersion(u.fromVersion())
-        .setToVersion(u.toVersion()).setParticipants(u.participants()).setRoundSeed(u.roundSeed())
-        .addAllMergedSlots(u.mergedSlots()).setWeightsChecksum(u.weightsChecksum())
-        .setProjectionDraw(u.projectionDraw()).build();
+    RoundUpdateHeader h = WireMessages.header(u);
     metrics.updateSent(u.bytes());
     ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, new TensorMessages<>(u.tensors(), core::wireShape,
         c -> RoundUpdatePart.newBuilder().setTensor(c).build(),
@@ -149,7 +132,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
         out.onError(toStatus(err instanceof CompletionException && err.getCause() != null ? err.getCause() : err));
         return;
       }
-      out.onNext(a == null ? RoundAssignment.newBuilder().setPending(true).build() : toProto(a));
+      out.onNext(a == null ? RoundAssignment.newBuilder().setPending(true).build() : WireMessages.toProto(a));
       out.onCompleted();
     });
   }
@@ -206,9 +189,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
             throw new WireFormatException("empty update stream");
           }
           assembler.finish();
-          boolean merged = core.submit(new Submission(header.getWorkerId(), header.getRound(), header.getSlot(),
-              header.getWeightsVersion(), header.getMeanLoss(), header.getTokens(), header.getStepSeconds(),
-              header.getFetchSeconds(), header.getWaitSeconds(), header.getTrainSeconds(), tensors));
+          boolean merged = core.submit(new Submission(WireMessages.fromProto(header), tensors));
           return SubmitUpdateResponse.newBuilder().setAccepted(true).setMerged(merged).build();
         });
       }
@@ -227,16 +208,6 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
       core.leave(req.getWorkerId(), req.getReason());
       return LeaveResponse.getDefaultInstance();
     });
-  }
-
-  static RoundAssignment toProto(Assignment a) {
-    if (a.finished()) {
-      return RoundAssignment.newBuilder().setFinished(true).build();
-    }
-    return RoundAssignment.newBuilder().setRound(a.round()).setParticipants(a.participants()).setSlot(a.slot())
-        .setRoundSeed(a.roundSeed()).setLocalSteps(a.localSteps()).setWeightsVersion(a.weightsVersion())
-        .setGlobalStep(a.globalStep()).setDataPosition(a.dataPosition()).setSliceChecksum(a.sliceChecksum())
-        .setDeadlineUnixMs(a.deadlineUnixMs()).setProjectionDraw(a.projectionDraw()).build();
   }
 
   private interface Call<R> {

@@ -1,5 +1,7 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.wire.Assignment;
+
 import io.orthoslice.common.round.RoundPlan;
 import io.orthoslice.coordinator.CoordinatorException.Code;
 import java.util.ArrayList;

@@ -1,5 +1,7 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.wire.FactoredUpdate;
+
 import java.util.List;
 
 /**
@@ -25,7 +27,7 @@ final class RoundEvaluation {
    * Evaluates {@code after} (unless nothing was merged: then {@code previousLoss} stands) and
    * describes the round.
    */
-  RoundResult result(OpenRound r, List<Submission> subs, WeightsSnapshot after, RoundUpdate update,
+  RoundResult result(OpenRound r, List<Submission> subs, WeightsSnapshot after, FactoredUpdate update,
       double previousLoss, double mergeSeconds) {
     long t1 = System.nanoTime();
     double val = subs.isEmpty() ? previousLoss : evaluate(after);

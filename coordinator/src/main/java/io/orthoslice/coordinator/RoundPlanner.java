@@ -1,5 +1,7 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.wire.Assignment;
+
 import io.orthoslice.common.round.RoundMode;
 import io.orthoslice.common.round.RoundPlan;
 import java.util.LinkedHashMap;

@@ -1,5 +1,7 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.wire.Assignment;
+
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;

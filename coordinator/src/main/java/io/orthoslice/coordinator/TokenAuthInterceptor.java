@@ -1,5 +1,7 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.wire.Protocol;
+
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -15,7 +17,7 @@ import java.security.MessageDigest;
 public final class TokenAuthInterceptor implements ServerInterceptor {
 
   public static final Metadata.Key<String> AUTHORIZATION =
-      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+      Metadata.Key.of(Protocol.AUTHORIZATION_HEADER, Metadata.ASCII_STRING_MARSHALLER);
 
   private final byte[] expected;
 
@@ -23,7 +25,7 @@ public final class TokenAuthInterceptor implements ServerInterceptor {
     if (token == null || token.isBlank()) {
       throw new IllegalArgumentException("token must not be empty");
     }
-    this.expected = ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
+    this.expected = Protocol.bearer(token).getBytes(StandardCharsets.UTF_8);
   }
 
   @Override

@@ -12,7 +12,13 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import io.orthoslice.common.wire.Assignment;
+import io.orthoslice.common.wire.FactoredUpdate;
+import io.orthoslice.common.wire.Protocol;
+import io.orthoslice.common.wire.RunDescription;
 import io.orthoslice.common.wire.TensorAssembler;
+import io.orthoslice.common.wire.UpdateReport;
+import io.orthoslice.common.wire.WireMessages;
 import io.orthoslice.common.wire.TensorCodec;
 import io.orthoslice.common.wire.WireTensor;
 import io.orthoslice.proto.AwaitRoundRequest;
@@ -45,10 +51,11 @@ import java.util.function.Supplier;
  */
 public final class CoordinatorClient implements AutoCloseable {
 
-  static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of(Protocol.AUTHORIZATION_HEADER, Metadata.ASCII_STRING_MARSHALLER);
 
-  /** The factored update of one round: its header and tensors by wire name. */
-  public record RoundUpdate(RoundUpdateHeader header, Map<String, WireTensor> tensors) {}
+  /** What Join returns: this worker's id and the run, parsed once. */
+  public record Joined(String workerId, RunDescription run, long weightsVersion, int heartbeatIntervalMs) {}
 
   private final ManagedChannel owned;
   private final CoordinatorGrpc.CoordinatorBlockingStub blocking;
@@ -76,20 +83,22 @@ public final class CoordinatorClient implements AutoCloseable {
     this.backoff = backoff;
   }
 
-  public JoinResponse join(String name, String device, long memoryBytes) {
-    return retrying("join", () -> blocking.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+  public Joined join(String name, String device, long memoryBytes) {
+    JoinResponse r = retrying("join", () -> blocking.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
         .join(JoinRequest.newBuilder().setWorkerName(name).setDevice(device).setMemoryBytes(memoryBytes)
-            .setProtocolVersion(io.orthoslice.common.wire.Protocol.VERSION).build()));
+            .setProtocolVersion(Protocol.VERSION).build()));
+    return new Joined(r.getWorkerId(), WireMessages.fromProto(r.getRun()), r.getWeightsVersion(),
+        r.getHeartbeatIntervalMs());
   }
 
   /** Long-polls until a round for this worker opens or the run ends (never returns pending). */
-  public RoundAssignment awaitRound(String workerId, long nextRound) {
+  public Assignment awaitRound(String workerId, long nextRound) {
     while (true) {
       RoundAssignment a = retrying("await round", () -> blocking
           .withDeadlineAfter(callTimeout.toMillis() * 2, TimeUnit.MILLISECONDS)
           .awaitRound(AwaitRoundRequest.newBuilder().setWorkerId(workerId).setNextRound(nextRound).build()));
       if (!a.getPending()) {
-        return a;
+        return WireMessages.fromProto(a);
       }
     }
   }
@@ -107,7 +116,10 @@ public final class CoordinatorClient implements AutoCloseable {
     });
   }
 
-  public RoundUpdate fetchRoundUpdate(String workerId, long fromVersion) {
+  /** The factored update from {@code fromVersion}, with the data bytes it carried. */
+  public record Fetched(FactoredUpdate update, long bytes) {}
+
+  public Fetched fetchRoundUpdate(String workerId, long fromVersion) {
     return retrying("fetch round update", () -> {
       Iterator<RoundUpdatePart> it = blocking.withDeadlineAfter(transferTimeout.toMillis(), TimeUnit.MILLISECONDS)
           .fetchRoundUpdate(FetchRoundUpdateRequest.newBuilder().setWorkerId(workerId).setFromVersion(fromVersion)
@@ -127,12 +139,14 @@ public final class CoordinatorClient implements AutoCloseable {
       if (header == null) {
         throw new IllegalStateException("round update without a header");
       }
-      return new RoundUpdate(header, out);
+      return new Fetched(WireMessages.fromProto(header, out), out.values().stream().mapToLong(t -> t.data().length)
+          .sum());
     });
   }
 
   /** Streams an update (header, then every tensor in chunks); returns the bytes of tensor data sent. */
-  public long submit(UpdateHeader header, Iterable<WireTensor> tensors) {
+  public long submit(UpdateReport report, Iterable<WireTensor> tensors) {
+    UpdateHeader header = WireMessages.toProto(report);
     CompletableFuture<SubmitUpdateResponse> result = new CompletableFuture<>();
     StreamObserver<UpdatePart> out = async.withDeadlineAfter(transferTimeout.toMillis(), TimeUnit.MILLISECONDS)
         .submitUpdate(new StreamObserver<>() {
@@ -207,7 +221,7 @@ public final class CoordinatorClient implements AutoCloseable {
         return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(m, o)) {
           @Override
           public void start(Listener<R> listener, Metadata headers) {
-            headers.put(AUTHORIZATION, "Bearer " + token);
+            headers.put(AUTHORIZATION, Protocol.bearer(token));
             super.start(listener, headers);
           }
         };

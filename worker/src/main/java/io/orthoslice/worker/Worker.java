@@ -1,34 +1,19 @@
 package io.orthoslice.worker;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.orthoslice.common.config.DeviceSpec;
-import io.orthoslice.common.model.LlamaConfig;
-import io.orthoslice.common.model.ParameterSpec;
-import io.orthoslice.common.round.HostMerge;
-import io.orthoslice.common.round.InnerState;
-import io.orthoslice.common.round.MergeRule;
-import io.orthoslice.common.round.RoundRules;
-import io.orthoslice.common.round.OuterNesterov;
-import io.orthoslice.common.round.RoundMerge;
-import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.round.FactoredUpdates;
 import io.orthoslice.common.round.RoundPlan;
-import io.orthoslice.common.round.WeightsChecksum;
 import io.orthoslice.common.train.TokenWindows;
-import io.orthoslice.common.train.TrainConfig;
-import io.orthoslice.common.wire.Protocol;
+import io.orthoslice.common.wire.Assignment;
+import io.orthoslice.common.wire.RunDescription;
+import io.orthoslice.common.wire.UpdateReport;
 import io.orthoslice.common.wire.WireTensor;
-import io.orthoslice.proto.JoinResponse;
-import io.orthoslice.proto.RoundAssignment;
-import io.orthoslice.proto.RoundUpdateHeader;
-import io.orthoslice.proto.RunSpec;
-import io.orthoslice.proto.UpdateHeader;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -88,31 +73,26 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * Runs until the coordinator says the run is finished.
+   * Runs until the coordinator says the run is finished: join, then each round fetch the weights when
+   * stale (the factored update when it applies), rebuild and check the slice, train, submit.
    *
-   * @param openData opens the training windows for (dataset id, seqLen, seed) of the run
+   * @param openData opens the training windows the run describes (dataset, seq-len, seed)
    */
-  public Summary run(Function<RunSpec, TokenWindows> openData) throws Exception {
-    JoinResponse joined = client.join(name, device, Runtime.getRuntime().maxMemory());
-    workerId = joined.getWorkerId();
+  public Summary run(Function<RunDescription, TokenWindows> openData) throws Exception {
+    CoordinatorClient.Joined joined = client.join(name, device, Runtime.getRuntime().maxMemory());
+    workerId = joined.workerId();
     joinedListener.accept(workerId);
-    RunSpec run = joined.getRun();
-    ObjectMapper json = new ObjectMapper();
-    @SuppressWarnings("unchecked")
-    LlamaConfig model = LlamaConfig.fromHuggingFace(json.readValue(run.getModelConfigJson(), Map.class));
-    TrainConfig cfg = json.readValue(run.getTrainConfigJson(), TrainConfig.class);
-    RoundMode mode = RoundMode.parse(run.getMode());
-    RoundRules rules = rules(run);
+    RunDescription run = joined.run();
     TokenWindows data = openData.apply(run);
-    if (!data.datasetId().equals(run.getDatasetId())) {
+    if (!data.datasetId().equals(run.datasetId())) {
       throw new IllegalArgumentException("this worker's dataset " + data.datasetId() + " is not the run's "
-          + run.getDatasetId() + "; use the same --data / --tokenizer as the coordinator");
+          + run.datasetId() + "; use the same --data / --tokenizer as the coordinator");
     }
-    LOG.info("joined as {}: {} mode, rank {}, {} local steps", workerId, mode.label(), run.getRank(),
-        run.getLocalSteps());
-    metrics.runInfo(run.getRank(), cfg.method().method().name(), mode.label());
+    LOG.info("joined as {}: {} mode, rank {}, {} local steps", workerId, run.mode().label(), run.rank(),
+        run.localSteps());
+    metrics.runInfo(run.rank(), run.train().method().method().name(), run.mode().label());
     metrics.joined();
-    long period = Math.max(50, joined.getHeartbeatIntervalMs());
+    long period = Math.max(50, joined.heartbeatIntervalMs());
     heartbeats.scheduleAtFixedRate(this::beat, period, period, TimeUnit.MILLISECONDS);
 
     Map<String, float[]> weights = null;
@@ -124,65 +104,64 @@ public final class Worker implements AutoCloseable {
     double lastLoss = Double.NaN;
     RoundPlan lastPlan = null;
     // Training runs on the worker's own device (every --gpus entry of a launch is one), never DJL's default.
-    try (LocalTraining local = new LocalTraining(model, DeviceSpec.parse(device), cfg, rules.innerState())) {
+    try (LocalTraining local = new LocalTraining(run.model(), DeviceSpec.parse(device), run.train(),
+        run.rules().innerState())) {
       while (true) {
         long w0 = System.nanoTime();
-        RoundAssignment a = client.awaitRound(workerId, nextRound);
+        Assignment a = client.awaitRound(workerId, nextRound);
         double waitSeconds = (System.nanoTime() - w0) / 1e9;
         metrics.waited(waitSeconds);
         double fetchSeconds = 0;
-        if (a.getFinished()) {
+        if (a.finished()) {
           break;
         }
-        metrics.assigned(a.getRound(), a.getSlot(), a.getWeightsVersion());
+        metrics.assigned(a.round(), a.slot(), a.weightsVersion());
         // Stale weights: the factored update when it applies (one version behind), else the weights.
-        if (version != a.getWeightsVersion()) {
-          Map<String, float[]> updated = null;
+        if (version != a.weightsVersion()) {
           long f0 = System.nanoTime();
           long before = bytesReceived;
-          if (preferFactored && weights != null && mode.projected() && version == a.getWeightsVersion() - 1) {
-            updated = applyFactored(model, mode, run, rules.merge(), weights, version, lastPlan);
+          Optional<Map<String, float[]>> updated = Optional.empty();
+          if (preferFactored && weights != null && run.mode().projected() && version == a.weightsVersion() - 1) {
+            updated = factored(run, weights, version, lastPlan);
           }
-          boolean factored = updated != null;
-          if (updated == null) {
-            updated = floats(client.fetchWeights(workerId, a.getWeightsVersion()));
-            bytesReceived += bytes(updated);
+          boolean factored = updated.isPresent();
+          if (!factored) {
+            updated = Optional.of(floats(client.fetchWeights(workerId, a.weightsVersion())));
+            bytesReceived += bytes(updated.get());
           }
           fetchSeconds = (System.nanoTime() - f0) / 1e9;
           metrics.fetched(factored, bytesReceived - before, fetchSeconds);
-          weights = updated;
-          version = a.getWeightsVersion();
+          weights = updated.get();
+          version = a.weightsVersion();
         }
-        // The slice is rebuilt from the seed; a checksum mismatch means the two sides would train and
-        // merge different subspaces, so it stops the worker rather than diverge silently.
-        // Slices that live several rounds are drawn once: the plan is a pure function of these three.
-        RoundPlan plan = !mode.projected() ? null
-            : lastPlan != null && lastPlan.draw() == a.getProjectionDraw() && lastPlan.runSeed() == a.getRoundSeed()
-                && lastPlan.participants() == a.getParticipants() ? lastPlan
-            : RoundPlan.of(model, mode, a.getRoundSeed(), a.getProjectionDraw(), a.getParticipants(), run.getRank());
+        // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
+        // checksum mismatch means the two sides would train and merge different subspaces, so it
+        // stops the worker rather than diverge silently.
+        RoundPlan plan = !run.mode().projected() ? null
+            : lastPlan != null && lastPlan.draw() == a.projectionDraw() && lastPlan.runSeed() == a.runSeed()
+                && lastPlan.participants() == a.participants() ? lastPlan
+            : RoundPlan.of(run.model(), run.mode(), a.runSeed(), a.projectionDraw(), a.participants(), run.rank());
         lastPlan = plan;
-        int checksum = plan == null ? 0 : plan.checksum(a.getSlot());
-        if (checksum != a.getSliceChecksum()) {
-          throw new IllegalStateException("slice checksum mismatch in round " + (a.getRound() + 1) + " slot "
-              + a.getSlot() + ": coordinator " + Integer.toHexString(a.getSliceChecksum()) + ", worker "
+        int checksum = plan == null ? 0 : plan.checksum(a.slot());
+        if (checksum != a.sliceChecksum()) {
+          throw new IllegalStateException("slice checksum mismatch in round " + (a.round() + 1) + " slot "
+              + a.slot() + ": coordinator " + Integer.toHexString(a.sliceChecksum()) + ", worker "
               + Integer.toHexString(checksum));
         }
         long t0 = System.nanoTime();
-        LocalTraining.Result r = local.round(weights, plan, a.getSlot(), a.getGlobalStep(), a.getLocalSteps(),
-            a.getDataPosition(), data, metrics);
+        LocalTraining.Result r = local.round(weights, plan, a.slot(), a.globalStep(), a.localSteps(),
+            a.dataPosition(), data, metrics);
         double trainSeconds = (System.nanoTime() - t0) / 1e9;
         metrics.trained(trainSeconds, r.tokens(), r.memory());
-        UpdateHeader h = UpdateHeader.newBuilder().setWorkerId(workerId).setRound(a.getRound()).setSlot(a.getSlot())
-            .setMeanLoss(r.meanLoss()).setTokens(r.tokens()).setStepSeconds(r.stepSeconds())
-            .setWeightsVersion(a.getWeightsVersion()).setFetchSeconds(fetchSeconds).setWaitSeconds(waitSeconds)
-            .setTrainSeconds(trainSeconds).build();
+        UpdateReport report = new UpdateReport(workerId, a.round(), a.slot(), a.weightsVersion(), r.meanLoss(),
+            r.tokens(), r.stepSeconds(), fetchSeconds, waitSeconds, trainSeconds);
         try {
-          long n = client.submit(h, r.tensors());
+          long n = client.submit(report, r.tensors());
           sent += n;
           metrics.sent(n);
           trained++;
           lastLoss = r.meanLoss();
-          LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s", a.getRound() + 1, a.getSlot(),
+          LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s", a.round() + 1, a.slot(),
               String.format(Locale.ROOT, "%.4f", r.meanLoss()), String.format(Locale.ROOT, "%.3f", r.stepSeconds()),
               String.format(Locale.ROOT, "%.3f", fetchSeconds));
         } catch (StatusRuntimeException e) {
@@ -192,9 +171,9 @@ public final class Worker implements AutoCloseable {
           // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
           late++;
           metrics.late();
-          LOG.warn("round {}: update refused ({}); moving on", a.getRound() + 1, e.getStatus().getDescription());
+          LOG.warn("round {}: update refused ({}); moving on", a.round() + 1, e.getStatus().getDescription());
         }
-        nextRound = a.getRound() + 1;
+        nextRound = a.round() + 1;
       }
     }
     leave("run finished");
@@ -202,76 +181,33 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * Applies the last round's factored update to {@code weights}; null when the coordinator has none
-   * or the result is not bit for bit the coordinator's weights (the caller then fetches those).
-   * {@code trainedPlan} is the plan of the round this worker last trained on: it holds every slot's
-   * projectors, so when the update is of that round nothing needs to be drawn again.
+   * The weights after the last round's factored update, or empty when the coordinator has none or
+   * the rebuilt weights are not bit for bit the coordinator's (the caller then fetches those).
    */
-  private Map<String, float[]> applyFactored(LlamaConfig model, RoundMode mode, RunSpec run, MergeRule rule,
-      Map<String, float[]> weights, long version, RoundPlan trainedPlan) {
-    CoordinatorClient.RoundUpdate u;
+  private Optional<Map<String, float[]>> factored(RunDescription run, Map<String, float[]> weights, long version,
+      RoundPlan trainedPlan) {
+    CoordinatorClient.Fetched f;
     try {
-      u = client.fetchRoundUpdate(workerId, version);
+      f = client.fetchRoundUpdate(workerId, version);
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() == Status.Code.FAILED_PRECONDITION) {
-        return null;
+        return Optional.empty();
       }
       throw e;
     }
-    RoundUpdateHeader h = u.header();
-    bytesReceived += u.tensors().values().stream().mapToLong(t -> t.data().length).sum();
-    RoundPlan plan = trainedPlan != null && trainedPlan.draw() == h.getProjectionDraw()
-        && trainedPlan.runSeed() == h.getRoundSeed() && trainedPlan.participants() == h.getParticipants()
-        ? trainedPlan
-        : RoundPlan.of(model, mode, h.getRoundSeed(), h.getProjectionDraw(), h.getParticipants(), run.getRank());
-    Map<Integer, Map<String, float[]>> bySlot = new TreeMap<>();
-    for (int slot : h.getMergedSlotsList()) {
-      Map<String, float[]> t = new HashMap<>();
-      for (ParameterSpec p : model.parameters()) {
-        String wire = p.role() == ParameterSpec.Role.PROJECTED
-            ? Protocol.slotFactorName(RoundMerge.factorName(p.name()), slot) : p.name();
-        t.put(p.role() == ParameterSpec.Role.PROJECTED ? RoundMerge.factorName(p.name()) : p.name(),
-            u.tensors().get(wire).toFloats());
-      }
-      bySlot.put(slot, t);
-    }
-    // The coordinator's own merge code on the same inputs: the projected matrices come out as its do.
-    Map<String, float[]> d = HostMerge.deltas(plan, weights, bySlot, scale(run), rule);
-    OuterNesterov plain = new OuterNesterov(1.0, 0.0);
-    Map<String, float[]> out = new LinkedHashMap<>();
-    for (ParameterSpec p : model.parameters()) {
-      out.put(p.name(), p.role() == ParameterSpec.Role.PROJECTED
-          ? plain.apply(p.name(), weights.get(p.name()), d.get(p.name())) : u.tensors().get(p.name()).toFloats());
-    }
-    int checksum = WeightsChecksum.of(model, out);
-    if (checksum != h.getWeightsChecksum()) {
+    bytesReceived += f.bytes();
+    Optional<Map<String, float[]>> out = FactoredUpdates.apply(run, weights, f.update(), trainedPlan);
+    if (out.isEmpty()) {
       // Not the coordinator's bits (another BLAS or device rounds differently): training on them
       // would drift from every other worker, so take the weights themselves.
       metrics.factoredMismatch();
-      LOG.warn("the factored update of round {} rebuilt weights with checksum {}, the coordinator's are {};"
-          + " fetching the weights instead", h.getRound() + 1, Integer.toHexString(checksum),
-          Integer.toHexString(h.getWeightsChecksum()));
-      return null;
+      LOG.warn("the factored update of round {} rebuilt other weights than the coordinator's (checksum {});"
+          + " fetching the weights instead", f.update().round() + 1, Integer.toHexString(f.update().weightsChecksum()));
+    } else {
+      LOG.info("applied the factored update of round {} ({} slots)", f.update().round() + 1,
+          f.update().mergedSlots().size());
     }
-    LOG.info("applied the factored update of round {} ({} slots)", h.getRound() + 1, h.getMergedSlotsCount());
     return out;
-  }
-
-  /** The run's round rules as the coordinator announced them (a version-2 run spec always sets them). */
-  static RoundRules rules(RunSpec run) {
-    if (run.getMergeRule().isEmpty() || run.getSliceRounds() < 1 || run.getInnerState().isEmpty()) {
-      throw new IllegalStateException("the coordinator's run spec lacks merge_rule, slice_rounds or inner_state");
-    }
-    return new RoundRules(MergeRule.parse(run.getMergeRule()), run.getSliceRounds(),
-        InnerState.parse(run.getInnerState()));
-  }
-
-  private static double scale(RunSpec run) {
-    try {
-      return new ObjectMapper().readValue(run.getTrainConfigJson(), TrainConfig.class).method().scale();
-    } catch (java.io.IOException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   private static Map<String, float[]> floats(Map<String, WireTensor> t) {

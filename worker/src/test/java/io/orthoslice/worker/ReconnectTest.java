@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.ManagedChannel;
-import io.orthoslice.proto.JoinResponse;
 import io.orthoslice.worker.cli.OrthosliceCli;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -39,16 +38,16 @@ class ReconnectTest {
         });
     ManagedChannel ch = CoordinatorChannels.open("localhost:" + port, null);
     try (CoordinatorClient client = new CoordinatorClient(ch, ch, NettyCoordinator.TOKEN, backoff)) {
-      CompletableFuture<JoinResponse> joined = CompletableFuture.supplyAsync(() -> client.join("early", "cpu", 1));
+      CompletableFuture<CoordinatorClient.Joined> joined = CompletableFuture.supplyAsync(() -> client.join("early", "cpu", 1));
       while (sleeps.size() < 6) { // 50 + 100 + 200 + 400 + 400 ms waited, the sixth wait begun
         assertTrue(!joined.isDone(), "joined before any coordinator existed");
         Thread.sleep(10);
       }
       try (NettyCoordinator c = new NettyCoordinator(port, null, null)) {
         long up = System.nanoTime();
-        JoinResponse r = joined.get(10, TimeUnit.SECONDS);
+        CoordinatorClient.Joined r = joined.get(10, TimeUnit.SECONDS);
         long afterUpMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - up);
-        assertTrue(r.getWorkerId().startsWith("w0-early"), r.getWorkerId());
+        assertTrue(r.workerId().startsWith("w0-early"), r.workerId());
         // Joined within about one capped delay of the coordinator coming up (not the channel's own back-off).
         assertTrue(afterUpMs < 3000, "joined " + afterUpMs + " ms after the coordinator came up");
       }

@@ -1,11 +1,10 @@
 package io.orthoslice.worker.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.ManagedChannel;
 import io.orthoslice.common.data.TokenDataset;
 import io.orthoslice.common.train.DatasetWindows;
-import io.orthoslice.common.train.TrainConfig;
 import io.orthoslice.common.logging.LogIdentity;
+import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.worker.CoordinatorChannels;
 import io.orthoslice.worker.CoordinatorClient;
 import io.orthoslice.worker.Worker;
@@ -16,8 +15,6 @@ import io.orthoslice.common.metrics.GpuMemoryMeters;
 import io.orthoslice.common.metrics.MetricsPorts;
 import io.orthoslice.common.metrics.MetricsServer;
 import io.orthoslice.common.metrics.ProcessMeters;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
@@ -36,9 +33,9 @@ final class WorkerCommand implements Callable<Integer> {
   String coordinator;
 
   /** The environment variable that carries the run token (the coordinator reads the same). */
-  public static final String TOKEN_ENV = "ORTHOSLICE_TOKEN";
+  public static final String TOKEN_ENV = Protocol.TOKEN_ENV;
 
-  @Option(names = "--token", defaultValue = "${env:" + TOKEN_ENV + "}", description = "The run token (default: $ORTHOSLICE_TOKEN).")
+  @Option(names = "--token", defaultValue = "${env:" + TOKEN_ENV + "}", description = "The run token (default: $" + TOKEN_ENV + ").")
   String token;
 
   @Option(names = "--name", defaultValue = "worker", description = "A name for logs. Default: ${DEFAULT-VALUE}.")
@@ -70,7 +67,7 @@ final class WorkerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (token == null || token.isBlank()) {
-      throw new IllegalArgumentException("--token (or $ORTHOSLICE_TOKEN) is required");
+      throw new IllegalArgumentException("--token (or $" + TOKEN_ENV + ") is required");
     }
     // logback.xml prints this on every line, from any thread: the name now, the worker id once joined.
     LogIdentity.set("worker", name);
@@ -98,12 +95,7 @@ final class WorkerCommand implements Callable<Integer> {
       Worker.Summary s = worker.run(run -> {
         TokenDataset ds = data.open();
         dataset.set(ds);
-        try {
-          TrainConfig cfg = new ObjectMapper().readValue(run.getTrainConfigJson(), TrainConfig.class);
-          return new DatasetWindows(ds, cfg.seqLen(), cfg.seed());
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
+        return new DatasetWindows(ds, run.train().seqLen(), run.train().seed());
       });
       System.out.printf(Locale.ROOT, "worker %s done: %d rounds trained, %d late; sent %,d bytes, received %,d bytes;"
           + " last local loss %.4f%n", s.workerId(), s.roundsTrained(), s.roundsLate(), s.bytesSent(),

@@ -1,6 +1,7 @@
 package io.orthoslice.worker.launch;
 
 import io.orthoslice.common.metrics.MetricsPorts;
+import io.orthoslice.common.wire.Protocol;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -24,7 +25,7 @@ import java.util.concurrent.TimeUnit;
 public final class Launcher {
 
   /** The coordinator's main class; found on this JVM's class path or in -Dorthoslice.coordinator.jar. */
-  static final String COORDINATOR_MAIN = "io.orthoslice.coordinator.CoordinatorMain";
+  static final String COORDINATOR_MAIN = Protocol.COORDINATOR_MAIN;
   static final String WORKER_MAIN = "io.orthoslice.worker.cli.OrthosliceCli";
 
   /** How the run ended: the coordinator's exit status and the progress lines shown. */
@@ -145,7 +146,7 @@ public final class Launcher {
     if (log != null) {
       pb.redirectOutput(log.toFile());
     }
-    pb.environment().put("ORTHOSLICE_TOKEN", token); // not on the command line, where ps shows it
+    pb.environment().put(Protocol.TOKEN_ENV, token); // not on the command line, where ps shows it
     pb.environment().put("OMP_NUM_THREADS", Integer.toString(config.threadsPerProcess()));
     synchronized (children) {
       Process p = pb.start();

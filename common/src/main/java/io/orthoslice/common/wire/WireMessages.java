@@ -1,0 +1,124 @@
+package io.orthoslice.common.wire;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.round.InnerState;
+import io.orthoslice.common.round.MergeRule;
+import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.round.RoundRules;
+import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.proto.RoundAssignment;
+import io.orthoslice.proto.RoundUpdateHeader;
+import io.orthoslice.proto.RunSpec;
+import io.orthoslice.proto.UpdateHeader;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The one translator between the protocol's plain records and the generated messages of
+ * {@code orthoslice.v1}: the coordinator's service and the worker's client call these, and nothing
+ * else reads or builds those messages' fields. A message that cannot be turned into a record is an
+ * {@link IllegalArgumentException} naming the field.
+ */
+public final class WireMessages {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private WireMessages() {}
+
+  public static RunSpec toProto(RunDescription r) {
+    try {
+      return RunSpec.newBuilder()
+          .setRunId(r.runId())
+          .setModelConfigJson(JSON.writeValueAsString(r.model().toHuggingFace(r.bosId(), r.eosId())))
+          .setTrainConfigJson(JSON.writeValueAsString(r.train()))
+          .setMode(r.mode().label())
+          .setRank(r.rank())
+          .setLocalSteps(r.localSteps())
+          .setRunSeed(r.runSeed())
+          .setTotalRounds(r.totalRounds())
+          .setDatasetId(r.datasetId())
+          .setMergeRule(r.rules().merge().label())
+          .setSliceRounds(r.rules().sliceRounds())
+          .setInnerState(r.rules().innerState().label())
+          .build();
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot write the run description as JSON: " + e.getMessage(), e);
+    }
+  }
+
+  /** @throws IllegalArgumentException when a field is missing or malformed (an old coordinator, say) */
+  @SuppressWarnings("unchecked")
+  public static RunDescription fromProto(RunSpec s) {
+    if (s.getMergeRule().isEmpty() || s.getSliceRounds() < 1 || s.getInnerState().isEmpty()) {
+      throw new IllegalArgumentException("the coordinator's run spec lacks merge_rule, slice_rounds or inner_state"
+          + " (protocol version " + Protocol.VERSION + " needs them)");
+    }
+    try {
+      Map<String, Object> hf = JSON.readValue(s.getModelConfigJson(), Map.class);
+      TrainConfig train = JSON.readValue(s.getTrainConfigJson(), TrainConfig.class);
+      return new RunDescription(s.getRunId(), LlamaConfig.fromHuggingFace(hf), intOr(hf.get("bos_token_id")),
+          intOr(hf.get("eos_token_id")), train, RoundMode.parse(s.getMode()), s.getRank(), s.getLocalSteps(),
+          s.getTotalRounds(), s.getDatasetId(), new RoundRules(MergeRule.parse(s.getMergeRule()), s.getSliceRounds(),
+              InnerState.parse(s.getInnerState())));
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("the coordinator's run spec holds malformed JSON: " + e.getOriginalMessage());
+    }
+  }
+
+  private static int intOr(Object v) {
+    return v instanceof Number n ? n.intValue() : -1;
+  }
+
+  public static RoundAssignment toProto(Assignment a) {
+    if (a.finished()) {
+      return RoundAssignment.newBuilder().setFinished(true).build();
+    }
+    return RoundAssignment.newBuilder().setRound(a.round()).setParticipants(a.participants()).setSlot(a.slot())
+        .setRoundSeed(a.runSeed()).setLocalSteps(a.localSteps()).setWeightsVersion(a.weightsVersion())
+        .setGlobalStep(a.globalStep()).setDataPosition(a.dataPosition()).setSliceChecksum(a.sliceChecksum())
+        .setDeadlineUnixMs(a.deadlineUnixMs()).setProjectionDraw(a.projectionDraw()).build();
+  }
+
+  /** The assignment of an answer that is not pending. */
+  public static Assignment fromProto(RoundAssignment a) {
+    if (a.getPending()) {
+      throw new IllegalArgumentException("a pending answer carries no assignment");
+    }
+    if (a.getFinished()) {
+      return Assignment.FINISHED;
+    }
+    return new Assignment(false, a.getRound(), a.getParticipants(), a.getSlot(), a.getRoundSeed(), a.getLocalSteps(),
+        a.getWeightsVersion(), a.getGlobalStep(), a.getDataPosition(), a.getSliceChecksum(), a.getDeadlineUnixMs(),
+        a.getProjectionDraw());
+  }
+
+  public static UpdateHeader toProto(UpdateReport r) {
+    return UpdateHeader.newBuilder().setWorkerId(r.workerId()).setRound(r.round()).setSlot(r.slot())
+        .setWeightsVersion(r.weightsVersion()).setMeanLoss(r.meanLoss()).setTokens(r.tokens())
+        .setStepSeconds(r.stepSeconds()).setFetchSeconds(r.fetchSeconds()).setWaitSeconds(r.waitSeconds())
+        .setTrainSeconds(r.trainSeconds()).build();
+  }
+
+  public static UpdateReport fromProto(UpdateHeader h) {
+    return new UpdateReport(h.getWorkerId(), h.getRound(), h.getSlot(), h.getWeightsVersion(), h.getMeanLoss(),
+        h.getTokens(), h.getStepSeconds(), h.getFetchSeconds(), h.getWaitSeconds(), h.getTrainSeconds());
+  }
+
+  /** The header of a factored update (its tensors travel as chunks after it). */
+  public static RoundUpdateHeader header(FactoredUpdate u) {
+    return RoundUpdateHeader.newBuilder().setRound(u.round()).setFromVersion(u.fromVersion())
+        .setToVersion(u.toVersion()).setParticipants(u.participants()).setRoundSeed(u.runSeed())
+        .addAllMergedSlots(u.mergedSlots()).setWeightsChecksum(u.weightsChecksum())
+        .setProjectionDraw(u.projectionDraw()).build();
+  }
+
+  /** A factored update from its header and the tensors that followed it. */
+  public static FactoredUpdate fromProto(RoundUpdateHeader h, Map<String, WireTensor> tensors) {
+    Map<String, float[]> values = new java.util.LinkedHashMap<>();
+    tensors.forEach((k, v) -> values.put(k, v.toFloats()));
+    return new FactoredUpdate(h.getRound(), h.getFromVersion(), h.getToVersion(), h.getParticipants(),
+        h.getRoundSeed(), h.getProjectionDraw(), List.copyOf(h.getMergedSlotsList()), values, h.getWeightsChecksum());
+  }
+}
