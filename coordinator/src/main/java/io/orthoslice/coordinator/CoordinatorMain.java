@@ -239,7 +239,7 @@ public final class CoordinatorMain implements Callable<Integer> {
         if (failure.isEmpty()) {
           // One println per line: logback writes to the same stream from other threads.
           out.println(String.format(Locale.ROOT, "done: %d rounds in %.1f s; validation perplexity %.2f -> %.2f",
-              results.size(), seconds, Math.exp(core.initialValidationLoss()),
+              results.size(), seconds, Math.exp(core.record().initialValidationLoss()),
               results.isEmpty() ? Double.NaN : results.get(results.size() - 1).validationPerplexity()));
           out.println(String.format(Locale.ROOT, "final validation perplexity %.4f",
               results.isEmpty() ? Double.NaN : results.get(results.size() - 1).validationPerplexity()));
@@ -319,7 +319,7 @@ public final class CoordinatorMain implements Callable<Integer> {
     m.put("preset", preset);
     m.put("seq_len", seqLen);
     m.put("seconds", seconds);
-    m.put("initial_validation_loss", core.initialValidationLoss());
+    m.put("initial_validation_loss", core.record().initialValidationLoss());
     m.put("round_results", results);
     new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(output.resolve("summary.json").toFile(), m);
   }

@@ -82,7 +82,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
         throw new CoordinatorException(CoordinatorException.Code.FAILED_PRECONDITION, "protocol version "
             + req.getProtocolVersion() + " is not supported; this coordinator speaks " + PROTOCOL_VERSION);
       }
-      Coordinator.Joined j = core.join(req.getWorkerName());
+      JoinedWorker j = core.join(req.getWorkerName());
       return JoinResponse.newBuilder().setWorkerId(j.workerId()).setRun(runSpec)
           .setWeightsVersion(j.weightsVersion()).setHeartbeatIntervalMs(heartbeatMs).build();
     });
@@ -92,28 +92,28 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
   public void fetchWeights(FetchWeightsRequest req, StreamObserver<TensorChunk> out) {
     WeightsSnapshot w;
     try {
-      w = core.weights(req.getVersion());
+      w = core.broadcasts().weights(req.getVersion());
     } catch (RuntimeException e) {
       out.onError(toStatus(e));
       return;
     }
     metrics.weightsSent(w.bytes());
     ChunkSender.send((ServerCallStreamObserver<TensorChunk>) out,
-        new TensorMessages<>(w.values(), core::wireShape, c -> c, List.of()));
+        new TensorMessages<>(w.values(), core.broadcasts()::wireShape, c -> c, List.of()));
   }
 
   @Override
   public void fetchRoundUpdate(FetchRoundUpdateRequest req, StreamObserver<RoundUpdatePart> out) {
     FactoredUpdate u;
     try {
-      u = core.roundUpdate(req.getFromVersion());
+      u = core.broadcasts().roundUpdate(req.getFromVersion());
     } catch (RuntimeException e) {
       out.onError(toStatus(e));
       return;
     }
     RoundUpdateHeader h = WireMessages.header(u);
     metrics.updateSent(u.bytes());
-    ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, new TensorMessages<>(u.tensors(), core::wireShape,
+    ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, new TensorMessages<>(u.tensors(), core.broadcasts()::wireShape,
         c -> RoundUpdatePart.newBuilder().setTensor(c).build(),
         List.of(RoundUpdatePart.newBuilder().setHeader(h).build())));
   }
@@ -142,7 +142,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
     return new StreamObserver<>() {
       private UpdateHeader header;
       // More data than the assignment's shapes allow is refused before it is buffered.
-      private final TensorAssembler assembler = new TensorAssembler(core.maxUpdateBytes());
+      private final TensorAssembler assembler = new TensorAssembler(core.validator().maxBytes());
       private final Map<String, WireTensor> tensors = new LinkedHashMap<>();
       private boolean failed;
 
@@ -165,7 +165,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
               if (tensors.put(t.name(), t) != null) {
                 throw new WireFormatException("tensor " + t.name() + " was sent twice");
               }
-              core.checkTensor(header.getRound(), header.getSlot(), t);
+              core.validator().checkTensor(header.getRound(), header.getSlot(), t);
             });
           }
         } catch (RuntimeException e) {

@@ -14,9 +14,9 @@ import java.util.function.Predicate;
 
 /**
  * The round in progress: its plan, participants and their assignments, the updates received so
- * far and its deadline. A round is created closed ("closing": invisible to workers while its
- * assignments are made), accepts updates once published, and closes exactly once. Not
- * thread-safe; the {@link Coordinator} guards it with its lock.
+ * far and its deadline. Workers see it once the coordinator publishes it (phase TRAINING); it
+ * accepts updates until it closes, exactly once (phase MERGING). Not thread-safe; the {@link
+ * Coordinator} guards it with its lock.
  */
 final class OpenRound {
 
@@ -28,7 +28,7 @@ final class OpenRound {
   private final Map<String, Assignment> assignments = new LinkedHashMap<>();
   private final Map<Integer, Submission> submissions = new TreeMap<>();
   private ScheduledFuture<?> deadline;
-  private boolean closing = true;
+  private boolean closed;
 
   OpenRound(long round, RoundPlan plan, List<String> participants, long cursorStart) {
     this.round = round;
@@ -37,15 +37,14 @@ final class OpenRound {
     this.cursorStart = cursorStart;
   }
 
-  /** Makes the round visible: its assignments and the deadline that will close it. */
+  /** The round's assignments and the deadline that will close it. */
   void publish(Map<String, Assignment> made, ScheduledFuture<?> closesAt) {
     assignments.putAll(made);
     deadline = closesAt;
-    closing = false;
   }
 
   boolean accepting() {
-    return !closing;
+    return !closed;
   }
 
   Assignment assignment(String workerId) {
@@ -55,7 +54,7 @@ final class OpenRound {
   /** The assignment {@code workerId} can still train for in this round (numbered >= wanted), else null. */
   Assignment pendingFor(String workerId, long wantedRound) {
     Assignment a = assignments.get(workerId);
-    return !closing && round >= wantedRound && a != null && !submissions.containsKey(a.slot()) ? a : null;
+    return !closed && round >= wantedRound && a != null && !submissions.containsKey(a.slot()) ? a : null;
   }
 
   /** True when every participant still alive has submitted. */
@@ -72,12 +71,12 @@ final class OpenRound {
     submissions.put(s.slot(), s);
   }
 
-  /** Stops accepting updates; returns those received in slot order, or null when already closing. */
+  /** Stops accepting updates; returns those received in slot order, or null when already closed. */
   List<Submission> close() {
-    if (closing) {
+    if (closed) {
       return null;
     }
-    closing = true;
+    closed = true;
     deadline.cancel(false);
     return new ArrayList<>(submissions.values());
   }
@@ -87,9 +86,9 @@ final class OpenRound {
    * the refusal: FAILED_PRECONDITION when stale or duplicate, INVALID_ARGUMENT for a wrong slot.
    */
   static OpenRound require(OpenRound r, String workerId, long round, int slot, long version) {
-    if (r == null || r.closing || r.round != round) {
+    if (r == null || r.closed || r.round != round) {
       throw new CoordinatorException(Code.FAILED_PRECONDITION, "round " + (round + 1) + " is not open (its deadline"
-          + " passed or it was merged); " + (r == null || r.closing ? "no round is open" : "the open round is "
+          + " passed or it was merged); " + (r == null || r.closed ? "no round is open" : "the open round is "
           + (r.round + 1)));
     }
     Assignment a = r.assignments.get(workerId);

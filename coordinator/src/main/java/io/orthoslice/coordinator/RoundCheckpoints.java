@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * and the round state in {@code trainer_state.json}: step = rounds done x H, the data cursor, and
  * extra {round, weights_version, validation_loss, mode, rank, dataset_id}.
  */
-public final class RoundCheckpoints implements Coordinator.Checkpointer {
+public final class RoundCheckpoints implements Checkpointer {
 
   private static final Logger LOG = LoggerFactory.getLogger(RoundCheckpoints.class);
   private static final String MOMENTUM = ".outer_momentum";

@@ -1,6 +1,7 @@
 package io.orthoslice.coordinator;
 
 import io.orthoslice.common.round.HostMerge;
+import io.orthoslice.common.wire.FactoredUpdate;
 import io.orthoslice.common.round.MergeRule;
 import io.orthoslice.common.round.OuterNesterov;
 import io.orthoslice.common.round.RoundPlan;
@@ -23,11 +24,13 @@ final class RoundMerger {
 
   private final double alpha;
   private final MergeRule rule;
+  private final io.orthoslice.common.round.RoundMode mode;
   private final OuterNesterov outer;
 
   RoundMerger(RunSettings settings, Map<String, float[]> outerState) {
     this.alpha = settings.alpha();
     this.rule = settings.rules().merge();
+    this.mode = settings.mode();
     this.outer = new OuterNesterov(settings.outerLr(), settings.outerMomentum());
     outer.restore(outerState);
   }
@@ -44,6 +47,30 @@ final class RoundMerger {
     LinkedHashMap<String, float[]> next = new LinkedHashMap<>();
     deltas.forEach((name, d) -> next.put(name, outer.apply(name, before.values().get(name), d)));
     return new Merged(new WeightsSnapshot(before.version() + 1, next), bySlot);
+  }
+
+  /** What closing a round produced: the new weights, their factored form (or null), the round's result. */
+  record Outcome(WeightsSnapshot after, FactoredUpdate update, RoundResult result) {}
+
+  /**
+   * The MERGING phase's work: the merge of {@code subs} (none: the weights stay), its factored form
+   * when workers can rebuild it, and the evaluated result.
+   */
+  Outcome close(OpenRound r, List<Submission> subs, Broadcasts broadcasts, RoundEvaluation evaluation,
+      double previousValidationLoss) {
+    WeightsSnapshot before = broadcasts.current();
+    long t0 = System.nanoTime();
+    WeightsSnapshot after = before;
+    FactoredUpdate update = null;
+    if (!subs.isEmpty()) {
+      Merged m = merge(r.plan, before, subs);
+      after = m.after();
+      if (mode.projected() && plainMerge()) {
+        update = broadcasts.factored(r, m.bySlot(), after, before.version());
+      }
+    }
+    double mergeSeconds = (System.nanoTime() - t0) / 1e9;
+    return new Outcome(after, update, evaluation.result(r, subs, after, update, previousValidationLoss, mergeSeconds));
   }
 
   /** Whether workers can rebuild a merge from its factors (not once the outer optimizer reshapes it). */

@@ -17,7 +17,19 @@ final class RoundWaiters {
 
   private final Map<String, Waiter> waiting = new HashMap<>();
 
-  CompletableFuture<Assignment> await(String workerId, long wantedRound) {
+  /**
+   * This worker's assignment in the open round when it takes part and still owes an update for a
+   * round numbered {@code >= wantedRound}; FINISHED once the run is; else a poll answered later.
+   */
+  CompletableFuture<Assignment> await(String workerId, long wantedRound, OpenRound open, boolean finished) {
+    if (finished) {
+      return CompletableFuture.completedFuture(Assignment.FINISHED);
+    }
+    Assignment now = open == null ? null : open.pendingFor(workerId, wantedRound);
+    return now != null ? CompletableFuture.completedFuture(now) : await(workerId, wantedRound);
+  }
+
+  private CompletableFuture<Assignment> await(String workerId, long wantedRound) {
     CompletableFuture<Assignment> f = new CompletableFuture<>();
     Waiter old = waiting.put(workerId, new Waiter(wantedRound, f));
     if (old != null) {

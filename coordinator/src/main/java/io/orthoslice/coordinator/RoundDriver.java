@@ -1,0 +1,131 @@
+package io.orthoslice.coordinator;
+
+import io.orthoslice.common.wire.Assignment;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The slow work of a round, on one driver thread so rounds open and close strictly in order:
+ * drawing a round's projectors and assignments (DRAWING), merging, evaluating and checkpointing
+ * (MERGING). Every change of the run's state goes through the {@link Coordinator}'s locked
+ * transitions; the work itself runs outside the lock, so requests are answered meanwhile. A failure
+ * here stops the run loudly (the executor would otherwise keep the exception to itself).
+ */
+final class RoundDriver {
+
+  /** A round about to be drawn: its number, participants, data cursor and starting weights version. */
+  record Draw(long round, List<String> participants, long cursor, long weightsVersion) {}
+
+  private static final Logger LOG = LoggerFactory.getLogger(RoundDriver.class);
+
+  private final Coordinator run;
+  private final RunSettings settings;
+  private final RoundPlanner planner;
+  private final RoundMerger merger;
+  private final RoundEvaluation evaluation;
+  private final Checkpointer checkpointer;
+  private final Consumer<RoundResult> listener;
+  private final CoordinatorMetrics metrics;
+  private final ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "coordinator-driver");
+    t.setDaemon(true);
+    return t;
+  });
+
+  RoundDriver(Coordinator run, RunSettings settings, RoundMerger merger, RoundEvaluation evaluation,
+      Checkpointer checkpointer, Consumer<RoundResult> listener, CoordinatorMetrics metrics) {
+    this.run = run;
+    this.settings = settings;
+    this.planner = new RoundPlanner(settings);
+    this.merger = merger;
+    this.evaluation = evaluation;
+    this.checkpointer = checkpointer;
+    this.listener = listener;
+    this.metrics = metrics;
+  }
+
+  RoundPlanner planner() {
+    return planner;
+  }
+
+  /** Evaluates the starting weights (or takes the checkpoint's loss), opens the first round; sweeps heartbeats. */
+  void start(long firstRound, RunHistory history, Runnable sweep) {
+    thread.execute(() -> {
+      WeightsSnapshot w = run.broadcasts().current();
+      double known = history.validationLoss();
+      history.started(Double.isNaN(known) ? evaluation.evaluate(w) : known);
+      metrics.started(firstRound, w.version(), history.initialValidationLoss());
+      LOG.info("starting at round {} with weights version {}: validation loss {}", firstRound + 1, w.version(),
+          String.format(Locale.ROOT, "%.4f", history.initialValidationLoss()));
+      tryOpen();
+    });
+    long period = Math.max(10, settings.heartbeatTimeout().toMillis() / 4);
+    thread.scheduleAtFixedRate(sweep, period, period, TimeUnit.MILLISECONDS);
+  }
+
+  void execute(Runnable r) {
+    thread.execute(r);
+  }
+
+  /** WAITING -> DRAWING -> TRAINING when enough workers are live. */
+  void tryOpen() {
+    Draw d = run.beginDraw(planner);
+    if (d == null) {
+      return;
+    }
+    OpenRound r;
+    Map<String, Assignment> made;
+    try {
+      r = planner.open(d.round(), d.participants(), d.cursor());
+      made = planner.assignments(r, d.weightsVersion(), System.currentTimeMillis() + settings.roundTimeout().toMillis());
+    } catch (RuntimeException e) {
+      LOG.error("drawing round {} failed; stopping the run: {}", d.round() + 1, e.getMessage(), e);
+      run.fail(e, "the draw of round " + (d.round() + 1) + " failed");
+      return;
+    }
+    run.publish(r, made, thread.schedule(() -> closeRound(r), settings.roundTimeout().toMillis(),
+        TimeUnit.MILLISECONDS));
+  }
+
+  /** TRAINING -> MERGING -> WAITING (or FINISHED): merge, evaluate, publish, checkpoint, open the next. */
+  void closeRound(OpenRound r) {
+    try {
+      List<Submission> subs = run.beginMerge(r);
+      if (subs == null) {
+        return; // already closed: the deadline and the last update both asked
+      }
+      RoundMerger.Outcome o = merger.close(r, subs, run.broadcasts(), evaluation, run.record().validationLoss());
+      ResumeState state = run.completeMerge(r, o, planner.cursorAfter(r), merger.outerState());
+      RoundResult result = o.result();
+      LOG.info(result.line(settings.rounds()));
+      metrics.merged(result, subs.stream().mapToLong(Submission::tokens).sum(),
+          (System.nanoTime() - r.openedNanos) / 1e9);
+      listener.accept(result);
+      if (evaluation.checkpointDue(r.round)) {
+        checkpointer.save(state, result);
+      }
+      if (run.endRound(r, evaluation.lastRound(r.round))) {
+        tryOpen();
+      }
+    } catch (RuntimeException e) {
+      LOG.error("round {} failed; stopping the run: {}", r.round + 1, e.getMessage(), e);
+      run.fail(e, "round " + (r.round + 1) + " failed");
+    }
+  }
+
+  void shutdown() {
+    thread.shutdownNow();
+    try {
+      thread.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
