@@ -114,6 +114,9 @@ public final class CoordinatorMain implements Callable<Integer> {
   double heartbeatTimeout;
   @Option(names = "--eval-batches", defaultValue = "4", description = "Validation batches per evaluation. Default: ${DEFAULT-VALUE}.")
   int evalBatches;
+  @Option(names = "--eval-every", defaultValue = "1", description = "Validate every E rounds and after the last."
+      + " Default: ${DEFAULT-VALUE}.")
+  int evalEvery;
   @Option(names = "--outer-lr", defaultValue = "1.0", description = "DiLoCo outer learning rate. Default: ${DEFAULT-VALUE}.")
   double outerLr;
   @Option(names = "--outer-momentum", defaultValue = "0.0", description = "DiLoCo outer Nesterov momentum (0: off). Default: ${DEFAULT-VALUE}.")
@@ -203,7 +206,7 @@ public final class CoordinatorMain implements Callable<Integer> {
           minWorkers == 0 ? workers : minWorkers, Duration.ofMillis((long) (roundTimeout * 1000)),
           Duration.ofMillis((long) (heartbeatTimeout * 1000)), ds.id(), outerLr, outerMomentum, checkpointEvery,
           evalBatches, new RoundRules("auto".equalsIgnoreCase(merge) ? MergeRule.defaultFor(m) : MergeRule.parse(merge),
-              sliceRounds, InnerState.parse(innerState)));
+              sliceRounds, InnerState.parse(innerState)), evalEvery);
       metrics.runInfo(settings);
       RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), 3, settings,
           ds.manifest().bosId(), ds.manifest().eosId());

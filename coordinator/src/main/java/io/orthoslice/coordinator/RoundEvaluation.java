@@ -5,9 +5,10 @@ import io.orthoslice.common.wire.FactoredUpdate;
 import java.util.List;
 
 /**
- * After a merge: the validation loss of the new weights (timed; a round that merged nothing keeps
- * the previous loss), the round's {@link RoundResult}, and whether a checkpoint is due (every
- * {@code --checkpoint-every} rounds and after the last one).
+ * After a merge: the validation loss of the new weights (timed; every {@code --eval-every} rounds and
+ * after the last, NaN in between; a round that merged nothing keeps the previous loss), the round's
+ * {@link RoundResult}, and whether a checkpoint is due (every {@code --checkpoint-every} rounds and
+ * after the last one).
  */
 final class RoundEvaluation {
 
@@ -30,7 +31,8 @@ final class RoundEvaluation {
   RoundResult result(OpenRound r, List<Submission> subs, WeightsSnapshot after, FactoredUpdate update,
       double previousLoss, double mergeSeconds) {
     long t1 = System.nanoTime();
-    double val = subs.isEmpty() ? previousLoss : evaluate(after);
+    boolean due = lastRound(r.round) || (r.round + 1) % settings.evalEvery() == 0;
+    double val = subs.isEmpty() ? previousLoss : due ? evaluate(after) : Double.NaN;
     double evalSeconds = (System.nanoTime() - t1) / 1e9;
     List<Integer> slots = subs.stream().map(Submission::slot).toList();
     return new RoundResult(r.round, r.participants.size(), slots, after.version(),

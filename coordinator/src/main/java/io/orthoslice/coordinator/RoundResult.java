@@ -40,10 +40,11 @@ public record RoundResult(
   /** The progress view's line; the launcher shows it as is. */
   public String line(int totalRounds) {
     return String.format(Locale.ROOT,
-        "round %d/%d: merged %d/%d slots, mean worker loss %.4f, validation perplexity %.2f,"
+        "round %d/%d: merged %d/%d slots, mean worker loss %.4f, validation perplexity %s,"
             + " upload %s/worker, broadcast full %s factored %s; fetch %.3f s, train %.2f s, merge %.3f s,"
             + " eval %.3f s, round %.2f s",
-        round + 1, totalRounds, mergedSlots.size(), participants, meanLoss, validationPerplexity(),
+        round + 1, totalRounds, mergedSlots.size(), participants, meanLoss,
+        Double.isNaN(validationLoss) ? "-" : String.format(Locale.ROOT, "%.2f", validationPerplexity()),
         human(uploadBytesPerWorker), human(fullBroadcastBytes), human(factoredBroadcastBytes), fetchSeconds,
         trainSeconds, mergeSeconds, evalSeconds, roundSeconds);
   }

@@ -25,7 +25,9 @@ final class RunHistory {
 
   synchronized void add(RoundResult r) {
     rounds.add(r);
-    validationLoss = r.validationLoss();
+    if (!Double.isNaN(r.validationLoss())) {
+      validationLoss = r.validationLoss();
+    }
   }
 
   synchronized List<RoundResult> rounds() {

@@ -22,6 +22,8 @@ import java.time.Duration;
  * @param outerLr, outerMomentum DiLoCo's outer Nesterov step; (1, 0) is the plain merge
  * @param checkpointEvery checkpoint every C rounds (0: only at the end)
  * @param rules merge rule, slice lifetime and inner optimizer state across rounds
+ * @param evalEvery validation every E rounds and after the last (short rounds would otherwise spend
+ *     most of their time evaluating)
  */
 public record RunSettings(
     LlamaConfig model,
@@ -39,14 +41,15 @@ public record RunSettings(
     double outerMomentum,
     int checkpointEvery,
     int evalBatches,
-    RoundRules rules) {
+    RoundRules rules,
+    int evalEvery) {
 
   /** With the mode's own rules ({@link RoundRules#defaultsFor}). */
   public RunSettings(LlamaConfig model, TrainConfig train, RoundMode mode, int rank, int localSteps, int rounds,
       int expectedWorkers, int minWorkers, Duration roundTimeout, Duration heartbeatTimeout, String datasetId,
       double outerLr, double outerMomentum, int checkpointEvery, int evalBatches) {
     this(model, train, mode, rank, localSteps, rounds, expectedWorkers, minWorkers, roundTimeout, heartbeatTimeout,
-        datasetId, outerLr, outerMomentum, checkpointEvery, evalBatches, RoundRules.defaultsFor(mode));
+        datasetId, outerLr, outerMomentum, checkpointEvery, evalBatches, RoundRules.defaultsFor(mode), 1);
   }
 
   public RunSettings {
@@ -74,6 +77,9 @@ public record RunSettings(
     }
     if (rules == null) {
       throw new IllegalArgumentException("round rules are required");
+    }
+    if (evalEvery < 1) {
+      throw new IllegalArgumentException("eval-every must be >= 1, got " + evalEvery);
     }
     if (evalBatches < 1) {
       throw new IllegalArgumentException("eval-batches must be >= 1, got " + evalBatches);

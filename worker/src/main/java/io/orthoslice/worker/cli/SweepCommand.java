@@ -71,6 +71,8 @@ final class SweepCommand implements Callable<Integer> {
   int localSteps;
   @Option(names = "--eval-batches", defaultValue = "8", description = "Validation batches per evaluation. Default: ${DEFAULT-VALUE}.")
   int evalBatches;
+  @Option(names = "--eval-every", defaultValue = "1", description = "Validate every E rounds and after the last. Default: ${DEFAULT-VALUE}.")
+  int evalEvery;
   @Option(names = "--data", paramLabel = "DIR", description = "Prepared dataset (default: the embedded Europarl sample).")
   Path data;
   @Option(names = "--tokenizer", defaultValue = "byte", description = "Default: ${DEFAULT-VALUE}.")
@@ -93,7 +95,7 @@ final class SweepCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    SweepSpec spec = new SweepSpec(preset, seqLen, batchSize, rounds, localSteps, evalBatches,
+    SweepSpec spec = new SweepSpec(preset, seqLen, batchSize, rounds, localSteps, evalBatches, evalEvery,
         data == null ? null : data.toString(), tokenizer, gpu, threads, modes, workers, rank, fixedKr, merges,
         sliceRounds, innerStates, outerLrs, outerMomentums, lrs, seeds);
     SweepRunner runner = new SweepRunner(spec, output, LaunchCommand.childJvm(), System.out);

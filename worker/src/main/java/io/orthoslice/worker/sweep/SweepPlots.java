@@ -37,11 +37,15 @@ public final class SweepPlots {
         if (r.workers() != k || y.length == 0) {
           continue;
         }
-        double[] x = new double[y.length];
+        // Rounds that were not evaluated (--eval-every) carry NaN: plot the evaluated ones.
+        java.util.List<double[]> points = new ArrayList<>();
         for (int i = 0; i < y.length; i++) {
-          x[i] = i + 1;
+          if (Double.isFinite(y[i])) {
+            points.add(new double[] {i + 1, y[i]});
+          }
         }
-        c.addSeries(r.group() + " (lr " + SweepCell.num(r.lr()) + ")", x, y);
+        c.addSeries(r.group() + " (lr " + SweepCell.num(r.lr()) + ")",
+            points.stream().mapToDouble(p -> p[0]).toArray(), points.stream().mapToDouble(p -> p[1]).toArray());
       }
       if (!c.getSeriesMap().isEmpty()) {
         out.add(save(c, dir.resolve(prefix + "-ppl-vs-round-k" + k + ".png")));

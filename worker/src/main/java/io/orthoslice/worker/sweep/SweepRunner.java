@@ -38,6 +38,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
  */
 public final class SweepRunner {
 
+  private static final Map<String, Object> LEGACY = Map.of("eval_every", 1);
   private static final Pattern ROUND_LINE = Pattern.compile("^round (\\d+)/(\\d+):");
 
   private final SweepSpec spec;
@@ -129,7 +130,8 @@ public final class SweepRunner {
     List<String> coordinator = new ArrayList<>(List.of("--preset", spec.preset(), "--seq-len",
         Integer.toString(spec.seqLen()), "--batch-size", Integer.toString(spec.batchSize()), "--rounds",
         Integer.toString(spec.rounds()), "--local-steps", Integer.toString(spec.localSteps()), "--eval-batches",
-        Integer.toString(spec.evalBatches()), "--tokenizer", spec.tokenizer()));
+        Integer.toString(spec.evalBatches()), "--eval-every", Integer.toString(spec.evalEvery()), "--tokenizer",
+        spec.tokenizer()));
     List<String> worker = new ArrayList<>(List.of("--tokenizer", spec.tokenizer()));
     if (spec.data() != null) {
       coordinator.addAll(List.of("--data", spec.data()));
@@ -206,9 +208,11 @@ public final class SweepRunner {
       @SuppressWarnings("unchecked")
       Map<String, Object> theirs = json.readValue(f.toFile(), Map.class);
       for (Map.Entry<String, Object> e : mine.entrySet()) {
-        if (!String.valueOf(e.getValue()).equals(String.valueOf(theirs.get(e.getKey())))) {
+        // A setting an older sweep did not record had the one value that version knew.
+        Object stored = theirs.containsKey(e.getKey()) ? theirs.get(e.getKey()) : LEGACY.get(e.getKey());
+        if (!String.valueOf(e.getValue()).equals(String.valueOf(stored))) {
           throw new IllegalArgumentException("--output " + dir + " holds a sweep with " + e.getKey() + " "
-              + theirs.get(e.getKey()) + ", this one has " + e.getValue() + "; use the same setting to resume it,"
+              + stored + ", this one has " + e.getValue() + "; use the same setting to resume it,"
               + " or another --output");
         }
       }

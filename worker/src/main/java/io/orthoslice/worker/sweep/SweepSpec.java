@@ -24,6 +24,7 @@ public record SweepSpec(
     int rounds,
     int localSteps,
     int evalBatches,
+    int evalEvery,
     String data,
     String tokenizer,
     int gpu,
@@ -46,6 +47,7 @@ public record SweepSpec(
     positive("rounds", rounds);
     positive("local-steps", localSteps);
     positive("eval-batches", evalBatches);
+    positive("eval-every", evalEvery);
     positive("threads", threads);
     nonEmpty("modes", modes);
     nonEmpty("workers", workers);
@@ -149,6 +151,7 @@ public record SweepSpec(
     m.put("rounds", rounds);
     m.put("local_steps", localSteps);
     m.put("eval_batches", evalBatches);
+    m.put("eval_every", evalEvery);
     m.put("data", data == null ? "" : data);
     m.put("tokenizer", tokenizer);
     return m;
