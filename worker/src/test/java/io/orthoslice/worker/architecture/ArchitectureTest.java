@@ -1,0 +1,70 @@
+package io.orthoslice.worker.architecture;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.lang.ArchRule;
+import com.tngtech.archunit.lang.EvaluationResult;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The architecture's rules (STYLE.md "For Orthoslice"), checked on the compiled main classes of
+ * every module: the math imports neither gRPC nor the generated protocol nor the metrics registry,
+ * the coordinator and the worker never import each other, common imports neither of them. The last
+ * test shows each rule fails on a planted violation.
+ */
+class ArchitectureTest {
+
+  /** The math and model packages of common. */
+  static final String[] PURE = {"io.orthoslice.common.projection..", "io.orthoslice.common.optim..",
+      "io.orthoslice.common.round..", "io.orthoslice.common.model..", "io.orthoslice.common.quant..",
+      "io.orthoslice.common.train.."};
+
+  static JavaClasses main;
+
+  @BeforeAll
+  static void importMainClasses() {
+    // common and the coordinator are jars on this module's test class path: they are imported too.
+    main = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+        .importPackages("io.orthoslice.common", "io.orthoslice.coordinator", "io.orthoslice.worker");
+  }
+
+  static List<ArchRule> rules() {
+    return List.of(
+        noClasses().that().resideInAnyPackage(PURE).should().dependOnClassesThat()
+            .resideInAnyPackage("io.grpc..", "io.orthoslice.proto..", "io.micrometer..")
+            .because("the math is tested without a network or a registry (STYLE.md)"),
+        noClasses().that().resideInAPackage("io.orthoslice.coordinator..").should().dependOnClassesThat()
+            .resideInAPackage("io.orthoslice.worker..").because("the roles share only proto and common"),
+        noClasses().that().resideInAPackage("io.orthoslice.worker..").should().dependOnClassesThat()
+            .resideInAPackage("io.orthoslice.coordinator..").because("the roles share only proto and common"),
+        noClasses().that().resideInAPackage("io.orthoslice.common..").should().dependOnClassesThat()
+            .resideInAnyPackage("io.orthoslice.coordinator..", "io.orthoslice.worker..")
+            .because("common serves both roles"));
+  }
+
+  @Test
+  void theMainClassesKeepEveryRule() {
+    assertTrue(main.size() > 150, "imported only " + main.size() + " classes");
+    assertTrue(main.contain("io.orthoslice.coordinator.Coordinator"), "the coordinator's classes were not imported");
+    for (ArchRule rule : rules()) {
+      rule.check(main);
+    }
+  }
+
+  @Test
+  void aPlantedViolationBreaksTheRule() {
+    // io.orthoslice.common.round.planted.UsesGrpc (test sources) calls io.grpc.Status from a math package.
+    JavaClasses planted = new ClassFileImporter().importPackages("io.orthoslice.common.round.planted");
+    EvaluationResult r = rules().get(0).evaluate(planted);
+    assertTrue(r.hasViolation(), "the planted gRPC use in a round package was not caught");
+    assertFalse(rules().get(0).evaluate(new ClassFileImporter().withImportOption(
+        ImportOption.Predefined.DO_NOT_INCLUDE_TESTS).importPackages("io.orthoslice.common.round")).hasViolation());
+  }
+}
