@@ -1,15 +1,21 @@
 package io.orthoslice.common.train;
 
 import java.io.PrintStream;
+import java.time.Duration;
 import java.util.Locale;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Training progress: a single redrawn bar (loss, tokens/s, ETA) when stdout is a terminal, plain
- * log lines every {@code logEvery} steps otherwise (CI, files, the multi-process launcher).
+ * Training progress: a progress bar (me.tongfei:progressbar: steps, ETA, the last loss and lr) when
+ * stdout is a terminal, plain log lines every {@code logEvery} steps otherwise (CI, files, the
+ * multi-process launcher). Closing it ends the bar.
  */
-public final class ProgressReporter {
+public final class ProgressReporter implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(ProgressReporter.class);
 
@@ -20,6 +26,7 @@ public final class ProgressReporter {
   private final PrintStream out;
   private final long startNanos = System.nanoTime();
   private long firstStep = -1;
+  private ProgressBar bar;
 
   public ProgressReporter(long totalSteps, long tokensPerStep, int logEvery, boolean terminal, PrintStream out) {
     this.totalSteps = totalSteps;
@@ -40,30 +47,28 @@ public final class ProgressReporter {
     double elapsed = (System.nanoTime() - startNanos) / 1e9;
     long done = s.step() - firstStep;
     double tokensPerSec = done * tokensPerStep / Math.max(elapsed, 1e-9);
-    double eta = (totalSteps - s.step()) * elapsed / Math.max(done, 1);
     if (terminal) {
-      int width = 30;
-      int filled = (int) (width * s.step() / totalSteps);
-      out.printf(Locale.ROOT, "\r[%s%s] %d/%d loss %.4f lr %.2e %,.0f tok/s ETA %s%s",
-          "=".repeat(filled), " ".repeat(width - filled), s.step(), totalSteps, s.loss(), s.lr(),
-          tokensPerSec, duration(eta), s.skipped() ? " (skipped: fp16 overflow)" : "");
-      out.flush();
+      if (bar == null) { // a resumed run starts its bar at the checkpoint's step
+        bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(totalSteps).setUnit(" steps", 1)
+            .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(out))
+            .startsFrom(firstStep, Duration.ZERO).build();
+      }
+      bar.stepTo(s.step());
+      bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f lr %.2e %,.0f tok/s%s", s.loss(), s.lr(),
+          tokensPerSec, s.skipped() ? " (skipped: fp16 overflow)" : ""));
       if (s.step() == totalSteps) {
-        out.println();
+        close();
       }
     } else if (s.step() % logEvery == 0 || s.step() == totalSteps || s.step() == firstStep + 1) {
+      double eta = (totalSteps - s.step()) * elapsed / Math.max(done, 1);
       LOG.info(String.format(Locale.ROOT,
           "step %d/%d loss %.4f grad_norm %.3f lr %.3e tokens/s %.0f eta %s%s", s.step(), totalSteps,
           s.loss(), s.gradNorm(), s.lr(), tokensPerSec, duration(eta), s.skipped() ? " skipped=fp16-overflow" : ""));
     }
   }
 
-  /** Messages between steps (evaluation, checkpoints) must not be glued to the bar. */
+  /** Messages between steps (evaluation, checkpoints): logged; the bar redraws below them. */
   public void message(String text) {
-    if (terminal) {
-      out.print("\r\033[K");
-      out.flush();
-    }
     LOG.info(text);
   }
 
@@ -71,5 +76,13 @@ public final class ProgressReporter {
     long s = Math.round(seconds);
     return s >= 3600 ? String.format(Locale.ROOT, "%dh%02dm", s / 3600, (s % 3600) / 60)
         : String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60);
+  }
+
+  @Override
+  public void close() {
+    if (bar != null) {
+      bar.close();
+      bar = null;
+    }
   }
 }

@@ -69,10 +69,11 @@ final class TrainCommand implements Callable<Integer> {
     try (TokenDataset ds = data.open()) {
       LlamaConfig shape = model.resolve(ds.manifest().vocabSize(), cfg.seqLen());
       DatasetWindows windows = new DatasetWindows(ds, cfg.seqLen(), cfg.seed());
-      ProgressReporter progress = new ProgressReporter(cfg.steps(), cfg.tokensPerStep(), logEvery,
-          ProgressReporter.stdoutIsTerminal(), System.out);
-      TrainingRun.Summary s = TrainingRun.run(shape, cfg, opts, windows, ds.manifest().bosId(),
-          ds.manifest().eosId(), progress);
+      TrainingRun.Summary s;
+      try (ProgressReporter progress = new ProgressReporter(cfg.steps(), cfg.tokensPerStep(), logEvery,
+          ProgressReporter.stdoutIsTerminal(), System.out)) {
+        s = TrainingRun.run(shape, cfg, opts, windows, ds.manifest().bosId(), ds.manifest().eosId(), progress);
+      }
       System.out.printf(Locale.ROOT,
           "done: %d steps, %,d tokens in %.1f s; train loss %.4f -> %.4f; validation loss %.4f, perplexity %.2f%n"
               + "checkpoint: %s%n",
