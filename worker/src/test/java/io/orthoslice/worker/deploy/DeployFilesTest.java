@@ -46,7 +46,7 @@ class DeployFilesTest {
   private static final Pattern METRIC = Pattern.compile("\\b(orthoslice_[a-z0-9_]+)");
 
   @Test
-  void everyFileUnderDeployParsesAndIsChecked() throws IOException {
+  void everyFileUnderDeployParsesAndIsChecked() throws Exception {
     List<Path> files;
     try (Stream<Path> s = Files.walk(DEPLOY)) {
       files = s.filter(Files::isRegularFile).sorted().toList();
@@ -60,6 +60,12 @@ class DeployFilesTest {
         docs.forEach(d -> assertTrue(d instanceof Map, f + ": every document is a mapping"));
       } else if (name.endsWith(".json")) {
         assertNotNull(new ObjectMapper().readTree(f.toFile()), f.toString());
+      } else if (name.endsWith(".sh")) {
+        assertTrue(Files.isExecutable(f), f + " is not executable");
+        ToolsOnPath.Outcome o = ToolsOnPath.run(List.of("bash", "-n", f.toString()), Map.of(), Duration.ofSeconds(30));
+        assertEquals(0, o.exit(), f + " does not parse: " + o.output());
+      } else if (name.endsWith(".md")) {
+        checkMarkdown(f);
       } else if (!name.equals("Dockerfile")) {
         fail("no check covers " + f + "; add one to " + getClass().getSimpleName());
       }
@@ -202,6 +208,26 @@ class DeployFilesTest {
   }
 
   // ---- helpers ----
+
+  private static final Pattern REPO_PATH = Pattern.compile("\\b((?:deploy|docs)/[A-Za-z0-9_./-]+[A-Za-z0-9_])");
+  private static final Pattern ORTHOSLICE_LINE = Pattern.compile("\\./orthoslice (\\w+)([^\\n`]*)");
+
+  /** Every repository path a document names exists, and every orthoslice command it shows takes its flags. */
+  private static void checkMarkdown(Path f) throws IOException {
+    String text = Files.readString(f);
+    Path root = DEPLOY.getParent();
+    Matcher m = REPO_PATH.matcher(text);
+    while (m.find()) {
+      assertTrue(Files.exists(root.resolve(m.group(1))), f + " names " + m.group(1) + ", which does not exist");
+    }
+    Matcher c = ORTHOSLICE_LINE.matcher(text);
+    while (c.find()) {
+      picocli.CommandLine sub = OrthosliceCli.commandLine().getSubcommands().get(c.group(1));
+      assertNotNull(sub, f + ": orthoslice has no command " + c.group(1));
+      checkFlags(Arrays.asList(c.group(2).trim().split("\\s+")), sub.getCommandSpec().optionsMap().keySet(),
+          f + " (orthoslice " + c.group(1) + ")");
+    }
+  }
 
   @SuppressWarnings("unchecked")
   private static void checkContainer(Map<String, Object> workload, Map<String, Object> c, Set<String> flags,
