@@ -47,7 +47,7 @@ public final class Coordinator implements AutoCloseable {
       Consumer<RoundResult> listener, Checkpointer checkpointer, CoordinatorMetrics metrics) {
     this.settings = settings;
     this.metrics = metrics;
-    this.validator = new UpdateValidator(settings);
+    this.validator = new UpdateValidator(settings, metrics::refused);
     this.broadcasts = new Broadcasts(settings, start.weights());
     this.driver = new RoundDriver(this, settings, new RoundMerger(settings, start.outerMomentum()),
         new RoundEvaluation(settings, validation), checkpointer, listener, metrics);
@@ -73,14 +73,18 @@ public final class Coordinator implements AutoCloseable {
 
   public synchronized JoinedWorker join(String name) {
     ensureOpenForBusiness();
-    String id = members.join(name);
-    LOG.info("worker {} joined ({} live)", id, members.size());
+    Membership.Member m = members.join(name);
+    LOG.info("worker {} joined ({} live)", m.id(), members.size());
     metrics.joined(members.size());
     driver.execute(driver::tryOpen);
-    return new JoinedWorker(id, broadcasts.current().version());
+    return new JoinedWorker(m.id(), m.key(), broadcasts.current().version());
   }
 
-  public synchronized void leave(String workerId, String reason) {
+  /** A worker leaves (an unknown id is a no-op: it left or timed out already; a wrong key is refused). */
+  public synchronized void leave(String workerId, String workerKey, String reason) {
+    if (members.contains(workerId) && !members.holdsKey(workerId, workerKey)) {
+      throw notThatWorker(workerId);
+    }
     if (members.leave(workerId)) {
       LOG.info("worker {} left: {}", workerId, reason);
       metrics.left(members.size());
@@ -93,7 +97,7 @@ public final class Coordinator implements AutoCloseable {
   public boolean submit(Submission s) {
     validator.check(s);
     synchronized (this) {
-      touch(s.workerId());
+      touch(s.workerId(), s.workerKey());
       OpenRound r = OpenRound.require(open, s.workerId(), s.round(), s.slot(), s.weightsVersion());
       r.accept(s);
       metrics.updateReceived(s.bytes());
@@ -210,20 +214,20 @@ public final class Coordinator implements AutoCloseable {
 
   // ---- requests that change no phase ----
 
-  public synchronized long heartbeat(String workerId) {
-    touch(workerId);
+  public synchronized long heartbeat(String workerId, String workerKey) {
+    touch(workerId, workerKey);
     return open == null ? nextRound : open.round;
   }
 
   /** This worker's assignment in the first open round numbered {@code >= wantedRound}, or FINISHED. */
-  public synchronized CompletableFuture<Assignment> awaitRound(String workerId, long wantedRound) {
-    touch(workerId);
+  public synchronized CompletableFuture<Assignment> awaitRound(String workerId, String workerKey, long wantedRound) {
+    touch(workerId, workerKey);
     return waiters.await(workerId, wantedRound, open, life.is(RunPhase.FINISHED));
   }
 
   /** Refuses an update early, from its header alone (before its tensors are read). */
-  public synchronized void checkHeader(String workerId, long round, int slot, long version) {
-    touch(workerId);
+  public synchronized void checkHeader(String workerId, String workerKey, long round, int slot, long version) {
+    touch(workerId, workerKey);
     OpenRound.require(open, workerId, round, slot, version);
   }
 
@@ -270,14 +274,26 @@ public final class Coordinator implements AutoCloseable {
     return members.awaitEmpty(timeout);
   }
 
-  /** Every call of a joined worker is a sign of life; an unknown id is NOT_FOUND. */
-  private void touch(String workerId) {
+  /**
+   * Every call of a joined worker is a sign of life: an unknown id is NOT_FOUND, a known id with
+   * another key is PERMISSION_DENIED (and is no sign of that worker's life).
+   */
+  private void touch(String workerId, String workerKey) {
     ensureOpenForBusiness();
     if (!members.contains(workerId)) {
       throw new CoordinatorException(Code.NOT_FOUND, "unknown worker id '" + workerId
           + "' (never joined, left, or timed out); join again");
     }
+    if (!members.holdsKey(workerId, workerKey)) {
+      metrics.refused("not_that_worker");
+      throw notThatWorker(workerId);
+    }
     members.seen(workerId);
+  }
+
+  private static CoordinatorException notThatWorker(String workerId) {
+    return new CoordinatorException(Code.PERMISSION_DENIED, "the worker key does not match worker id '" + workerId
+        + "' (a worker's calls carry the key its own Join returned)");
   }
 
   private void ensureOpenForBusiness() {

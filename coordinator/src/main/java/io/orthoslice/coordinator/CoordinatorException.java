@@ -15,6 +15,8 @@ public final class CoordinatorException extends RuntimeException {
     FAILED_PRECONDITION,
     /** Unknown worker id: join again. */
     NOT_FOUND,
+    /** A known worker id with another worker's key (or none): the caller is not that worker. */
+    PERMISSION_DENIED,
     /** Retry at a higher level (ask for the current weights version). */
     ABORTED,
     /** Shutting down; retry later. */

@@ -131,6 +131,12 @@ public final class CoordinatorMain implements Callable<Integer> {
       + " reset (fresh every round) | keep (kept; a re-drawn slice's moments reset) | transport (kept; a re-drawn"
       + " slice's moments moved by LDAdam's rule). Default: ${DEFAULT-VALUE}.")
   String innerState;
+  @Option(names = "--max-update-value", defaultValue = "1e4", description = "Largest |value| an update may hold;"
+      + " more, or a non-finite value, refuses the update. Default: ${DEFAULT-VALUE}.")
+  double maxUpdateValue;
+  @Option(names = "--update-outlier-factor", defaultValue = "10", description = "With 3 or more updates in a round,"
+      + " leave out one whose change of any tensor exceeds F x the round's median (0: off). Default: ${DEFAULT-VALUE}.")
+  double updateOutlierFactor;
   @Option(names = "--output", defaultValue = "runs/coordinator", description = "Run directory (summary.json, checkpoints/). Default: ${DEFAULT-VALUE}.")
   Path output;
   @Option(names = "--checkpoint-every", defaultValue = "0", description = "Checkpoint every C rounds (0: at the end only). Default: ${DEFAULT-VALUE}.")
@@ -206,7 +212,8 @@ public final class CoordinatorMain implements Callable<Integer> {
           minWorkers == 0 ? workers : minWorkers, Duration.ofMillis((long) (roundTimeout * 1000)),
           Duration.ofMillis((long) (heartbeatTimeout * 1000)), ds.id(), outerLr, outerMomentum, checkpointEvery,
           evalBatches, new RoundRules("auto".equalsIgnoreCase(merge) ? MergeRule.defaultFor(m) : MergeRule.parse(merge),
-              sliceRounds, InnerState.parse(innerState)), evalEvery);
+              sliceRounds, InnerState.parse(innerState)), evalEvery,
+          new UpdateLimits(maxUpdateValue, updateOutlierFactor));
       metrics.runInfo(settings);
       RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), 3, settings,
           ds.manifest().bosId(), ds.manifest().eosId());

@@ -137,4 +137,14 @@ public final class CoordinatorMetrics {
   public void updateReceived(long bytes) {
     updatesReceived.increment(bytes);
   }
+
+  /**
+   * A refused request that a worker should not have made: an update with a non-finite or
+   * out-of-bound value, or a call with another worker's key. The reason is one of a few fixed words.
+   */
+  void refused(String reason) {
+    Counter.builder(P + "requests.refused").tag("reason", reason)
+        .description("Requests refused before they touched the run (non-finite or out-of-bound updates, wrong keys)")
+        .register(registry).increment();
+  }
 }

@@ -82,8 +82,9 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
         throw new CoordinatorException(CoordinatorException.Code.FAILED_PRECONDITION, "protocol version "
             + req.getProtocolVersion() + " is not supported; this coordinator speaks " + PROTOCOL_VERSION);
       }
+      bounded("worker_name", req.getWorkerName(), Protocol.MAX_WORKER_NAME_BYTES);
       JoinedWorker j = core.join(req.getWorkerName());
-      return JoinResponse.newBuilder().setWorkerId(j.workerId()).setRun(runSpec)
+      return JoinResponse.newBuilder().setWorkerId(j.workerId()).setWorkerKey(j.workerKey()).setRun(runSpec)
           .setWeightsVersion(j.weightsVersion()).setHeartbeatIntervalMs(heartbeatMs).build();
     });
   }
@@ -122,7 +123,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
   public void awaitRound(AwaitRoundRequest req, StreamObserver<RoundAssignment> out) {
     CompletableFuture<Assignment> f;
     try {
-      f = core.awaitRound(req.getWorkerId(), req.getNextRound());
+      f = core.awaitRound(req.getWorkerId(), req.getWorkerKey(), req.getNextRound());
     } catch (RuntimeException e) {
       out.onError(toStatus(e));
       return;
@@ -157,7 +158,8 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
               throw new WireFormatException("an update has exactly one header, first");
             }
             header = part.getHeader();
-            core.checkHeader(header.getWorkerId(), header.getRound(), header.getSlot(), header.getWeightsVersion());
+            core.checkHeader(header.getWorkerId(), header.getWorkerKey(), header.getRound(), header.getSlot(),
+                header.getWeightsVersion());
           } else if (header == null) {
             throw new WireFormatException("an update must start with its header");
           } else {
@@ -198,16 +200,27 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
 
   @Override
   public void heartbeat(HeartbeatRequest req, StreamObserver<HeartbeatResponse> out) {
-    unary(out, () -> HeartbeatResponse.newBuilder().setCurrentRound(core.heartbeat(req.getWorkerId()))
+    unary(out, () -> HeartbeatResponse.newBuilder()
+        .setCurrentRound(core.heartbeat(req.getWorkerId(), req.getWorkerKey()))
         .setWeightsVersion(core.currentWeights().version()).build());
   }
 
   @Override
   public void leave(LeaveRequest req, StreamObserver<LeaveResponse> out) {
     unary(out, () -> {
-      core.leave(req.getWorkerId(), req.getReason());
+      bounded("reason", req.getReason(), Protocol.MAX_REASON_BYTES);
+      core.leave(req.getWorkerId(), req.getWorkerKey(), req.getReason());
       return LeaveResponse.getDefaultInstance();
     });
+  }
+
+  /** A string field over its bound is INVALID_ARGUMENT naming the field and the bound. */
+  private static void bounded(String field, String value, int maxBytes) {
+    int n = value.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (n > maxBytes) {
+      throw new CoordinatorException(CoordinatorException.Code.INVALID_ARGUMENT, field + " is " + n
+          + " bytes; at most " + maxBytes + " are allowed");
+    }
   }
 
   private interface Call<R> {
@@ -234,6 +247,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
         case INVALID_ARGUMENT -> Status.INVALID_ARGUMENT;
         case FAILED_PRECONDITION -> Status.FAILED_PRECONDITION;
         case NOT_FOUND -> Status.NOT_FOUND;
+        case PERMISSION_DENIED -> Status.PERMISSION_DENIED;
         case ABORTED -> Status.ABORTED;
         case UNAVAILABLE -> Status.UNAVAILABLE;
         case RESOURCE_EXHAUSTED -> Status.RESOURCE_EXHAUSTED;

@@ -1,30 +1,52 @@
 package io.orthoslice.coordinator;
 
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Who is in the run: workers in join order with the time of their last sign of life. Its methods
+ * Who is in the run: workers in join order with the time of their last sign of life and the random
+ * key issued at their Join (which every later call must name: the run token only admits). Its methods
  * lock the membership itself (the {@link Coordinator} calls them under its own lock, never the
  * other way round), so the end of a run can wait for the last worker to leave without that lock.
  */
 final class Membership {
 
+  private static final SecureRandom KEYS = new SecureRandom();
+
   private final Map<String, Long> lastSeenMs = new LinkedHashMap<>();
+  private final Map<String, byte[]> keys = new HashMap<>();
   private long joined;
 
-  /** Registers a worker and returns its id ({@code w<n>-<name>}, unique within the run). */
-  synchronized String join(String name) {
+  /** A worker's id ({@code w<n>-<name>}, unique within the run) and its key (128 random bits). */
+  record Member(String id, String key) {}
+
+  /** Registers a worker. */
+  synchronized Member join(String name) {
     String clean = name == null || name.isBlank() ? "worker" : name.replaceAll("[^A-Za-z0-9._-]", "_");
     String id = "w" + joined++ + "-" + clean;
+    byte[] secret = new byte[16];
+    KEYS.nextBytes(secret);
+    String key = Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
     lastSeenMs.put(id, System.currentTimeMillis());
-    return id;
+    keys.put(id, key.getBytes(StandardCharsets.US_ASCII));
+    return new Member(id, key);
   }
 
   synchronized boolean contains(String id) {
     return lastSeenMs.containsKey(id);
+  }
+
+  /** Whether {@code key} is the one issued to the live worker {@code id} (compared in constant time). */
+  synchronized boolean holdsKey(String id, String key) {
+    byte[] k = keys.get(id);
+    return k != null && key != null && MessageDigest.isEqual(k, key.getBytes(StandardCharsets.US_ASCII));
   }
 
   synchronized void seen(String id) {
@@ -33,6 +55,7 @@ final class Membership {
 
   synchronized boolean leave(String id) {
     boolean left = lastSeenMs.remove(id) != null;
+    keys.remove(id);
     notifyAll();
     return left;
   }
@@ -44,6 +67,7 @@ final class Membership {
     lastSeenMs.entrySet().removeIf(e -> {
       if (e.getValue() < cutoffMs) {
         gone.add(e.getKey());
+        keys.remove(e.getKey());
         return true;
       }
       return false;

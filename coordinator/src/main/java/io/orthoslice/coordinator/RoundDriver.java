@@ -97,11 +97,20 @@ final class RoundDriver {
   /** TRAINING -> MERGING -> WAITING (or FINISHED): merge, evaluate, publish, checkpoint, open the next. */
   void closeRound(OpenRound r) {
     try {
-      List<Submission> subs = run.beginMerge(r);
-      if (subs == null) {
+      List<Submission> received = run.beginMerge(r);
+      if (received == null) {
         return; // already closed: the deadline and the last update both asked
       }
+      UpdateScreen.Outcome screened = UpdateScreen.screen(received, run.broadcasts().current().values(),
+          settings.limits().outlierFactor());
+      for (UpdateScreen.Dropped d : screened.dropped()) {
+        LOG.warn("round {}: left out the update of {} (slot {}): {}", r.round + 1, d.submission().workerId(),
+            d.submission().slot(), d.why());
+        metrics.refused("outlier");
+      }
+      List<Submission> subs = screened.kept();
       RoundMerger.Outcome o = merger.close(r, subs, run.broadcasts(), evaluation, run.record().validationLoss());
+      requireFinite(o.after(), r.round);
       ResumeState state = run.completeMerge(r, o, planner.cursorAfter(r), merger.outerState());
       RoundResult result = o.result();
       LOG.info(result.line(settings.rounds()));
@@ -117,6 +126,22 @@ final class RoundDriver {
     } catch (RuntimeException e) {
       LOG.error("round {} failed; stopping the run: {}", r.round + 1, e.getMessage(), e);
       run.fail(e, "round " + (r.round + 1) + " failed");
+    }
+  }
+
+  /**
+   * The last line of defence: merged weights holding a non-finite value are never published or
+   * checkpointed; the run stops on the previous round's weights (its checkpoint intact).
+   */
+  static void requireFinite(WeightsSnapshot after, long round) {
+    for (Map.Entry<String, float[]> e : after.values().entrySet()) {
+      float[] v = e.getValue();
+      for (int i = 0; i < v.length; i++) {
+        if (!Float.isFinite(v[i])) {
+          throw new IllegalStateException("round " + (round + 1) + " merged to " + v[i] + " in " + e.getKey()
+              + " (element " + i + "); nothing of it was published or checkpointed");
+        }
+      }
     }
   }
 

@@ -24,6 +24,7 @@ import java.time.Duration;
  * @param rules merge rule, slice lifetime and inner optimizer state across rounds
  * @param evalEvery validation every E rounds and after the last (short rounds would otherwise spend
  *     most of their time evaluating)
+ * @param limits what an update may hold beside its shapes (finite, bounded, no outlier)
  */
 public record RunSettings(
     LlamaConfig model,
@@ -42,14 +43,16 @@ public record RunSettings(
     int checkpointEvery,
     int evalBatches,
     RoundRules rules,
-    int evalEvery) {
+    int evalEvery,
+    UpdateLimits limits) {
 
   /** With the mode's own rules ({@link RoundRules#defaultsFor}). */
   public RunSettings(LlamaConfig model, TrainConfig train, RoundMode mode, int rank, int localSteps, int rounds,
       int expectedWorkers, int minWorkers, Duration roundTimeout, Duration heartbeatTimeout, String datasetId,
       double outerLr, double outerMomentum, int checkpointEvery, int evalBatches) {
     this(model, train, mode, rank, localSteps, rounds, expectedWorkers, minWorkers, roundTimeout, heartbeatTimeout,
-        datasetId, outerLr, outerMomentum, checkpointEvery, evalBatches, RoundRules.defaultsFor(mode), 1);
+        datasetId, outerLr, outerMomentum, checkpointEvery, evalBatches, RoundRules.defaultsFor(mode), 1,
+        UpdateLimits.DEFAULT);
   }
 
   public RunSettings {
@@ -75,8 +78,8 @@ public record RunSettings(
     if (checkpointEvery < 0) {
       throw new IllegalArgumentException("checkpoint-every must be >= 0, got " + checkpointEvery);
     }
-    if (rules == null) {
-      throw new IllegalArgumentException("round rules are required");
+    if (rules == null || limits == null) {
+      throw new IllegalArgumentException("round rules and update limits are required");
     }
     if (evalEvery < 1) {
       throw new IllegalArgumentException("eval-every must be >= 1, got " + evalEvery);

@@ -7,6 +7,7 @@ import java.util.Map;
 /** A worker's update for one round: its report's fields and the tensors by wire name. */
 public record Submission(
     String workerId,
+    String workerKey,
     long round,
     int slot,
     long weightsVersion,
@@ -19,7 +20,7 @@ public record Submission(
     Map<String, WireTensor> tensors) {
 
   public Submission(UpdateReport r, Map<String, WireTensor> tensors) {
-    this(r.workerId(), r.round(), r.slot(), r.weightsVersion(), r.meanLoss(), r.tokens(), r.stepSeconds(),
+    this(r.workerId(), r.workerKey(), r.round(), r.slot(), r.weightsVersion(), r.meanLoss(), r.tokens(), r.stepSeconds(),
         r.fetchSeconds(), r.waitSeconds(), r.trainSeconds(), tensors);
   }
 

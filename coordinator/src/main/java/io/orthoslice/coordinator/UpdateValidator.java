@@ -6,21 +6,27 @@ import io.orthoslice.coordinator.CoordinatorException.Code;
 import io.orthoslice.proto.DType;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * What an update must look like in this run: exactly the tensors of
- * {@link RoundMerge#expectedShapes} in float32, so at most {@link #maxBytes()} of data. Anything
- * else is refused whole with INVALID_ARGUMENT before any of it is merged.
+ * {@link RoundMerge#expectedShapes} in float32, so at most {@link #maxBytes()} of data, every value
+ * finite and within {@link UpdateLimits#maxAbs}. Anything else is refused whole with
+ * INVALID_ARGUMENT before any of it is merged; value refusals are counted by reason.
  */
 final class UpdateValidator {
 
   private final Map<String, long[]> expected;
   private final int rank;
   private final long maxBytes;
+  private final double maxAbs;
+  private final Consumer<String> refused;
 
-  UpdateValidator(RunSettings settings) {
+  UpdateValidator(RunSettings settings, Consumer<String> refused) {
     this.expected = RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank());
     this.rank = settings.rank();
+    this.maxAbs = settings.limits().maxAbs();
+    this.refused = refused;
     this.maxBytes = expected.values().stream().mapToLong(s -> Arrays.stream(s).reduce(1, Math::multiplyExact))
         .sum() * Float.BYTES;
   }
@@ -44,6 +50,19 @@ final class UpdateValidator {
     if (!Arrays.equals(shape, t.shape())) {
       throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " has shape "
           + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(shape) + " (rank " + rank + ")");
+    }
+    float[] v = t.toFloats();
+    for (int i = 0; i < v.length; i++) {
+      if (!Float.isFinite(v[i])) {
+        refused.accept("non_finite");
+        throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " holds " + v[i] + " at element "
+            + i + "; updates must be finite");
+      }
+      if (Math.abs(v[i]) > maxAbs) {
+        refused.accept("out_of_bound");
+        throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " holds " + v[i] + " at element "
+            + i + "; update values must lie within +-" + maxAbs + " (--max-update-value)");
+      }
     }
   }
 

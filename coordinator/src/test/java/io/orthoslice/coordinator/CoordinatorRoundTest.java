@@ -274,6 +274,87 @@ class CoordinatorRoundTest {
     assertEquals(allowed, r.uploadBytesPerWorker());
   }
 
+  /**
+   * Hostile updates and calls (issue 13): NaN, a huge value, another worker's id; each gets its
+   * status and a counted refusal, none of it is merged, and every honest slot still merges.
+   * Then, with three updates, one 100x larger than the others is left out of the merge.
+   */
+  @Test
+  void hostileUpdatesAreRefusedWithTheirStatusAndNothingOfThemIsMerged() throws Exception {
+    start(3, Duration.ofSeconds(60));
+    List<TestWorker> ws = new ArrayList<>();
+    for (int k = 0; k < 3; k++) {
+      TestWorker w = new TestWorker(channel, TOKEN);
+      w.join("w" + k);
+      ws.add(w);
+    }
+    List<RoundAssignment> as = new ArrayList<>();
+    for (TestWorker w : ws) {
+      as.add(w.awaitRound(0));
+    }
+    Map<String, WireTensor> good = update(RANK, new Random(21));
+    String first = good.keySet().iterator().next();
+    for (float poison : new float[] {Float.NaN, Float.POSITIVE_INFINITY, 1e30f}) {
+      Map<String, WireTensor> bad = new LinkedHashMap<>(good);
+      float[] v = good.get(first).toFloats();
+      v[3] = poison;
+      bad.put(first, WireTensor.ofFloats(first, v, good.get(first).shape()));
+      StatusRuntimeException e = statusOf(ws.get(0).submit(as.get(0), bad));
+      assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+      assertTrue(e.getStatus().getDescription().contains(first + " holds " + poison + " at element 3"),
+          e.getStatus().getDescription());
+    }
+    // Worker 1 names worker 2's id (and slot) with its own key: PERMISSION_DENIED, on every call.
+    TestWorker impostor = new TestWorker(channel, TOKEN);
+    impostor.id = ws.get(2).id;
+    impostor.key = ws.get(1).key;
+    StatusRuntimeException e = statusOf(impostor.submit(as.get(2), good));
+    assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode(), e.getStatus().toString());
+    assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class, impostor::heartbeat)
+        .getStatus().getCode());
+    assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class,
+        () -> impostor.awaitRound(0)).getStatus().getCode());
+    assertEquals(2.0, refused("non_finite"));
+    assertEquals(1.0, refused("out_of_bound"));
+    assertEquals(3.0, refused("not_that_worker"));
+    assertTrue(core.history().isEmpty() && merged.isEmpty());
+
+    // The honest updates of all three slots merge: a refusal cost nothing but the refused message.
+    Map<String, WireTensor> outlier = new LinkedHashMap<>();
+    update(RANK, new Random(23)).forEach((n, t) -> {
+      float[] v = t.toFloats();
+      for (int i = 0; i < v.length; i++) {
+        v[i] *= 100;
+      }
+      outlier.put(n, WireTensor.ofFloats(n, v, t.shape()));
+    });
+    ws.get(0).submit(as.get(0), good).get(10, TimeUnit.SECONDS);
+    ws.get(1).submit(as.get(1), update(RANK, new Random(22))).get(10, TimeUnit.SECONDS);
+    ws.get(2).submit(as.get(2), outlier).get(10, TimeUnit.SECONDS);
+    RoundResult r = merged.poll(30, TimeUnit.SECONDS);
+    assertEquals(List.of(0, 1), r.mergedSlots(), "the 100x update is left out of the merge");
+    assertEquals(1.0, refused("outlier"));
+  }
+
+  @Test
+  void aWorkerNameOverItsBoundIsInvalidArgumentNamingTheBound() throws Exception {
+    start(1, Duration.ofSeconds(60));
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        () -> new TestWorker(channel, TOKEN).join("n".repeat(io.orthoslice.common.wire.Protocol.MAX_WORKER_NAME_BYTES + 1)));
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+    assertEquals("worker_name is 129 bytes; at most 128 are allowed", e.getStatus().getDescription());
+    new TestWorker(channel, TOKEN).join("n".repeat(io.orthoslice.common.wire.Protocol.MAX_WORKER_NAME_BYTES));
+  }
+
+  private double refused(String reason) {
+    return registry.get("orthoslice.requests.refused").tag("reason", reason).counter().count();
+  }
+
+  private static StatusRuntimeException statusOf(java.util.concurrent.Future<?> f) {
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+    return (StatusRuntimeException) e.getCause();
+  }
+
   private static void assertExhausted(java.util.concurrent.Future<?> f, String detail) {
     ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
     StatusRuntimeException s = (StatusRuntimeException) e.getCause();

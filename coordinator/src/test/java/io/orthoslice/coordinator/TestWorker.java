@@ -37,6 +37,7 @@ final class TestWorker {
   final CoordinatorGrpc.CoordinatorBlockingStub blocking;
   final CoordinatorGrpc.CoordinatorStub async;
   String id;
+  String key;
 
   TestWorker(Channel channel, String token) {
     Channel authed = ClientInterceptors.intercept(channel, bearer(token));
@@ -62,20 +63,22 @@ final class TestWorker {
   }
 
   void heartbeat() {
-    blocking.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(HeartbeatRequest.newBuilder().setWorkerId(id).build());
+    blocking.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(HeartbeatRequest.newBuilder().setWorkerId(id)
+        .setWorkerKey(key).build());
   }
 
   JoinResponse join(String name) {
     JoinResponse r = blocking.withDeadlineAfter(10, TimeUnit.SECONDS)
         .join(JoinRequest.newBuilder().setWorkerName(name).setProtocolVersion(io.orthoslice.common.wire.Protocol.VERSION).build());
     id = r.getWorkerId();
+    key = r.getWorkerKey();
     return r;
   }
 
   RoundAssignment awaitRound(long next) {
     while (true) {
       RoundAssignment a = blocking.withDeadlineAfter(30, TimeUnit.SECONDS)
-          .awaitRound(AwaitRoundRequest.newBuilder().setWorkerId(id).setNextRound(next).build());
+          .awaitRound(AwaitRoundRequest.newBuilder().setWorkerId(id).setWorkerKey(key).setNextRound(next).build());
       if (!a.getPending()) {
         return a;
       }
@@ -118,7 +121,7 @@ final class TestWorker {
       @Override
       public void onCompleted() {}
     });
-    out.onNext(UpdatePart.newBuilder().setHeader(UpdateHeader.newBuilder().setWorkerId(id).setRound(a.getRound())
+    out.onNext(UpdatePart.newBuilder().setHeader(UpdateHeader.newBuilder().setWorkerId(id).setWorkerKey(key).setRound(a.getRound())
         .setSlot(a.getSlot()).setWeightsVersion(a.getWeightsVersion()).setMeanLoss(3.0).setTokens(100)).build());
     for (TensorChunk c : chunks) {
       out.onNext(UpdatePart.newBuilder().setTensor(c).build());

@@ -54,8 +54,9 @@ public final class CoordinatorClient implements AutoCloseable {
   static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of(Protocol.AUTHORIZATION_HEADER, Metadata.ASCII_STRING_MARSHALLER);
 
-  /** What Join returns: this worker's id and the run, parsed once. */
-  public record Joined(String workerId, RunDescription run, long weightsVersion, int heartbeatIntervalMs) {}
+  /** What Join returns: this worker's id and key (which every later call carries) and the run, parsed once. */
+  public record Joined(String workerId, String workerKey, RunDescription run, long weightsVersion,
+      int heartbeatIntervalMs) {}
 
   private final ManagedChannel owned;
   private final CoordinatorGrpc.CoordinatorBlockingStub blocking;
@@ -87,16 +88,17 @@ public final class CoordinatorClient implements AutoCloseable {
     JoinResponse r = retrying("join", () -> blocking.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
         .join(JoinRequest.newBuilder().setWorkerName(name).setDevice(device).setMemoryBytes(memoryBytes)
             .setProtocolVersion(Protocol.VERSION).build()));
-    return new Joined(r.getWorkerId(), WireMessages.fromProto(r.getRun()), r.getWeightsVersion(),
+    return new Joined(r.getWorkerId(), r.getWorkerKey(), WireMessages.fromProto(r.getRun()), r.getWeightsVersion(),
         r.getHeartbeatIntervalMs());
   }
 
   /** Long-polls until a round for this worker opens or the run ends (never returns pending). */
-  public Assignment awaitRound(String workerId, long nextRound) {
+  public Assignment awaitRound(String workerId, String workerKey, long nextRound) {
     while (true) {
       RoundAssignment a = retrying("await round", () -> blocking
           .withDeadlineAfter(callTimeout.toMillis() * 2, TimeUnit.MILLISECONDS)
-          .awaitRound(AwaitRoundRequest.newBuilder().setWorkerId(workerId).setNextRound(nextRound).build()));
+          .awaitRound(AwaitRoundRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey)
+              .setNextRound(nextRound).build()));
       if (!a.getPending()) {
         return WireMessages.fromProto(a);
       }
@@ -192,14 +194,14 @@ public final class CoordinatorClient implements AutoCloseable {
     }
   }
 
-  public void heartbeat(String workerId) {
+  public void heartbeat(String workerId, String workerKey) {
     blocking.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
-        .heartbeat(HeartbeatRequest.newBuilder().setWorkerId(workerId).build());
+        .heartbeat(HeartbeatRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey).build());
   }
 
-  public void leave(String workerId, String reason) {
+  public void leave(String workerId, String workerKey, String reason) {
     blocking.withDeadlineAfter(5, TimeUnit.SECONDS)
-        .leave(LeaveRequest.newBuilder().setWorkerId(workerId).setReason(reason).build());
+        .leave(LeaveRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey).setReason(reason).build());
   }
 
   /**

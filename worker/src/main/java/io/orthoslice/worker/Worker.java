@@ -25,7 +25,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A distributed worker: joins, then round after round fetches the weights when stale, rebuilds and
- * verifies its slice, trains its local steps and submits the update, until the run ends.
+ * verifies its slice, trains its local steps and submits the update, until the run ends. It heals
+ * itself: when the coordinator forgets it (NOT_FOUND: it was restarted, or dropped this worker) or
+ * goes away mid-call (UNAVAILABLE after the client's back-off), the worker joins again, with the
+ * client's back-off, and takes the coordinator's current round; nobody has to restart it.
  */
 public final class Worker implements AutoCloseable {
 
@@ -33,7 +36,7 @@ public final class Worker implements AutoCloseable {
 
   /** What this worker did. */
   public record Summary(String workerId, int roundsTrained, int roundsLate, long bytesSent, long bytesReceived,
-      double lastLoss) {}
+      double lastLoss, int rejoins) {}
 
   private final CoordinatorClient client;
   private final String name;
@@ -47,6 +50,8 @@ public final class Worker implements AutoCloseable {
   });
   private final AtomicBoolean left = new AtomicBoolean();
   private volatile String workerId;
+  private volatile String workerKey;
+  private int rejoins;
   private long bytesReceived;
   private Consumer<String> joinedListener = id -> {};
 
@@ -79,9 +84,7 @@ public final class Worker implements AutoCloseable {
    * @param openData opens the training windows the run describes (dataset, seq-len, seed)
    */
   public Summary run(Function<RunDescription, TokenWindows> openData) throws Exception {
-    CoordinatorClient.Joined joined = client.join(name, device, Runtime.getRuntime().maxMemory());
-    workerId = joined.workerId();
-    joinedListener.accept(workerId);
+    CoordinatorClient.Joined joined = join();
     RunDescription run = joined.run();
     TokenWindows data = openData.apply(run);
     if (!data.datasetId().equals(run.datasetId())) {
@@ -108,76 +111,115 @@ public final class Worker implements AutoCloseable {
         run.rules().innerState())) {
       while (true) {
         long w0 = System.nanoTime();
-        Assignment a = client.awaitRound(workerId, nextRound);
-        double waitSeconds = (System.nanoTime() - w0) / 1e9;
-        metrics.waited(waitSeconds);
-        double fetchSeconds = 0;
-        if (a.finished()) {
-          break;
-        }
-        metrics.assigned(a.round(), a.slot(), a.weightsVersion());
-        // Stale weights: the factored update when it applies (one version behind), else the weights.
-        if (version != a.weightsVersion()) {
-          long f0 = System.nanoTime();
-          long before = bytesReceived;
-          Optional<Map<String, float[]>> updated = Optional.empty();
-          if (preferFactored && weights != null && run.mode().projected() && version == a.weightsVersion() - 1) {
-            updated = factored(run, weights, version, lastPlan);
-          }
-          boolean factored = updated.isPresent();
-          if (!factored) {
-            updated = Optional.of(floats(client.fetchWeights(workerId, a.weightsVersion())));
-            bytesReceived += bytes(updated.get());
-          }
-          fetchSeconds = (System.nanoTime() - f0) / 1e9;
-          metrics.fetched(factored, bytesReceived - before, fetchSeconds);
-          weights = updated.get();
-          version = a.weightsVersion();
-        }
-        // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
-        // checksum mismatch means the two sides would train and merge different subspaces, so it
-        // stops the worker rather than diverge silently.
-        RoundPlan plan = !run.mode().projected() ? null
-            : lastPlan != null && lastPlan.draw() == a.projectionDraw() && lastPlan.runSeed() == a.runSeed()
-                && lastPlan.participants() == a.participants() ? lastPlan
-            : RoundPlan.of(run.model(), run.mode(), a.runSeed(), a.projectionDraw(), a.participants(), run.rank());
-        lastPlan = plan;
-        int checksum = plan == null ? 0 : plan.checksum(a.slot());
-        if (checksum != a.sliceChecksum()) {
-          throw new IllegalStateException("slice checksum mismatch in round " + (a.round() + 1) + " slot "
-              + a.slot() + ": coordinator " + Integer.toHexString(a.sliceChecksum()) + ", worker "
-              + Integer.toHexString(checksum));
-        }
-        long t0 = System.nanoTime();
-        LocalTraining.Result r = local.round(weights, plan, a.slot(), a.globalStep(), a.localSteps(),
-            a.dataPosition(), data, metrics);
-        double trainSeconds = (System.nanoTime() - t0) / 1e9;
-        metrics.trained(trainSeconds, r.tokens(), r.memory());
-        UpdateReport report = new UpdateReport(workerId, a.round(), a.slot(), a.weightsVersion(), r.meanLoss(),
-            r.tokens(), r.stepSeconds(), fetchSeconds, waitSeconds, trainSeconds);
         try {
-          long n = client.submit(report, r.tensors());
-          sent += n;
-          metrics.sent(n);
-          trained++;
-          lastLoss = r.meanLoss();
-          LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s", a.round() + 1, a.slot(),
-              String.format(Locale.ROOT, "%.4f", r.meanLoss()), String.format(Locale.ROOT, "%.3f", r.stepSeconds()),
-              String.format(Locale.ROOT, "%.3f", fetchSeconds));
+          Assignment a = client.awaitRound(workerId, workerKey, nextRound);
+          double waitSeconds = (System.nanoTime() - w0) / 1e9;
+          metrics.waited(waitSeconds);
+          double fetchSeconds = 0;
+          if (a.finished()) {
+            break;
+          }
+          metrics.assigned(a.round(), a.slot(), a.weightsVersion());
+          // Stale weights: the factored update when it applies (one version behind), else the weights.
+          if (version != a.weightsVersion()) {
+            long f0 = System.nanoTime();
+            long before = bytesReceived;
+            Optional<Map<String, float[]>> updated = Optional.empty();
+            if (preferFactored && weights != null && run.mode().projected() && version == a.weightsVersion() - 1) {
+              updated = factored(run, weights, version, lastPlan);
+            }
+            boolean factored = updated.isPresent();
+            if (!factored) {
+              updated = Optional.of(floats(client.fetchWeights(workerId, a.weightsVersion())));
+              bytesReceived += bytes(updated.get());
+            }
+            fetchSeconds = (System.nanoTime() - f0) / 1e9;
+            metrics.fetched(factored, bytesReceived - before, fetchSeconds);
+            weights = updated.get();
+            version = a.weightsVersion();
+          }
+          // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
+          // checksum mismatch means the two sides would train and merge different subspaces, so it
+          // stops the worker rather than diverge silently.
+          RoundPlan plan = !run.mode().projected() ? null
+              : lastPlan != null && lastPlan.draw() == a.projectionDraw() && lastPlan.runSeed() == a.runSeed()
+                  && lastPlan.participants() == a.participants() ? lastPlan
+              : RoundPlan.of(run.model(), run.mode(), a.runSeed(), a.projectionDraw(), a.participants(), run.rank());
+          lastPlan = plan;
+          int checksum = plan == null ? 0 : plan.checksum(a.slot());
+          if (checksum != a.sliceChecksum()) {
+            throw new IllegalStateException("slice checksum mismatch in round " + (a.round() + 1) + " slot "
+                + a.slot() + ": coordinator " + Integer.toHexString(a.sliceChecksum()) + ", worker "
+                + Integer.toHexString(checksum));
+          }
+          long t0 = System.nanoTime();
+          LocalTraining.Result r = local.round(weights, plan, a.slot(), a.globalStep(), a.localSteps(),
+              a.dataPosition(), data, metrics);
+          double trainSeconds = (System.nanoTime() - t0) / 1e9;
+          metrics.trained(trainSeconds, r.tokens(), r.memory());
+          UpdateReport report = new UpdateReport(workerId, workerKey, a.round(), a.slot(), a.weightsVersion(),
+              r.meanLoss(), r.tokens(), r.stepSeconds(), fetchSeconds, waitSeconds, trainSeconds);
+          try {
+            long n = client.submit(report, r.tensors());
+            sent += n;
+            metrics.sent(n);
+            trained++;
+            lastLoss = r.meanLoss();
+            LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s", a.round() + 1, a.slot(),
+                String.format(Locale.ROOT, "%.4f", r.meanLoss()), String.format(Locale.ROOT, "%.3f", r.stepSeconds()),
+                String.format(Locale.ROOT, "%.3f", fetchSeconds));
+          } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() != Status.Code.FAILED_PRECONDITION) {
+              throw e;
+            }
+            // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
+            late++;
+            metrics.late();
+            LOG.warn("round {}: update refused ({}); moving on", a.round() + 1, e.getStatus().getDescription());
+          }
+          nextRound = a.round() + 1;
         } catch (StatusRuntimeException e) {
-          if (e.getStatus().getCode() != Status.Code.FAILED_PRECONDITION) {
+          Status.Code code = e.getStatus().getCode();
+          if (code == Status.Code.NOT_FOUND || code == Status.Code.UNAVAILABLE) {
+            // The coordinator forgot this worker (restarted, or dropped it) or went away mid-call:
+            // whatever this round had done is lost with it; join again and take its current round.
+            rejoin(run, e);
+            version = -1; // a restarted coordinator's versions are its checkpoint's: fetch afresh
+            nextRound = 0; // the coordinator's open round, whichever it is
+          } else if (code == Status.Code.ABORTED) {
+            // The weights asked for are gone (the round closed meanwhile): ask for the current round.
+            LOG.warn("{}; asking for the current round", e.getStatus().getDescription());
+            version = -1;
+          } else {
             throw e;
           }
-          // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
-          late++;
-          metrics.late();
-          LOG.warn("round {}: update refused ({}); moving on", a.round() + 1, e.getStatus().getDescription());
         }
-        nextRound = a.round() + 1;
       }
     }
     leave("run finished");
-    return new Summary(workerId, trained, late, sent, bytesReceived, lastLoss);
+    return new Summary(workerId, trained, late, sent, bytesReceived, lastLoss, rejoins);
+  }
+
+  private CoordinatorClient.Joined join() {
+    CoordinatorClient.Joined joined = client.join(name, device, Runtime.getRuntime().maxMemory());
+    workerKey = joined.workerKey();
+    workerId = joined.workerId();
+    joinedListener.accept(workerId);
+    return joined;
+  }
+
+  /** Joins again (with the client's back-off while the coordinator is down); the run must be the same. */
+  private void rejoin(RunDescription run, StatusRuntimeException cause) {
+    String before = workerId;
+    LOG.warn("the coordinator lost worker {} ({}); joining again", before, cause.getStatus());
+    CoordinatorClient.Joined again = join();
+    if (!run.sameTrainingAs(again.run())) {
+      throw new IllegalStateException("after joining again the coordinator runs another run (" + again.run().runId()
+          + ", was " + run.runId() + "); this worker stops");
+    }
+    rejoins++;
+    metrics.joined();
+    LOG.info("joined again as {} (was {})", workerId, before);
   }
 
   /**
@@ -222,7 +264,7 @@ public final class Worker implements AutoCloseable {
 
   private void beat() {
     try {
-      client.heartbeat(workerId);
+      client.heartbeat(workerId, workerKey);
     } catch (StatusRuntimeException e) {
       LOG.debug("heartbeat failed: {}", e.getStatus());
     }
@@ -234,7 +276,7 @@ public final class Worker implements AutoCloseable {
     if (id != null && left.compareAndSet(false, true)) {
       LOG.info("leaving: {}", reason);
       try {
-        client.leave(id, reason);
+        client.leave(id, workerKey, reason);
       } catch (StatusRuntimeException e) {
         LOG.info("leave: {}", e.getStatus());
       }

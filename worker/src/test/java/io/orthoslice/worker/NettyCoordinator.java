@@ -13,7 +13,7 @@ import io.orthoslice.coordinator.ValidationLoss;
 import java.nio.file.Path;
 import java.time.Duration;
 
-/** A real coordinator on Netty (loopback, plaintext or TLS as the flags make it) for one tiny round of one worker. */
+/** A real coordinator on Netty (loopback, plaintext or TLS as the flags make it) for tiny rounds of one worker. */
 final class NettyCoordinator implements AutoCloseable {
 
   static final String TOKEN = "tok";
@@ -22,9 +22,13 @@ final class NettyCoordinator implements AutoCloseable {
   final CoordinatorServer server;
 
   NettyCoordinator(int port, Path tlsCert, Path tlsKey) throws Exception {
-    TrainConfig train = new TrainConfig(8, 2, 1, 2, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
+    this(port, tlsCert, tlsKey, 1);
+  }
+
+  NettyCoordinator(int port, Path tlsCert, Path tlsKey, int rounds) throws Exception {
+    TrainConfig train = new TrainConfig(8, 2, 1, 2L * rounds, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
         Precision.FP32, RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
-    RunSettings s = new RunSettings(WorkerRoundTest.MODEL, train, RoundMode.ORTHOGONAL, 4, 2, 1, 1, 1,
+    RunSettings s = new RunSettings(WorkerRoundTest.MODEL, train, RoundMode.ORTHOGONAL, 4, 2, rounds, 1, 1,
         Duration.ofSeconds(120), Duration.ofSeconds(60), "pattern", 1.0, 0.0, 0, 1);
     core = new Coordinator(s, ResumeState.fresh(WorkerRoundTest.weights(WorkerRoundTest.MODEL)), ValidationLoss.NONE,
         r -> {}, (st, r) -> {});

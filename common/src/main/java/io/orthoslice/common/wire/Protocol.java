@@ -9,10 +9,17 @@ package io.orthoslice.common.wire;
 public final class Protocol {
 
   /**
-   * Version 2: a round's projections derive from its projection draw (slices may live several
-   * rounds); the run spec carries the merge rule, the slice lifetime and the inner-state policy.
+   * Version 3: every call of a joined worker carries the worker key its Join returned. Version 2: a
+   * round's projections derive from its projection draw (slices may live several rounds); the run
+   * spec carries the merge rule, the slice lifetime and the inner-state policy.
    */
-  public static final int VERSION = 2;
+  public static final int VERSION = 3;
+
+  /** The longest worker name a Join may carry, in bytes of UTF-8. */
+  public static final int MAX_WORKER_NAME_BYTES = 128;
+
+  /** The longest reason a Leave may carry, in bytes of UTF-8. */
+  public static final int MAX_REASON_BYTES = 1024;
 
   /** The environment variable that carries the run token. */
   public static final String TOKEN_ENV = "ORTHOSLICE_TOKEN";

@@ -21,6 +21,15 @@ public record RunDescription(String runId, LlamaConfig model, int bosId, int eos
     }
   }
 
+  /**
+   * Whether {@code o} describes the same training as this (everything but the run id, which a
+   * coordinator restarted with --resume draws anew).
+   */
+  public boolean sameTrainingAs(RunDescription o) {
+    return equals(new RunDescription(runId, o.model, o.bosId, o.eosId, o.train, o.mode, o.rank, o.localSteps,
+        o.totalRounds, o.datasetId, o.rules));
+  }
+
   /** The seed every random draw of the run derives from. */
   public long runSeed() {
     return train.seed();

@@ -95,14 +95,15 @@ public final class WireMessages {
   }
 
   public static UpdateHeader toProto(UpdateReport r) {
-    return UpdateHeader.newBuilder().setWorkerId(r.workerId()).setRound(r.round()).setSlot(r.slot())
+    return UpdateHeader.newBuilder().setWorkerId(r.workerId()).setWorkerKey(r.workerKey()).setRound(r.round())
+        .setSlot(r.slot())
         .setWeightsVersion(r.weightsVersion()).setMeanLoss(r.meanLoss()).setTokens(r.tokens())
         .setStepSeconds(r.stepSeconds()).setFetchSeconds(r.fetchSeconds()).setWaitSeconds(r.waitSeconds())
         .setTrainSeconds(r.trainSeconds()).build();
   }
 
   public static UpdateReport fromProto(UpdateHeader h) {
-    return new UpdateReport(h.getWorkerId(), h.getRound(), h.getSlot(), h.getWeightsVersion(), h.getMeanLoss(),
+    return new UpdateReport(h.getWorkerId(), h.getWorkerKey(), h.getRound(), h.getSlot(), h.getWeightsVersion(), h.getMeanLoss(),
         h.getTokens(), h.getStepSeconds(), h.getFetchSeconds(), h.getWaitSeconds(), h.getTrainSeconds());
   }
 

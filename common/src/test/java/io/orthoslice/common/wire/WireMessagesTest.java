@@ -31,7 +31,7 @@ class WireMessagesTest {
     assertEquals(a, WireMessages.fromProto(WireMessages.toProto(a)));
     assertEquals(Assignment.FINISHED, WireMessages.fromProto(WireMessages.toProto(Assignment.FINISHED)));
 
-    UpdateReport r = new UpdateReport("w1", 3, 1, 3, 2.5, 960, 0.1, 0.2, 0.3, 1.5);
+    UpdateReport r = new UpdateReport("w1", "k1", 3, 1, 3, 2.5, 960, 0.1, 0.2, 0.3, 1.5);
     assertEquals(r, WireMessages.fromProto(WireMessages.toProto(r)));
 
     FactoredUpdate u = new FactoredUpdate(3, 3, 4, 4, 9, 1, List.of(0, 2),
