@@ -7,8 +7,8 @@ import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The coordinator's gRPC server: the service behind the token check, on whatever transport the
- * builder makes (Netty with or without TLS in production, in-process in tests).
+ * The coordinator's gRPC server: the service behind the token check (and undecodable requests
+ * answered INVALID_ARGUMENT), on whatever transport the builder makes (Netty with or without TLS in production, in-process in tests).
  */
 public final class CoordinatorServer implements AutoCloseable {
 
@@ -16,7 +16,8 @@ public final class CoordinatorServer implements AutoCloseable {
 
   public CoordinatorServer(ServerBuilder<?> builder, CoordinatorService service, String token) throws IOException {
     this.server = builder
-        .addService(ServerInterceptors.intercept(service, new TokenAuthInterceptor(token)))
+        .addService(ServerInterceptors.intercept(UndecodableRequests.refusedAsInvalid(service),
+            new TokenAuthInterceptor(token)))
         .build()
         .start();
   }

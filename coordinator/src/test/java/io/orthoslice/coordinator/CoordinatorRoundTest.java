@@ -346,6 +346,42 @@ class CoordinatorRoundTest {
     new TestWorker(channel, TOKEN).join("n".repeat(io.orthoslice.common.wire.Protocol.MAX_WORKER_NAME_BYTES));
   }
 
+  @Test
+  void undecodableBytesAreInvalidArgumentNotUnknown() throws Exception {
+    start(1, Duration.ofSeconds(60));
+    io.grpc.MethodDescriptor.Marshaller<byte[]> raw = new io.grpc.MethodDescriptor.Marshaller<>() {
+      @Override
+      public java.io.InputStream stream(byte[] v) {
+        return new java.io.ByteArrayInputStream(v);
+      }
+
+      @Override
+      public byte[] parse(java.io.InputStream in) {
+        try {
+          return in.readAllBytes();
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+    };
+    io.grpc.MethodDescriptor<byte[], byte[]> join = io.grpc.MethodDescriptor.<byte[], byte[]>newBuilder()
+        .setType(io.grpc.MethodDescriptor.MethodType.UNARY).setFullMethodName("orthoslice.v1.Coordinator/Join")
+        .setRequestMarshaller(raw).setResponseMarshaller(raw).build();
+    io.grpc.Channel authed = io.grpc.ClientInterceptors.intercept(channel, TestWorker.bearer(TOKEN));
+    // Field 1 (worker_name) announcing a length far beyond the bytes that follow, then noise.
+    byte[] garbage = new byte[64];
+    new Random(9).nextBytes(garbage);
+    byte[] head = {0x0a, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0x7f};
+    System.arraycopy(head, 0, garbage, 0, head.length);
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> io.grpc.stub.ClientCalls
+        .blockingUnaryCall(authed, join, io.grpc.CallOptions.DEFAULT.withDeadlineAfter(5, TimeUnit.SECONDS), garbage));
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getStatus().toString());
+    assertTrue(e.getStatus().getDescription().startsWith("undecodable Join message: "), e.getStatus().getDescription());
+    // Nothing joined, and a well-formed Join still works.
+    new TestWorker(channel, TOKEN).join("after");
+    assertTrue(core.history().isEmpty());
+  }
+
   private double refused(String reason) {
     return registry.get("orthoslice.requests.refused").tag("reason", reason).counter().count();
   }
