@@ -107,6 +107,33 @@ public final class Coordinator implements AutoCloseable {
     }
   }
 
+  /**
+   * A worker's presence stream broke (its process died, its connection closed): it is dropped now,
+   * as a missed heartbeat would drop it later. A worker that left already is not touched.
+   */
+  public void presenceLost(String workerId) {
+    synchronized (this) {
+      if (!members.leave(workerId)) {
+        return;
+      }
+      LOG.warn("worker {} lost its connection; dropped", workerId);
+      metrics.dropped(1, members.size());
+      waiters.cancel(workerId);
+      closeIfComplete();
+    }
+    driver.tryOpen();
+  }
+
+  /** Runs {@code r} when the run has ended (finished or stopped), at once if it has. */
+  public void whenEnded(Runnable r) {
+    history.onEnd(r);
+  }
+
+  /** Checks that {@code workerId} is live and {@code workerKey} is its own (a presence stream's start). */
+  public synchronized void requireMember(String workerId, String workerKey) {
+    touch(workerId, workerKey);
+  }
+
   /** The heartbeat sweep: silent workers are dropped, which may complete the round or let one open. */
   private void expireSilent() {
     synchronized (this) {

@@ -21,6 +21,8 @@ import io.orthoslice.proto.JoinRequest;
 import io.orthoslice.proto.JoinResponse;
 import io.orthoslice.proto.LeaveRequest;
 import io.orthoslice.proto.LeaveResponse;
+import io.orthoslice.proto.PresenceEvent;
+import io.orthoslice.proto.PresenceRequest;
 import io.orthoslice.proto.RoundAssignment;
 import io.orthoslice.proto.RoundUpdateHeader;
 import io.orthoslice.proto.RoundUpdatePart;
@@ -203,6 +205,26 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
     unary(out, () -> HeartbeatResponse.newBuilder()
         .setCurrentRound(core.heartbeat(req.getWorkerId(), req.getWorkerKey()))
         .setWeightsVersion(core.currentWeights().version()).build());
+  }
+
+  @Override
+  public void presence(PresenceRequest req, StreamObserver<PresenceEvent> out) {
+    try {
+      core.requireMember(req.getWorkerId(), req.getWorkerKey());
+    } catch (RuntimeException e) {
+      out.onError(toStatus(e));
+      return;
+    }
+    ServerCallStreamObserver<PresenceEvent> call = (ServerCallStreamObserver<PresenceEvent>) out;
+    call.setOnCancelHandler(() -> core.presenceLost(req.getWorkerId()));
+    core.whenEnded(() -> {
+      try {
+        call.onNext(PresenceEvent.newBuilder().setFinished(true).build());
+        call.onCompleted();
+      } catch (RuntimeException e) {
+        // cancelled meanwhile: nothing to tell
+      }
+    });
   }
 
   @Override

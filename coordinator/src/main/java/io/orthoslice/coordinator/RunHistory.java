@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -15,6 +16,7 @@ final class RunHistory {
 
   private final List<RoundResult> rounds = new ArrayList<>();
   private final CountDownLatch done = new CountDownLatch(1);
+  private final CompletableFuture<Void> end = new CompletableFuture<>();
   private volatile double validationLoss;
   private volatile double initialValidationLoss = Double.NaN;
   private RuntimeException failure;
@@ -62,6 +64,12 @@ final class RunHistory {
 
   void ended() {
     done.countDown();
+    end.complete(null);
+  }
+
+  /** Runs {@code r} when the run ends (at once if it has). */
+  void onEnd(Runnable r) {
+    end.thenRun(r);
   }
 
   boolean awaitEnd(Duration timeout) throws InterruptedException {

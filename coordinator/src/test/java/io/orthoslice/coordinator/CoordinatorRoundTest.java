@@ -382,6 +382,45 @@ class CoordinatorRoundTest {
     assertTrue(core.history().isEmpty());
   }
 
+  /** A worker whose connection dies mid-round is dropped at once, not after the 60 s heartbeat time-out. */
+  @Test
+  void aWorkerWhoseConnectionDiesIsDroppedAtOnceAndTheRoundMergesWithoutIt() throws Exception {
+    start(2, 1, Duration.ofSeconds(60), Duration.ofSeconds(60));
+    String name = InProcessServerBuilder.generateName();
+    open.add(new CoordinatorServer(InProcessServerBuilder.forName(name),
+        new CoordinatorService(core, CoordinatorService.runSpec(core.settings(), "run", 1, 2), Duration.ofSeconds(5)),
+        TOKEN));
+    ManagedChannel own = InProcessChannelBuilder.forName(name).build();
+    TestWorker doomed = new TestWorker(own, TOKEN);
+    TestWorker alive = new TestWorker(channel, TOKEN);
+    doomed.join("doomed");
+    alive.join("alive");
+    RoundAssignment a = alive.awaitRound(0);
+    doomed.awaitRound(0);
+    doomed.async.presence(io.orthoslice.proto.PresenceRequest.newBuilder().setWorkerId(doomed.id)
+        .setWorkerKey(doomed.key).build(), new io.grpc.stub.StreamObserver<>() {
+          @Override
+          public void onNext(io.orthoslice.proto.PresenceEvent e) {}
+
+          @Override
+          public void onError(Throwable t) {}
+
+          @Override
+          public void onCompleted() {}
+        });
+    alive.heartbeat(); // the presence call is on its way; a heartbeat round trip lets it arrive
+    Thread.sleep(100);
+    alive.submit(a, update(RANK, new Random(31))).get(10, TimeUnit.SECONDS);
+    long t0 = System.nanoTime();
+    own.shutdownNow(); // the worker's process died: its connection closes
+    RoundResult r = merged.poll(10, TimeUnit.SECONDS);
+    assertTrue(r != null, "the round did not merge within 10 s of the connection dying");
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    assertEquals(List.of(a.getSlot()), r.mergedSlots());
+    assertTrue(seconds < 5, "merged " + seconds + " s after the connection died (heartbeat time-out 60 s)");
+    assertEquals(1.0, registry.get("orthoslice.workers.dropped").counter().count());
+  }
+
   private double refused(String reason) {
     return registry.get("orthoslice.requests.refused").tag("reason", reason).counter().count();
   }

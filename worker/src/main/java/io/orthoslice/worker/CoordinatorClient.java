@@ -29,6 +29,11 @@ import io.orthoslice.proto.HeartbeatRequest;
 import io.orthoslice.proto.JoinRequest;
 import io.orthoslice.proto.JoinResponse;
 import io.orthoslice.proto.LeaveRequest;
+import io.orthoslice.proto.PresenceEvent;
+import io.orthoslice.proto.PresenceRequest;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.util.concurrent.atomic.AtomicReference;
 import io.orthoslice.proto.RoundAssignment;
 import io.orthoslice.proto.RoundUpdateHeader;
 import io.orthoslice.proto.RoundUpdatePart;
@@ -192,6 +197,36 @@ public final class CoordinatorClient implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
     }
+  }
+
+  /**
+   * Opens this worker's presence stream (held for the run: when the worker's process dies, the
+   * coordinator sees it break and drops the worker at once). Returns what cancels it.
+   */
+  public Runnable presence(String workerId, String workerKey) {
+    AtomicReference<ClientCallStreamObserver<PresenceRequest>> call = new AtomicReference<>();
+    async.presence(PresenceRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey).build(),
+        new ClientResponseObserver<PresenceRequest, PresenceEvent>() {
+          @Override
+          public void beforeStart(ClientCallStreamObserver<PresenceRequest> requestStream) {
+            call.set(requestStream);
+          }
+
+          @Override
+          public void onNext(PresenceEvent e) {}
+
+          @Override
+          public void onError(Throwable t) {} // the heartbeat and the next call say what happened
+
+          @Override
+          public void onCompleted() {}
+        });
+    return () -> {
+      ClientCallStreamObserver<PresenceRequest> c = call.get();
+      if (c != null) {
+        c.cancel("worker done with this membership", null);
+      }
+    };
   }
 
   public void heartbeat(String workerId, String workerKey) {

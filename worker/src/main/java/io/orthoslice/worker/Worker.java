@@ -51,6 +51,7 @@ public final class Worker implements AutoCloseable {
   private final AtomicBoolean left = new AtomicBoolean();
   private volatile String workerId;
   private volatile String workerKey;
+  private Runnable presence = () -> {};
   private int rejoins;
   private long bytesReceived;
   private Consumer<String> joinedListener = id -> {};
@@ -204,6 +205,8 @@ public final class Worker implements AutoCloseable {
     CoordinatorClient.Joined joined = client.join(name, device, Runtime.getRuntime().maxMemory());
     workerKey = joined.workerKey();
     workerId = joined.workerId();
+    presence.run(); // the previous membership's stream, if any
+    presence = client.presence(workerId, workerKey);
     joinedListener.accept(workerId);
     return joined;
   }
@@ -286,6 +289,7 @@ public final class Worker implements AutoCloseable {
   @Override
   public void close() {
     heartbeats.shutdownNow();
+    presence.run();
     client.close();
   }
 }

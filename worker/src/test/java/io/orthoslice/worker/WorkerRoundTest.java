@@ -200,14 +200,27 @@ class WorkerRoundTest {
         @Override
         @SuppressWarnings("unchecked")
         public void sendMessage(A message) {
-          if (message instanceof RoundUpdatePart p && p.hasHeader()) {
-            RoundUpdateHeader h = p.getHeader();
-            message = (A) p.toBuilder().setHeader(h.toBuilder().setWeightsChecksum(h.getWeightsChecksum() ^ 1))
-                .build();
+          // The coordinator's service speaks raw bytes below its own interceptors (UndecodableRequests).
+          if (message instanceof byte[] bytes && call.getMethodDescriptor().getBareMethodName()
+              .equals("FetchRoundUpdate")) {
+            RoundUpdatePart p = parse(bytes);
+            if (p.hasHeader()) {
+              RoundUpdateHeader h = p.getHeader();
+              message = (A) p.toBuilder().setHeader(h.toBuilder().setWeightsChecksum(h.getWeightsChecksum() ^ 1))
+                  .build().toByteArray();
+            }
           }
           super.sendMessage(message);
         }
       }, headers);
+    }
+  }
+
+  private static RoundUpdatePart parse(byte[] bytes) {
+    try {
+      return RoundUpdatePart.parseFrom(bytes);
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new IllegalStateException(e);
     }
   }
 
