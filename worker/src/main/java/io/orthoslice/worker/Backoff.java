@@ -22,7 +22,7 @@ public final class Backoff {
 
   /** The first delay and the largest one of the worker's reconnects. */
   public static final Duration BASE = Duration.ofMillis(250);
-  public static final Duration CAP = Duration.ofSeconds(8);
+  public static final Duration CAP = Duration.ofSeconds(2); // a restarted coordinator is rejoined within 2 s of listening
 
   /** Waits; {@link Thread#sleep(long)} in production. */
   @FunctionalInterface

@@ -43,7 +43,7 @@ class BackoffTest {
       return "joined";
     }, resets::incrementAndGet);
     assertEquals("joined", r);
-    assertEquals(List.of(250L, 500L, 1000L, 2000L, 4000L, 8000L, 8000L, 8000L, 8000L), sleeps);
+    assertEquals(List.of(250L, 500L, 1000L, 2000L, 2000L, 2000L, 2000L, 2000L, 2000L), sleeps);
     assertEquals(9, resets.get());
   }
 
