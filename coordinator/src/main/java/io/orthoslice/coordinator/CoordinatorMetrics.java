@@ -7,7 +7,10 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.orthoslice.common.metrics.ProcessMeters;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -29,6 +32,8 @@ public final class CoordinatorMetrics {
   private volatile double trainLoss = Double.NaN;
   private volatile double validationLoss = Double.NaN;
   private volatile double tokensPerSecond;
+  private volatile double bytesPerToken = Double.NaN;
+  private volatile double reductionVsSyncDp = Double.NaN;
   private final Timer roundDuration;
   private final Timer mergeDuration;
   private final Timer evalDuration;
@@ -36,6 +41,7 @@ public final class CoordinatorMetrics {
   private final Counter weightsSent;
   private final Counter updatesSent;
   private final Counter updatesReceived;
+  private final Map<String, Counter> refused = new LinkedHashMap<>();
 
   /** Meters nobody scrapes, for tests and embedded use. */
   public static CoordinatorMetrics unregistered() {
@@ -61,6 +67,12 @@ public final class CoordinatorMetrics {
         .description("Validation perplexity after the last merge").register(registry);
     Gauge.builder(P + "tokens.rate", this, m -> m.tokensPerSecond).baseUnit("tokens_per_second")
         .description("Tokens per second of the whole run over the last round").register(registry);
+    Gauge.builder(P + "network.bytes.per.token", this, m -> m.bytesPerToken).baseUnit("bytes")
+        .description("Bytes a worker moved per token it trained in the last round (update plus its fetch)")
+        .register(registry);
+    Gauge.builder(P + "network.reduction.vs.sync.dp", this, m -> m.reductionVsSyncDp)
+        .description("Times fewer bytes per trained token than synchronous data parallel (ring all-reduce every step)")
+        .register(registry);
     tokensCounter = Counter.builder(P + "tokens").description("Training tokens processed by merged updates")
         .register(registry);
     roundDuration = timer(P + "round.duration", "Wall time of a round, open to merged");
@@ -69,6 +81,11 @@ public final class CoordinatorMetrics {
     weightsSent = bytes("network.sent", "weights", "Bytes sent to workers");
     updatesSent = bytes("network.sent", "updates", "Bytes sent to workers");
     updatesReceived = bytes("network.received", "updates", "Bytes received from workers");
+    for (String reason : List.of("non_finite", "out_of_bound", "not_that_worker", "outlier")) {
+      refused.put(reason, Counter.builder(P + "requests.refused").tag("reason", reason)
+          .description("Requests refused before they touched the run: non-finite or out-of-bound update values,"
+              + " another worker's id, an outlier left out of the merge").register(registry));
+    }
   }
 
   private Timer timer(String name, String help) {
@@ -113,6 +130,10 @@ public final class CoordinatorMetrics {
       validationLoss = r.validationLoss();
     }
     tokensCounter.increment(tokensMerged);
+    if (!r.mergedSlots().isEmpty()) {
+      bytesPerToken = r.bytesPerToken();
+      reductionVsSyncDp = r.reductionVsSyncDp();
+    }
     tokensPerSecond = roundSeconds > 0 ? tokensMerged / roundSeconds : 0;
     roundDuration.record((long) (roundSeconds * 1e9), TimeUnit.NANOSECONDS);
     mergeDuration.record((long) (r.mergeSeconds() * 1e9), TimeUnit.NANOSECONDS);
@@ -143,8 +164,10 @@ public final class CoordinatorMetrics {
    * out-of-bound value, or a call with another worker's key. The reason is one of a few fixed words.
    */
   void refused(String reason) {
-    Counter.builder(P + "requests.refused").tag("reason", reason)
-        .description("Requests refused before they touched the run (non-finite or out-of-bound updates, wrong keys)")
-        .register(registry).increment();
+    Counter c = refused.get(reason);
+    if (c == null) {
+      throw new IllegalArgumentException("unknown refusal reason '" + reason + "'; known: " + refused.keySet());
+    }
+    c.increment();
   }
 }

@@ -1,5 +1,7 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.round.CommunicationCost;
+import io.orthoslice.common.train.Precision;
 import io.orthoslice.common.wire.FactoredUpdate;
 
 import java.util.List;
@@ -35,13 +37,18 @@ final class RoundEvaluation {
     double val = subs.isEmpty() ? previousLoss : due ? evaluate(after) : Double.NaN;
     double evalSeconds = (System.nanoTime() - t1) / 1e9;
     List<Integer> slots = subs.stream().map(Submission::slot).toList();
+    long upload = (long) subs.stream().mapToLong(Submission::bytes).average().orElse(0);
+    long download = update == null ? after.bytes() : update.bytes();
+    long tokens = (long) subs.stream().mapToLong(Submission::tokens).average().orElse(0);
+    long parameters = after.values().values().stream().mapToLong(v -> v.length).sum();
+    double syncDp = CommunicationCost.syncDataParallelPerToken(parameters, r.participants.size(),
+        settings.train().precision() == Precision.FP32 ? Float.BYTES : 2, settings.train().tokensPerStep());
     return new RoundResult(r.round, r.participants.size(), slots, after.version(),
-        subs.stream().mapToDouble(Submission::meanLoss).average().orElse(Double.NaN), val,
-        (long) subs.stream().mapToLong(Submission::bytes).average().orElse(0), after.bytes(),
+        subs.stream().mapToDouble(Submission::meanLoss).average().orElse(Double.NaN), val, upload, after.bytes(),
         update == null ? 0 : update.bytes(), mergeSeconds, evalSeconds,
         subs.stream().mapToDouble(Submission::fetchSeconds).max().orElse(0),
         subs.stream().mapToDouble(Submission::trainSeconds).max().orElse(0),
-        (System.nanoTime() - r.openedNanos) / 1e9);
+        (System.nanoTime() - r.openedNanos) / 1e9, CommunicationCost.perToken(upload, download, tokens), syncDp);
   }
 
   boolean lastRound(long round) {

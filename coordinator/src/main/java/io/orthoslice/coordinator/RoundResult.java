@@ -1,5 +1,6 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.round.CommunicationCost;
 import java.util.List;
 import java.util.Locale;
 
@@ -16,6 +17,10 @@ import java.util.Locale;
  *     the previous merge; 0 when every worker already held them)
  * @param trainSeconds the slowest merged worker's local training
  * @param roundSeconds open to merged and evaluated, on the coordinator
+ * @param bytesPerToken what a worker moved per token it trained this round (update plus its fetch of
+ *     the merge: {@link CommunicationCost#perToken})
+ * @param syncDpBytesPerToken what synchronous data parallel on the same workers would move
+ *     ({@link CommunicationCost#syncDataParallelPerToken})
  */
 public record RoundResult(
     long round,
@@ -31,7 +36,14 @@ public record RoundResult(
     double evalSeconds,
     double fetchSeconds,
     double trainSeconds,
-    double roundSeconds) {
+    double roundSeconds,
+    double bytesPerToken,
+    double syncDpBytesPerToken) {
+
+  /** How many times fewer bytes per trained token than synchronous data parallel (NaN with one worker). */
+  public double reductionVsSyncDp() {
+    return CommunicationCost.reduction(bytesPerToken, syncDpBytesPerToken);
+  }
 
   public double validationPerplexity() {
     return Math.exp(validationLoss);
@@ -41,11 +53,12 @@ public record RoundResult(
   public String line(int totalRounds) {
     return String.format(Locale.ROOT,
         "round %d/%d: merged %d/%d slots, mean worker loss %.4f, validation perplexity %s,"
-            + " upload %s/worker, broadcast full %s factored %s; fetch %.3f s, train %.2f s, merge %.3f s,"
-            + " eval %.3f s, round %.2f s",
+            + " upload %s/worker, broadcast full %s factored %s, %.1f B/token (%s fewer than sync DP);"
+            + " fetch %.3f s, train %.2f s, merge %.3f s, eval %.3f s, round %.2f s",
         round + 1, totalRounds, mergedSlots.size(), participants, meanLoss,
         Double.isNaN(validationLoss) ? "-" : String.format(Locale.ROOT, "%.2f", validationPerplexity()),
-        human(uploadBytesPerWorker), human(fullBroadcastBytes), human(factoredBroadcastBytes), fetchSeconds,
+        human(uploadBytesPerWorker), human(fullBroadcastBytes), human(factoredBroadcastBytes), bytesPerToken,
+        Double.isNaN(reductionVsSyncDp()) ? "-" : String.format(Locale.ROOT, "%.0fx", reductionVsSyncDp()), fetchSeconds,
         trainSeconds, mergeSeconds, evalSeconds, roundSeconds);
   }
 

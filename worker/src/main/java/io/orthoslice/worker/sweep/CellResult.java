@@ -10,9 +10,26 @@ import java.util.List;
  * @param perplexityByRound validation perplexity after each round
  * @param tokens training tokens of all workers together
  * @param bytesPerRoundPerWorker mean of one worker's upload plus the broadcast it received, per round
+ * @param bytesPerToken bytes a worker moved per token it trained ({@code CommunicationCost.perToken});
+ *     0 when unknown (a line written before the figure existed and whose run summary is gone)
+ * @param reductionVsSyncDp how many times fewer bytes per trained token than synchronous data
+ *     parallel ({@code CommunicationCost.reduction}); 0 when unknown
  */
 public record CellResult(SweepCell cell, String status, String error, double initialPerplexity,
-    List<Double> perplexityByRound, long tokens, double bytesPerRoundPerWorker, double seconds, String runDir) {
+    List<Double> perplexityByRound, long tokens, double bytesPerRoundPerWorker, double seconds, String runDir,
+    double bytesPerToken, double reductionVsSyncDp) {
+
+  public CellResult(SweepCell cell, String status, String error, double initialPerplexity,
+      List<Double> perplexityByRound, long tokens, double bytesPerRoundPerWorker, double seconds, String runDir) {
+    this(cell, status, error, initialPerplexity, perplexityByRound, tokens, bytesPerRoundPerWorker, seconds, runDir,
+        0, 0);
+  }
+
+  /** This result with its communication figures. */
+  public CellResult withCommunication(double perToken, double reduction) {
+    return new CellResult(cell, status, error, initialPerplexity, perplexityByRound, tokens, bytesPerRoundPerWorker,
+        seconds, runDir, perToken, reduction);
+  }
 
   public boolean ok() {
     return status.equals("ok");

@@ -116,11 +116,17 @@ public final class SweepReport {
       }
       md.append("\n");
     }
-    md.append("\n| cell | status | final ppl | bytes/round/worker | tokens | seconds |\n|---|---|---|---|---|---|\n");
+    md.append("\nBytes per trained token: what a worker sent and fetched per token it trained; \"vs sync DP\": how many"
+        + " times fewer than synchronous data parallel (a ring all-reduce of the fp32 gradient every step) on the same"
+        + " workers (io.orthoslice.common.round.CommunicationCost).\n");
+    md.append("\n| cell | status | final ppl | bytes/round/worker | bytes/token | vs sync DP | tokens | seconds |\n"
+        + "|---|---|---|---|---|---|---|---|\n");
     for (CellResult r : results) {
-      md.append(String.format(Locale.ROOT, "| %s | %s | %.2f | %s | %d | %.0f |%n", r.cell().slug(),
+      md.append(String.format(Locale.ROOT, "| %s | %s | %.2f | %s | %s | %s | %d | %.0f |%n", r.cell().slug(),
           r.ok() ? "ok" : "failed: " + r.error().replace('|', '/'), r.finalPerplexity(),
-          mib(r.bytesPerRoundPerWorker()), r.tokens(), r.seconds()));
+          mib(r.bytesPerRoundPerWorker()), r.bytesPerToken() > 0 ? String.format(Locale.ROOT, "%.1f", r.bytesPerToken())
+              : "-", r.reductionVsSyncDp() > 0 ? String.format(Locale.ROOT, "%.0fx", r.reductionVsSyncDp()) : "-",
+          r.tokens(), r.seconds()));
     }
     return md.toString();
   }

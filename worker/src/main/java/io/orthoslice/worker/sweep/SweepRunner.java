@@ -2,6 +2,7 @@ package io.orthoslice.worker.sweep;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.orthoslice.common.round.CommunicationCost;
 import io.orthoslice.worker.launch.LaunchConfig;
 import io.orthoslice.worker.launch.Launcher;
 import java.io.IOException;
@@ -56,8 +57,43 @@ public final class SweepRunner {
     Files.createDirectories(dir);
     checkSharedSettings();
     for (CellResult r : readCells(dir.resolve("cells.jsonl"))) {
-      done.put(r.cell().slug(), r);
+      done.put(r.cell().slug(), withCommunication(r));
     }
+  }
+
+  /**
+   * A result line written before the communication figures existed gets them from its run's
+   * summary.json when that is still there (the same computation as a new cell's).
+   */
+  private CellResult withCommunication(CellResult r) throws IOException {
+    Path summary = Path.of(r.runDir()).resolve("coordinator").resolve("summary.json");
+    if (!r.ok() || r.bytesPerToken() > 0 || !Files.isRegularFile(summary)) {
+      return r;
+    }
+    return communication(r, json.readTree(summary.toFile()), spec.seqLen() * (long) spec.batchSize());
+  }
+
+  /**
+   * The run's bytes per trained token and its reduction against synchronous data parallel
+   * ({@link CommunicationCost}), over all its rounds: what a worker sent and fetched, for the tokens
+   * it trained; data parallel with the run's parameter count (the fp32 weights' bytes / 4), workers
+   * and tokens per step, fp32 gradients.
+   */
+  static CellResult communication(CellResult r, JsonNode summary, long tokensPerStep) {
+    long moved = 0;
+    long tokens = 0;
+    long parameters = 0;
+    int workers = r.cell().workers();
+    for (JsonNode round : summary.get("round_results")) {
+      long full = round.get("fullBroadcastBytes").asLong();
+      long factored = round.get("factoredBroadcastBytes").asLong();
+      moved += round.get("uploadBytesPerWorker").asLong() + (factored > 0 ? factored : full);
+      tokens += (long) tokensPerStep * summary.get("local_steps").asLong();
+      parameters = full / Float.BYTES;
+    }
+    double ours = CommunicationCost.perToken(moved, 0, tokens);
+    double dp = CommunicationCost.syncDataParallelPerToken(parameters, workers, Float.BYTES, tokensPerStep);
+    return r.withCommunication(ours, CommunicationCost.reduction(ours, dp));
   }
 
   /** Runs what is missing and returns every result of this sweep's cells (old and new). */
@@ -165,8 +201,9 @@ public final class SweepRunner {
     // Checkpoints are not kept: a cell is re-run from its command, and a sweep holds hundreds.
     deleteTree(runDir.resolve("coordinator").resolve("checkpoints"));
     long tokens = (long) c.workers() * spec.rounds() * spec.localSteps() * spec.seqLen() * spec.batchSize();
-    return new CellResult(c, "ok", "", Math.exp(s.get("initial_validation_loss").asDouble()), ppl, tokens,
-        ppl.isEmpty() ? 0 : bytes / ppl.size(), seconds, runDir.toString());
+    return communication(new CellResult(c, "ok", "", Math.exp(s.get("initial_validation_loss").asDouble()), ppl,
+        tokens, ppl.isEmpty() ? 0 : bytes / ppl.size(), seconds, runDir.toString()), s,
+        spec.seqLen() * (long) spec.batchSize());
   }
 
   /** The launcher's lines go to the cell's own log; round lines also move the progress bar. */
