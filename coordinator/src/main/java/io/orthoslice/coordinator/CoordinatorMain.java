@@ -121,8 +121,10 @@ public final class CoordinatorMain implements Callable<Integer> {
   double outerLr;
   @Option(names = "--outer-momentum", defaultValue = "0.0", description = "DiLoCo outer Nesterov momentum (0: off). Default: ${DEFAULT-VALUE}.")
   double outerMomentum;
-  @Option(names = "--merge", defaultValue = "auto", description = "How the factor updates of a projected matrix"
-      + " combine: sum | mean | auto (sum for orthogonal, mean for independent and same). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--merge", defaultValue = "mean", description = "How the factor updates of a projected matrix"
+      + " combine: mean | sum | mean*F | sum*F | auto (each mode's rule by construction: sum for orthogonal, mean"
+      + " for independent and same). mean is the measured best with several local steps (docs/RESULTS.md)."
+      + " Default: ${DEFAULT-VALUE}.")
   String merge;
   @Option(names = "--slice-rounds", defaultValue = "1", description = "Re-draw the projections every R rounds."
       + " Default: ${DEFAULT-VALUE}.")
@@ -211,7 +213,7 @@ public final class CoordinatorMain implements Callable<Integer> {
       RunSettings settings = new RunSettings(model, train, m, rank, localSteps, rounds, workers,
           minWorkers == 0 ? workers : minWorkers, Duration.ofMillis((long) (roundTimeout * 1000)),
           Duration.ofMillis((long) (heartbeatTimeout * 1000)), ds.id(), outerLr, outerMomentum, checkpointEvery,
-          evalBatches, new RoundRules("auto".equalsIgnoreCase(merge) ? MergeRule.defaultFor(m) : MergeRule.parse(merge),
+          evalBatches, new RoundRules("auto".equalsIgnoreCase(merge) ? MergeRule.byConstruction(m) : MergeRule.parse(merge),
               sliceRounds, InnerState.parse(innerState)), evalEvery,
           new UpdateLimits(maxUpdateValue, updateOutlierFactor));
       metrics.runInfo(settings);

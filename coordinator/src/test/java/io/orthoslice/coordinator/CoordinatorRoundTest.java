@@ -12,7 +12,10 @@ import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.round.InnerState;
+import io.orthoslice.common.round.MergeRule;
 import io.orthoslice.common.round.RoundMerge;
+import io.orthoslice.common.round.RoundRules;
 import io.orthoslice.common.round.RoundMode;
 import io.orthoslice.common.round.RoundPlan;
 import io.orthoslice.common.projection.Side;
@@ -75,8 +78,10 @@ class CoordinatorRoundTest {
       throws Exception {
     TrainConfig train = new TrainConfig(8, 2, 1, 3 * 2, 1, 1e-3, 1e-4, 0.9, 0.95, 1e-8, 0.0, 1.0, 7, Precision.FP32,
         RunSettings.workerMethod(RoundMode.ORTHOGONAL, RANK, 1.0));
+    // The orthogonal sum (not the default mean): the whole-round test checks base + sum of the slices.
     RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, RANK, 2, 3, workers, minWorkers,
-        roundTimeout, heartbeatTimeout, "test-data", 1.0, 0.0, 0, 1);
+        roundTimeout, heartbeatTimeout, "test-data", 1.0, 0.0, 0, 1,
+        new RoundRules(MergeRule.SUM, 1, InnerState.RESET), 1, UpdateLimits.DEFAULT);
     core = new Coordinator(s, ResumeState.fresh(CoordinatorMain.initialWeights(MODEL, 7)), ValidationLoss.NONE,
         merged::add, (st, r) -> {}, new CoordinatorMetrics(registry));
     open.add(core);

@@ -22,7 +22,7 @@ public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState
 
   /** The mode's own merge rule, slices re-drawn every round, a fresh optimizer every round. */
   public static RoundRules defaultsFor(RoundMode mode) {
-    return new RoundRules(MergeRule.defaultFor(mode), 1, InnerState.RESET);
+    return new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET);
   }
 
   /** The draw index round {@code round}'s projectors derive from. */

@@ -126,7 +126,7 @@ class MergeOfTrainedSlicesTest {
       Map<String, NDArray> w0 = start(m);
       try (Trainer single = trainAtDraw(w0, standalone, 3); Trainer worker = train(w0, new RoundProjections(plan, 0), 1)) {
         Map<String, NDArray> d = RoundMerge.deltas(plan, w0, List.of(submitted(0, worker)), ALPHA,
-            MergeRule.defaultFor(mode), m);
+            MergeRule.byConstruction(mode), m);
         LinkedHashMap<String, NDArray> expected = single.effectiveWeights(m);
         for (ParameterSpec p : MODEL.parameters()) {
           double err = relative(w0.get(p.name()).add(d.get(p.name())), expected.get(p.name()));

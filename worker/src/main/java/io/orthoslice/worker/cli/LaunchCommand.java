@@ -37,7 +37,7 @@ final class LaunchCommand implements Callable<Integer> {
   int seqLen;
   @Option(names = "--batch-size", defaultValue = "8", description = "Default: ${DEFAULT-VALUE}.")
   int batchSize;
-  @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate (the merge adds K workers' steps in orthogonal mode; 3e-3 overshoots on the small presets). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate. Default: ${DEFAULT-VALUE}.")
   double lr;
   @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
   long seed;
@@ -56,8 +56,8 @@ final class LaunchCommand implements Callable<Integer> {
       description = "The coordinator's metrics port; worker i gets this + 1 + i (0: free ports, -1: off)."
           + " Default: ${DEFAULT-VALUE}.")
   int metricsPort;
-  @Option(names = "--merge", description = "sum | mean | auto: how the factor updates of a projected matrix combine"
-      + " (the coordinator's default: auto = sum for orthogonal, mean for independent and same).")
+  @Option(names = "--merge", description = "mean | sum | auto: how the factor updates of a projected matrix combine"
+      + " (the coordinator's default: mean, the measured best; auto = sum for orthogonal, mean for the others).")
   String merge;
   @Option(names = "--slice-rounds", description = "Re-draw the projections every R rounds (the coordinator's default: 1).")
   Integer sliceRounds;

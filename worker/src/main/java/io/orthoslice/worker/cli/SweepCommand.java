@@ -46,8 +46,9 @@ final class SweepCommand implements Callable<Integer> {
   List<Double> lrs;
   @Option(names = "--seeds", split = ",", defaultValue = "42", description = "Seeds. Default: ${DEFAULT-VALUE}.")
   List<Long> seeds;
-  @Option(names = "--merge", split = ",", defaultValue = "auto",
-      description = "sum | mean | auto (each mode's own). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--merge", split = ",", defaultValue = "auto,mean",
+      description = "sum | mean | sum*F | mean*F | auto (each mode's rule by construction: sum for orthogonal, mean"
+          + " for the others); the baselines' auto and mean are one cell. Default: ${DEFAULT-VALUE}.")
   List<String> merges;
   @Option(names = "--slice-rounds", split = ",", defaultValue = "1", description = "Slice lifetimes R. Default: ${DEFAULT-VALUE}.")
   List<Integer> sliceRounds;

@@ -119,7 +119,7 @@ public record SweepSpec(
       for (int k : workers) {
         for (String merge : merges) {
           String rule = m == RoundMode.FULL ? "mean"
-              : merge.equals("auto") ? MergeRule.defaultFor(m).label() : MergeRule.parse(merge).label();
+              : merge.equals("auto") ? MergeRule.byConstruction(m).label() : MergeRule.parse(merge).label();
           for (int slices : sliceRounds) {
             int s = m == RoundMode.FULL ? 1 : slices;
             for (String inner : innerStates) {
