@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
       BenchCommand.class,
       CompareCommand.class,
       WorkerCommand.class,
+      CoordinatorCommand.class,
       LaunchCommand.class,
       SweepCommand.class,
       CommandLine.HelpCommand.class
@@ -35,7 +36,7 @@ public final class OrthosliceCli implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: train, prepare-data, eval, bench, worker, launch");
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: train, prepare-data, eval, bench, compare, worker, coordinator, launch, sweep");
   }
 
   public static void main(String[] args) {
@@ -51,6 +52,8 @@ public final class OrthosliceCli implements Runnable {
 
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new OrthosliceCli());
+    // Everything after 'coordinator' is the coordinator's, its options and --help included.
+    cl.getSubcommands().get("coordinator").setUnmatchedOptionsArePositionalParams(true);
     cl.setParameterExceptionHandler((ex, a) -> {
       PrintWriter err = ex.getCommandLine().getErr();
       err.println("error: " + ex.getMessage());

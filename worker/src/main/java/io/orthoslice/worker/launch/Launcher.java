@@ -170,7 +170,7 @@ public final class Launcher {
    * alone, whose manifest names its libraries: adding it to the worker's class path would put the
    * shared libraries (and common's logback.xml) on it twice.
    */
-  static String coordinatorClassPath() {
+  public static String coordinatorClassPath() {
     if (onClassPath(COORDINATOR_MAIN)) {
       return System.getProperty("java.class.path");
     }

@@ -53,4 +53,17 @@ class CliErrorsTest {
     assertTrue(text.lines().count() <= 2, kind + ": one line (plus a --help hint): " + text);
   }
 
+  /** The coordinator is a command of orthoslice too: listed, its arguments passed through, its exit status kept. */
+  @org.junit.jupiter.api.Test
+  void theCoordinatorIsListedAndRunsWithItsOwnArguments() {
+    StringWriter help = new StringWriter();
+    CommandLine cl = OrthosliceCli.commandLine();
+    cl.setOut(new PrintWriter(help));
+    assertEquals(0, cl.execute("--help"));
+    assertTrue(help.toString().contains("  coordinator "), help.toString());
+    assertEquals(0, OrthosliceCli.commandLine().execute("coordinator", "--help"));
+    // The coordinator's own check of its arguments: one line, exit status 2, through the child JVM.
+    assertEquals(2, OrthosliceCli.commandLine().execute("coordinator", "--rounds", "0", "--metrics-port", "-1",
+        "--output", tmp.resolve("coordinator-zero-rounds").toString()));
+  }
 }
