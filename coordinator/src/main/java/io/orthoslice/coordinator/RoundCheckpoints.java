@@ -59,6 +59,10 @@ public final class RoundCheckpoints implements Checkpointer {
       extra.put("weights_version", s.weights().version());
       extra.put("validation_loss", Double.isFinite(s.validationLoss()) ? s.validationLoss() : -1.0);
       extra.put("dataset_id", settings.datasetId());
+      // The run's validation windows, which `orthoslice eval` of this checkpoint scores by default.
+      extra.put("seq_len", settings.train().seqLen());
+      extra.put("batch_size", settings.train().microBatch());
+      extra.put("eval_batches", settings.evalBatches());
       TrainerState ts = new TrainerState(step, s.dataCursor(), s.dataCursor() * (settings.train().seqLen() + 1L),
           settings.train().seed(), runRecord(settings), extra);
       Path dir = store.save(CheckpointStore.stepName(step),

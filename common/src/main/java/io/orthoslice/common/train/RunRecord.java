@@ -24,9 +24,13 @@ final class RunRecord {
     return JSON.convertValue(cfg, LinkedHashMap.class);
   }
 
-  static TrainerState trainerState(Trainer t, long dataPosition, String datasetId) {
+  /** @param evalBatches the run's validation batches ({@code eval} scores the same windows by default) */
+  static TrainerState trainerState(Trainer t, long dataPosition, String datasetId, int evalBatches) {
     Map<String, Object> extra = new LinkedHashMap<>();
     extra.put("dataset_id", datasetId);
+    extra.put("seq_len", t.config().seqLen());
+    extra.put("batch_size", t.config().microBatch());
+    extra.put("eval_batches", evalBatches);
     double[] ls = t.lossScaler().snapshot();
     extra.put("loss_scale", List.of(ls[0], ls[1]));
     String version = RunRecord.class.getPackage().getImplementationVersion();

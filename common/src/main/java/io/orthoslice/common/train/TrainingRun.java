@@ -86,7 +86,7 @@ public final class TrainingRun {
               s.step(), valLoss, Math.exp(valLoss)));
         }
         if (last || (opts.checkpointEvery() > 0 && s.step() % opts.checkpointEvery() == 0)) {
-          lastCheckpoint = save(trainer, store, windowsPerStep, data, bosId, eosId);
+          lastCheckpoint = save(trainer, store, windowsPerStep, data, bosId, eosId, opts.evalBatches());
           progress.message("checkpoint " + lastCheckpoint);
         }
       }
@@ -140,11 +140,12 @@ public final class TrainingRun {
   }
 
   private static Path save(Trainer trainer, CheckpointStore store, long windowsPerStep, TokenWindows data,
-      int bosId, int eosId) {
+      int bosId, int eosId, int evalBatches) {
     try (NDManager scope = trainer.root().newSubManager()) {
       LinkedHashMap<String, NDArray> weights = trainer.effectiveWeights(scope);
       LinkedHashMap<String, NDArray> state = trainer.optimizerState(scope);
-      TrainerState ts = RunRecord.trainerState(trainer, trainer.step() * windowsPerStep, data.datasetId());
+      TrainerState ts = RunRecord.trainerState(trainer, trainer.step() * windowsPerStep, data.datasetId(),
+          evalBatches);
       return store.save(CheckpointStore.stepName(trainer.step()),
           new Checkpoint(trainer.modelConfig(), weights, state, ts, bosId, eosId));
     } catch (IOException e) {
