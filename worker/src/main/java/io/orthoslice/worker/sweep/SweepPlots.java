@@ -31,7 +31,8 @@ public final class SweepPlots {
     rows.forEach(r -> ks.add(r.workers()));
     for (int k : ks) {
       XYChart c = chart(title + ", K = " + k, "round", "validation perplexity");
-      c.getStyler().setYAxisLogarithmic(true);
+      // Linear, with labelled ticks: XChart's log axis labels decades only, and these curves span less than one.
+      c.getStyler().setYAxisDecimalPattern("0.#");
       for (SweepReport.Row r : rows) {
         double[] y = r.meanByRound();
         if (r.workers() != k || y.length == 0) {
