@@ -2,11 +2,8 @@ package io.orthoslice.common.data;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.EnumMap;
@@ -35,7 +32,10 @@ public final class TokenDataset implements AutoCloseable {
     this.splits = splits;
   }
 
-  /** Opens {@code dir}, checking the manifest's version and dtype and every shard's size. */
+  /**
+   * Opens {@code dir}, checking the manifest's version and dtype, every shard's size, and every
+   * shard's SHA-256 (once per change of the shard: {@link ShardVerification}).
+   */
   public static TokenDataset open(Path dir) throws IOException {
     return open(dir, MappedShards.DEFAULT_CHUNK_BYTES);
   }
@@ -76,6 +76,7 @@ public final class TokenDataset implements AutoCloseable {
     for (Split split : Split.values()) {
       splits.put(split, MappedShards.map(dir, manifest.split(split), dtype, maxChunkBytes));
     }
+    ShardVerification.verify(dir, manifest); // once per change of a shard (ShardVerification.RECORD)
     return new TokenDataset(dir, manifest, sha256Hex(bytes).substring(0, 16), splits);
   }
 
@@ -121,15 +122,15 @@ public final class TokenDataset implements AutoCloseable {
   }
 
   /**
-   * Re-hashes every shard and compares with the manifest; reads the whole dataset, so it is for
-   * after a copy or on suspicion, not for every open.
+   * Re-hashes every shard and compares with the manifest, whatever {@link ShardVerification}
+   * recorded; reads the whole dataset, so it is for after a copy or on suspicion.
    *
    * @throws IllegalStateException naming the first shard whose bytes do not match
    */
   public void verifyChecksums() throws IOException {
     for (Split split : Split.values()) {
       for (Manifest.ShardEntry shard : manifest.split(split).shards()) {
-        String actual = sha256Hex(dir.resolve(shard.file()));
+        String actual = ShardVerification.sha256Hex(dir.resolve(shard.file()));
         if (!actual.equals(shard.sha256())) {
           throw new IllegalStateException(
               "shard "
@@ -143,13 +144,6 @@ public final class TokenDataset implements AutoCloseable {
     }
   }
 
-  private static String sha256Hex(Path file) throws IOException {
-    MessageDigest digest = sha256();
-    try (InputStream in = new DigestInputStream(Files.newInputStream(file), digest)) {
-      in.transferTo(OutputStream.nullOutputStream());
-    }
-    return HexFormat.of().formatHex(digest.digest());
-  }
 
   private static String sha256Hex(byte[] bytes) {
     return HexFormat.of().formatHex(sha256().digest(bytes));

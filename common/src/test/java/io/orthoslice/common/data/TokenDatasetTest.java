@@ -3,6 +3,7 @@ package io.orthoslice.common.data;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -97,24 +98,24 @@ class TokenDatasetTest {
   }
 
   @Test
-  void corruptShardFailsChecksumVerification() throws Exception {
+  void aCorruptShardIsRefusedWhenTheDatasetOpensAndAnIntactOneIsHashedOnce() throws Exception {
+    TokenDataset.open(dir).close(); // checks every shard, records what it saw
+    Path record = dir.resolve(ShardVerification.RECORD);
+    assertTrue(Files.isRegularFile(record));
+    String seen = Files.readString(record);
+    TokenDataset.open(dir).close(); // nothing changed: nothing hashed, nothing rewritten
+    assertEquals(seen, Files.readString(record));
+
     Path shard = dir.resolve("train-00000.bin");
     byte[] bytes = Files.readAllBytes(shard);
     bytes[3] ^= 1;
     Files.write(shard, bytes);
-    try (TokenDataset ds = TokenDataset.open(dir)) {
-      String actual = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-      String recorded = ds.manifest().train().shards().get(0).sha256();
-      var e = assertThrows(IllegalStateException.class, ds::verifyChecksums);
-      assertEquals(
-          "shard "
-              + shard
-              + " is corrupt: SHA-256 "
-              + actual
-              + " but the manifest says "
-              + recorded,
-          e.getMessage());
-    }
+    Files.setLastModifiedTime(shard, java.nio.file.attribute.FileTime.fromMillis(
+        Files.getLastModifiedTime(shard).toMillis() + 2000)); // a rewrite within the clock's tick still counts
+    String actual = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    var e = assertThrows(IllegalArgumentException.class, () -> TokenDataset.open(dir));
+    assertTrue(e.getMessage().startsWith("shard " + shard + " is corrupt: its SHA-256 is " + actual
+        + " but the manifest says "), e.getMessage());
   }
 
   @Test
