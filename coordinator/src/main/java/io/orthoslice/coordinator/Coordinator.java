@@ -82,8 +82,8 @@ public final class Coordinator implements AutoCloseable {
 
   /** A worker leaves (an unknown id is a no-op: it left or timed out already; a wrong key is refused). */
   public synchronized void leave(String workerId, String workerKey, String reason) {
-    if (members.contains(workerId) && !members.holdsKey(workerId, workerKey)) {
-      throw notThatWorker(workerId);
+    if (members.contains(workerId)) {
+      members.check(workerId, workerKey, metrics::refused);
     }
     if (members.leave(workerId)) {
       LOG.info("worker {} left: {}", workerId, reason);
@@ -116,9 +116,7 @@ public final class Coordinator implements AutoCloseable {
       if (!members.leave(workerId)) {
         return;
       }
-      LOG.warn("worker {} lost its connection; dropped", workerId);
-      metrics.dropped(1, members.size());
-      waiters.cancel(workerId);
+      dropped(workerId, "lost its connection");
       closeIfComplete();
     }
     driver.tryOpen();
@@ -138,13 +136,17 @@ public final class Coordinator implements AutoCloseable {
   private void expireSilent() {
     synchronized (this) {
       for (String id : members.expire(settings.heartbeatTimeout())) {
-        LOG.warn("worker {} missed its heartbeats; dropped", id);
-        metrics.dropped(1, members.size());
-        waiters.cancel(id);
+        dropped(id, "missed its heartbeats");
       }
       closeIfComplete();
     }
     driver.tryOpen();
+  }
+
+  private void dropped(String workerId, String why) {
+    LOG.warn("worker {} {}; dropped", workerId, why);
+    metrics.dropped(1, members.size());
+    waiters.cancel(workerId);
   }
 
   /** Under the lock: when every live participant has submitted, the round closes on the driver. */
@@ -296,31 +298,20 @@ public final class Coordinator implements AutoCloseable {
     return history.awaitEnd(timeout);
   }
 
+  /** The live workers' ids, in join order. */
+  public List<String> liveWorkers() {
+    return members.live();
+  }
+
   /** After the run: waits until every worker has left, or the time-out. */
   public boolean awaitDrained(Duration timeout) throws InterruptedException {
     return members.awaitEmpty(timeout);
   }
 
-  /**
-   * Every call of a joined worker is a sign of life: an unknown id is NOT_FOUND, a known id with
-   * another key is PERMISSION_DENIED (and is no sign of that worker's life).
-   */
+  /** Every call of a joined worker is a sign of life, once {@link Membership#check} has found it is that worker. */
   private void touch(String workerId, String workerKey) {
     ensureOpenForBusiness();
-    if (!members.contains(workerId)) {
-      throw new CoordinatorException(Code.NOT_FOUND, "unknown worker id '" + workerId
-          + "' (never joined, left, or timed out); join again");
-    }
-    if (!members.holdsKey(workerId, workerKey)) {
-      metrics.refused("not_that_worker");
-      throw notThatWorker(workerId);
-    }
-    members.seen(workerId);
-  }
-
-  private static CoordinatorException notThatWorker(String workerId) {
-    return new CoordinatorException(Code.PERMISSION_DENIED, "the worker key does not match worker id '" + workerId
-        + "' (a worker's calls carry the key its own Join returned)");
+    members.check(workerId, workerKey, metrics::refused);
   }
 
   private void ensureOpenForBusiness() {

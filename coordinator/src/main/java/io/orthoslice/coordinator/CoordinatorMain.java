@@ -54,6 +54,9 @@ import picocli.CommandLine.Option;
 public final class CoordinatorMain implements Callable<Integer> {
 
   /** The default gRPC port; deploy/ uses the same (a test checks). */
+  /** How long the end of a run waits for the workers to leave before the coordinator exits anyway. */
+  static final Duration DRAIN = Duration.ofSeconds(10);
+
   public static final int DEFAULT_PORT = 7070;
   /** The environment variable that carries the run token. */
   public static final String TOKEN_ENV = Protocol.TOKEN_ENV;
@@ -257,8 +260,11 @@ public final class CoordinatorMain implements Callable<Integer> {
               results.isEmpty() ? Double.NaN : results.get(results.size() - 1).validationPerplexity()));
           out.flush();
         }
-        // Let workers' pending polls see "finished" before the server goes away.
-        core.awaitDrained(Duration.ofSeconds(10));
+        // Let workers' pending polls see "finished" before the server goes away, for a bounded time.
+        if (!core.awaitDrained(DRAIN)) {
+          out.println("exiting without waiting longer for " + core.liveWorkers().size() + " worker(s) that had not"
+              + " left after " + DRAIN.toSeconds() + " s: " + core.liveWorkers() + " (they learn it at their next call)");
+        }
         if (failure.isPresent()) {
           throw new RunStopped("run stopped after " + results.size() + " of " + rounds + " rounds: "
               + failure.get().getMessage());

@@ -9,6 +9,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Who is in the run: workers in join order with the time of their last sign of life and the random
@@ -43,13 +44,22 @@ final class Membership {
     return lastSeenMs.containsKey(id);
   }
 
-  /** Whether {@code key} is the one issued to the live worker {@code id} (compared in constant time). */
-  synchronized boolean holdsKey(String id, String key) {
+  /**
+   * Checks that the caller is the live worker {@code id}, and marks it seen: an unknown id is
+   * NOT_FOUND (join again); a known id with another key (compared in constant time) is
+   * PERMISSION_DENIED, counted as {@code not_that_worker}, and no sign of that worker's life.
+   */
+  synchronized void check(String id, String key, Consumer<String> refused) {
     byte[] k = keys.get(id);
-    return k != null && key != null && MessageDigest.isEqual(k, key.getBytes(StandardCharsets.US_ASCII));
-  }
-
-  synchronized void seen(String id) {
+    if (k == null) {
+      throw new CoordinatorException(CoordinatorException.Code.NOT_FOUND, "unknown worker id '" + id
+          + "' (never joined, left, or timed out); join again");
+    }
+    if (key == null || !MessageDigest.isEqual(k, key.getBytes(StandardCharsets.US_ASCII))) {
+      refused.accept("not_that_worker");
+      throw new CoordinatorException(CoordinatorException.Code.PERMISSION_DENIED, "the worker key does not match"
+          + " worker id '" + id + "' (a worker's calls carry the key its own Join returned)");
+    }
     lastSeenMs.replace(id, System.currentTimeMillis());
   }
 
