@@ -86,7 +86,8 @@ final class RoundDriver {
       r = planner.open(d.round(), d.participants(), d.cursor());
       made = planner.assignments(r, d.weightsVersion(), System.currentTimeMillis() + settings.roundTimeout().toMillis());
     } catch (RuntimeException e) {
-      LOG.error("drawing round {} failed; stopping the run: {}", d.round() + 1, e.getMessage(), e);
+      LOG.error("drawing round {} failed; stopping the run: {}", d.round() + 1, e.getMessage());
+      LOG.debug("the draw's failure", e);
       run.fail(e, "the draw of round " + (d.round() + 1) + " failed");
       return;
     }
@@ -124,7 +125,8 @@ final class RoundDriver {
         tryOpen();
       }
     } catch (RuntimeException e) {
-      LOG.error("round {} failed; stopping the run: {}", r.round + 1, e.getMessage(), e);
+      LOG.error("round {} failed; stopping the run: {}", r.round + 1, e.getMessage()); // one line; the trace at debug
+      LOG.debug("the round's failure", e);
       run.fail(e, "round " + (r.round + 1) + " failed");
     }
   }

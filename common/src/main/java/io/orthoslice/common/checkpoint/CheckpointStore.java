@@ -67,6 +67,11 @@ public final class CheckpointStore {
     this.root = root;
     this.keepLast = keepLast;
   }
+  /** The directory the checkpoints live in. */
+  public Path directory() {
+    return root;
+  }
+
 
   public Path root() {
     return root;
