@@ -92,6 +92,17 @@ class CoordinatorRoundTest {
     core.start();
   }
 
+  /** {@code n} scripted workers that have joined, named w0, w1, ... */
+  private List<TestWorker> joined(int n) {
+    List<TestWorker> ws = new ArrayList<>();
+    for (int k = 0; k < n; k++) {
+      TestWorker w = new TestWorker(channel, TOKEN);
+      w.join("w" + k);
+      ws.add(w);
+    }
+    return ws;
+  }
+
   private static Map<String, WireTensor> update(int rank, Random rng) {
     Map<String, WireTensor> t = new LinkedHashMap<>();
     for (Map.Entry<String, long[]> e : RoundMerge.expectedShapes(MODEL, RoundMode.ORTHOGONAL, rank).entrySet()) {
@@ -108,12 +119,7 @@ class CoordinatorRoundTest {
   @Test
   void wholeRoundWithThreeWorkersMergesEverySliceIntoBasePlusSumOfSlices() throws Exception {
     start(3, Duration.ofSeconds(60));
-    List<TestWorker> ws = new ArrayList<>();
-    for (int k = 0; k < 3; k++) {
-      TestWorker w = new TestWorker(channel, TOKEN);
-      w.join("w" + k);
-      ws.add(w);
-    }
+    List<TestWorker> ws = joined(3);
     Map<String, float[]> base = ws.get(0).fetchWeights(0);
     Random rng = new Random(11);
     List<RoundAssignment> as = new ArrayList<>();
@@ -181,12 +187,7 @@ class CoordinatorRoundTest {
   @Test
   void workerThatMissesTheDeadlineIsLeftOutRefusedAndJoinsTheNextRound() throws Exception {
     start(3, Duration.ofMillis(1500));
-    List<TestWorker> ws = new ArrayList<>();
-    for (int k = 0; k < 3; k++) {
-      TestWorker w = new TestWorker(channel, TOKEN);
-      w.join("w" + k);
-      ws.add(w);
-    }
+    List<TestWorker> ws = joined(3);
     Random rng = new Random(2);
     RoundAssignment late = ws.get(2).awaitRound(0);
     for (int k = 0; k < 2; k++) {
@@ -287,12 +288,7 @@ class CoordinatorRoundTest {
   @Test
   void hostileUpdatesAreRefusedWithTheirStatusAndNothingOfThemIsMerged() throws Exception {
     start(3, Duration.ofSeconds(60));
-    List<TestWorker> ws = new ArrayList<>();
-    for (int k = 0; k < 3; k++) {
-      TestWorker w = new TestWorker(channel, TOKEN);
-      w.join("w" + k);
-      ws.add(w);
-    }
+    List<TestWorker> ws = joined(3);
     List<RoundAssignment> as = new ArrayList<>();
     for (TestWorker w : ws) {
       as.add(w.awaitRound(0));
