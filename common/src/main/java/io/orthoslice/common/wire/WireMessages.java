@@ -76,7 +76,7 @@ public final class WireMessages {
       return RoundAssignment.newBuilder().setFinished(true).build();
     }
     return RoundAssignment.newBuilder().setRound(a.round()).setParticipants(a.participants()).setSlot(a.slot())
-        .setRoundSeed(a.runSeed()).setLocalSteps(a.localSteps()).setWeightsVersion(a.weightsVersion())
+        .setRunSeed(a.runSeed()).setLocalSteps(a.localSteps()).setWeightsVersion(a.weightsVersion())
         .setGlobalStep(a.globalStep()).setDataPosition(a.dataPosition()).setSliceChecksum(a.sliceChecksum())
         .setDeadlineUnixMs(a.deadlineUnixMs()).setProjectionDraw(a.projectionDraw()).build();
   }
@@ -89,7 +89,7 @@ public final class WireMessages {
     if (a.getFinished()) {
       return Assignment.FINISHED;
     }
-    return new Assignment(false, a.getRound(), a.getParticipants(), a.getSlot(), a.getRoundSeed(), a.getLocalSteps(),
+    return new Assignment(false, a.getRound(), a.getParticipants(), a.getSlot(), a.getRunSeed(), a.getLocalSteps(),
         a.getWeightsVersion(), a.getGlobalStep(), a.getDataPosition(), a.getSliceChecksum(), a.getDeadlineUnixMs(),
         a.getProjectionDraw());
   }
@@ -110,7 +110,7 @@ public final class WireMessages {
   /** The header of a factored update (its tensors travel as chunks after it). */
   public static RoundUpdateHeader header(FactoredUpdate u) {
     return RoundUpdateHeader.newBuilder().setRound(u.round()).setFromVersion(u.fromVersion())
-        .setToVersion(u.toVersion()).setParticipants(u.participants()).setRoundSeed(u.runSeed())
+        .setToVersion(u.toVersion()).setParticipants(u.participants()).setRunSeed(u.runSeed())
         .addAllMergedSlots(u.mergedSlots()).setWeightsChecksum(u.weightsChecksum())
         .setProjectionDraw(u.projectionDraw()).build();
   }
@@ -120,6 +120,6 @@ public final class WireMessages {
     Map<String, float[]> values = new java.util.LinkedHashMap<>();
     tensors.forEach((k, v) -> values.put(k, v.toFloats()));
     return new FactoredUpdate(h.getRound(), h.getFromVersion(), h.getToVersion(), h.getParticipants(),
-        h.getRoundSeed(), h.getProjectionDraw(), List.copyOf(h.getMergedSlotsList()), values, h.getWeightsChecksum());
+        h.getRunSeed(), h.getProjectionDraw(), List.copyOf(h.getMergedSlotsList()), values, h.getWeightsChecksum());
   }
 }
