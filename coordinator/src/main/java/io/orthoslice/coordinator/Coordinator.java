@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.function.Consumer;
@@ -15,9 +14,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The coordinator's logic without transport: membership and the run's state machine ({@link RunPhase},
- * changed only by {@link Lifecycle#transition}) moved by five events: join, leave, submit, the heartbeat
- * sweep and a round's deadline. The {@link RoundDriver} does a round's slow work on its own thread and
- * reports through the locked transitions below; requests run under this lock and never block.
+ * changed only by {@link Lifecycle#transition}) moved by events: join, leave, submit, a lost worker
+ * (heartbeat sweep, broken presence) and a round's deadline. The {@link RoundDriver} does a round's slow
+ * work on its thread and reports through the locked transitions below; requests never block.
  */
 public final class Coordinator implements AutoCloseable {
 
@@ -70,7 +69,6 @@ public final class Coordinator implements AutoCloseable {
   }
 
   // ---- events ----
-
   public synchronized JoinedWorker join(String name) {
     ensureOpenForBusiness();
     Membership.Member m = members.join(name);
@@ -107,10 +105,7 @@ public final class Coordinator implements AutoCloseable {
     }
   }
 
-  /**
-   * A worker's presence stream broke (its process died, its connection closed): it is dropped now,
-   * as a missed heartbeat would drop it later. A worker that left already is not touched.
-   */
+  /** A worker's presence stream broke (its process died): dropped now, not at the heartbeat time-out. */
   public void presenceLost(String workerId) {
     synchronized (this) {
       if (!members.leave(workerId)) {
@@ -120,16 +115,6 @@ public final class Coordinator implements AutoCloseable {
       closeIfComplete();
     }
     driver.tryOpen();
-  }
-
-  /** Runs {@code r} when the run has ended (finished or stopped), at once if it has. */
-  public void whenEnded(Runnable r) {
-    history.onEnd(r);
-  }
-
-  /** Checks that {@code workerId} is live and {@code workerKey} is its own (a presence stream's start). */
-  public synchronized void requireMember(String workerId, String workerKey) {
-    touch(workerId, workerKey);
   }
 
   /** The heartbeat sweep: silent workers are dropped, which may complete the round or let one open. */
@@ -160,7 +145,6 @@ public final class Coordinator implements AutoCloseable {
   }
 
   // ---- the transitions the driver reports ----
-
   /** WAITING -> DRAWING when enough workers are live (WAITING -> FINISHED when no round is left). */
   synchronized RoundDriver.Draw beginDraw(RoundPlanner planner) {
     if (!life.is(RunPhase.WAITING)) {
@@ -242,7 +226,6 @@ public final class Coordinator implements AutoCloseable {
   }
 
   // ---- requests that change no phase ----
-
   public synchronized long heartbeat(String workerId, String workerKey) {
     touch(workerId, workerKey);
     return open == null ? nextRound : open.round;
@@ -260,7 +243,7 @@ public final class Coordinator implements AutoCloseable {
     OpenRound.require(open, workerId, round, slot, version);
   }
 
-  /** The most data bytes a well-formed update carries; more is RESOURCE_EXHAUSTED at the transport. */
+  /** The most data bytes a well-formed update carries (more is RESOURCE_EXHAUSTED at the transport). */
   public long maxUpdateBytes() {
     return validator.maxBytes();
   }
@@ -279,33 +262,14 @@ public final class Coordinator implements AutoCloseable {
     return validator;
   }
 
-  /** What the run has done: rounds, losses, how it ended (thread-safe). */
-  RunHistory record() {
+  /** What the run has done: its rounds, how it ended, and a wait for the end (thread-safe). */
+  public RunHistory record() {
     return history;
   }
 
-  public List<RoundResult> history() {
-    return history.rounds();
-  }
-
-  /** Why the run stopped before its last round, if it did (known before {@link #awaitFinished} returns). */
-  public Optional<RuntimeException> failure() {
-    return history.failure();
-  }
-
-  /** Waits for the last round to merge; false on time-out. */
-  public boolean awaitFinished(Duration timeout) throws InterruptedException {
-    return history.awaitEnd(timeout);
-  }
-
-  /** The live workers' ids, in join order. */
-  public List<String> liveWorkers() {
-    return members.live();
-  }
-
-  /** After the run: waits until every worker has left, or the time-out. */
-  public boolean awaitDrained(Duration timeout) throws InterruptedException {
-    return members.awaitEmpty(timeout);
+  /** After the run: waits until every worker has left, or the time-out; returns those still there. */
+  public List<String> drain(Duration timeout) throws InterruptedException {
+    return members.awaitEmpty(timeout) ? List.of() : members.live();
   }
 
   /** Every call of a joined worker is a sign of life, once {@link Membership#check} has found it is that worker. */

@@ -247,10 +247,10 @@ public final class CoordinatorMain implements Callable<Integer> {
         out.println("coordinator listening on port " + server.port() + " (" + m.label() + ", " + workers
             + " workers, rank " + rank + ", " + rounds + " rounds x " + localSteps + " local steps)");
         out.flush();
-        core.awaitFinished(Duration.ofDays(365));
+        core.record().awaitEnd(Duration.ofDays(365));
         double seconds = (System.nanoTime() - started) / 1e9;
         writeSummary(settings, core, results, seconds);
-        Optional<RuntimeException> failure = core.failure();
+        Optional<RuntimeException> failure = core.record().failure();
         if (failure.isEmpty()) {
           // One println per line: logback writes to the same stream from other threads.
           out.println(String.format(Locale.ROOT, "done: %d rounds in %.1f s; validation perplexity %.2f -> %.2f",
@@ -261,9 +261,10 @@ public final class CoordinatorMain implements Callable<Integer> {
           out.flush();
         }
         // Let workers' pending polls see "finished" before the server goes away, for a bounded time.
-        if (!core.awaitDrained(DRAIN)) {
-          out.println("exiting without waiting longer for " + core.liveWorkers().size() + " worker(s) that had not"
-              + " left after " + DRAIN.toSeconds() + " s: " + core.liveWorkers() + " (they learn it at their next call)");
+        List<String> stayed = core.drain(DRAIN);
+        if (!stayed.isEmpty()) {
+          out.println("exiting without waiting longer for " + stayed.size() + " worker(s) that had not left after "
+              + DRAIN.toSeconds() + " s: " + stayed + " (they learn it at their next call)");
         }
         if (failure.isPresent()) {
           throw new RunStopped("run stopped after " + results.size() + " of " + rounds + " rounds: "

@@ -210,14 +210,14 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
   @Override
   public void presence(PresenceRequest req, StreamObserver<PresenceEvent> out) {
     try {
-      core.requireMember(req.getWorkerId(), req.getWorkerKey());
+      core.heartbeat(req.getWorkerId(), req.getWorkerKey()); // this worker, and alive
     } catch (RuntimeException e) {
       out.onError(toStatus(e));
       return;
     }
     ServerCallStreamObserver<PresenceEvent> call = (ServerCallStreamObserver<PresenceEvent>) out;
     call.setOnCancelHandler(() -> core.presenceLost(req.getWorkerId()));
-    core.whenEnded(() -> {
+    core.record().onEnd(() -> {
       try {
         call.onNext(PresenceEvent.newBuilder().setFinished(true).build());
         call.onCompleted();

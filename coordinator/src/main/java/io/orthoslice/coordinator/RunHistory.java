@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
  * What a run has done so far: each merged round's result, the validation losses, how it ended (the
  * failure that stopped it, if one did) and a latch for whoever waits for its end. Thread-safe.
  */
-final class RunHistory {
+public final class RunHistory {
 
   private final List<RoundResult> rounds = new ArrayList<>();
   private final CountDownLatch done = new CountDownLatch(1);
@@ -32,7 +32,7 @@ final class RunHistory {
     }
   }
 
-  synchronized List<RoundResult> rounds() {
+  public synchronized List<RoundResult> rounds() {
     return List.copyOf(rounds);
   }
 
@@ -58,7 +58,7 @@ final class RunHistory {
     failure = e;
   }
 
-  synchronized Optional<RuntimeException> failure() {
+  public synchronized Optional<RuntimeException> failure() {
     return Optional.ofNullable(failure);
   }
 
@@ -68,11 +68,12 @@ final class RunHistory {
   }
 
   /** Runs {@code r} when the run ends (at once if it has). */
-  void onEnd(Runnable r) {
+  public void onEnd(Runnable r) {
     end.thenRun(r);
   }
 
-  boolean awaitEnd(Duration timeout) throws InterruptedException {
+  /** Waits for the run to end (finished or stopped); false on time-out. */
+  public boolean awaitEnd(Duration timeout) throws InterruptedException {
     return done.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 }

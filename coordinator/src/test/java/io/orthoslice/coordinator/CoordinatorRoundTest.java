@@ -230,7 +230,7 @@ class CoordinatorRoundTest {
     assertEquals(Status.Code.INVALID_ARGUMENT, s.getStatus().getCode());
     assertTrue(s.getStatus().getDescription().contains("expected [16, 4]"), s.getStatus().getDescription());
     assertEquals(0, core.currentWeights().version());
-    assertTrue(core.history().isEmpty());
+    assertTrue(core.record().rounds().isEmpty());
     // The round is still open and takes a well-formed update from the same slot.
     w.submit(a, update(RANK, new Random(4))).get(10, TimeUnit.SECONDS);
     assertEquals(List.of(0), merged.poll(30, TimeUnit.SECONDS).mergedSlots());
@@ -271,7 +271,7 @@ class CoordinatorRoundTest {
     assertExhausted(w.submitChunks(a, chunks), "above its limit of " + allowed + " bytes");
 
     assertEquals(0, core.currentWeights().version());
-    assertTrue(core.history().isEmpty());
+    assertTrue(core.record().rounds().isEmpty());
     assertTrue(merged.isEmpty());
     // Nothing was stored for the slot: the same slot's well-formed update is taken and merged alone.
     w.submit(a, good).get(10, TimeUnit.SECONDS);
@@ -318,7 +318,7 @@ class CoordinatorRoundTest {
     assertEquals(2.0, refused("non_finite"));
     assertEquals(1.0, refused("out_of_bound"));
     assertEquals(3.0, refused("not_that_worker"));
-    assertTrue(core.history().isEmpty() && merged.isEmpty());
+    assertTrue(core.record().rounds().isEmpty() && merged.isEmpty());
 
     // The honest updates of all three slots merge: a refusal cost nothing but the refused message.
     Map<String, WireTensor> outlier = new LinkedHashMap<>();
@@ -380,7 +380,7 @@ class CoordinatorRoundTest {
     assertTrue(e.getStatus().getDescription().startsWith("undecodable Join message: "), e.getStatus().getDescription());
     // Nothing joined, and a well-formed Join still works.
     new TestWorker(channel, TOKEN).join("after");
-    assertTrue(core.history().isEmpty());
+    assertTrue(core.record().rounds().isEmpty());
   }
 
   /** A worker whose connection dies mid-round is dropped at once, not after the 60 s heartbeat time-out. */

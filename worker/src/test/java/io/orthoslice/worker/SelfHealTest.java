@@ -31,7 +31,7 @@ class SelfHealTest {
       Future<Worker.Summary> run;
       try (NettyCoordinator first = new NettyCoordinator(port, null, null, 3)) {
         run = pool.submit(() -> worker.run(r -> new WorkerRoundTest.PatternWindows(8)));
-        while (first.core.history().isEmpty()) {
+        while (first.core.record().rounds().isEmpty()) {
           assertTrue(!run.isDone(), "the worker stopped during the first coordinator's round");
           Thread.sleep(20);
         }
@@ -41,8 +41,8 @@ class SelfHealTest {
         Worker.Summary s = run.get(90, TimeUnit.SECONDS);
         assertEquals(1, s.rejoins(), s.toString());
         assertTrue(s.workerId().startsWith("w0-phoenix"), s.workerId()); // the second coordinator's first member
-        assertEquals(3, second.core.history().size(), "the second coordinator merged every round");
-        assertTrue(second.core.failure().isEmpty(), second.core.failure().toString());
+        assertEquals(3, second.core.record().rounds().size(), "the second coordinator merged every round");
+        assertTrue(second.core.record().failure().isEmpty(), second.core.record().failure().toString());
       }
     } finally {
       worker.close();

@@ -34,8 +34,8 @@ class TlsRoundTest {
         assertEquals(1, s.roundsTrained());
         assertTrue(s.bytesSent() > 0 && s.bytesReceived() > 0);
       }
-      assertTrue(c.core.awaitFinished(Duration.ofSeconds(30)));
-      List<RoundResult> h = c.core.history();
+      assertTrue(c.core.record().awaitEnd(Duration.ofSeconds(30)));
+      List<RoundResult> h = c.core.record().rounds();
       assertEquals(1, h.size());
       assertEquals(List.of(0), h.get(0).mergedSlots());
       assertEquals(1, c.core.currentWeights().version());
@@ -63,7 +63,7 @@ class TlsRoundTest {
       assertTrue(plain.getMessage().contains("coordinator unreachable, gave up after 1.0 s")
           && plain.getMessage().contains("--tls-ca"), plain.getMessage());
       assertEquals(1, plain.getMessage().lines().count(), plain.getMessage());
-      assertTrue(c.core.history().isEmpty());
+      assertTrue(c.core.record().rounds().isEmpty());
     }
   }
 

@@ -121,8 +121,8 @@ class WorkerRoundTest {
           assertTrue(received > full && received < 2 * full, received + " vs " + full);
         }
       }
-      assertTrue(core.awaitFinished(Duration.ofSeconds(30)));
-      List<RoundResult> history = core.history();
+      assertTrue(core.record().awaitEnd(Duration.ofSeconds(30)));
+      List<RoundResult> history = core.record().rounds();
       assertEquals(rounds, history.size());
       for (RoundResult r : history) {
         assertEquals(List.of(0, 1, 2), r.mergedSlots());
@@ -155,14 +155,14 @@ class WorkerRoundTest {
             new CoordinatorService(core, CoordinatorService.runSpec(s, "run", 1, 2), Duration.ofSeconds(5)), "tok")) {
       core.start();
       List<Future<Worker.Summary>> results = startWorkers(name, 2, workers, pool);
-      assertTrue(core.awaitFinished(Duration.ofSeconds(60)), "the run did not end");
-      assertTrue(core.failure().orElseThrow().getMessage().contains("No space left on device"));
+      assertTrue(core.record().awaitEnd(Duration.ofSeconds(60)), "the run did not end");
+      assertTrue(core.record().failure().orElseThrow().getMessage().contains("No space left on device"));
       for (Future<Worker.Summary> f : results) {
         assertEquals(rounds, f.get(60, TimeUnit.SECONDS).roundsTrained());
       }
       // Several heartbeat periods later, still no third round.
       Thread.sleep(500);
-      assertEquals(rounds, core.history().size());
+      assertEquals(rounds, core.record().rounds().size());
       assertEquals(rounds, core.currentWeights().version());
     } finally {
       workers.forEach(Worker::close);
