@@ -46,8 +46,8 @@ final class RoundEvaluation {
     return new RoundResult(r.round, r.participants.size(), slots, after.version(),
         subs.stream().mapToDouble(Submission::meanLoss).average().orElse(Double.NaN), val, upload, after.bytes(),
         update == null ? 0 : update.bytes(), mergeSeconds, evalSeconds,
-        subs.stream().mapToDouble(Submission::fetchSeconds).max().orElse(0),
-        subs.stream().mapToDouble(Submission::trainSeconds).max().orElse(0),
+        subs.stream().mapToDouble(s -> s.report().fetchSeconds()).max().orElse(0),
+        subs.stream().mapToDouble(s -> s.report().trainSeconds()).max().orElse(0),
         (System.nanoTime() - r.openedNanos) / 1e9, CommunicationCost.perToken(upload, download, tokens), syncDp);
   }
 

@@ -4,24 +4,35 @@ import io.orthoslice.common.wire.UpdateReport;
 import io.orthoslice.common.wire.WireTensor;
 import java.util.Map;
 
-/** A worker's update for one round: its report's fields and the tensors by wire name. */
-public record Submission(
-    String workerId,
-    String workerKey,
-    long round,
-    int slot,
-    long weightsVersion,
-    double meanLoss,
-    long tokens,
-    double stepSeconds,
-    double fetchSeconds,
-    double waitSeconds,
-    double trainSeconds,
-    Map<String, WireTensor> tensors) {
+/** A worker's update for one round: its report (who, which round and slot, its timings) and the tensors by wire name. */
+public record Submission(UpdateReport report, Map<String, WireTensor> tensors) {
 
-  public Submission(UpdateReport r, Map<String, WireTensor> tensors) {
-    this(r.workerId(), r.workerKey(), r.round(), r.slot(), r.weightsVersion(), r.meanLoss(), r.tokens(), r.stepSeconds(),
-        r.fetchSeconds(), r.waitSeconds(), r.trainSeconds(), tensors);
+  public String workerId() {
+    return report.workerId();
+  }
+
+  public String workerKey() {
+    return report.workerKey();
+  }
+
+  public long round() {
+    return report.round();
+  }
+
+  public int slot() {
+    return report.slot();
+  }
+
+  public long weightsVersion() {
+    return report.weightsVersion();
+  }
+
+  public double meanLoss() {
+    return report.meanLoss();
+  }
+
+  public long tokens() {
+    return report.tokens();
   }
 
   /** Data bytes of the tensors (what the upload cost, without framing). */

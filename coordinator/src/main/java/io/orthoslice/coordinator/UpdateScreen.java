@@ -58,11 +58,11 @@ final class UpdateScreen {
 
   /** L2 norm of a factor, or of a dense parameter's change from {@code before}. */
   static double change(String name, WireTensor t, float[] before) {
-    float[] v = t.toFloats();
+    java.nio.FloatBuffer v = t.floatView();
     boolean factor = name.endsWith(Protocol.FACTOR_SUFFIX) || before == null;
     double sum = 0;
-    for (int i = 0; i < v.length; i++) {
-      double d = factor ? v[i] : (double) v[i] - before[i];
+    for (int i = 0; i < v.limit(); i++) {
+      double d = factor ? v.get(i) : (double) v.get(i) - before[i];
       sum += d * d;
     }
     return Math.sqrt(sum);

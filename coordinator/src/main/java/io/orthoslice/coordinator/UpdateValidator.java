@@ -51,16 +51,17 @@ final class UpdateValidator {
       throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " has shape "
           + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(shape) + " (rank " + rank + ")");
     }
-    float[] v = t.toFloats();
-    for (int i = 0; i < v.length; i++) {
-      if (!Float.isFinite(v[i])) {
+    java.nio.FloatBuffer v = t.floatView(); // scanned in place: the merge decodes the values once, later
+    for (int i = 0; i < v.limit(); i++) {
+      float x = v.get(i);
+      if (!Float.isFinite(x)) {
         refused.accept("non_finite");
-        throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " holds " + v[i] + " at element "
+        throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " holds " + x + " at element "
             + i + "; updates must be finite");
       }
-      if (Math.abs(v[i]) > maxAbs) {
+      if (Math.abs(x) > maxAbs) {
         refused.accept("out_of_bound");
-        throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " holds " + v[i] + " at element "
+        throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " holds " + x + " at element "
             + i + "; update values must lie within +-" + maxAbs + " (--max-update-value)");
       }
     }

@@ -47,6 +47,14 @@ public record WireTensor(String name, DType dtype, long[] shape, byte[] data) {
     return elementCount(name, shape);
   }
 
+  /** A read-only float32 view of the data (no copy); only for DTYPE_F32 tensors. */
+  public java.nio.FloatBuffer floatView() {
+    if (dtype != DType.DTYPE_F32) {
+      throw new WireFormatException("tensor " + name + " must be DTYPE_F32, got " + dtype);
+    }
+    return ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().asReadOnlyBuffer();
+  }
+
   /** The values as float32; only for DTYPE_F32 tensors. */
   public float[] toFloats() {
     if (dtype != DType.DTYPE_F32) {
