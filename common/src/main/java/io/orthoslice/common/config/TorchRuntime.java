@@ -65,7 +65,7 @@ public final class TorchRuntime {
    * The version of the libtorch in {@code lib}: a pip wheel's {@code torch/version.py} (lib is
    * {@code torch/lib}) or a libtorch archive's {@code build-version}.
    */
-  static Optional<String> installedVersion(Path lib) {
+  public static Optional<String> installedVersion(Path lib) {
     try {
       Path wheel = lib.resolveSibling("version.py");
       if (Files.isRegularFile(wheel)) {

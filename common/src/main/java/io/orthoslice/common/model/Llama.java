@@ -1,5 +1,7 @@
 package io.orthoslice.common.model;
 
+import io.orthoslice.common.kernels.Kernels;
+import io.orthoslice.common.kernels.NativeKernels;
 import io.orthoslice.common.tensor.Cast;
 import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
@@ -130,15 +132,22 @@ public final class Llama {
     // 1/sqrt(hd) applied to q (B, nh, T, hd) rather than to the scores (B, nh, T, T): the same
     // product, one T x T tensor fewer in the forward pass and in the backward.
     q = RotaryEmbedding.apply(q, cosSin[0], cosSin[1]);
-    q = q.div(HostArrays.scalar(x.getManager(), Math.sqrt(hd), q.getDataType()));
     k = RotaryEmbedding.apply(k, cosSin[0], cosSin[1]);
     if (nkv != nh) { // grouped-query attention: each kv head serves nh/nkv query heads
       k = k.repeat(1, nh / nkv);
       v = v.repeat(1, nh / nkv);
     }
-    // Scalar operands inside the graph are torch-owned tensors (see HostArrays#scalar).
-    NDArray scores = q.matMul(k.swapAxes(-1, -2)).add(mask); // (B, nh, T, T)
-    NDArray out = scores.softmax(-1).matMul(v); // (B, nh, T, hd)
+    NDArray out; // (B, nh, T, hd)
+    if (Kernels.attention()) { // one fused kernel; the (B, nh, T, T) scores never exist
+      out = NativeKernels.causalAttention(q, k, v, 1 / Math.sqrt(hd));
+    } else {
+      // 1/sqrt(hd) applied to q (B, nh, T, hd) rather than to the scores (B, nh, T, T): the same
+      // product, one T x T tensor fewer in the forward pass and in the backward. Scalar operands
+      // inside the graph are torch-owned tensors (see HostArrays#scalar).
+      q = q.div(HostArrays.scalar(x.getManager(), Math.sqrt(hd), q.getDataType()));
+      NDArray scores = q.matMul(k.swapAxes(-1, -2)).add(mask); // (B, nh, T, T)
+      out = scores.softmax(-1).matMul(v);
+    }
     out = out.swapAxes(1, 2).reshape(batch, seq, (long) nh * hd);
     return w.linear(p + "o_proj.weight", out);
   }
@@ -164,6 +173,9 @@ public final class Llama {
 
   /** RMSNorm (Zhang and Sennrich 2019): x / sqrt(mean(x^2) + eps) * g, statistics in fp32 as HF does. */
   NDArray rmsNorm(NDArray x, NDArray gain) {
+    if (Kernels.rmsNorm()) {
+      return NativeKernels.rmsNorm(x, gain, config.rmsNormEps());
+    }
     DataType in = x.getDataType();
     NDArray xf = in == DataType.FLOAT16 ? Cast.to(x, DataType.FLOAT32) : x;
     NDArray ms = xf.square().mean(new int[] {-1}, true);

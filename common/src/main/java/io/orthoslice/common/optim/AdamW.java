@@ -2,6 +2,8 @@ package io.orthoslice.common.optim;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import io.orthoslice.common.kernels.Kernels;
+import io.orthoslice.common.kernels.NativeKernels;
 
 /**
  * AdamW (Loshchilov and Hutter 2019) with PyTorch's update order: decoupled decay first,
@@ -106,11 +108,20 @@ public final class AdamW {
     return out;
   }
 
-  /** One dense AdamW step on {@code w} in place (in-place ops only); temporaries belong to {@code scope}. */
-  public void step(NDArray w, NDArray g, State s, double lr, double weightDecay, NDManager scope) {
+  /**
+   * One dense AdamW step on {@code w} in place with gradient {@code g * gradScale}: torch's fused
+   * kernel when {@link Kernels#adamw()} (no temporaries), else in-place DJL ops whose temporaries
+   * belong to {@code scope}.
+   */
+  public void step(NDArray w, NDArray g, State s, double lr, double weightDecay, double gradScale, NDManager scope) {
+    if (Kernels.adamw()) {
+      s.t++;
+      NativeKernels.adamw(w, g, s.m, s.v, s.t, lr, hyper.beta1, hyper.beta2, hyper.eps, weightDecay, gradScale);
+      return;
+    }
     if (weightDecay != 0) {
       w.muli(1 - lr * weightDecay);
     }
-    w.subi(direction(g, s, scope).muli(lr));
+    w.subi(direction(gradScale == 1.0 ? g : g.mul(gradScale), s, scope).muli(lr));
   }
 }

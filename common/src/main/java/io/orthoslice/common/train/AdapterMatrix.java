@@ -131,7 +131,7 @@ public final class AdapterMatrix implements ParameterTrainer {
   public void update(double lr, double gradScale, NDManager scope) {
     NDArray g = gradients(scope).get(0);
     StepScope.borrow(scope, factor);
-    factor.subi(adam.direction(gradScale == 1.0 ? g : g.mul(gradScale), proj.adam, scope).muli(lr));
+    adam.step(factor, g, proj.adam, lr, 0, gradScale, scope);
     GradientBuffers.zero(factor);
     gradientOverride = null;
   }

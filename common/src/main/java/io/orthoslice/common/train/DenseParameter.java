@@ -51,7 +51,7 @@ public final class DenseParameter implements ParameterTrainer {
   @Override
   public void update(double lr, double gradScale, NDManager scope) {
     NDArray g = gradients(scope).get(0);
-    adam.step(weight, gradScale == 1.0 ? g : g.mul(gradScale), state, lr, weightDecay, scope);
+    adam.step(weight, g, state, lr, weightDecay, gradScale, scope);
     GradientBuffers.zero(weight);
   }
 

@@ -100,8 +100,8 @@ final class LoraMatrix implements ParameterTrainer {
     List<NDArray> g = gradients(scope);
     double rate = lr * Math.min(1.0, (stepsSinceMerge + 1) / (double) restartWarmup);
     StepScope.borrow(scope, a, b);
-    a.subi(adam.direction(gradScale == 1.0 ? g.get(0) : g.get(0).mul(gradScale), stateA, scope).muli(rate));
-    b.subi(adam.direction(gradScale == 1.0 ? g.get(1) : g.get(1).mul(gradScale), stateB, scope).muli(rate));
+    adam.step(a, g.get(0), stateA, rate, 0, gradScale, scope);
+    adam.step(b, g.get(1), stateB, rate, 0, gradScale, scope);
     GradientBuffers.zero(a);
     GradientBuffers.zero(b);
     stepsSinceMerge++;

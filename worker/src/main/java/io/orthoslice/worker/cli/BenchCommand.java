@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.util.cuda.CudaUtils;
 import io.orthoslice.common.config.DeviceSpec;
 import io.orthoslice.common.data.TokenDataset;
+import io.orthoslice.common.kernels.Kernels;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.train.DatasetWindows;
 import io.orthoslice.common.train.MemoryUse;
@@ -41,14 +42,14 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--measure-steps", defaultValue = "10", description = "Measured steps. Default: ${DEFAULT-VALUE}.")
   int measureSteps;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}.")
-  String device;
+  @Mixin DeviceOptions where;
 
   @Option(names = "--recompute-activations", description = "Activation checkpointing (see train --help).")
   boolean recompute;
 
   @Override
   public Integer call() throws IOException {
+    String device = where.apply();
     if (warmupSteps < 0 || measureSteps < 1) {
       throw new IllegalArgumentException("warmup-steps must be >= 0 and measure-steps >= 1");
     }
@@ -79,12 +80,13 @@ final class BenchCommand implements Callable<Integer> {
         double median = seconds[measureSteps / 2];
         MemoryUse mem = trainer.memory();
         System.out.printf(Locale.ROOT,
-            "bench preset=%s params=%,d method=%s device=%s dtype=%s batch=%dx%dx%d%n"
+            "bench preset=%s params=%,d method=%s device=%s dtype=%s kernels=%s batch=%dx%dx%d%n"
                 + "step_time_median_s=%.4f (min %.4f, max %.4f over %d steps) tokens_per_s=%.0f%n"
                 + "live_bytes weights=%d gradients=%d optimizer=%d projections=%d peak_rss_bytes=%d%n"
                 + "device_used_peak_bytes=%d device_trainer_peak_bytes=%d%n",
             model.modelConfig != null ? model.modelConfig : model.preset, shape.parameterCount(),
-            cfg.method().method().name().toLowerCase(Locale.ROOT), device, cfg.precision(), cfg.gradAccum(),
+            cfg.method().method().name().toLowerCase(Locale.ROOT), device, cfg.precision(),
+            Kernels.describe().replace(" ", ""), cfg.gradAccum(),
             cfg.microBatch(), cfg.seqLen(), median, seconds[0], seconds[measureSteps - 1], measureSteps,
             cfg.tokensPerStep() / median, mem.weightBytes(), mem.gradientBytes(), mem.optimizerBytes(),
             mem.projectionBytes(), peakRss(), peak, peak - baseline);

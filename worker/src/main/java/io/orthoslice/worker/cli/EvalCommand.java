@@ -42,11 +42,11 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--dtype", defaultValue = "fp32", description = "fp32, fp64 or fp16. Default: ${DEFAULT-VALUE}.")
   String dtype;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}.")
-  String device;
+  @Mixin DeviceOptions where;
 
   @Override
   public Integer call() throws Exception {
+    String device = where.apply();
     if (!Files.isRegularFile(checkpoint.resolve(CheckpointStore.CONFIG))) {
       throw new IllegalArgumentException("checkpoint " + checkpoint + " has no config.json; give a checkpoint directory");
     }

@@ -1,6 +1,7 @@
 package io.orthoslice.worker.cli;
 
 import io.orthoslice.common.checkpoint.CheckpointStore;
+import io.orthoslice.common.kernels.KernelChoice;
 import io.orthoslice.common.metrics.MetricsPorts;
 import io.orthoslice.worker.launch.LaunchConfig;
 import io.orthoslice.worker.launch.Launcher;
@@ -45,6 +46,10 @@ final class LaunchCommand implements Callable<Integer> {
   Path data;
   @Option(names = "--tokenizer", defaultValue = "byte", description = "Default: ${DEFAULT-VALUE}.")
   String tokenizer;
+  @Option(names = "--kernels", paramLabel = "auto|native|djl",
+      description = "The workers' --kernels (see worker --help). Default: the worker's, auto.")
+  String kernels;
+
   @Option(names = "--gpus", split = ",", paramLabel = "N,N,...", description = "One GPU index per worker (default: CPU).")
   List<Integer> gpus = new ArrayList<>();
   @Option(names = "--run-dir", description = "Logs and the coordinator's checkpoints. Default: a new"
@@ -87,6 +92,9 @@ final class LaunchCommand implements Callable<Integer> {
         "--rank", "" + rank, "--preset", preset, "--seq-len", "" + seqLen, "--batch-size", "" + batchSize,
         "--lr", "" + lr, "--seed", "" + seed, "--tokenizer", tokenizer));
     List<String> w = new ArrayList<>(List.of("--tokenizer", tokenizer));
+    if (kernels != null) {
+      w.addAll(List.of("--kernels", KernelChoice.parse(kernels).toString()));
+    }
     if (data != null) {
       c.addAll(List.of("--data", data.toString()));
       w.addAll(List.of("--data", data.toString()));

@@ -54,8 +54,7 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--log-every", defaultValue = "10", description = "Log line every N steps when not on a terminal. Default: ${DEFAULT-VALUE}.")
   int logEvery;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}.")
-  String device;
+  @Mixin DeviceOptions where;
 
   @Option(names = "--recompute-activations", description = "Activation checkpointing: keep only each block's input"
       + " and recompute the block in backward (about a third more compute, a fraction of the activation memory).")
@@ -63,6 +62,7 @@ final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    String device = where.apply();
     TrainConfig cfg = optim.toConfig(method.toSpec());
     RunOptions opts = new RunOptions(output, evalEvery, evalBatches, checkpointEvery, keepCheckpoints, logEvery,
         resume, initFrom, device, recompute);

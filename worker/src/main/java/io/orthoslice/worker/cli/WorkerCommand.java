@@ -41,8 +41,7 @@ final class WorkerCommand implements Callable<Integer> {
   @Option(names = "--name", defaultValue = "worker", description = "A name for logs. Default: ${DEFAULT-VALUE}.")
   String name;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}.")
-  String device;
+  @Mixin DeviceOptions where;
 
   @Option(names = "--tls-ca", paramLabel = "PEM", description = "Use TLS, trusting this CA certificate.")
   Path tlsCa;
@@ -66,6 +65,7 @@ final class WorkerCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    String device = where.apply();
     if (token == null || token.isBlank()) {
       throw new IllegalArgumentException("--token (or $" + TOKEN_ENV + ") is required");
     }

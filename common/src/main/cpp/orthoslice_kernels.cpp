@@ -1,0 +1,95 @@
+// Orthoslice's native kernels: fused ATen ops that DJL 0.35.1 does not expose, called on DJL's own
+// tensor handles (a DJL PtNDArray handle is a heap-allocated torch::Tensor*, as in DJL's bridge), so
+// results stay on libtorch's autograd tape and in DJL's memory management.
+//
+// Entry points (io.orthoslice.common.kernels.NativeKernels):
+//   builtTorchVersion()                 the TORCH_VERSION these sources were compiled against
+//   attention(q, k, v, scale)           causal scaled-dot-product attention (flash / memory-efficient
+//                                       / math kernel, as ATen picks), differentiable
+//   rmsNorm(x, gain, eps)               at::rms_norm over the last dimension, differentiable
+//   adamw(w, g, m, v, step, ...)        one AdamW step in place through at::_fused_adamw_
+//
+// Errors become ai.djl.engine.EngineException with ATen's message (no C++ backtrace), as DJL's do.
+
+#include <jni.h>
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <torch/version.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace {
+
+at::Tensor& tensor(jlong handle) { return *reinterpret_cast<at::Tensor*>(handle); }
+
+jlong release(at::Tensor t) { return static_cast<jlong>(reinterpret_cast<uintptr_t>(new at::Tensor(std::move(t)))); }
+
+void raise(JNIEnv* env, const char* what) {
+  jclass type = env->FindClass("ai/djl/engine/EngineException");
+  if (type == nullptr) {  // FindClass left a NoClassDefFoundError pending: that reaches Java instead
+    return;
+  }
+  env->ThrowNew(type, what);
+}
+
+}  // namespace
+
+#define KERNEL_BEGIN try {
+#define KERNEL_END(failed)                   \
+  }                                          \
+  catch (const c10::Error& e) {              \
+    raise(env, e.what_without_backtrace());  \
+    return failed;                           \
+  }                                          \
+  catch (const std::exception& e) {          \
+    raise(env, e.what());                    \
+    return failed;                           \
+  }
+
+extern "C" {
+
+JNIEXPORT jstring JNICALL Java_io_orthoslice_common_kernels_NativeKernels_builtTorchVersion(JNIEnv* env, jclass) {
+  return env->NewStringUTF(TORCH_VERSION);
+}
+
+JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_attention(
+    JNIEnv* env, jclass, jlong q, jlong k, jlong v, jdouble scale) {
+  KERNEL_BEGIN
+  return release(at::scaled_dot_product_attention(tensor(q), tensor(k), tensor(v), std::nullopt, 0.0,
+                                                  /*is_causal=*/true, scale));
+  KERNEL_END(0)
+}
+
+JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_rmsNorm(
+    JNIEnv* env, jclass, jlong x, jlong gain, jdouble eps) {
+  KERNEL_BEGIN
+  const at::Tensor& in = tensor(x);
+  return release(at::rms_norm(in, {in.size(-1)}, tensor(gain), eps));
+  KERNEL_END(0)
+}
+
+// W <- W (1 - lr wd); m <- b1 m + (1 - b1) g'; v <- b2 v + (1 - b2) g'^2;
+// W <- W - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps), with g' = g * gradScale.
+// t is the step count after this step (Adam's t, starting at 1).
+JNIEXPORT void JNICALL Java_io_orthoslice_common_kernels_NativeKernels_adamw(
+    JNIEnv* env, jclass, jlong w, jlong g, jlong m, jlong v, jlong t, jdouble lr, jdouble beta1,
+    jdouble beta2, jdouble eps, jdouble weightDecay, jdouble gradScale) {
+  KERNEL_BEGIN
+  at::Tensor& weight = tensor(w);
+  c10::AutoGradMode no_grad(false);  // an optimizer step is never on the tape
+  auto on = at::TensorOptions().dtype(at::kFloat).device(weight.device());
+  at::Tensor steps = at::scalar_tensor(static_cast<double>(t), on);
+  // The fused kernel divides each gradient by grad_scale (AMP's convention).
+  std::optional<at::Tensor> scale;
+  if (gradScale != 1.0) {
+    scale = at::scalar_tensor(1.0 / gradScale, on);
+  }
+  at::_fused_adamw_({weight}, {tensor(g)}, {tensor(m)}, {tensor(v)}, {}, {steps}, lr, beta1, beta2, weightDecay,
+                    eps, /*amsgrad=*/false, /*maximize=*/false, scale, std::nullopt);
+  KERNEL_END()
+}
+
+}  // extern "C"

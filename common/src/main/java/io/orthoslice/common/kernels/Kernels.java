@@ -1,0 +1,198 @@
+package io.orthoslice.common.kernels;
+
+import ai.djl.engine.Engine;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.orthoslice.common.config.TorchRuntime;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Which implementation this process runs for attention, RMSNorm and the AdamW step: DJL's own ops
+ * (the reference, always there) or Orthoslice's native kernels (liborthoslice_kernels.so, built by
+ * common/src/main/cpp/build.sh against the libtorch DJL loads). Chosen once at start by {@code
+ * --kernels}; the model and the optimizer ask {@link #attention()}, {@link #rmsNorm()}, {@link
+ * #adamw()}.
+ *
+ * <p>The library is trusted only for the libtorch it was built against: build.sh writes
+ * liborthoslice_kernels.json beside it (torch version, path and size of libtorch_cpu.so), and the
+ * loader compares that with the libtorch_cpu.so this process has mapped before it loads anything. A
+ * C++ library linked against another libtorch would load and then crash or corrupt memory.
+ */
+public final class Kernels {
+
+  public enum Op { ATTENTION, RMSNORM, ADAMW }
+
+  public static final String LIBRARY = "liborthoslice_kernels.so";
+  public static final String MANIFEST = "liborthoslice_kernels.json";
+  /** The library's path, when not in the default place. */
+  public static final String LIBRARY_ENV = "ORTHOSLICE_KERNELS_LIB";
+  /** Diagnostics: the native ops to use, a comma list of attention, rmsnorm, adamw (default all). */
+  public static final String OPS_PROPERTY = "orthoslice.kernels.ops";
+  static final String BUILD = "common/src/main/cpp/build.sh";
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Kernels.class);
+  private static volatile EnumSet<Op> active = EnumSet.noneOf(Op.class);
+  private static Path loaded; // a JVM loads a native library once; guarded by the class
+
+  private Kernels() {}
+
+  public static boolean attention() {
+    return active.contains(Op.ATTENTION);
+  }
+
+  public static boolean rmsNorm() {
+    return active.contains(Op.RMSNORM);
+  }
+
+  public static boolean adamw() {
+    return active.contains(Op.ADAMW);
+  }
+
+  /** "djl", or "native" and the native ops in use, e.g. "native[attention, rmsnorm, adamw]". */
+  public static String describe() {
+    EnumSet<Op> now = active;
+    return now.isEmpty() ? "djl" : "native" + now.toString().toLowerCase(Locale.ROOT);
+  }
+
+  /** The native ops in use, empty on the DJL path. */
+  public static Set<Op> active() {
+    return EnumSet.copyOf(active);
+  }
+
+  /**
+   * Applies {@code --kernels} for this process, with the library at {@link #defaultLibrary()}.
+   *
+   * @return one line saying which path runs (logged too)
+   * @throws IllegalArgumentException for {@code native} when the library cannot be used, naming why
+   */
+  public static String configure(KernelChoice choice) {
+    return configure(choice, defaultLibrary());
+  }
+
+  static synchronized String configure(KernelChoice choice, Path library) {
+    if (choice == KernelChoice.DJL) {
+      active = EnumSet.noneOf(Op.class);
+      return "kernels: djl";
+    }
+    Optional<String> refusal = choice == KernelChoice.AUTO && !Files.exists(library)
+        ? Optional.of("none installed at " + library)
+        : load(library);
+    if (refusal.isPresent()) {
+      if (choice == KernelChoice.NATIVE) {
+        throw new IllegalArgumentException("--kernels native: " + refusal.get());
+      }
+      active = EnumSet.noneOf(Op.class);
+      String line = "kernels: djl (native kernels not used: " + refusal.get() + ")";
+      if (Files.exists(library)) {
+        LOG.warn(line);
+      } else {
+        LOG.info(line);
+      }
+      return line;
+    }
+    active = ops(System.getProperty(OPS_PROPERTY, "attention,rmsnorm,adamw"));
+    String line = "kernels: " + describe() + " from " + library;
+    LOG.info(line);
+    return line;
+  }
+
+  /** {@code $ORTHOSLICE_KERNELS_LIB}, else ~/.cache/orthoslice/kernels/liborthoslice_kernels.so. */
+  public static Path defaultLibrary() {
+    String env = System.getenv(LIBRARY_ENV);
+    if (env != null && !env.isBlank()) {
+      return Path.of(env);
+    }
+    return Path.of(System.getProperty("user.home"), ".cache", "orthoslice", "kernels", LIBRARY);
+  }
+
+  /** Loads the library after checking its manifest against the loaded libtorch; empty when loaded. */
+  private static Optional<String> load(Path library) {
+    Path lib = library.toAbsolutePath().normalize();
+    if (lib.equals(loaded)) {
+      return Optional.empty();
+    }
+    if (!Files.isRegularFile(lib)) {
+      return Optional.of(lib + " does not exist (build it with " + BUILD + ", or set " + LIBRARY_ENV + ")");
+    }
+    Engine.getInstance(); // DJL loads its libtorch first: that is the one to compare with
+    Optional<String> mismatch = checkBuiltFor(lib, LoadedLibtorch.find());
+    if (mismatch.isPresent()) {
+      return mismatch;
+    }
+    if (loaded != null) {
+      return Optional.of("this process already loaded " + loaded + "; one kernels library per process");
+    }
+    try {
+      System.load(lib.toString());
+    } catch (UnsatisfiedLinkError e) {
+      return Optional.of(lib + " does not load (" + firstLine(e) + "); rebuild it with " + BUILD);
+    }
+    loaded = lib;
+    return Optional.empty();
+  }
+
+  /**
+   * Why the library at {@code lib} must not be loaded into a process that mapped {@code libtorch}
+   * (the path of its libtorch_cpu.so, empty when unknown), or empty when its manifest matches.
+   */
+  static Optional<String> checkBuiltFor(Path lib, Optional<Path> libtorch) {
+    Path manifest = lib.resolveSibling(MANIFEST);
+    JsonNode m;
+    try {
+      m = new ObjectMapper().readTree(manifest.toFile());
+    } catch (IOException e) {
+      return Optional.of("no readable manifest " + manifest + " beside the library (" + firstLine(e)
+          + "); rebuild it with " + BUILD);
+    }
+    if (m == null || !m.path("libtorch_cpu_bytes").canConvertToLong()) {
+      return Optional.of("manifest " + manifest + " lacks libtorch_cpu_bytes; rebuild with " + BUILD);
+    }
+    String builtFor = "torch " + m.path("torch_version").asText("?") + " (" + m.path("libtorch_cpu").asText("?")
+        + ", " + m.path("libtorch_cpu_bytes").asLong() + " bytes)";
+    if (libtorch.isEmpty()) {
+      return Optional.of(lib + " is built for " + builtFor + ", but this process has no libtorch_cpu.so mapped"
+          + " that it could be checked against (Linux only)");
+    }
+    long size;
+    try {
+      size = Files.size(libtorch.get());
+    } catch (IOException e) {
+      return Optional.of("cannot read the loaded " + libtorch.get() + " (" + firstLine(e) + ")");
+    }
+    if (size != m.path("libtorch_cpu_bytes").asLong()) {
+      String runtime = TorchRuntime.installedVersion(libtorch.get().getParent()).map(v -> "torch " + v + ", ")
+          .orElse("");
+      return Optional.of(lib + " is built for " + builtFor + ", but DJL loaded " + libtorch.get() + " (" + runtime
+          + size + " bytes): rebuild it with " + BUILD + " --torch " + libtorch.get().getParent().getParent()
+          + ", or run with --kernels djl");
+    }
+    return Optional.empty();
+  }
+
+  static EnumSet<Op> ops(String list) {
+    EnumSet<Op> out = EnumSet.noneOf(Op.class);
+    for (String s : list.split(",")) {
+      if (s.isBlank()) {
+        continue;
+      }
+      try {
+        out.add(Op.valueOf(s.trim().toUpperCase(Locale.ROOT)));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "unknown op '" + s.trim() + "' in -D" + OPS_PROPERTY + "; allowed: attention, rmsnorm, adamw");
+      }
+    }
+    return out;
+  }
+
+  private static String firstLine(Throwable e) {
+    String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    return msg.lines().findFirst().orElse("").trim();
+  }
+}

@@ -1,0 +1,56 @@
+package io.orthoslice.common.kernels;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+
+/**
+ * The JNI entry points of liborthoslice_kernels.so (sources in common/src/main/cpp), on DJL tensor
+ * handles: a {@link PtNDArray}'s handle is libtorch's {@code torch::Tensor*}, so a result is wrapped
+ * as a new array of the first input's manager and stays on autograd's tape. Only {@link Kernels}
+ * loads the library; callers ask {@link Kernels} whether an op is active first.
+ */
+public final class NativeKernels {
+
+  private NativeKernels() {}
+
+  static native String builtTorchVersion();
+
+  private static native long attention(long q, long k, long v, double scale);
+
+  private static native long rmsNorm(long x, long gain, double eps);
+
+  private static native void adamw(long w, long g, long m, long v, long step, double lr, double beta1, double beta2,
+      double eps, double weightDecay, double gradScale);
+
+  /**
+   * Causal scaled-dot-product attention {@code softmax(q k^T scale + causal mask) v} through ATen's
+   * fused kernels; q, k, v are (B, heads, T, hd) of one dtype. The result belongs to q's manager.
+   */
+  public static NDArray causalAttention(NDArray q, NDArray k, NDArray v, double scale) {
+    return wrap(q, attention(handle(q), handle(k), handle(v), scale));
+  }
+
+  /** {@code x / sqrt(mean(x^2, -1) + eps) * gain} (statistics in fp32, as HF); in x's manager. */
+  public static NDArray rmsNorm(NDArray x, NDArray gain, double eps) {
+    return wrap(x, rmsNorm(handle(x), handle(gain), eps));
+  }
+
+  /**
+   * One AdamW step in place on {@code w} and its moments (torch's fused kernel, PyTorch's order:
+   * decoupled decay, then the bias-corrected step) with gradient {@code g * gradScale}; {@code t} is
+   * Adam's step count after this step.
+   */
+  public static void adamw(NDArray w, NDArray g, NDArray m, NDArray v, long t, double lr, double beta1, double beta2,
+      double eps, double weightDecay, double gradScale) {
+    adamw(handle(w), handle(g), handle(m), handle(v), t, lr, beta1, beta2, eps, weightDecay, gradScale);
+  }
+
+  private static long handle(NDArray a) {
+    return ((PtNDArray) a).getHandle();
+  }
+
+  private static NDArray wrap(NDArray like, long handle) {
+    return new PtNDArray((PtNDManager) like.getManager(), handle);
+  }
+}
