@@ -44,6 +44,11 @@ final class BenchCommand implements Callable<Integer> {
 
   @Mixin DeviceOptions where;
 
+  @Option(names = "--peak-tflops", paramLabel = "T",
+      description = "The device's peak dense TFLOP/s for the compute dtype (H200: 989 for fp16); with it, bench prints"
+          + " the model FLOPs utilisation 6 (N - N_embedding) tokens/s / peak, PaLM's MFU without attention.")
+  Double peakTflops;
+
   @Option(names = "--recompute-activations", description = "Activation checkpointing (see train --help).")
   boolean recompute;
 
@@ -52,6 +57,9 @@ final class BenchCommand implements Callable<Integer> {
     String device = where.apply();
     if (warmupSteps < 0 || measureSteps < 1) {
       throw new IllegalArgumentException("warmup-steps must be >= 0 and measure-steps >= 1");
+    }
+    if (peakTflops != null && !(peakTflops > 0)) {
+      throw new IllegalArgumentException("--peak-tflops must be > 0, got " + peakTflops);
     }
     TrainConfig cfg = optim.toConfig(method.toSpec()).withSteps(warmupSteps + measureSteps, 1);
     try (TokenDataset ds = data.open()) {
@@ -90,6 +98,11 @@ final class BenchCommand implements Callable<Integer> {
             cfg.microBatch(), cfg.seqLen(), median, seconds[0], seconds[measureSteps - 1], measureSteps,
             cfg.tokensPerStep() / median, mem.weightBytes(), mem.gradientBytes(), mem.optimizerBytes(),
             mem.projectionBytes(), peakRss(), peak, peak - baseline);
+        if (peakTflops != null) {
+          long nonEmbedding = shape.parameterCount() - (long) shape.vocabSize() * shape.hiddenSize();
+          System.out.printf(Locale.ROOT, "mfu=%.4f (peak %.0f TFLOP/s)%n",
+              6.0 * nonEmbedding * cfg.tokensPerStep() / median / (peakTflops * 1e12), peakTflops);
+        }
       }
     }
     return 0;
