@@ -32,6 +32,8 @@ class CliErrorsTest {
     "negative lr           | train --lr -1 --output OUT                        | lr must be > 0",
     "warmup past steps     | train --steps 10 --warmup 20 --output OUT          | warmup must be in [0, steps=10]",
     "bad device            | train --device tpu --steps 1 --output OUT         | unknown device 'tpu'; allowed: cpu, gpu, gpu:N",
+    "bad kernels           | train --kernels cuda --steps 1 --output OUT       | unknown --kernels 'cuda'; allowed: auto, native, djl",
+    "native kernels absent | train --kernels native --steps 1 --output OUT     | --kernels native: ",
     "resume nothing        | train --resume --steps 1 --output OUT             | --resume: no checkpoint in",
     "missing data dir      | train --data /nonexistent/data --output OUT       | --data /nonexistent/data is not a directory",
     "missing input file    | prepare-data /nonexistent.txt --output OUT2       | /nonexistent.txt",
