@@ -8,6 +8,7 @@ import io.grpc.Grpc;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.ServerBuilder;
 import io.grpc.TlsServerCredentials;
+import io.orthoslice.common.config.FileErrors;
 import io.orthoslice.common.data.DefaultCorpus;
 import io.orthoslice.common.logging.LogIdentity;
 import io.orthoslice.common.data.TokenDataset;
@@ -170,6 +171,11 @@ public final class CoordinatorMain implements Callable<Integer> {
       if (ex instanceof IllegalArgumentException) {
         c.getErr().println("error: " + ex.getMessage());
         return 2;
+      }
+      Optional<String> file = FileErrors.line(ex);
+      if (file.isPresent()) {
+        c.getErr().println("error: " + file.get());
+        return 1;
       }
       if (ex instanceof RunStopped) {
         // The stack trace is in the log above; one line here.

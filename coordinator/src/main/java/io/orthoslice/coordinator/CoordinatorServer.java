@@ -15,11 +15,29 @@ public final class CoordinatorServer implements AutoCloseable {
   private final Server server;
 
   public CoordinatorServer(ServerBuilder<?> builder, CoordinatorService service, String token) throws IOException {
-    this.server = builder
+    Server built = builder
         .addService(ServerInterceptors.intercept(UndecodableRequests.refusedAsInvalid(service),
             new TokenAuthInterceptor(token)))
-        .build()
-        .start();
+        .build();
+    try {
+      this.server = built.start();
+    } catch (IOException e) {
+      if (inUse(e)) { // grpc says "Failed to bind to address 0.0.0.0/0.0.0.0:PORT", its cause "Address already in use"
+        throw new IllegalArgumentException("--port: " + e.getMessage() + ": the address is already in use (another"
+            + " coordinator, or another program, listens there); choose another --port or stop that process", e);
+      }
+      throw e;
+    }
+  }
+
+  private static boolean inUse(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.net.BindException
+          || (t.getMessage() != null && t.getMessage().contains("Address already in use"))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The bound port (-1 for transports without one). */

@@ -40,4 +40,19 @@ class CoordinatorMainTest {
         && line.contains("--resume") && line.lines().count() == 1, line);
     assertEquals(saved, RoundCheckpoints.latestIn(out.resolve("checkpoints")).orElseThrow());
   }
+
+  @Test
+  void aPortInUseIsOneLineNamingIt(@TempDir Path out) throws Exception {
+    try (java.net.ServerSocket taken = new java.net.ServerSocket(0)) {
+      StringWriter err = new StringWriter();
+      CommandLine cl = CoordinatorMain.commandLine();
+      cl.setErr(new PrintWriter(err, true));
+      int code = cl.execute("--output", out.toString(), "--token", "t", "--port", "" + taken.getLocalPort(),
+          "--metrics-port", "-1", "--workers", "1", "--rounds", "1");
+      String line = err.toString().strip();
+      assertEquals(2, code, line);
+      assertTrue(line.startsWith("error: --port: Failed to bind to address ") && line.contains(":" + taken.getLocalPort())
+          && line.contains("already in use") && line.lines().count() == 1, line);
+    }
+  }
 }

@@ -90,9 +90,9 @@ public final class Kernels {
       active = EnumSet.noneOf(Op.class);
       String line = "kernels: djl (native kernels not used: " + refusal.get() + ")";
       if (Files.exists(library)) {
-        LOG.warn(line);
+        LOG.warn(line); // installed but refused: say why, on every start
       } else {
-        LOG.info(line);
+        LOG.debug(line); // none installed (every CPU-only machine): nothing to say
       }
       return line;
     }

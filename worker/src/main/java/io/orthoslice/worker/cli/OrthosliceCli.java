@@ -1,9 +1,14 @@
 package io.orthoslice.worker.cli;
 
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.orthoslice.common.config.FileErrors;
 import io.orthoslice.common.logging.LogIdentity;
+import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.worker.CoordinatorUnreachableException;
 
 import java.io.PrintWriter;
+import java.util.Optional;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -50,6 +55,20 @@ public final class OrthosliceCli implements Runnable {
     return commandLine().execute(args);
   }
 
+  /** A coordinator's refusal of this worker (a wrong token, a bad request) as one line. */
+  static Optional<String> refusal(Exception ex) {
+    if (!(ex instanceof StatusRuntimeException e)) {
+      return Optional.empty();
+    }
+    String status = e.getStatus().getCode() + (e.getStatus().getDescription() == null ? ""
+        : ": " + e.getStatus().getDescription());
+    if (e.getStatus().getCode() == Status.Code.UNAUTHENTICATED) {
+      return Optional.of("the coordinator refused this worker's run token (" + status + "); give the worker the"
+          + " coordinator's token with --token or $" + Protocol.TOKEN_ENV);
+    }
+    return Optional.of("the coordinator refused a request (" + status + ")");
+  }
+
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new OrthosliceCli());
     // Everything after 'coordinator' is the coordinator's, its options and --help included.
@@ -67,6 +86,11 @@ public final class OrthosliceCli implements Runnable {
       }
       if (ex instanceof CoordinatorUnreachableException) {
         commandLine.getErr().println("error: " + ex.getMessage());
+        return 1;
+      }
+      Optional<String> line = FileErrors.line(ex).or(() -> refusal(ex));
+      if (line.isPresent()) {
+        commandLine.getErr().println("error: " + line.get());
         return 1;
       }
       throw ex;

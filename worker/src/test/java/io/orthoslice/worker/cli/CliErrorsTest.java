@@ -68,4 +68,47 @@ class CliErrorsTest {
     assertEquals(2, OrthosliceCli.commandLine().execute("coordinator", "--rounds", "0", "--metrics-port", "-1",
         "--output", tmp.resolve("coordinator-zero-rounds").toString()));
   }
+
+  /** One line, exit status 1, for a file that cannot be used; the files themselves are left as they were. */
+  @org.junit.jupiter.api.Test
+  void unusableFilesGetOneLine() throws Exception {
+    Path run = tmp.resolve("file-errors");
+    assertEquals(0, OrthosliceCli.commandLine().execute("train", "--steps", "2", "--output", run.toString()));
+    Path ckpt = run.resolve("checkpoints").resolve("step-00000002");
+    Path model = ckpt.resolve("model.safetensors");
+    byte[] bytes = java.nio.file.Files.readAllBytes(model);
+    bytes[bytes.length / 2] ^= 0x5a;
+    java.nio.file.Files.write(model, bytes);
+    Path empty = java.nio.file.Files.createDirectories(tmp.resolve("empty-model"));
+    Path bert = java.nio.file.Files.createDirectories(tmp.resolve("bert-model"));
+    java.nio.file.Files.writeString(bert.resolve("config.json"), "{\"model_type\": \"bert\", \"hidden_size\": 768}");
+    String[][] cases = {
+      {"eval " + ckpt, "model.safetensors is corrupt: SHA-256 "},
+      {"train --steps 4 --resume --output " + run, "model.safetensors is corrupt: SHA-256 "},
+      {"train --steps 1 --init-from " + empty + " --output " + tmp.resolve("r-empty"), empty.resolve("config.json") + " is missing"},
+      {"train --steps 1 --init-from " + bert + " --output " + tmp.resolve("r-bert"), "model_type is 'bert'; only 'llama' is supported"},
+    };
+    for (String[] c : cases) {
+      StringWriter err = new StringWriter();
+      CommandLine cl = OrthosliceCli.commandLine();
+      cl.setErr(new PrintWriter(err));
+      cl.setOut(new PrintWriter(new StringWriter()));
+      int status = cl.execute(c[0].split(" "));
+      String text = err.toString().strip();
+      assertEquals(1, status, c[0] + ": " + text);
+      assertTrue(text.startsWith("error: ") && text.contains(c[1]) && text.lines().count() == 1, c[0] + ": " + text);
+    }
+    assertTrue(java.util.Arrays.equals(bytes, java.nio.file.Files.readAllBytes(model)), "the checkpoint was changed");
+  }
+
+  @org.junit.jupiter.api.Test
+  void aCoordinatorsRefusalIsOneLine() {
+    assertEquals("the coordinator refused this worker's run token (UNAUTHENTICATED: wrong run token); give the worker"
+        + " the coordinator's token with --token or $ORTHOSLICE_TOKEN", OrthosliceCli.refusal(
+            io.grpc.Status.UNAUTHENTICATED.withDescription("wrong run token").asRuntimeException()).orElseThrow());
+    assertEquals("the coordinator refused a request (FAILED_PRECONDITION: protocol 2, this coordinator speaks 3)",
+        OrthosliceCli.refusal(io.grpc.Status.FAILED_PRECONDITION.withDescription("protocol 2, this coordinator speaks 3")
+            .asRuntimeException()).orElseThrow());
+    assertTrue(OrthosliceCli.refusal(new IllegalStateException("x")).isEmpty());
+  }
 }
