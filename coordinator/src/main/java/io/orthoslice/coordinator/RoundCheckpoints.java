@@ -69,11 +69,7 @@ public final class RoundCheckpoints implements Checkpointer {
           new Checkpoint(settings.model(), weights, momentum, ts, bosId, eosId));
       LOG.info("checkpoint after round {}: {}", s.nextRound(), dir);
     } catch (IOException e) {
-      // NIO's messages are often the bare path: name the kind of failure too.
-      // A full disk's message ("No space left on device") names no path: name the directory too.
-      throw new UncheckedIOException("checkpoint after round " + s.nextRound() + " into " + store.directory()
-          + " failed: " + e.getClass().getSimpleName() + " " + e.getMessage() + " (the checkpoints already there"
-          + " are intact; fix the directory and restart with --resume)", e);
+      throw new UncheckedIOException("checkpoint after round " + s.nextRound() + ": " + e.getMessage(), e);
     }
   }
 

@@ -101,18 +101,30 @@ public final class CheckpointStore {
     removeLeftovers();
     byte[] config = JSON.writerWithDefaultPrettyPrinter()
         .writeValueAsBytes(ckpt.config().toHuggingFace(ckpt.bosTokenId(), ckpt.eosTokenId()));
-    Path dir = AtomicFiles.commitDirectory(root, name, tmp -> {
-      Checksums sums = new Checksums();
-      sums.write(tmp, CONFIG, config);
-      sums.write(tmp, MODEL, out -> Safetensors.write(out, ckpt.weights(), Map.of()));
-      if (!ckpt.optimizerState().isEmpty()) {
-        sums.write(tmp, OPTIMIZER, out -> Safetensors.write(out, ckpt.optimizerState(), Map.of()));
-      }
-      if (ckpt.trainerState() != null) {
-        sums.write(tmp, TRAINER_STATE, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(ckpt.trainerState().toJson()));
-      }
-      sums.writeManifest(tmp);
-    });
+    Path dir;
+    try {
+      dir = AtomicFiles.commitDirectory(root, name, tmp -> {
+        Checksums sums = new Checksums();
+        sums.write(tmp, CONFIG, config);
+        sums.write(tmp, MODEL, out -> Safetensors.write(out, ckpt.weights(), Map.of()));
+        if (!ckpt.optimizerState().isEmpty()) {
+          sums.write(tmp, OPTIMIZER, out -> Safetensors.write(out, ckpt.optimizerState(), Map.of()));
+        }
+        if (ckpt.trainerState() != null) {
+          sums.write(tmp, TRAINER_STATE, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(ckpt.trainerState().toJson()));
+        }
+        sums.writeManifest(tmp);
+      });
+    } catch (java.nio.file.FileAlreadyExistsException e) {
+      throw e; // the documented refusal to overwrite, not a failure of the directory
+    } catch (IOException e) {
+      // NIO's messages are often a bare path, a full disk's ("No space left on device") names none: say both.
+      Optional<Path> kept = latest();
+      throw new IOException("writing checkpoint " + root.resolve(name) + " failed (" + e.getClass().getSimpleName()
+          + ": " + e.getMessage() + "); " + kept.map(k -> "the last good checkpoint " + k + " is intact")
+          .orElse("no earlier checkpoint was there") + "; fix the directory (space, permissions) and rerun with"
+          + " --resume", e);
+    }
     LOG.info("saved checkpoint {}", dir);
     if (ckpt.trainerState() != null) {
       prune(dir);

@@ -103,6 +103,18 @@ class CheckpointStoreTest {
   }
 
   @Test
+  void aDirectoryThatCannotBeWrittenIsNamedWithTheKindOfFailure() throws IOException {
+    Path file = Files.writeString(store.root().resolveSibling("not-a-directory"), "x");
+    CheckpointStore blocked = new CheckpointStore(file.resolve("checkpoints"), 2);
+    IOException e = assertThrows(IOException.class,
+        () -> blocked.save(CheckpointStore.stepName(3), CheckpointFixtures.checkpoint(manager, 3)));
+    String msg = e.getMessage();
+    assertTrue(msg.startsWith("writing checkpoint " + file.resolve("checkpoints").resolve("step-00000003") + " failed (")
+        && msg.endsWith("no earlier checkpoint was there; fix the directory (space, permissions) and rerun with --resume"),
+        msg);
+  }
+
+  @Test
   void savingOverAnExistingNameFailsAndKeepsTheOriginal() throws IOException {
     Path dir = save(store, 5);
     byte[] before = Files.readAllBytes(dir.resolve("model.safetensors"));
