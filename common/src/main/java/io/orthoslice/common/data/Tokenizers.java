@@ -7,12 +7,14 @@ import java.nio.file.Path;
 public final class Tokenizers {
 
   public static final String ALLOWED =
-      "'byte', a path to a tokenizer.json file, or a directory containing tokenizer.json";
+      "'byte', 'gpt2' (GPT-2's BPE), 'cl100k', a path to a tokenizer.json file, or a directory containing"
+          + " tokenizer.json";
 
   private Tokenizers() {}
 
   /**
-   * {@code "byte"} gives a {@link ByteTokenizer}; a tokenizer.json file or a directory holding one
+   * {@code "byte"} gives a {@link ByteTokenizer}, {@code "gpt2"} and {@code "cl100k"} a {@link
+   * TiktokenTokenizer}; a tokenizer.json file or a directory holding one
    * gives a {@link HuggingFaceTokenizerFile}, which the caller must close.
    */
   public static Tokenizer load(String spec) {
@@ -21,6 +23,11 @@ public final class Tokenizers {
     }
     if (spec.equals("byte")) {
       return new ByteTokenizer();
+    }
+    for (TiktokenTokenizer.Vocabulary v : TiktokenTokenizer.Vocabulary.values()) {
+      if (spec.equals(v.spec())) {
+        return new TiktokenTokenizer(v);
+      }
     }
     Path path = Path.of(spec);
     if (Files.isDirectory(path)) {
