@@ -1,5 +1,6 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.config.DistributedDefaults;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -76,7 +77,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   Path tlsCert;
   @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key (PKCS#8 PEM) for --tls-cert.")
   Path tlsKey;
-  @Option(names = "--workers", defaultValue = "3", description = "Workers the first round waits for. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--workers", defaultValue = DistributedDefaults.WORKERS, description = "Workers the first round waits for. Default: ${DEFAULT-VALUE}.")
   int workers;
   @Option(names = "--min-workers", defaultValue = "0", description = "Fewest live workers a later round opens with (0: --workers).")
   int minWorkers;
@@ -84,19 +85,19 @@ public final class CoordinatorMain implements Callable<Integer> {
   int rounds;
   @Option(names = "--local-steps", defaultValue = "20", description = "Local steps H per round. Default: ${DEFAULT-VALUE}.")
   int localSteps;
-  @Option(names = "--mode", defaultValue = "orthogonal", description = "orthogonal | independent | same | full. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--mode", defaultValue = DistributedDefaults.MODE, description = "orthogonal | independent | same | full. Default: ${DEFAULT-VALUE}.")
   String mode;
-  @Option(names = "--rank", defaultValue = "8", description = "Rank r of each worker's slice. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--rank", defaultValue = DistributedDefaults.RANK, description = "Rank r of each worker's slice. Default: ${DEFAULT-VALUE}.")
   int rank;
   @Option(names = "--scale", defaultValue = "1.0", description = "Adapter scale alpha. Default: ${DEFAULT-VALUE}.")
   double scale;
-  @Option(names = "--preset", defaultValue = "tiny", description = "Model preset. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--preset", defaultValue = DistributedDefaults.PRESET, description = "Model preset. Default: ${DEFAULT-VALUE}.")
   String preset;
-  @Option(names = "--seq-len", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--seq-len", defaultValue = DistributedDefaults.SEQ_LEN, description = "Default: ${DEFAULT-VALUE}.")
   int seqLen;
-  @Option(names = "--batch-size", defaultValue = "8", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--batch-size", defaultValue = DistributedDefaults.BATCH_SIZE, description = "Default: ${DEFAULT-VALUE}.")
   int batchSize;
-  @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--lr", defaultValue = DistributedDefaults.LR, description = "Peak learning rate. Default: ${DEFAULT-VALUE}.")
   double lr;
   @Option(names = "--min-lr", defaultValue = "2e-4", description = "Default: ${DEFAULT-VALUE}.")
   double minLr;
@@ -106,11 +107,11 @@ public final class CoordinatorMain implements Callable<Integer> {
   double weightDecay;
   @Option(names = "--grad-clip", defaultValue = "1.0", description = "Default: ${DEFAULT-VALUE}.")
   double gradClip;
-  @Option(names = "--seed", defaultValue = "42", description = "Run seed. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--seed", defaultValue = DistributedDefaults.SEED, description = "Run seed. Default: ${DEFAULT-VALUE}.")
   long seed;
   @Option(names = "--data", paramLabel = "DIR", description = "Prepared dataset (default: the embedded Europarl sample).")
   Path data;
-  @Option(names = "--tokenizer", defaultValue = "byte", description = "With the default corpus. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--tokenizer", defaultValue = DistributedDefaults.TOKENIZER, description = "With the default corpus. Default: ${DEFAULT-VALUE}.")
   String tokenizer;
   @Option(names = "--round-timeout", defaultValue = "300", description = "Round deadline in seconds. Default: ${DEFAULT-VALUE}.")
   double roundTimeout;

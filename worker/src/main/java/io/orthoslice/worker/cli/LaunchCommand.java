@@ -1,5 +1,6 @@
 package io.orthoslice.worker.cli;
 
+import io.orthoslice.common.config.DistributedDefaults;
 import io.orthoslice.common.checkpoint.CheckpointStore;
 import io.orthoslice.common.kernels.KernelChoice;
 import io.orthoslice.common.metrics.MetricsPorts;
@@ -22,29 +23,29 @@ import picocli.CommandLine.Option;
         + " final validation perplexity. Logs go to <run-dir>/coordinator.log and worker-<i>.log."})
 final class LaunchCommand implements Callable<Integer> {
 
-  @Option(names = "--workers", defaultValue = "3", description = "Worker processes. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--workers", defaultValue = DistributedDefaults.WORKERS, description = "Worker processes. Default: ${DEFAULT-VALUE}.")
   int workers;
   @Option(names = "--rounds", defaultValue = "4", description = "Default: ${DEFAULT-VALUE}.")
   int rounds;
   @Option(names = "--local-steps", defaultValue = "15", description = "Local steps H per round. Default: ${DEFAULT-VALUE}.")
   int localSteps;
-  @Option(names = "--mode", defaultValue = "orthogonal", description = "orthogonal | independent | same | full. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--mode", defaultValue = DistributedDefaults.MODE, description = "orthogonal | independent | same | full. Default: ${DEFAULT-VALUE}.")
   String mode;
-  @Option(names = "--rank", defaultValue = "8", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--rank", defaultValue = DistributedDefaults.RANK, description = "Default: ${DEFAULT-VALUE}.")
   int rank;
-  @Option(names = "--preset", defaultValue = "tiny", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--preset", defaultValue = DistributedDefaults.PRESET, description = "Default: ${DEFAULT-VALUE}.")
   String preset;
-  @Option(names = "--seq-len", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--seq-len", defaultValue = DistributedDefaults.SEQ_LEN, description = "Default: ${DEFAULT-VALUE}.")
   int seqLen;
-  @Option(names = "--batch-size", defaultValue = "8", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--batch-size", defaultValue = DistributedDefaults.BATCH_SIZE, description = "Default: ${DEFAULT-VALUE}.")
   int batchSize;
-  @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--lr", defaultValue = DistributedDefaults.LR, description = "Peak learning rate. Default: ${DEFAULT-VALUE}.")
   double lr;
-  @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--seed", defaultValue = DistributedDefaults.SEED, description = "Default: ${DEFAULT-VALUE}.")
   long seed;
   @Option(names = "--data", paramLabel = "DIR", description = "Prepared dataset (default: the embedded Europarl sample).")
   Path data;
-  @Option(names = "--tokenizer", defaultValue = "byte", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--tokenizer", defaultValue = DistributedDefaults.TOKENIZER, description = "Default: ${DEFAULT-VALUE}.")
   String tokenizer;
   @Option(names = "--kernels", paramLabel = "auto|native|djl",
       description = "The workers' --kernels (see worker --help). Default: the worker's, auto.")

@@ -1,5 +1,6 @@
 package io.orthoslice.worker.cli;
 
+import io.orthoslice.common.config.DistributedDefaults;
 import io.orthoslice.worker.sweep.CellResult;
 import io.orthoslice.worker.sweep.ResultsDoc;
 import io.orthoslice.worker.sweep.SweepPlots;
@@ -60,11 +61,11 @@ final class SweepCommand implements Callable<Integer> {
   @Option(names = "--outer-momentum", split = ",", defaultValue = "0",
       description = "Outer Nesterov momentum values. Default: ${DEFAULT-VALUE}.")
   List<Double> outerMomentums;
-  @Option(names = "--preset", defaultValue = "tiny", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--preset", defaultValue = DistributedDefaults.PRESET, description = "Default: ${DEFAULT-VALUE}.")
   String preset;
-  @Option(names = "--seq-len", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--seq-len", defaultValue = DistributedDefaults.SEQ_LEN, description = "Default: ${DEFAULT-VALUE}.")
   int seqLen;
-  @Option(names = "--batch-size", defaultValue = "8", description = "Sequences per local step and worker. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--batch-size", defaultValue = DistributedDefaults.BATCH_SIZE, description = "Sequences per local step and worker. Default: ${DEFAULT-VALUE}.")
   int batchSize;
   @Option(names = "--rounds", defaultValue = "12", description = "Default: ${DEFAULT-VALUE}.")
   int rounds;
@@ -76,7 +77,7 @@ final class SweepCommand implements Callable<Integer> {
   int evalEvery;
   @Option(names = "--data", paramLabel = "DIR", description = "Prepared dataset (default: the embedded Europarl sample).")
   Path data;
-  @Option(names = "--tokenizer", defaultValue = "byte", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--tokenizer", defaultValue = DistributedDefaults.TOKENIZER, description = "Default: ${DEFAULT-VALUE}.")
   String tokenizer;
   @Option(names = "--gpu", defaultValue = "-1", description = "Put every worker on this GPU (-1: CPU). Default: ${DEFAULT-VALUE}.")
   int gpu;
