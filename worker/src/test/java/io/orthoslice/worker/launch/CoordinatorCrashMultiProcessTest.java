@@ -89,7 +89,7 @@ class CoordinatorCrashMultiProcessTest {
     }
   }
 
-  private static void awaitLine(List<String> lines, Process p, String text) throws InterruptedException {
+  static void awaitLine(List<String> lines, Process p, String text) throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
     while (lines.stream().noneMatch(l -> l.contains(text))) {
       assertTrue(System.nanoTime() < end && p.isAlive(), "never saw '" + text + "':\n" + String.join("\n", lines));
@@ -98,7 +98,7 @@ class CoordinatorCrashMultiProcessTest {
   }
 
   /** A child JVM; its output goes to {@code log} or, line by line, into {@code lines}. */
-  private static Process start(List<Process> all, List<String> mainAndArgs, String logback, Object out)
+  static Process start(List<Process> all, List<String> mainAndArgs, String logback, Object out)
       throws Exception {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx640m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dlogback.configurationFile=" + logback,
