@@ -58,13 +58,17 @@ final class RoundDriver {
   /** Evaluates the starting weights (or takes the checkpoint's loss), opens the first round; sweeps heartbeats. */
   void start(long firstRound, RunHistory history, Runnable sweep) {
     thread.execute(() -> {
-      WeightsSnapshot w = run.broadcasts().current();
-      double known = history.validationLoss();
-      history.started(Double.isNaN(known) ? evaluation.evaluate(w) : known);
-      metrics.started(firstRound, w.version(), history.initialValidationLoss());
-      LOG.info("starting at round {} with weights version {}: validation loss {}", firstRound + 1, w.version(),
-          String.format(Locale.ROOT, "%.4f", history.initialValidationLoss()));
-      tryOpen();
+      try {
+        WeightsSnapshot w = run.broadcasts().current();
+        double known = history.validationLoss();
+        history.started(Double.isNaN(known) ? evaluation.evaluate(w) : known);
+        metrics.started(firstRound, w.version(), history.initialValidationLoss());
+        LOG.info("starting at round {} with weights version {}: validation loss {}", firstRound + 1, w.version(),
+            String.format(Locale.ROOT, "%.4f", history.initialValidationLoss()));
+        tryOpen();
+      } catch (RuntimeException | Error e) {
+        stop(e, "the start (evaluating the first weights)");
+      }
     });
     long period = Math.max(10, settings.heartbeatTimeout().toMillis() / 4);
     thread.scheduleAtFixedRate(sweep, period, period, TimeUnit.MILLISECONDS);
@@ -85,10 +89,8 @@ final class RoundDriver {
     try {
       r = planner.open(d.round(), d.participants(), d.cursor());
       made = planner.assignments(r, d.weightsVersion(), System.currentTimeMillis() + settings.roundTimeout().toMillis());
-    } catch (RuntimeException e) {
-      LOG.error("drawing round {} failed; stopping the run: {}", d.round() + 1, e.getMessage());
-      LOG.debug("the draw's failure", e);
-      run.fail(e, "the draw of round " + (d.round() + 1) + " failed");
+    } catch (RuntimeException | Error e) {
+      stop(e, "the draw of round " + (d.round() + 1));
       return;
     }
     run.publish(r, made, thread.schedule(() -> closeRound(r), settings.roundTimeout().toMillis(),
@@ -124,11 +126,25 @@ final class RoundDriver {
       if (run.endRound(r, evaluation.lastRound(r.round))) {
         tryOpen();
       }
-    } catch (RuntimeException e) {
-      LOG.error("round {} failed; stopping the run: {}", r.round + 1, e.getMessage()); // one line; the trace at debug
-      LOG.debug("the round's failure", e);
-      run.fail(e, "round " + (r.round + 1) + " failed");
+    } catch (RuntimeException | Error e) {
+      stop(e, "round " + (r.round + 1));
     }
+  }
+
+  /**
+   * Stops the run on a failure inside one of the driver's tasks, with one line (the trace at debug).
+   * Errors are caught too: one thrown in an executor task would vanish there and leave the run waiting
+   * forever in its merge (seen with a 50k vocabulary under launch's 1 GiB coordinator heap).
+   */
+  private void stop(Throwable e, String what) {
+    String why = e instanceof OutOfMemoryError
+        ? what + " ran out of memory (" + e.getMessage() + "; this coordinator's heap is "
+            + (Runtime.getRuntime().maxMemory() >> 20) + " MiB): give it more with -Xmx, e.g."
+            + " ORTHOSLICE_JAVA_OPTS=-Xmx8g (launch and sweep pass it to their children)"
+        : what + " failed: " + e.getMessage();
+    LOG.error("{}; stopping the run", why);
+    LOG.debug("the failure", e);
+    run.fail(e instanceof RuntimeException re ? re : new IllegalStateException(why, e), why);
   }
 
   /**

@@ -59,6 +59,7 @@ class CoordinatorRoundTest {
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   private Coordinator core;
   private ManagedChannel channel;
+  private ValidationLoss validation = ValidationLoss.NONE;
 
   @AfterEach
   void closeAll() throws Exception {
@@ -82,7 +83,7 @@ class CoordinatorRoundTest {
     RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, RANK, 2, 3, workers, minWorkers,
         roundTimeout, heartbeatTimeout, "test-data", 1.0, 0.0, 0, 1,
         new RoundRules(MergeRule.SUM, 1, InnerState.RESET), 1, UpdateLimits.DEFAULT);
-    core = new Coordinator(s, ResumeState.fresh(CoordinatorMain.initialWeights(MODEL, 7)), ValidationLoss.NONE,
+    core = new Coordinator(s, ResumeState.fresh(CoordinatorMain.initialWeights(MODEL, 7)), validation,
         merged::add, (st, r) -> {}, new CoordinatorMetrics(registry));
     open.add(core);
     String name = InProcessServerBuilder.generateName();
@@ -166,6 +167,32 @@ class CoordinatorRoundTest {
     assertEquals(List.of(0, 1, 2), u.next().getHeader().getMergedSlotsList());
     assertTrue(r.factoredBroadcastBytes() > 0 && r.factoredBroadcastBytes() < r.fullBroadcastBytes(),
         r.factoredBroadcastBytes() + " vs " + r.fullBroadcastBytes());
+  }
+
+  /**
+   * An Error inside the merge (out of memory, as a 50k vocabulary under a 1 GiB heap gave) stops the
+   * run with a line saying so; before, it vanished in the driver's executor and the run hung forever.
+   */
+  @Test
+  void outOfMemoryInTheMergeStopsTheRunInsteadOfHangingIt() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+    validation = w -> {
+      if (calls.getAndIncrement() > 0) { // the start's evaluation passes; the merge's does not
+        throw new OutOfMemoryError("Java heap space");
+      }
+      return 3.0;
+    };
+    start(2, Duration.ofSeconds(60));
+    List<TestWorker> ws = joined(2);
+    Random rng = new Random(5);
+    for (TestWorker w : ws) {
+      w.submit(w.awaitRound(0), update(RANK, rng)).get(10, TimeUnit.SECONDS);
+    }
+    assertTrue(core.record().awaitEnd(Duration.ofSeconds(30)), "the run did not stop: it hangs in its merge");
+    String why = core.record().failure().orElseThrow().getMessage();
+    assertTrue(why.startsWith("round 1 ran out of memory (Java heap space; this coordinator's heap is ")
+        && why.contains("-Xmx"), why);
+    assertTrue(merged.isEmpty(), "nothing of the failed round is published");
   }
 
   /** expected += lift(A, P) with P (d x r) in float64: A P^T (RIGHT, A m x r) or P B (LEFT, B r x n). */

@@ -81,10 +81,16 @@ final class LaunchCommand implements Callable<Integer> {
    * JVM options of the children: workers share a machine's cores, and a small heap with the serial
    * collector keeps them from fighting over GC threads. Measured on the H200 (docs/PERFORMANCE.md): a
    * 60m GPU step under these options is as fast as under the default collector, so GPU runs use them
-   * too.
+   * too. {@code ORTHOSLICE_JAVA_OPTS} comes after them, so its {@code -Xmx} wins (a 50k vocabulary needs
+   * more than 1 GiB in the coordinator).
    */
   static List<String> childJvm() {
-    return List.of("-Xmx1g", "-XX:+UseSerialGC");
+    List<String> opts = new ArrayList<>(List.of("-Xmx1g", "-XX:+UseSerialGC"));
+    String extra = System.getenv("ORTHOSLICE_JAVA_OPTS");
+    if (extra != null && !extra.isBlank()) {
+      opts.addAll(List.of(extra.trim().split("\\s+")));
+    }
+    return opts;
   }
 
   @Override

@@ -39,12 +39,9 @@ class CoordinatorCrashMultiProcessTest {
 
   /** Runs the job, killing the coordinator during each round in {@code killIn}; returns the final weights' SHA-256. */
   private static String finalWeights(Path dir, int[] killIn, Random moments) throws Exception {
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
+    int port = freePort();
     Files.createDirectories(dir);
-    String logback = Launcher.class.getResource("/logback.xml").toString();
+    String logback = LOGBACK;
     List<String> coordinatorArgs = List.of(Launcher.COORDINATOR_MAIN, "--port", Integer.toString(port), "--workers",
         "2", "--rounds", "6", "--local-steps", "30", "--rank", "8", "--preset", "tiny", "--seq-len", "32",
         "--batch-size", "4", "--eval-batches", "1", "--metrics-port", "-1", "--checkpoint-every", "1",
@@ -86,6 +83,16 @@ class CoordinatorCrashMultiProcessTest {
           .digest(Files.readAllBytes(last.resolve("model.safetensors"))));
     } finally {
       all.forEach(Process::destroyForcibly);
+    }
+  }
+
+  /** The test logback configuration the child JVMs log with. */
+  static final String LOGBACK = Launcher.class.getResource("/logback.xml").toString();
+
+  /** A port free at the moment of asking (loopback tests: nobody else takes it in between). */
+  static int freePort() throws java.io.IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
     }
   }
 

@@ -3,7 +3,6 @@ package io.orthoslice.worker.launch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,12 +41,9 @@ class WorkerCrashMultiProcessTest {
   }
 
   private static double run(Path dir, boolean kill, Random moments) throws Exception {
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
+    int port = CoordinatorCrashMultiProcessTest.freePort();
     Files.createDirectories(dir);
-    String logback = Launcher.class.getResource("/logback.xml").toString();
+    String logback = CoordinatorCrashMultiProcessTest.LOGBACK;
     List<String> coordinatorArgs = List.of(Launcher.COORDINATOR_MAIN, "--port", Integer.toString(port), "--workers",
         "3", "--min-workers", "2", "--rounds", "8", "--local-steps", "60", "--rank", "8", "--preset", "tiny",
         "--seq-len", "32", "--batch-size", "4", "--eval-batches", "2", "--metrics-port", "-1", "--output",
