@@ -3,7 +3,6 @@
 // results stay on libtorch's autograd tape and in DJL's memory management.
 //
 // Entry points (io.orthoslice.common.kernels.NativeKernels):
-//   builtTorchVersion()                 the TORCH_VERSION these sources were compiled against
 //   attention(q, k, v, scale)           causal scaled-dot-product attention (flash / memory-efficient
 //                                       / math kernel, as ATen picks), differentiable
 //   rmsNorm(x, gain, eps)               at::rms_norm over the last dimension, differentiable
@@ -15,7 +14,6 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
-#include <torch/version.h>
 
 #include <optional>
 #include <string>
@@ -50,10 +48,6 @@ void raise(JNIEnv* env, const char* what) {
   }
 
 extern "C" {
-
-JNIEXPORT jstring JNICALL Java_io_orthoslice_common_kernels_NativeKernels_builtTorchVersion(JNIEnv* env, jclass) {
-  return env->NewStringUTF(TORCH_VERSION);
-}
 
 JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_attention(
     JNIEnv* env, jclass, jlong q, jlong k, jlong v, jdouble scale) {

@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * Which implementation this process runs for attention, RMSNorm and the AdamW step: DJL's own ops
@@ -54,15 +53,11 @@ public final class Kernels {
     return active.contains(Op.ADAMW);
   }
 
-  /** "djl", or "native" and the native ops in use, e.g. "native[attention, rmsnorm, adamw]". */
+  /** "djl", or "native" and the native ops in use, e.g. "native[attention,rmsnorm,adamw]". */
   public static String describe() {
     EnumSet<Op> now = active;
-    return now.isEmpty() ? "djl" : "native" + now.toString().toLowerCase(Locale.ROOT);
-  }
-
-  /** The native ops in use, empty on the DJL path. */
-  public static Set<Op> active() {
-    return EnumSet.copyOf(active);
+    return now.isEmpty() ? "djl" : "native" + now.stream().map(o -> o.name().toLowerCase(Locale.ROOT))
+        .collect(java.util.stream.Collectors.joining(",", "[", "]"));
   }
 
   /**

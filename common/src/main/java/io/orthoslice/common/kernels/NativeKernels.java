@@ -14,8 +14,6 @@ public final class NativeKernels {
 
   private NativeKernels() {}
 
-  static native String builtTorchVersion();
-
   private static native long attention(long q, long k, long v, double scale);
 
   private static native long rmsNorm(long x, long gain, double eps);

@@ -94,7 +94,7 @@ final class BenchCommand implements Callable<Integer> {
                 + "device_used_peak_bytes=%d device_trainer_peak_bytes=%d%n",
             model.modelConfig != null ? model.modelConfig : model.preset, shape.parameterCount(),
             cfg.method().method().name().toLowerCase(Locale.ROOT), device, cfg.precision(),
-            Kernels.describe().replace(" ", ""), cfg.gradAccum(),
+            Kernels.describe(), cfg.gradAccum(),
             cfg.microBatch(), cfg.seqLen(), median, seconds[0], seconds[measureSteps - 1], measureSteps,
             cfg.tokensPerStep() / median, mem.weightBytes(), mem.gradientBytes(), mem.optimizerBytes(),
             mem.projectionBytes(), peakRss(), peak, peak - baseline);
