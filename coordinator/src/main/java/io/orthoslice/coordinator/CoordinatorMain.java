@@ -24,7 +24,7 @@ import io.orthoslice.common.round.InnerState;
 import io.orthoslice.common.round.MergeRule;
 import io.orthoslice.common.round.RoundMode;
 import io.orthoslice.common.round.RoundRules;
-import io.orthoslice.common.train.DatasetWindows;
+import io.orthoslice.common.data.DatasetWindows;
 import io.orthoslice.common.train.ModelInit;
 import io.orthoslice.common.train.Precision;
 import io.orthoslice.common.train.TrainConfig;

@@ -17,7 +17,7 @@ import io.orthoslice.common.train.DenseParameter;
 import io.orthoslice.common.train.MemoryUse;
 import io.orthoslice.common.train.MethodSpec;
 import io.orthoslice.common.train.ParameterTrainer;
-import io.orthoslice.common.train.TokenWindows;
+import io.orthoslice.common.data.TokenWindows;
 import io.orthoslice.common.train.TrainConfig;
 import io.orthoslice.common.train.Trainer;
 import io.orthoslice.common.train.TrainingMethods;

@@ -5,7 +5,7 @@ import io.grpc.StatusRuntimeException;
 import io.orthoslice.common.config.DeviceSpec;
 import io.orthoslice.common.round.FactoredUpdates;
 import io.orthoslice.common.round.RoundPlan;
-import io.orthoslice.common.train.TokenWindows;
+import io.orthoslice.common.data.TokenWindows;
 import io.orthoslice.common.wire.Assignment;
 import io.orthoslice.common.wire.RunDescription;
 import io.orthoslice.common.wire.UpdateReport;

@@ -14,7 +14,7 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.round.RoundMode;
 import io.orthoslice.common.train.Precision;
-import io.orthoslice.common.train.TokenWindows;
+import io.orthoslice.common.data.TokenWindows;
 import io.orthoslice.common.train.TrainConfig;
 import io.orthoslice.coordinator.Coordinator;
 import io.orthoslice.coordinator.CoordinatorMain;

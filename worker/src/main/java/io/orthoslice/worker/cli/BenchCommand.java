@@ -7,7 +7,7 @@ import io.orthoslice.common.config.DeviceSpec;
 import io.orthoslice.common.data.TokenDataset;
 import io.orthoslice.common.kernels.Kernels;
 import io.orthoslice.common.model.LlamaConfig;
-import io.orthoslice.common.train.DatasetWindows;
+import io.orthoslice.common.data.DatasetWindows;
 import io.orthoslice.common.train.MemoryUse;
 import io.orthoslice.common.train.ModelInit;
 import io.orthoslice.common.train.TrainConfig;

@@ -3,7 +3,7 @@ package io.orthoslice.worker.cli;
 import io.orthoslice.common.data.TokenDataset;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
-import io.orthoslice.common.train.DatasetWindows;
+import io.orthoslice.common.data.DatasetWindows;
 import io.orthoslice.common.train.MethodSpec;
 import io.orthoslice.common.train.ProgressReporter;
 import io.orthoslice.common.train.RunOptions;

@@ -6,7 +6,7 @@ import io.orthoslice.common.checkpoint.CheckpointStore;
 import io.orthoslice.common.config.DeviceSpec;
 import io.orthoslice.common.data.TokenDataset;
 import io.orthoslice.common.model.Llama;
-import io.orthoslice.common.train.DatasetWindows;
+import io.orthoslice.common.data.DatasetWindows;
 import io.orthoslice.common.train.Evaluator;
 import io.orthoslice.common.train.Precision;
 import java.nio.file.Files;

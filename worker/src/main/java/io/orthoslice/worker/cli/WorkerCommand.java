@@ -2,7 +2,7 @@ package io.orthoslice.worker.cli;
 
 import io.grpc.ManagedChannel;
 import io.orthoslice.common.data.TokenDataset;
-import io.orthoslice.common.train.DatasetWindows;
+import io.orthoslice.common.data.DatasetWindows;
 import io.orthoslice.common.logging.LogIdentity;
 import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.worker.CoordinatorChannels;

@@ -1,4 +1,4 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.data;
 
 import java.util.List;
 

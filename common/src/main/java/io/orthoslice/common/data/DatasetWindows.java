@@ -1,9 +1,5 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.data;
 
-import io.orthoslice.common.data.Split;
-import io.orthoslice.common.data.TokenDataset;
-import io.orthoslice.common.data.ValidationWindows;
-import io.orthoslice.common.data.WindowSampler;
 import java.util.ArrayList;
 import java.util.List;
 
