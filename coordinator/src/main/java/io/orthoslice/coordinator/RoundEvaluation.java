@@ -1,7 +1,7 @@
 package io.orthoslice.coordinator;
 
 import io.orthoslice.common.round.CommunicationCost;
-import io.orthoslice.common.train.Precision;
+import io.orthoslice.common.config.Precision;
 import io.orthoslice.common.wire.FactoredUpdate;
 
 import java.util.List;

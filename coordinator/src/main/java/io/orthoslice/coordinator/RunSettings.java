@@ -4,8 +4,8 @@ import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.round.RoundMode;
 import io.orthoslice.common.round.RoundPlan;
 import io.orthoslice.common.round.RoundRules;
-import io.orthoslice.common.train.MethodSpec;
-import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.config.MethodSpec;
+import io.orthoslice.common.config.TrainConfig;
 import java.time.Duration;
 
 /**

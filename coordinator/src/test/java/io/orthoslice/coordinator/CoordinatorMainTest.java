@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.round.RoundMode;
-import io.orthoslice.common.train.Precision;
-import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.config.Precision;
+import io.orthoslice.common.config.TrainConfig;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;

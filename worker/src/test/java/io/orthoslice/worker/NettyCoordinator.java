@@ -1,8 +1,8 @@
 package io.orthoslice.worker;
 
 import io.orthoslice.common.round.RoundMode;
-import io.orthoslice.common.train.Precision;
-import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.config.Precision;
+import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.coordinator.Coordinator;
 import io.orthoslice.coordinator.CoordinatorMain;
 import io.orthoslice.coordinator.CoordinatorServer;

@@ -1,5 +1,7 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.config.Precision;
+
 /**
  * Dynamic loss scaling for fp16 compute (Micikevicius et al. 2018, as torch.cuda.amp.GradScaler):
  * multiply the loss by S before backward, divide the gradients by S before the step; on an

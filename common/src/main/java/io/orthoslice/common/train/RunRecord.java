@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.config.TrainConfig;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.orthoslice.common.checkpoint.Checkpoint;
 import io.orthoslice.common.checkpoint.TrainerState;

@@ -1,5 +1,8 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.config.LearningRateSchedule;
+import io.orthoslice.common.config.MethodSpec;
+import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;

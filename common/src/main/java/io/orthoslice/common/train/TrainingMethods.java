@@ -1,5 +1,7 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.config.MethodSpec;
+import io.orthoslice.common.config.TrainConfig;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;

@@ -1,5 +1,8 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.config.RunOptions;
+import io.orthoslice.common.config.Precision;
+import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.data.TokenWindows;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;

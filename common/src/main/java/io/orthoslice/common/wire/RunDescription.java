@@ -3,7 +3,7 @@ package io.orthoslice.common.wire;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.round.RoundMode;
 import io.orthoslice.common.round.RoundRules;
-import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.config.TrainConfig;
 
 /**
  * Everything a worker needs to train exactly as the coordinator intends (the wire's RunSpec, parsed

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
-import io.orthoslice.common.train.MethodSpec;
-import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.config.MethodSpec;
+import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.wire.FactoredUpdate;
 import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.common.wire.RunDescription;

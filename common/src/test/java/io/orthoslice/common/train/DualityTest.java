@@ -1,5 +1,8 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.config.Precision;
+import io.orthoslice.common.config.MethodSpec;
+import io.orthoslice.common.config.TrainConfig;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;

@@ -1,5 +1,7 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.config.Precision;
+import io.orthoslice.common.config.TrainConfig;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 

@@ -1,5 +1,8 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.config.RunOptions;
+import io.orthoslice.common.config.MethodSpec;
+import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.data.DatasetWindows;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

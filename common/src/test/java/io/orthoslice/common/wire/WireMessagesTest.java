@@ -10,7 +10,7 @@ import io.orthoslice.common.round.InnerState;
 import io.orthoslice.common.round.MergeRule;
 import io.orthoslice.common.round.RoundMode;
 import io.orthoslice.common.round.RoundRules;
-import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.proto.RoundAssignment;
 import io.orthoslice.proto.RunSpec;
 import java.util.List;

@@ -10,7 +10,7 @@ import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.data.DatasetWindows;
 import io.orthoslice.common.train.MemoryUse;
 import io.orthoslice.common.train.ModelInit;
-import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.train.Trainer;
 import io.orthoslice.common.train.TrainingMethods;
 import java.io.IOException;

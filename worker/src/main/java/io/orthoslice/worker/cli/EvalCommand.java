@@ -8,7 +8,7 @@ import io.orthoslice.common.data.TokenDataset;
 import io.orthoslice.common.model.Llama;
 import io.orthoslice.common.data.DatasetWindows;
 import io.orthoslice.common.train.Evaluator;
-import io.orthoslice.common.train.Precision;
+import io.orthoslice.common.config.Precision;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

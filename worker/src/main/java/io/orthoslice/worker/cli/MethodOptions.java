@@ -1,6 +1,6 @@
 package io.orthoslice.worker.cli;
 
-import io.orthoslice.common.train.MethodSpec;
+import io.orthoslice.common.config.MethodSpec;
 import picocli.CommandLine.Option;
 
 /** Training-method flags; they become one {@link MethodSpec}, which validates combinations. */

@@ -1,8 +1,8 @@
 package io.orthoslice.worker.cli;
 
-import io.orthoslice.common.train.MethodSpec;
-import io.orthoslice.common.train.Precision;
-import io.orthoslice.common.train.TrainConfig;
+import io.orthoslice.common.config.MethodSpec;
+import io.orthoslice.common.config.Precision;
+import io.orthoslice.common.config.TrainConfig;
 import picocli.CommandLine.Option;
 
 /** The options that determine a training trajectory; they become one {@link TrainConfig}. */

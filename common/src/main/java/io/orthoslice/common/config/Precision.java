@@ -1,4 +1,4 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.config;
 
 import ai.djl.ndarray.types.DataType;
 import java.util.Locale;

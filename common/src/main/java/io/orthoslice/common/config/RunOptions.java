@@ -1,4 +1,4 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.config;
 
 import java.nio.file.Path;
 
@@ -12,7 +12,7 @@ import java.nio.file.Path;
  * @param keepCheckpoints how many of the newest checkpoints to keep
  * @param resume continue from the newest checkpoint in outputDir
  * @param initFrom start from a Hugging Face Llama checkpoint directory (null: random init)
- * @param recomputeActivations activation checkpointing ({@link Trainer#recomputeActivations})
+ * @param recomputeActivations activation checkpointing ({@link io.orthoslice.common.train.Trainer#recomputeActivations})
  */
 public record RunOptions(
     Path outputDir,

@@ -1,4 +1,4 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.config;
 
 /**
  * Linear warm-up from 0 to {@code peak} over {@code warmup} steps, then cosine decay to {@code floor}

@@ -1,4 +1,4 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.config;
 
 /**
  * Everything that determines a training trajectory (and nothing about files or logging): with the
