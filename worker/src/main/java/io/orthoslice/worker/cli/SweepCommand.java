@@ -109,13 +109,17 @@ final class SweepCommand implements Callable<Integer> {
     String command = "orthoslice sweep " + String.join(" ", args);
     String md = SweepReport.markdown(spec, results, command);
     Files.writeString(output.resolve("results.md"), md, StandardCharsets.UTF_8);
-    List<Path> plots = plots(results, output);
+    if (!SweepPlots.available()) {
+      System.err.println("plots skipped: this Java runtime has no java.desktop module, which the charts need;"
+          + " run 'orthoslice sweep --report-only' with the same options on a full JDK to draw them");
+    }
+    List<Path> plots = SweepPlots.write(results, output, section, preset);
     System.out.println(md.substring(0, md.indexOf("\n| cell |")));
     System.out.println("wrote " + output.resolve("results.md") + " and " + plots.size() + " plots in " + output);
     if (resultsDoc != null) {
       Path figDir = figures != null ? figures
           : (resultsDoc.toAbsolutePath().getParent().resolve("figures"));
-      List<Path> docPlots = plots(results, figDir);
+      List<Path> docPlots = SweepPlots.write(results, figDir, section, preset);
       StringBuilder body = new StringBuilder(md.substring(0, md.indexOf("\n| cell |")).stripTrailing());
       body.append("\n\n");
       for (Path p : docPlots) {
@@ -126,20 +130,6 @@ final class SweepCommand implements Callable<Integer> {
       System.out.println("updated section '" + section + "' of " + resultsDoc);
     }
     return 0;
-  }
-
-  /**
-   * The PNG plots, or none (with one line on stderr) on a Java runtime without java.desktop, which
-   * XChart draws with: a jlink'd runtime of a GPU host, say. The cells and the tables are kept either
-   * way, and {@code --report-only} on a full JDK draws the plots later from cells.jsonl.
-   */
-  private List<Path> plots(List<CellResult> results, Path dir) throws java.io.IOException {
-    if (ModuleLayer.boot().findModule("java.desktop").isEmpty()) {
-      System.err.println("plots skipped: this Java runtime has no java.desktop module, which the charts need;"
-          + " run 'orthoslice sweep --report-only' with the same options on a full JDK to draw them");
-      return List.of();
-    }
-    return SweepPlots.write(results, dir, section, preset);
   }
 
   /** The spec's cells that have run, in the spec's order (no run). */

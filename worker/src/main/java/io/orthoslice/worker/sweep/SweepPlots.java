@@ -20,9 +20,24 @@ public final class SweepPlots {
 
   private SweepPlots() {}
 
-  /** Writes {@code <prefix>-ppl-vs-round-k<K>.png} and {@code <prefix>-ppl-vs-workers.png}; returns the files. */
+  /**
+   * Whether this Java runtime can draw: XChart needs java.desktop (AWT), which a jlink'd runtime (a GPU
+   * host's, say) may leave out. Without it {@link #write} draws nothing; cells.jsonl keeps what is needed
+   * to draw later with {@code --report-only}.
+   */
+  public static boolean available() {
+    return ModuleLayer.boot().findModule("java.desktop").isPresent();
+  }
+
+  /**
+   * Writes {@code <prefix>-ppl-vs-round-k<K>.png} and {@code <prefix>-ppl-vs-workers.png}; returns the
+   * files (none when the runtime cannot draw, see {@link #available}).
+   */
   public static List<Path> write(List<CellResult> results, Path dir, String prefix, String title)
       throws IOException {
+    if (!available()) {
+      return List.of();
+    }
     System.setProperty("java.awt.headless", "true");
     Files.createDirectories(dir);
     List<SweepReport.Row> rows = SweepReport.rows(results).stream().filter(r -> Double.isFinite(r.mean())).toList();
