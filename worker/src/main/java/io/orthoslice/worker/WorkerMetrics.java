@@ -6,7 +6,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.orthoslice.common.metrics.ProcessMeters;
-import io.orthoslice.common.train.MemoryUse;
+import io.orthoslice.common.method.MemoryUse;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;

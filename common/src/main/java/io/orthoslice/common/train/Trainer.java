@@ -1,5 +1,8 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.method.MemoryUse;
+import io.orthoslice.common.method.TrainingMethods;
+import io.orthoslice.common.method.ParameterTrainer;
 import io.orthoslice.common.config.LearningRateSchedule;
 import io.orthoslice.common.config.MethodSpec;
 import io.orthoslice.common.config.TrainConfig;

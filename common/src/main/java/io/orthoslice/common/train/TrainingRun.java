@@ -1,5 +1,7 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.method.MemoryUse;
+import io.orthoslice.common.method.TrainingMethods;
 import io.orthoslice.common.config.RunOptions;
 import io.orthoslice.common.config.Precision;
 import io.orthoslice.common.config.TrainConfig;

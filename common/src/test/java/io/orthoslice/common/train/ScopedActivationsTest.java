@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.method.TrainingMethods;
 import io.orthoslice.common.config.Precision;
 import io.orthoslice.common.config.MethodSpec;
 import io.orthoslice.common.config.TrainConfig;

@@ -8,7 +8,7 @@ import io.orthoslice.common.config.MethodSpec;
 import io.orthoslice.common.train.ProgressReporter;
 import io.orthoslice.common.config.RunOptions;
 import io.orthoslice.common.config.TrainConfig;
-import io.orthoslice.common.train.TrainingMethods;
+import io.orthoslice.common.method.TrainingMethods;
 import io.orthoslice.common.train.TrainingRun;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -23,10 +23,10 @@ import org.junit.jupiter.api.Test;
  */
 class ArchitectureTest {
 
-  /** The math, model, training and configuration packages of common. */
+  /** The math, model, training, per-parameter method and configuration packages of common. */
   static final String[] PURE = {"io.orthoslice.common.projection..", "io.orthoslice.common.optim..",
       "io.orthoslice.common.round..", "io.orthoslice.common.model..", "io.orthoslice.common.quant..",
-      "io.orthoslice.common.train..", "io.orthoslice.common.config.."};
+      "io.orthoslice.common.train..", "io.orthoslice.common.method..", "io.orthoslice.common.config.."};
 
   /** Where a class of a module's test jar lives (common's is on this module's test class path). */
   private static final Pattern TEST_JAR = Pattern.compile(".*-tests\\.jar!/.*");

@@ -1,5 +1,6 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.method;
 
+import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -8,34 +9,28 @@ import io.orthoslice.common.optim.AdamW;
 import java.util.List;
 import java.util.Map;
 
-/**
- * Gradient-transformation mode (GaLore, Zhao et al. 2024): the full gradient G of W is projected to
- * R = G P (right), P^T G (left) or L^T G R (two-sided, GaLore's {@code full}), Adam keeps its
- * moments on R only, and W moves by the lifted step {@code alpha * lift(u)}. P is re-drawn every T
- * steps; an SVD projector is computed from the gradient of the step that follows the re-draw, as
- * GaLore's code does at steps 0, T, 2T, ...
- */
-final class GaloreMatrix implements ParameterTrainer {
+/** A parameter trained at full rank by AdamW: the baseline, and the rule for non-projected tensors. */
+public final class DenseParameter implements ParameterTrainer {
 
+  private final ParameterSpec spec;
   private final NDArray weight;
-  private final ProjectedState proj;
   private final AdamW adam;
-  private final double scale;
+  private final AdamW.State state;
   private final double weightDecay;
 
-  GaloreMatrix(NDArray weight, ProjectedState proj, AdamW adam, double scale, double weightDecay) {
+  /** Takes ownership of {@code weight} (an array of {@code owner}). */
+  public DenseParameter(ParameterSpec spec, NDArray weight, AdamW adam, double weightDecay, NDManager owner) {
+    this.spec = spec;
     this.weight = weight;
-    this.proj = proj;
     this.adam = adam;
-    this.scale = scale;
     this.weightDecay = weightDecay;
     weight.setRequiresGradient(true);
-    proj.schedule(0);
+    this.state = AdamW.State.zerosLike(weight, owner);
   }
 
   @Override
   public ParameterSpec spec() {
-    return proj.spec;
+    return spec;
   }
 
   @Override
@@ -49,13 +44,6 @@ final class GaloreMatrix implements ParameterTrainer {
   }
 
   @Override
-  public void afterBackward(NDManager scope) {
-    if (proj.pending()) {
-      proj.drawPending(gradients(scope).get(0));
-    }
-  }
-
-  @Override
   public List<NDArray> gradients(NDManager scope) {
     return List.of(FullRankWeight.gradient(weight, scope));
   }
@@ -63,12 +51,7 @@ final class GaloreMatrix implements ParameterTrainer {
   @Override
   public void update(double lr, double gradScale, NDManager scope) {
     NDArray g = gradients(scope).get(0);
-    NDArray r = proj.project(gradScale == 1.0 ? g : g.mul(gradScale)); // reduced shape
-    NDArray u = adam.direction(r, proj.adam, scope);
-    if (weightDecay != 0) {
-      weight.muli(1 - lr * weightDecay);
-    }
-    weight.subi(proj.lift(u).muli(lr * scale));
+    adam.step(weight, g, state, lr, weightDecay, gradScale, scope);
     GradientBuffers.zero(weight);
   }
 
@@ -78,8 +61,8 @@ final class GaloreMatrix implements ParameterTrainer {
   }
 
   @Override
-  public void redraw(long round, NDManager scope) {
-    proj.schedule(round);
+  public void rebase(NDArray w, long redraw, NDManager scope) {
+    HostArrays.copyInto(weight, w);
   }
 
   @Override
@@ -87,30 +70,36 @@ final class GaloreMatrix implements ParameterTrainer {
     return FullRankWeight.copy(weight, scope);
   }
 
+  public NDArray weight() {
+    return weight;
+  }
+
   @Override
   public Map<String, NDArray> state() {
-    return proj.state();
+    return Map.of("exp_avg", state.m, "exp_avg_sq", state.v);
   }
 
   @Override
   public long optimizerStep() {
-    return proj.adam.t;
+    return state.t;
   }
 
   @Override
   public void loadState(Map<String, NDArray> s, long step) {
-    proj.restore(s, step);
+    StateArrays.copyInto(state.m, s, "exp_avg", spec.name());
+    StateArrays.copyInto(state.v, s, "exp_avg_sq", spec.name());
+    state.t = step;
   }
 
   @Override
   public MemoryUse memory() {
     long w = weight.size() * weight.getDataType().getNumOfBytes();
-    return new MemoryUse(w, w, proj.adam.bytes(), proj.persistedBytes());
+    return new MemoryUse(w, w, state.bytes(), 0);
   }
 
   @Override
   public void close() {
-    proj.close();
+    state.close();
     weight.close();
   }
 }

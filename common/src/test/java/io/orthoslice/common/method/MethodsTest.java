@@ -1,5 +1,7 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.method;
 
+import io.orthoslice.common.train.ModelInit;
+import io.orthoslice.common.train.Trainer;
 import io.orthoslice.common.config.MethodSpec;
 import io.orthoslice.common.config.TrainConfig;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

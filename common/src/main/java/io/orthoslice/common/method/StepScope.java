@@ -1,4 +1,4 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.method;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

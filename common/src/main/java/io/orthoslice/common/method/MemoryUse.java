@@ -1,4 +1,4 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.method;
 
 /** Bytes held by one parameter's training, measured from live arrays. */
 public record MemoryUse(long weightBytes, long gradientBytes, long optimizerBytes, long projectionBytes) {

@@ -1,6 +1,5 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.method;
 
-import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -9,28 +8,34 @@ import io.orthoslice.common.optim.AdamW;
 import java.util.List;
 import java.util.Map;
 
-/** A parameter trained at full rank by AdamW: the baseline, and the rule for non-projected tensors. */
-public final class DenseParameter implements ParameterTrainer {
+/**
+ * Gradient-transformation mode (GaLore, Zhao et al. 2024): the full gradient G of W is projected to
+ * R = G P (right), P^T G (left) or L^T G R (two-sided, GaLore's {@code full}), Adam keeps its
+ * moments on R only, and W moves by the lifted step {@code alpha * lift(u)}. P is re-drawn every T
+ * steps; an SVD projector is computed from the gradient of the step that follows the re-draw, as
+ * GaLore's code does at steps 0, T, 2T, ...
+ */
+final class GaloreMatrix implements ParameterTrainer {
 
-  private final ParameterSpec spec;
   private final NDArray weight;
+  private final ProjectedState proj;
   private final AdamW adam;
-  private final AdamW.State state;
+  private final double scale;
   private final double weightDecay;
 
-  /** Takes ownership of {@code weight} (an array of {@code owner}). */
-  public DenseParameter(ParameterSpec spec, NDArray weight, AdamW adam, double weightDecay, NDManager owner) {
-    this.spec = spec;
+  GaloreMatrix(NDArray weight, ProjectedState proj, AdamW adam, double scale, double weightDecay) {
     this.weight = weight;
+    this.proj = proj;
     this.adam = adam;
+    this.scale = scale;
     this.weightDecay = weightDecay;
     weight.setRequiresGradient(true);
-    this.state = AdamW.State.zerosLike(weight, owner);
+    proj.schedule(0);
   }
 
   @Override
   public ParameterSpec spec() {
-    return spec;
+    return proj.spec;
   }
 
   @Override
@@ -44,6 +49,13 @@ public final class DenseParameter implements ParameterTrainer {
   }
 
   @Override
+  public void afterBackward(NDManager scope) {
+    if (proj.pending()) {
+      proj.drawPending(gradients(scope).get(0));
+    }
+  }
+
+  @Override
   public List<NDArray> gradients(NDManager scope) {
     return List.of(FullRankWeight.gradient(weight, scope));
   }
@@ -51,7 +63,12 @@ public final class DenseParameter implements ParameterTrainer {
   @Override
   public void update(double lr, double gradScale, NDManager scope) {
     NDArray g = gradients(scope).get(0);
-    adam.step(weight, g, state, lr, weightDecay, gradScale, scope);
+    NDArray r = proj.project(gradScale == 1.0 ? g : g.mul(gradScale)); // reduced shape
+    NDArray u = adam.direction(r, proj.adam, scope);
+    if (weightDecay != 0) {
+      weight.muli(1 - lr * weightDecay);
+    }
+    weight.subi(proj.lift(u).muli(lr * scale));
     GradientBuffers.zero(weight);
   }
 
@@ -61,8 +78,8 @@ public final class DenseParameter implements ParameterTrainer {
   }
 
   @Override
-  public void rebase(NDArray w, long redraw, NDManager scope) {
-    HostArrays.copyInto(weight, w);
+  public void redraw(long round, NDManager scope) {
+    proj.schedule(round);
   }
 
   @Override
@@ -70,36 +87,30 @@ public final class DenseParameter implements ParameterTrainer {
     return FullRankWeight.copy(weight, scope);
   }
 
-  public NDArray weight() {
-    return weight;
-  }
-
   @Override
   public Map<String, NDArray> state() {
-    return Map.of("exp_avg", state.m, "exp_avg_sq", state.v);
+    return proj.state();
   }
 
   @Override
   public long optimizerStep() {
-    return state.t;
+    return proj.adam.t;
   }
 
   @Override
   public void loadState(Map<String, NDArray> s, long step) {
-    StateArrays.copyInto(state.m, s, "exp_avg", spec.name());
-    StateArrays.copyInto(state.v, s, "exp_avg_sq", spec.name());
-    state.t = step;
+    proj.restore(s, step);
   }
 
   @Override
   public MemoryUse memory() {
     long w = weight.size() * weight.getDataType().getNumOfBytes();
-    return new MemoryUse(w, w, state.bytes(), 0);
+    return new MemoryUse(w, w, proj.adam.bytes(), proj.persistedBytes());
   }
 
   @Override
   public void close() {
-    state.close();
+    proj.close();
     weight.close();
   }
 }

@@ -1,4 +1,4 @@
-package io.orthoslice.common.train;
+package io.orthoslice.common.method;
 
 import io.orthoslice.common.tensor.Cast;
 import ai.djl.ndarray.NDArray;
