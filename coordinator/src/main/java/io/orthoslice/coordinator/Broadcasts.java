@@ -83,7 +83,7 @@ final class Broadcasts {
         r.plan.draw(), new ArrayList<>(bySlot.keySet()), t, WeightsChecksum.of(settings.model(), after.values()));
   }
 
-  /** Shape of a tensor's wire name; a slot's factor {@code <param>#A@k} has its factor's shape. */
+  /** Shape of a tensor's wire name; a slot's factor {@code <param>#B@k} has its factor's shape. */
   long[] wireShape(String name) {
     int at = name.lastIndexOf('@');
     return shapes.get(at < 0 ? name : name.substring(0, at));

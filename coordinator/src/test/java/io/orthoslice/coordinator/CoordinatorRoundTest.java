@@ -195,7 +195,7 @@ class CoordinatorRoundTest {
     assertTrue(merged.isEmpty(), "nothing of the failed round is published");
   }
 
-  /** expected += lift(A, P) with P (d x r) in float64: A P^T (RIGHT, A m x r) or P B (LEFT, B r x n). */
+  /** expected += lift(B, P) with P (d x r) in float64: B P^T (RIGHT, B m x r) or P B (LEFT, B r x n). */
   private static void addLift(double[] expected, ParameterSpec p, float[] a, double[] proj) {
     int m = p.rows();
     int n = p.cols();
@@ -275,7 +275,7 @@ class CoordinatorRoundTest {
     for (WireTensor t : good.values()) {
       allowed += t.data().length;
     }
-    assertEquals(allowed, core.maxUpdateBytes());
+    assertEquals(allowed, core.validator().maxBytes());
 
     // One chunk above the 1 MiB limit (the tensor itself would be small enough).
     int n = TensorCodec.MAX_CHUNK_BYTES / Float.BYTES + 1;

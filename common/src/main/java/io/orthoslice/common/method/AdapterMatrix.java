@@ -13,10 +13,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Adapter: one-sided {@code W_eff = W + alpha A P^T} (right, A m x r) or {@code W + alpha P B}
+ * Adapter: one-sided {@code W_eff = W + alpha B P^T} (right, B m x r) or {@code W + alpha P B}
  * (left, B r x n), or two-sided {@code W + alpha L M R^T} (M r x r); the projectors are frozen, only
- * the factor is trained, starting at zero. The forward pass computes {@code x W^T + alpha (x P) A^T}
- * (two-sided: {@code alpha ((x R) M^T) L^T}) so no m x n gradient of W exists; dL/dA = alpha G P
+ * the factor is trained, starting at zero. The forward pass computes {@code x W^T + alpha (x P) B^T}
+ * (two-sided: {@code alpha ((x R) M^T) L^T}) so no m x n gradient of W exists; dL/dB = alpha G P
  * (dL/dM = alpha L^T G R) is exactly GaLore's projected gradient, which is why the two modes give
  * the same trajectory (DESIGN.md).
  * Every T steps the factor is merged into W and P re-drawn. For an SVD projector W's gradient is
@@ -52,7 +52,7 @@ public final class AdapterMatrix implements ParameterTrainer {
     return proj.spec;
   }
 
-  /** The trained factor: A (m x r) on the right side, B (r x n) on the left, M (r x r) two-sided. */
+  /** The trained factor: B (m x r) on the right side, B (r x n) on the left, M (r x r) two-sided. */
   public NDArray factor() {
     return factor;
   }

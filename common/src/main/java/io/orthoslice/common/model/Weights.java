@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 
 /**
  * How the forward pass reads parameters. Training methods differ only here: a full-rank run reads
- * W, an adapter run computes {@code x W^T + (x P) A^T}, a quantized base dequantizes first. The
+ * W, an adapter run computes {@code x W^T + (x P) B^T}, a quantized base dequantizes first. The
  * model itself never knows which.
  */
 public interface Weights {

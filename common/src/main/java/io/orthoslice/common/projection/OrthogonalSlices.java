@@ -51,7 +51,7 @@ public final class OrthogonalSlices {
 
   /**
    * {@code sum_k lift(B_k, P_k)}: the worker-aware merge. factors are the trained reduced matrices
-   * (A_k m x r for RIGHT, B_k r x n for LEFT), projectors the matching P_k (d x r). Computed as one
+   * (B_k m x r for RIGHT, B_k r x n for LEFT), projectors the matching P_k (d x r). Computed as one
    * product of the concatenations. The result (m x n) belongs to the first factor's manager.
    */
   public static NDArray mergeOrthogonal(

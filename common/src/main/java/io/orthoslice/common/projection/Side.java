@@ -10,7 +10,7 @@ import ai.djl.ndarray.NDManager;
  *
  * <ul>
  *   <li>RIGHT when m >= n: P is n x r, the projected gradient is {@code R = G P} (m x r), the lift
- *       of a low-rank A (m x r) is {@code A P^T}, and the adapter is {@code W + A P^T}.
+ *       of a low-rank B (m x r) is {@code B P^T}, and the adapter is {@code W + B P^T}.
  *   <li>LEFT when m < n: P is m x r, {@code R = P^T G} (r x n), the lift of B (r x n) is {@code P
  *       B}, and the adapter is {@code W + P B}.
  * </ul>

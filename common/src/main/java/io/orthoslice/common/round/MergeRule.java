@@ -3,7 +3,7 @@ package io.orthoslice.common.round;
 import java.util.Locale;
 
 /**
- * How the coordinator combines the K lifted factor updates {@code lift(A_k, P_k)} of a projected
+ * How the coordinator combines the K lifted factor updates {@code lift(B_k, P_k)} of a projected
  * matrix: {@code factor} times their sum or their mean. On pairwise-orthogonal slices the sum is the
  * one full-rank step (each direction is trained by exactly one worker); on shared or independently
  * drawn projectors the K updates overlap and the mean is the local-SGD average. Summing the

@@ -17,7 +17,7 @@ import java.util.Map;
  * The merge rules of a round, as the per-parameter change D the round makes to the shared weights:
  *
  * <ul>
- *   <li>projected matrix: {@code D = alpha w sum_k lift(A_k, P_k)} with the rule's weight w: 1 for
+ *   <li>projected matrix: {@code D = alpha w sum_k lift(B_k, P_k)} with the rule's weight w: 1 for
  *       SUM (ORTHOGONAL's own: the slices are pairwise orthogonal, so the K updates add up to one step
  *       of rank up to K r, methods.md 7.6), 1/K for MEAN (INDEPENDENT's and SAME's own), times the
  *       rule's factor;
@@ -57,7 +57,7 @@ public final class RoundMerge {
    * the weights' type otherwise).
    *
    * @param current the weights the round started from, by parameter name
-   * @param alpha the adapter scale (W_eff = W + alpha lift(A, P))
+   * @param alpha the adapter scale (W_eff = W + alpha lift(B, P))
    * @param rule sum or mean of the lifted factor updates
    */
   public static LinkedHashMap<String, NDArray> deltas(RoundPlan plan, Map<String, NDArray> current,
@@ -89,7 +89,7 @@ public final class RoundMerge {
       NDArray local = a.duplicate();
       local.attach(scope);
       factors.add(local);
-      // P in the factor's type: the worker trained W + alpha lift(A, P) with P in its master type.
+      // P in the factor's type: the worker trained W + alpha lift(B, P) with P in its master type.
       projectors.add(Projector.toNDArray(scope, plan.slice(p, c.slot()), d, plan.rank(), a.getDataType()));
     }
     NDArray sum = OrthogonalSlices.mergeOrthogonal(factors, projectors, side);

@@ -7,7 +7,7 @@ import java.util.Map;
 
 /**
  * The factored form of a merge: version {@code fromVersion} plus this is {@code toVersion}. Tensors are
- * {@code <param>#A@<slot>} for every merged slot's factor ({@link Protocol#slotFactorName}) and
+ * {@code <param>#B@<slot>} for every merged slot's factor ({@link Protocol#slotFactorName}) and
  * {@code <param>} for the new value of each dense parameter; {@code weightsChecksum} is the
  * {@code WeightsChecksum} of {@code toVersion}'s weights.
  */

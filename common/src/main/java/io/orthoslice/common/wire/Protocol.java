@@ -9,11 +9,12 @@ package io.orthoslice.common.wire;
 public final class Protocol {
 
   /**
-   * Version 3: every call of a joined worker carries the worker key its Join returned. Version 2: a
+   * Version 4: a projected matrix's trained factor travels as {@code <param>#B} (DESIGN's name for
+   * it; {@code #A} before). Version 3: every call of a joined worker carries the worker key its Join returned. Version 2: a
    * round's projections derive from its projection draw (slices may live several rounds); the run
    * spec carries the merge rule, the slice lifetime and the inner-state policy.
    */
-  public static final int VERSION = 3;
+  public static final int VERSION = 4;
 
   /** The longest worker name a Join may carry, in bytes of UTF-8. */
   public static final int MAX_WORKER_NAME_BYTES = 128;
@@ -29,8 +30,8 @@ public final class Protocol {
 
   private static final String BEARER = "Bearer ";
 
-  /** Suffix of an adapter factor's wire name: {@code <param>#A}. */
-  public static final String FACTOR_SUFFIX = "#A";
+  /** Suffix of an adapter factor's wire name: {@code <param>#B}. */
+  public static final String FACTOR_SUFFIX = "#B";
 
   /** The coordinator's main class, started by the launcher as a child process. */
   public static final String COORDINATOR_MAIN = "io.orthoslice.coordinator.CoordinatorMain";
@@ -47,7 +48,7 @@ public final class Protocol {
     return param + FACTOR_SUFFIX;
   }
 
-  /** Slot k's factor in a factored round update: {@code <param>#A@<slot>}. */
+  /** Slot k's factor in a factored round update: {@code <param>#B@<slot>}. */
   public static String slotFactorName(String factorName, int slot) {
     return factorName + "@" + slot;
   }

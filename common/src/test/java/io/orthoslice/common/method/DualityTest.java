@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The result Orthoslice rests on: training with a linear gradient transformation (GaLore) and
- * training a one-sided adapter W + A P^T with the same P, optimizer and data give the same W_eff at
+ * training a one-sided adapter W + B P^T with the same P, optimizer and data give the same W_eff at
  * every step, across merges and re-draws; likewise GaLore's two-sided projection L^T G R and the
  * two-sided adapter W + L M R^T. Exact when weight decay is 0, clipping is off and alpha =
  * 1 (methods.md section 7.3); so in float64 only rounding separates the two.

@@ -144,7 +144,7 @@ class OrthogonalSlicesTest {
         IllegalArgumentException.class, () -> OrthogonalSlices.slice(new double[20], 10, 2, 1, 2));
   }
 
-  /** Each worker's share of a dense update (A_k = D P_k or B_k = P_k^T D), merged back. */
+  /** Each worker's share of a dense update (B_k = D P_k or B_k = P_k^T D), merged back. */
   private NDArray mergeShares(
       double[] dense, double[] q, int m, int n, int workers, int r, Side side) {
     int d = side.dimension(m, n);

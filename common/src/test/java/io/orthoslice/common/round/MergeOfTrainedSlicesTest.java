@@ -173,7 +173,7 @@ class MergeOfTrainedSlicesTest {
         Map<String, NDArray> mean = RoundMerge.deltas(plan, w0, cs, ALPHA, MergeRule.MEAN, m);
         LinkedHashMap<String, NDArray> trained = worker.effectiveWeights(m);
         for (ParameterSpec p : RoundPlan.projected(MODEL)) {
-          NDArray own = trained.get(p.name()).sub(w0.get(p.name())); // alpha A_k P_k^T, as the worker trained it
+          NDArray own = trained.get(p.name()).sub(w0.get(p.name())); // alpha B_k P_k^T, as the worker trained it
           assertTrue(relative(sum.get(p.name()), own) < 1e-12, "sum " + p.name());
           assertTrue(relative(mean.get(p.name()), own.div(k)) < 1e-12, "mean " + p.name());
         }

@@ -30,7 +30,7 @@ class RoundMergeTest {
     return m.create(v, new Shape(shape));
   }
 
-  /** Each worker's share of D: A_k = D P_k (RIGHT) or B_k = P_k^T D (LEFT). */
+  /** Each worker's share of D: B_k = D P_k (RIGHT) or B_k = P_k^T D (LEFT). */
   private static List<RoundMerge.Contribution> shares(RoundPlan plan, Map<String, NDArray> dense, Map<String, NDArray> w,
       NDManager m) {
     List<RoundMerge.Contribution> cs = new ArrayList<>();
