@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -107,31 +108,25 @@ public final class Coordinator implements AutoCloseable {
 
   /** A worker's presence stream broke (its process died): dropped now, not at the heartbeat time-out. */
   public void presenceLost(String workerId) {
-    synchronized (this) {
-      if (!members.leave(workerId)) {
-        return;
-      }
-      dropped(workerId, "lost its connection");
-      closeIfComplete();
-    }
-    driver.tryOpen();
+    drop(() -> members.leave(workerId) ? List.of(workerId) : List.of(), "lost its connection");
   }
 
-  /** The heartbeat sweep: silent workers are dropped, which may complete the round or let one open. */
+  /** The heartbeat sweep: silent workers are dropped. */
   private void expireSilent() {
+    drop(() -> members.expire(settings.heartbeatTimeout()), "missed its heartbeats");
+  }
+
+  /** Drops the workers {@code gone} removes from the membership; that may complete the round or let one open. */
+  private void drop(Supplier<List<String>> gone, String why) {
     synchronized (this) {
-      for (String id : members.expire(settings.heartbeatTimeout())) {
-        dropped(id, "missed its heartbeats");
+      for (String id : gone.get()) {
+        LOG.warn("worker {} {}; dropped", id, why);
+        metrics.dropped(1, members.size());
+        waiters.cancel(id);
       }
       closeIfComplete();
     }
     driver.tryOpen();
-  }
-
-  private void dropped(String workerId, String why) {
-    LOG.warn("worker {} {}; dropped", workerId, why);
-    metrics.dropped(1, members.size());
-    waiters.cancel(workerId);
   }
 
   /** Under the lock: when every live participant has submitted, the round closes on the driver. */
@@ -241,11 +236,6 @@ public final class Coordinator implements AutoCloseable {
   public synchronized void checkHeader(String workerId, String workerKey, long round, int slot, long version) {
     touch(workerId, workerKey);
     OpenRound.require(open, workerId, round, slot, version);
-  }
-
-  /** The most data bytes a well-formed update carries (more is RESOURCE_EXHAUSTED at the transport). */
-  public long maxUpdateBytes() {
-    return validator.maxBytes();
   }
 
   public WeightsSnapshot currentWeights() {
