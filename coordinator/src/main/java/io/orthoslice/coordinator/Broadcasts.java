@@ -1,5 +1,6 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.wire.DeltaUpdate;
 import io.orthoslice.common.wire.FactoredUpdate;
 
 import io.orthoslice.common.model.ParameterSpec;
@@ -14,9 +15,10 @@ import java.util.Map;
 
 /**
  * What stale workers fetch: the current weights (the full broadcast) and, when the last merge has
- * one, its factored form (every merged slot's factor plus the new dense parameters, from which a
- * worker holding the previous version rebuilds the merge). Both are immutable and read without a
- * lock; {@link #publish} replaces them together after a merge.
+ * one, its round update: the factored form on the f32 wire (every merged slot's factor plus the new
+ * dense parameters, from which a worker holding the previous version rebuilds the merge), the delta
+ * update on a lossy wire. All are immutable and read without a lock; {@link #publish} replaces them
+ * together after a merge.
  */
 final class Broadcasts {
 
@@ -24,6 +26,7 @@ final class Broadcasts {
   private final Map<String, long[]> shapes = new HashMap<>();
   private volatile WeightsSnapshot weights;
   private volatile FactoredUpdate lastUpdate;
+  private volatile DeltaUpdate lastDelta;
 
   Broadcasts(RunSettings settings, WeightsSnapshot start) {
     this.settings = settings;
@@ -54,17 +57,29 @@ final class Broadcasts {
   /** The factored update from {@code fromVersion}; FAILED_PRECONDITION when the last merge has none from it. */
   FactoredUpdate roundUpdate(long fromVersion) {
     FactoredUpdate u = lastUpdate;
-    if (u == null || u.fromVersion() != fromVersion) {
-      throw new CoordinatorException(Code.FAILED_PRECONDITION, "no factored update from version " + fromVersion
-          + (u == null ? " (none exists in this mode or yet)" : "; the last one is from version " + u.fromVersion())
-          + "; fetch the weights");
-    }
+    requireFrom(fromVersion, u == null ? -1 : u.fromVersion(), "factored");
     return u;
   }
 
-  void publish(WeightsSnapshot after, FactoredUpdate update) {
+  /** The delta update from {@code fromVersion} (lossy wire); FAILED_PRECONDITION when there is none from it. */
+  DeltaUpdate deltaUpdate(long fromVersion) {
+    DeltaUpdate u = lastDelta;
+    requireFrom(fromVersion, u == null ? -1 : u.fromVersion(), "delta");
+    return u;
+  }
+
+  private static void requireFrom(long wanted, long held, String kind) {
+    if (held < 0 || held != wanted) {
+      throw new CoordinatorException(Code.FAILED_PRECONDITION, "no " + kind + " update from version " + wanted
+          + (held < 0 ? " (none exists in this mode or yet)" : "; the last one is from version " + held)
+          + "; fetch the weights");
+    }
+  }
+
+  void publish(WeightsSnapshot after, FactoredUpdate update, DeltaUpdate delta) {
     weights = after;
     lastUpdate = update;
+    lastDelta = delta;
   }
 
   /** The factored form of a merge of {@code bySlot} that produced {@code after} from {@code fromVersion}. */

@@ -49,7 +49,7 @@ public final class Coordinator implements AutoCloseable {
     this.metrics = metrics;
     this.validator = new UpdateValidator(settings, metrics::refused);
     this.broadcasts = new Broadcasts(settings, start.weights());
-    this.driver = new RoundDriver(this, settings, new RoundMerger(settings, start.outerMomentum()),
+    this.driver = new RoundDriver(this, settings, new RoundMerger(settings, start.mergerState()),
         new RoundEvaluation(settings, validation), checkpointer, listener, metrics);
     this.nextRound = start.nextRound();
     this.firstRound = start.nextRound();
@@ -182,13 +182,13 @@ public final class Coordinator implements AutoCloseable {
 
   /** The merged weights become the current ones; returns what a checkpoint of this point holds. */
   synchronized ResumeState completeMerge(OpenRound r, RoundMerger.Outcome o, long cursorAfter,
-      Map<String, float[]> outerState) {
-    broadcasts.publish(o.after(), o.update());
+      Map<String, float[]> mergerState) {
+    broadcasts.publish(o.after(), o.update(), o.delta());
     history.add(o.result());
     cursor = cursorAfter;
     nextRound = r.round + 1;
     open = null;
-    return new ResumeState(nextRound, cursor, o.after(), outerState, history.validationLoss());
+    return new ResumeState(nextRound, cursor, o.after(), mergerState, history.validationLoss());
   }
 
   /** MERGING -> FINISHED after the last round, else -> WAITING; returns whether the next may open. */

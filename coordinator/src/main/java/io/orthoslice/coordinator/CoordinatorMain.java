@@ -24,6 +24,7 @@ import io.orthoslice.common.round.InnerState;
 import io.orthoslice.common.round.MergeRule;
 import io.orthoslice.common.round.RoundMode;
 import io.orthoslice.common.round.RoundRules;
+import io.orthoslice.common.wire.WirePrecision;
 import io.orthoslice.common.data.DatasetWindows;
 import io.orthoslice.common.train.ModelInit;
 import io.orthoslice.common.config.Precision;
@@ -138,6 +139,10 @@ public final class CoordinatorMain implements Callable<Integer> {
       + " reset (fresh every round) | keep (kept; a re-drawn slice's moments reset) | transport (kept; a re-drawn"
       + " slice's moments moved by LDAdam's rule). Default: ${DEFAULT-VALUE}.")
   String innerState;
+  @Option(names = "--wire", defaultValue = "f32", description = "How updates and the broadcast travel: f32 (exact;"
+      + " dense values, factored broadcast) | f16 | int8 (per-row scales): changes only, with error feedback on both"
+      + " sides (docs/PERFORMANCE.md). Default: ${DEFAULT-VALUE}.")
+  String wire;
   @Option(names = "--max-update-value", defaultValue = "1e4", description = "Largest |value| an update may hold;"
       + " more, or a non-finite value, refuses the update. Default: ${DEFAULT-VALUE}.")
   double maxUpdateValue;
@@ -224,7 +229,7 @@ public final class CoordinatorMain implements Callable<Integer> {
           minWorkers == 0 ? workers : minWorkers, Duration.ofMillis((long) (roundTimeout * 1000)),
           Duration.ofMillis((long) (heartbeatTimeout * 1000)), ds.id(), outerLr, outerMomentum, checkpointEvery,
           evalBatches, new RoundRules("auto".equalsIgnoreCase(merge) ? MergeRule.byConstruction(m) : MergeRule.parse(merge),
-              sliceRounds, InnerState.parse(innerState)), evalEvery,
+              sliceRounds, InnerState.parse(innerState), WirePrecision.parse(wire)), evalEvery,
           new UpdateLimits(maxUpdateValue, updateOutlierFactor));
       metrics.runInfo(settings);
       RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), 3, settings,
@@ -338,6 +343,7 @@ public final class CoordinatorMain implements Callable<Integer> {
     m.put("merge", s.rules().merge().label());
     m.put("slice_rounds", s.rules().sliceRounds());
     m.put("inner_state", s.rules().innerState().label());
+    m.put("wire", s.rules().wire().label());
     m.put("outer_lr", s.outerLr());
     m.put("outer_momentum", s.outerMomentum());
     m.put("lr", s.train().lr());

@@ -1,6 +1,7 @@
 package io.orthoslice.coordinator;
 
 import io.orthoslice.common.wire.Assignment;
+import io.orthoslice.common.wire.DeltaUpdate;
 import io.orthoslice.common.wire.FactoredUpdate;
 
 import io.grpc.Status;
@@ -107,6 +108,10 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
 
   @Override
   public void fetchRoundUpdate(FetchRoundUpdateRequest req, StreamObserver<RoundUpdatePart> out) {
+    if (core.settings().rules().wire().lossy()) {
+      fetchDeltaUpdate(req, out);
+      return;
+    }
     FactoredUpdate u;
     try {
       u = core.broadcasts().roundUpdate(req.getFromVersion());
@@ -119,6 +124,21 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
     ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, new TensorMessages<>(u.tensors(), core.broadcasts()::wireShape,
         c -> RoundUpdatePart.newBuilder().setTensor(c).build(),
         List.of(RoundUpdatePart.newBuilder().setHeader(h).build())));
+  }
+
+  /** A lossy wire's round update: every parameter's change, already encoded. */
+  private void fetchDeltaUpdate(FetchRoundUpdateRequest req, StreamObserver<RoundUpdatePart> out) {
+    DeltaUpdate u;
+    try {
+      u = core.broadcasts().deltaUpdate(req.getFromVersion());
+    } catch (RuntimeException e) {
+      out.onError(toStatus(e));
+      return;
+    }
+    metrics.updateSent(u.bytes());
+    ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, TensorMessages.encoded(u.tensors().values(),
+        c -> RoundUpdatePart.newBuilder().setTensor(c).build(),
+        List.of(RoundUpdatePart.newBuilder().setHeader(WireMessages.header(u)).build())));
   }
 
   @Override

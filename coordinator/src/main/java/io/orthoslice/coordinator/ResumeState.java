@@ -7,18 +7,19 @@ import java.util.Map;
  *
  * @param nextRound the round to open next (0 for a new run)
  * @param dataCursor the first training window not yet handed out
- * @param outerMomentum the outer optimizer's buffers by parameter name (empty without one)
+ * @param mergerState the outer optimizer's buffers by parameter name and, on a lossy wire, the
+ *     broadcast's error-feedback residuals ({@code broadcast_residual/<param>}); empty without either
  * @param validationLoss the last evaluated validation loss (NaN if none yet)
  */
 public record ResumeState(long nextRound, long dataCursor, WeightsSnapshot weights,
-    Map<String, float[]> outerMomentum, double validationLoss) {
+    Map<String, float[]> mergerState, double validationLoss) {
 
   public ResumeState {
     if (nextRound < 0 || dataCursor < 0) {
       throw new IllegalArgumentException("nextRound and dataCursor must be >= 0, got " + nextRound + ", "
           + dataCursor);
     }
-    outerMomentum = Map.copyOf(outerMomentum);
+    mergerState = Map.copyOf(mergerState);
   }
 
   public static ResumeState fresh(WeightsSnapshot initial) {

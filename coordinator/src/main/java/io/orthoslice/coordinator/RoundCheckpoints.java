@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Coordinator checkpoints in the common {@link CheckpointStore} layout (loadable by Hugging Face):
- * the merged weights, the outer optimizer's momentum as optimizer state ({@code <param>.outer_momentum}),
+ * the merged weights, the outer optimizer's momentum as optimizer state ({@code <param>.outer_momentum}) and, on
+ * a lossy wire, the broadcast's error-feedback residual ({@code <param>.broadcast_residual}),
  * and the round state in {@code trainer_state.json}: step = rounds done x H, the data cursor, and
  * extra {round, weights_version, validation_loss, mode, rank, dataset_id}.
  */
@@ -28,6 +29,8 @@ public final class RoundCheckpoints implements Checkpointer {
 
   private static final Logger LOG = LoggerFactory.getLogger(RoundCheckpoints.class);
   private static final String MOMENTUM = ".outer_momentum";
+  /** The broadcast's error-feedback residual of a lossy wire, so a resumed run continues exactly. */
+  private static final String RESIDUAL = ".broadcast_residual";
 
   private final CheckpointStore store;
   private final RunSettings settings;
@@ -49,9 +52,13 @@ public final class RoundCheckpoints implements Checkpointer {
       LinkedHashMap<String, NDArray> momentum = new LinkedHashMap<>();
       for (ParameterSpec p : settings.model().parameters()) {
         weights.put(p.name(), HostArrays.of(m, s.weights().values().get(p.name()), new Shape(p.shape())));
-        float[] v = s.outerMomentum().get(p.name());
+        float[] v = s.mergerState().get(p.name());
         if (v != null) {
           momentum.put(p.name() + MOMENTUM, HostArrays.of(m, v, new Shape(p.shape())));
+        }
+        float[] e = s.mergerState().get(RoundMerger.BROADCAST_RESIDUAL + p.name());
+        if (e != null) {
+          momentum.put(p.name() + RESIDUAL, HostArrays.of(m, e, new Shape(p.shape())));
         }
       }
       Map<String, Object> extra = new LinkedHashMap<>();
@@ -86,6 +93,7 @@ public final class RoundCheckpoints implements Checkpointer {
     run.put("merge", s.rules().merge().label());
     run.put("slice_rounds", s.rules().sliceRounds());
     run.put("inner_state", s.rules().innerState().label());
+    run.put("wire", s.rules().wire().label());
     run.put("outer_lr", s.outerLr());
     run.put("outer_momentum", s.outerMomentum());
     run.put("seed", s.train().seed());
@@ -144,6 +152,10 @@ public final class RoundCheckpoints implements Checkpointer {
           NDArray v = c.optimizerState().get(p.name() + MOMENTUM);
           if (v != null) {
             momentum.put(p.name(), v.toFloatArray());
+          }
+          NDArray e = c.optimizerState().get(p.name() + RESIDUAL);
+          if (e != null) {
+            momentum.put(RoundMerger.BROADCAST_RESIDUAL + p.name(), e.toFloatArray());
           }
         }
         long round = ((Number) ts.extra().get("round")).longValue();

@@ -105,7 +105,7 @@ final class RoundDriver {
         return; // already closed: the deadline and the last update both asked
       }
       UpdateScreen.Outcome screened = UpdateScreen.screen(received, run.broadcasts().current().values(),
-          settings.limits().outlierFactor());
+          settings.limits().outlierFactor(), settings.rules().wire().lossy());
       for (UpdateScreen.Dropped d : screened.dropped()) {
         LOG.warn("round {}: left out the update of {} (slot {}): {}", r.round + 1, d.submission().workerId(),
             d.submission().slot(), d.why());
@@ -114,7 +114,7 @@ final class RoundDriver {
       List<Submission> subs = screened.kept();
       RoundMerger.Outcome o = merger.close(r, subs, run.broadcasts(), evaluation, run.record().validationLoss());
       requireFinite(o.after(), r.round);
-      ResumeState state = run.completeMerge(r, o, planner.cursorAfter(r), merger.outerState());
+      ResumeState state = run.completeMerge(r, o, planner.cursorAfter(r), merger.state());
       RoundResult result = o.result();
       LOG.info(result.line(settings.rounds()));
       metrics.merged(result, subs.stream().mapToLong(Submission::tokens).sum(),

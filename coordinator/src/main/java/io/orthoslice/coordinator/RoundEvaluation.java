@@ -2,7 +2,6 @@ package io.orthoslice.coordinator;
 
 import io.orthoslice.common.round.CommunicationCost;
 import io.orthoslice.common.config.Precision;
-import io.orthoslice.common.wire.FactoredUpdate;
 
 import java.util.List;
 
@@ -29,23 +28,26 @@ final class RoundEvaluation {
   /**
    * Evaluates {@code after} (unless nothing was merged: then {@code previousLoss} stands) and
    * describes the round.
+   *
+   * @param fetchBytes what a worker fetches of the merge: its round update (factored or delta) when
+   *     {@code roundUpdate}, else the weights
    */
-  RoundResult result(OpenRound r, List<Submission> subs, WeightsSnapshot after, FactoredUpdate update,
-      double previousLoss, double mergeSeconds) {
+  RoundResult result(OpenRound r, List<Submission> subs, WeightsSnapshot after, long fetchBytes,
+      boolean roundUpdate, double previousLoss, double mergeSeconds) {
     long t1 = System.nanoTime();
     boolean due = lastRound(r.round) || (r.round + 1) % settings.evalEvery() == 0;
     double val = subs.isEmpty() ? previousLoss : due ? evaluate(after) : Double.NaN;
     double evalSeconds = (System.nanoTime() - t1) / 1e9;
     List<Integer> slots = subs.stream().map(Submission::slot).toList();
     long upload = (long) subs.stream().mapToLong(Submission::bytes).average().orElse(0);
-    long download = update == null ? after.bytes() : update.bytes();
+    long download = fetchBytes;
     long tokens = (long) subs.stream().mapToLong(Submission::tokens).average().orElse(0);
     long parameters = after.values().values().stream().mapToLong(v -> v.length).sum();
     double syncDp = CommunicationCost.syncDataParallelPerToken(parameters, r.participants.size(),
         settings.train().precision() == Precision.FP32 ? Float.BYTES : 2, settings.train().tokensPerStep());
     return new RoundResult(r.round, r.participants.size(), slots, after.version(),
         subs.stream().mapToDouble(Submission::meanLoss).average().orElse(Double.NaN), val, upload, after.bytes(),
-        update == null ? 0 : update.bytes(), mergeSeconds, evalSeconds,
+        roundUpdate ? fetchBytes : 0, mergeSeconds, evalSeconds,
         subs.stream().mapToDouble(s -> s.report().fetchSeconds()).max().orElse(0),
         subs.stream().mapToDouble(s -> s.report().trainSeconds()).max().orElse(0),
         (System.nanoTime() - r.openedNanos) / 1e9, CommunicationCost.perToken(upload, download, tokens), syncDp);

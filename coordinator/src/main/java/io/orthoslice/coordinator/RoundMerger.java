@@ -1,6 +1,11 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.round.DeltaBroadcast;
 import io.orthoslice.common.round.HostMerge;
+import io.orthoslice.common.round.WeightsChecksum;
+import io.orthoslice.common.wire.DeltaUpdate;
+import io.orthoslice.common.wire.TensorEncoding;
+import io.orthoslice.common.wire.WirePrecision;
 import io.orthoslice.common.wire.FactoredUpdate;
 import io.orthoslice.common.round.MergeRule;
 import io.orthoslice.common.round.OuterNesterov;
@@ -14,8 +19,10 @@ import java.util.TreeMap;
 /**
  * Turns a round's updates into the next weights: the host merge of {@code common/round} (sum of the
  * slices' lifts or mean, by mode; dense parameters averaged), then the outer optimizer (DiLoCo's
- * Nesterov step; the identity at outer lr 1 without momentum). Holds the outer optimizer's state;
- * used on the coordinator's driver thread only.
+ * Nesterov step; the identity at outer lr 1 without momentum). On a lossy wire the updates are
+ * decoded first (dense tensors are then the workers' deltas) and the result is what the
+ * {@link DeltaBroadcast} lets every worker rebuild. Holds the outer optimizer's state and the
+ * broadcast's error feedback; used on the coordinator's driver thread only.
  */
 final class RoundMerger {
 
@@ -26,31 +33,51 @@ final class RoundMerger {
   private final MergeRule rule;
   private final io.orthoslice.common.round.RoundMode mode;
   private final OuterNesterov outer;
+  private final boolean lossy;
+  private final DeltaBroadcast broadcast; // null on the f32 wire
 
-  RoundMerger(RunSettings settings, Map<String, float[]> outerState) {
+  /**
+   * @param state the outer optimizer's buffers and, on a lossy wire, the broadcast's residuals
+   *     (names under {@link #BROADCAST_RESIDUAL}), as {@link #state} gave them
+   */
+  RoundMerger(RunSettings settings, Map<String, float[]> state) {
     this.alpha = settings.alpha();
     this.rule = settings.rules().merge();
     this.mode = settings.mode();
     this.outer = new OuterNesterov(settings.outerLr(), settings.outerMomentum());
+    WirePrecision wire = settings.rules().wire();
+    this.lossy = wire.lossy();
+    this.broadcast = lossy ? new DeltaBroadcast(settings.model(), wire) : null;
+    Map<String, float[]> outerState = new HashMap<>();
+    Map<String, float[]> residuals = new HashMap<>();
+    state.forEach((k, v) -> (k.startsWith(BROADCAST_RESIDUAL) ? residuals : outerState)
+        .put(k.startsWith(BROADCAST_RESIDUAL) ? k.substring(BROADCAST_RESIDUAL.length()) : k, v));
     outer.restore(outerState);
+    if (broadcast != null) {
+      broadcast.restore(residuals);
+    }
   }
+
+  /** Prefix of the broadcast residuals' names in {@link #state}. */
+  static final String BROADCAST_RESIDUAL = "broadcast_residual/";
 
   /** Merges non-empty {@code subs} into {@code before}; the result is version {@code before + 1}. */
   Merged merge(RoundPlan plan, WeightsSnapshot before, List<Submission> subs) {
     Map<Integer, Map<String, float[]>> bySlot = new TreeMap<>();
     for (Submission s : subs) {
-      Map<String, float[]> t = new HashMap<>();
-      s.tensors().forEach((name, tensor) -> t.put(name, tensor.toFloats()));
-      bySlot.put(s.slot(), t);
+      bySlot.put(s.slot(), TensorEncoding.decode(s.tensors()));
     }
-    Map<String, float[]> deltas = HostMerge.deltas(plan, before.values(), bySlot, alpha, rule);
+    Map<String, float[]> deltas = HostMerge.deltas(plan, before.values(), bySlot, alpha, rule, lossy);
     LinkedHashMap<String, float[]> next = new LinkedHashMap<>();
     deltas.forEach((name, d) -> next.put(name, outer.apply(name, before.values().get(name), d)));
     return new Merged(new WeightsSnapshot(before.version() + 1, next), bySlot);
   }
 
-  /** What closing a round produced: the new weights, their factored form (or null), the round's result. */
-  record Outcome(WeightsSnapshot after, FactoredUpdate update, RoundResult result) {}
+  /**
+   * What closing a round produced: the new weights, their factored form or their delta update (or
+   * neither), the round's result.
+   */
+  record Outcome(WeightsSnapshot after, FactoredUpdate update, DeltaUpdate delta, RoundResult result) {}
 
   /**
    * The MERGING phase's work: the merge of {@code subs} (none: the weights stay), its factored form
@@ -62,15 +89,23 @@ final class RoundMerger {
     long t0 = System.nanoTime();
     WeightsSnapshot after = before;
     FactoredUpdate update = null;
+    DeltaUpdate delta = null;
     if (!subs.isEmpty()) {
       Merged m = merge(r.plan, before, subs);
       after = m.after();
-      if (mode.projected() && plainMerge()) {
+      if (broadcast != null) {
+        DeltaBroadcast.Encoded e = broadcast.encode(before.values(), after.values());
+        after = new WeightsSnapshot(after.version(), e.published());
+        delta = new DeltaUpdate(r.round, before.version(), after.version(), e.tensors(),
+            WeightsChecksum.of(r.plan.model(), e.published()));
+      } else if (mode.projected() && plainMerge()) {
         update = broadcasts.factored(r, m.bySlot(), after, before.version());
       }
     }
     double mergeSeconds = (System.nanoTime() - t0) / 1e9;
-    return new Outcome(after, update, evaluation.result(r, subs, after, update, previousValidationLoss, mergeSeconds));
+    long broadcastBytes = delta != null ? delta.bytes() : update != null ? update.bytes() : after.bytes();
+    return new Outcome(after, update, delta, evaluation.result(r, subs, after, broadcastBytes, update != null
+        || delta != null, previousValidationLoss, mergeSeconds));
   }
 
   /** Whether workers can rebuild a merge from its factors (not once the outer optimizer reshapes it). */
@@ -78,8 +113,12 @@ final class RoundMerger {
     return !outer.active();
   }
 
-  /** The outer optimizer's buffers, for a checkpoint. */
-  Map<String, float[]> outerState() {
-    return outer.state();
+  /** The outer optimizer's buffers and the broadcast's residuals, for a checkpoint. */
+  Map<String, float[]> state() {
+    Map<String, float[]> out = new LinkedHashMap<>(outer.state());
+    if (broadcast != null) {
+      broadcast.state().forEach((k, v) -> out.put(BROADCAST_RESIDUAL + k, v));
+    }
+    return out;
   }
 }

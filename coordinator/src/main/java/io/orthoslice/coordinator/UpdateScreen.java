@@ -1,7 +1,7 @@
 package io.orthoslice.coordinator;
 
 import io.orthoslice.common.wire.Protocol;
-import io.orthoslice.common.wire.WireTensor;
+import io.orthoslice.common.wire.TensorEncoding;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -10,7 +10,8 @@ import java.util.Map;
 
 /**
  * The relative bound of {@link UpdateLimits}: before a merge, every tensor's change in every update
- * (a factor's norm; a dense parameter's distance from the current weights) is compared with the
+ * (a factor's norm; a dense parameter's distance from the current weights, or the norm of the delta
+ * it sent on a lossy wire) is compared with the
  * median of that tensor's change over the round's updates, and an update with any change above
  * {@code outlierFactor} x median is left out. Pure; the caller logs and counts what it drops.
  */
@@ -24,14 +25,17 @@ final class UpdateScreen {
 
   private UpdateScreen() {}
 
-  static Outcome screen(List<Submission> subs, Map<String, float[]> current, double outlierFactor) {
+  /** @param deltas whether dense tensors are deltas (a lossy wire), not new values */
+  static Outcome screen(List<Submission> subs, Map<String, float[]> current, double outlierFactor,
+      boolean deltas) {
     if (outlierFactor == 0 || subs.size() < UpdateLimits.MIN_FOR_OUTLIERS) {
       return new Outcome(subs, List.of());
     }
     List<Map<String, Double>> changes = new ArrayList<>();
     for (Submission s : subs) {
       Map<String, Double> c = new HashMap<>();
-      s.tensors().forEach((name, t) -> c.put(name, change(name, t, current.get(name))));
+      TensorEncoding.decode(s.tensors()).forEach((name, v) -> c.put(name, change(name, v,
+          deltas ? null : current.get(name))));
       changes.add(c);
     }
     List<Submission> kept = new ArrayList<>();
@@ -56,13 +60,12 @@ final class UpdateScreen {
     return new Outcome(kept, dropped);
   }
 
-  /** L2 norm of a factor, or of a dense parameter's change from {@code before}. */
-  static double change(String name, WireTensor t, float[] before) {
-    java.nio.FloatBuffer v = t.floatView();
+  /** L2 norm of a factor or a change, or of a dense parameter's change from {@code before}. */
+  static double change(String name, float[] v, float[] before) {
     boolean factor = name.endsWith(Protocol.FACTOR_SUFFIX) || before == null;
     double sum = 0;
-    for (int i = 0; i < v.limit(); i++) {
-      double d = factor ? v.get(i) : (double) v.get(i) - before[i];
+    for (int i = 0; i < v.length; i++) {
+      double d = factor ? v[i] : (double) v[i] - before[i];
       sum += d * d;
     }
     return Math.sqrt(sum);

@@ -1,34 +1,57 @@
 package io.orthoslice.coordinator;
 
 import io.orthoslice.common.round.RoundMerge;
+import io.orthoslice.common.wire.Protocol;
+import io.orthoslice.common.wire.TensorEncoding;
+import io.orthoslice.common.wire.WirePrecision;
 import io.orthoslice.common.wire.WireTensor;
 import io.orthoslice.coordinator.CoordinatorException.Code;
 import io.orthoslice.proto.DType;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
 
 /**
  * What an update must look like in this run: exactly the tensors of
- * {@link RoundMerge#expectedShapes} in float32, so at most {@link #maxBytes()} of data, every value
+ * {@link RoundMerge#expectedShapes} in the run's wire precision (float32; float16; int8 with its
+ * float32 per-row scales {@code <name>#scale}), so at most {@link #maxBytes()} of data, every value
  * finite and within {@link UpdateLimits#maxAbs}. Anything else is refused whole with
  * INVALID_ARGUMENT before any of it is merged; value refusals are counted by reason.
  */
 final class UpdateValidator {
 
-  private final Map<String, long[]> expected;
+  /** Every tensor an update carries, by wire name, with its shape and type. */
+  private record Expected(long[] shape, DType dtype) {}
+
+  private final Map<String, Expected> expected = new LinkedHashMap<>();
+  private final WirePrecision wire;
   private final int rank;
   private final long maxBytes;
   private final double maxAbs;
   private final Consumer<String> refused;
 
   UpdateValidator(RunSettings settings, Consumer<String> refused) {
-    this.expected = RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank());
+    this.wire = settings.rules().wire();
     this.rank = settings.rank();
     this.maxAbs = settings.limits().maxAbs();
     this.refused = refused;
-    this.maxBytes = expected.values().stream().mapToLong(s -> Arrays.stream(s).reduce(1, Math::multiplyExact))
-        .sum() * Float.BYTES;
+    long bytes = 0;
+    for (Map.Entry<String, long[]> e : RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank())
+        .entrySet()) {
+      long[] shape = e.getValue();
+      bytes += TensorEncoding.bytes(shape, wire);
+      switch (wire) {
+        case F32 -> expected.put(e.getKey(), new Expected(shape, DType.DTYPE_F32));
+        case F16 -> expected.put(e.getKey(), new Expected(shape, DType.DTYPE_F16));
+        case INT8 -> {
+          expected.put(e.getKey(), new Expected(shape, DType.DTYPE_I8));
+          expected.put(Protocol.scaleName(e.getKey()),
+              new Expected(new long[] {TensorEncoding.rows(shape)}, DType.DTYPE_F32));
+        }
+      }
+    }
+    this.maxBytes = bytes;
   }
 
   /** Data bytes of a well-formed update; the transport refuses more with RESOURCE_EXHAUSTED. */
@@ -38,32 +61,49 @@ final class UpdateValidator {
 
   /** Checks one tensor as soon as it has arrived. */
   void checkTensor(long round, int slot, WireTensor t) {
-    long[] shape = expected.get(t.name());
+    Expected x = expected.get(t.name());
     String where = where(round, slot);
-    if (shape == null) {
+    if (x == null) {
       throw new CoordinatorException(Code.INVALID_ARGUMENT, where + "unexpected tensor " + t.name());
     }
-    if (t.dtype() != DType.DTYPE_F32) {
-      throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " must be DTYPE_F32, got "
-          + t.dtype());
+    if (t.dtype() != x.dtype()) {
+      throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " must be " + x.dtype() + " (wire "
+          + wire.label() + "), got " + t.dtype());
     }
-    if (!Arrays.equals(shape, t.shape())) {
+    if (!Arrays.equals(x.shape(), t.shape())) {
       throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " has shape "
-          + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(shape) + " (rank " + rank + ")");
+          + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(x.shape()) + " (rank " + rank + ")");
     }
-    java.nio.FloatBuffer v = t.floatView(); // scanned in place: the merge decodes the values once, later
-    for (int i = 0; i < v.limit(); i++) {
-      float x = v.get(i);
-      if (!Float.isFinite(x)) {
-        refused.accept("non_finite");
-        throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " holds " + x + " at element "
-            + i + "; updates must be finite");
+    switch (t.dtype()) {
+      case DTYPE_F32 -> {
+        // Scanned in place: the merge decodes the values once, later. An int8 tensor's values are its
+        // scales times at most 127.
+        double bound = Protocol.isScaleName(t.name()) ? maxAbs / 127 : maxAbs;
+        java.nio.FloatBuffer v = t.floatView();
+        for (int i = 0; i < v.limit(); i++) {
+          checkValue(where, t.name(), v.get(i), i, bound);
+        }
       }
-      if (Math.abs(x) > maxAbs) {
-        refused.accept("out_of_bound");
-        throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " holds " + x + " at element "
-            + i + "; update values must lie within +-" + maxAbs + " (--max-update-value)");
+      case DTYPE_F16 -> {
+        float[] v = TensorEncoding.decode(Map.of(t.name(), t)).get(t.name());
+        for (int i = 0; i < v.length; i++) {
+          checkValue(where, t.name(), v[i], i, maxAbs);
+        }
       }
+      default -> { } // I8: every byte is a value in [-128, 127]; its scales carry the bound
+    }
+  }
+
+  private void checkValue(String where, String name, float x, int i, double bound) {
+    if (!Float.isFinite(x)) {
+      refused.accept("non_finite");
+      throw new CoordinatorException(Code.INVALID_ARGUMENT, where + name + " holds " + x + " at element "
+          + i + "; updates must be finite");
+    }
+    if (Math.abs(x) > bound) {
+      refused.accept("out_of_bound");
+      throw new CoordinatorException(Code.INVALID_ARGUMENT, where + name + " holds " + x + " at element "
+          + i + "; update values must lie within +-" + maxAbs + " (--max-update-value)");
     }
   }
 

@@ -13,6 +13,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.orthoslice.common.wire.Assignment;
+import io.orthoslice.common.wire.DeltaUpdate;
 import io.orthoslice.common.wire.FactoredUpdate;
 import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.common.wire.RunDescription;
@@ -36,6 +37,7 @@ import io.grpc.stub.ClientResponseObserver;
 import java.util.concurrent.atomic.AtomicReference;
 import io.orthoslice.proto.RoundAssignment;
 import io.orthoslice.proto.RoundUpdateHeader;
+import io.orthoslice.proto.RoundUpdateKind;
 import io.orthoslice.proto.RoundUpdatePart;
 import io.orthoslice.proto.SubmitUpdateResponse;
 import io.orthoslice.proto.UpdateHeader;
@@ -123,8 +125,20 @@ public final class CoordinatorClient implements AutoCloseable {
     });
   }
 
-  /** The factored update from {@code fromVersion}, with the data bytes it carried. */
-  public record Fetched(FactoredUpdate update, long bytes) {}
+  /**
+   * The round update from {@code fromVersion}, with the data bytes it carried: factored (f32 wire) or
+   * a delta update (lossy wire); the other is null.
+   */
+  public record Fetched(FactoredUpdate factored, DeltaUpdate delta, long bytes) {
+
+    public long round() {
+      return factored != null ? factored.round() : delta.round();
+    }
+
+    public int weightsChecksum() {
+      return factored != null ? factored.weightsChecksum() : delta.weightsChecksum();
+    }
+  }
 
   public Fetched fetchRoundUpdate(String workerId, long fromVersion) {
     return retrying("fetch round update", () -> {
@@ -146,8 +160,10 @@ public final class CoordinatorClient implements AutoCloseable {
       if (header == null) {
         throw new IllegalStateException("round update without a header");
       }
-      return new Fetched(WireMessages.fromProto(header, out), out.values().stream().mapToLong(t -> t.data().length)
-          .sum());
+      long bytes = out.values().stream().mapToLong(t -> t.data().length).sum();
+      return header.getKind() == RoundUpdateKind.ROUND_UPDATE_KIND_DELTA
+          ? new Fetched(null, WireMessages.deltaFromProto(header, out), bytes)
+          : new Fetched(WireMessages.fromProto(header, out), null, bytes);
     });
   }
 

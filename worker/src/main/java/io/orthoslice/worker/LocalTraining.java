@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.round.ErrorFeedback;
 import io.orthoslice.common.round.InnerState;
 import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.RoundPlan;
@@ -21,6 +22,7 @@ import io.orthoslice.common.data.TokenWindows;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.train.Trainer;
 import io.orthoslice.common.method.TrainingMethods;
+import io.orthoslice.common.wire.WirePrecision;
 import io.orthoslice.common.wire.WireTensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -52,6 +54,9 @@ final class LocalTraining implements AutoCloseable {
   private final Device device;
   private final TrainConfig cfg;
   private final InnerState innerState;
+  private final WirePrecision wire;
+  /** The quantisation residuals of a lossy wire, carried from round to round. */
+  private final ErrorFeedback feedback = new ErrorFeedback();
   private Trainer kept;
   private RoundProjections projections;
   private int keptSlices;
@@ -61,8 +66,10 @@ final class LocalTraining implements AutoCloseable {
    * @param device where the worker trains (its --device)
    * @param cfg the run's training configuration; a persistent inner state transports re-drawn
    *     factor moments only under {@link InnerState#TRANSPORT}
+   * @param wire how the update travels: f32 sends factors and dense values; a lossy wire sends
+   *     factors and dense deltas, encoded with error feedback
    */
-  LocalTraining(LlamaConfig model, Device device, TrainConfig cfg, InnerState innerState) {
+  LocalTraining(LlamaConfig model, Device device, TrainConfig cfg, InnerState innerState, WirePrecision wire) {
     this.model = model;
     this.device = device;
     MethodSpec m = cfg.method();
@@ -71,6 +78,7 @@ final class LocalTraining implements AutoCloseable {
     this.cfg = cfg.withMethod(new MethodSpec(m.method(), m.projection(), m.rank(), m.mergeEvery(), policy,
         m.optimizer(), m.base(), m.scale()));
     this.innerState = innerState;
+    this.wire = wire;
   }
 
   /**
@@ -88,7 +96,8 @@ final class LocalTraining implements AutoCloseable {
       }
       Trainer trainer = trainerFor(weights, plan, slot);
       try {
-        return train(trainer, globalStep, localSteps, firstWindow, data, metrics);
+        Result r = train(trainer, globalStep, localSteps, firstWindow, data, metrics);
+        return new Result(update(trainer, weights, plan, slot), r.meanLoss(), r.tokens(), r.stepSeconds(), r.memory());
       } finally {
         if (!innerState.persistent()) {
           trainer.close();
@@ -149,28 +158,51 @@ final class LocalTraining implements AutoCloseable {
       lossSum += s.loss();
     }
     double stepSeconds = (System.nanoTime() - t0) / 1e9 / localSteps;
+    return new Result(List.of(), lossSum / localSteps, (long) localSteps * cfg.tokensPerStep(), stepSeconds,
+        trainer.memory());
+  }
+
+  /** The update's tensors: each factor, and each dense parameter's new value (f32) or change (lossy wire). */
+  private List<WireTensor> update(Trainer trainer, Map<String, float[]> start, RoundPlan plan, int slot) {
     List<WireTensor> out = new ArrayList<>();
     for (ParameterTrainer p : trainer.parameters().values()) {
-      String name = p.spec().name();
+      ParameterSpec spec = p.spec();
+      String name = spec.name();
       if (p instanceof AdapterMatrix a) {
-        out.add(wire(RoundMerge.factorName(name), a.factor()));
+        String factor = RoundMerge.factorName(name);
+        if (wire.lossy()) {
+          out.addAll(feedback.factor(factor, name, floats(a.factor()), spec.rows(), spec.cols(), plan.rank(),
+              plan.slice(spec, slot), wire));
+        } else {
+          out.add(wire(factor, a.factor()));
+        }
       } else if (p instanceof DenseParameter d) {
-        out.add(wire(name, d.weight()));
+        if (wire.lossy()) {
+          float[] now = floats(d.weight());
+          float[] was = start.get(name);
+          for (int i = 0; i < now.length; i++) {
+            now[i] -= was[i];
+          }
+          out.addAll(feedback.dense(name, now, spec.shape(), wire));
+        } else {
+          out.add(wire(name, d.weight()));
+        }
       } else {
         throw new IllegalStateException(name + " is trained by " + p.getClass().getSimpleName()
             + ", which a distributed round cannot merge");
       }
     }
-    return new Result(out, lossSum / localSteps, (long) localSteps * cfg.tokensPerStep(), stepSeconds,
-        trainer.memory());
+    return out;
   }
 
   private static WireTensor wire(String name, NDArray a) {
-    float[] v = a.getDataType() == DataType.FLOAT32 ? a.toFloatArray() : toFloat(a);
-    return WireTensor.ofFloats(name, v, a.getShape().getShape());
+    return WireTensor.ofFloats(name, floats(a), a.getShape().getShape());
   }
 
-  private static float[] toFloat(NDArray a) {
+  private static float[] floats(NDArray a) {
+    if (a.getDataType() == DataType.FLOAT32) {
+      return a.toFloatArray();
+    }
     try (NDArray f = a.toType(DataType.FLOAT32, true)) {
       return f.toFloatArray();
     }

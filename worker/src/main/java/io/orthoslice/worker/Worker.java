@@ -3,6 +3,7 @@ package io.orthoslice.worker;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.orthoslice.common.config.DeviceSpec;
+import io.orthoslice.common.round.DeltaBroadcast;
 import io.orthoslice.common.round.FactoredUpdates;
 import io.orthoslice.common.round.RoundPlan;
 import io.orthoslice.common.data.TokenWindows;
@@ -109,7 +110,7 @@ public final class Worker implements AutoCloseable {
     RoundPlan lastPlan = null;
     // Training runs on the worker's own device (every --gpus entry of a launch is one), never DJL's default.
     try (LocalTraining local = new LocalTraining(run.model(), DeviceSpec.parse(device), run.train(),
-        run.rules().innerState())) {
+        run.rules().innerState(), run.rules().wire())) {
       while (true) {
         long w0 = System.nanoTime();
         try {
@@ -121,12 +122,14 @@ public final class Worker implements AutoCloseable {
             break;
           }
           metrics.assigned(a.round(), a.slot(), a.weightsVersion());
-          // Stale weights: the factored update when it applies (one version behind), else the weights.
+          // Stale weights: the round update when it applies (one version behind: the factored one in a
+          // projected mode on the f32 wire, the delta update on a lossy wire), else the weights.
           if (version != a.weightsVersion()) {
             long f0 = System.nanoTime();
             long before = bytesReceived;
             Optional<Map<String, float[]>> updated = Optional.empty();
-            if (preferFactored && weights != null && run.mode().projected() && version == a.weightsVersion() - 1) {
+            if (preferFactored && weights != null && (run.mode().projected() || run.rules().wire().lossy())
+                && version == a.weightsVersion() - 1) {
               updated = factored(run, weights, version, lastPlan);
             }
             boolean factored = updated.isPresent();
@@ -241,16 +244,18 @@ public final class Worker implements AutoCloseable {
       throw e;
     }
     bytesReceived += f.bytes();
-    Optional<Map<String, float[]>> out = FactoredUpdates.apply(run, weights, f.update(), trainedPlan);
+    Optional<Map<String, float[]>> out = f.delta() != null ? DeltaBroadcast.rebuild(run.model(), weights, f.delta())
+        : FactoredUpdates.apply(run, weights, f.factored(), trainedPlan);
     if (out.isEmpty()) {
       // Not the coordinator's bits (another BLAS or device rounds differently): training on them
       // would drift from every other worker, so take the weights themselves.
       metrics.factoredMismatch();
-      LOG.warn("the factored update of round {} rebuilt other weights than the coordinator's (checksum {});"
-          + " fetching the weights instead", f.update().round() + 1, Integer.toHexString(f.update().weightsChecksum()));
+      LOG.warn("the round update of round {} rebuilt other weights than the coordinator's (checksum {});"
+          + " fetching the weights instead", f.round() + 1, Integer.toHexString(f.weightsChecksum()));
+    } else if (f.factored() != null) {
+      LOG.info("applied the factored update of round {} ({} slots)", f.round() + 1, f.factored().mergedSlots().size());
     } else {
-      LOG.info("applied the factored update of round {} ({} slots)", f.update().round() + 1,
-          f.update().mergedSlots().size());
+      LOG.info("applied the delta update of round {} ({} bytes)", f.round() + 1, f.bytes());
     }
     return out;
   }

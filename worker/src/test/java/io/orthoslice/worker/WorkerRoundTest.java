@@ -12,7 +12,14 @@ import io.grpc.ServerInterceptor;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.round.InnerState;
+import io.orthoslice.common.round.MergeRule;
+import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.round.RoundRules;
+import io.orthoslice.common.wire.TensorEncoding;
+import io.orthoslice.common.wire.WirePrecision;
+import io.orthoslice.coordinator.UpdateLimits;
 import io.orthoslice.common.config.Precision;
 import io.orthoslice.common.data.TokenWindows;
 import io.orthoslice.common.config.TrainConfig;
@@ -136,6 +143,83 @@ class WorkerRoundTest {
       workers.forEach(Worker::close);
       pool.shutdownNow();
     }
+  }
+
+  @Test
+  void onTheInt8WireUpdatesAndBroadcastsShrinkAndTheRunTracksTheF32One() throws Exception {
+    // The same orthogonal run on the exact and on the int8 wire: every int8 update is the validator's
+    // exact int8 size (a quarter of f32's plus a scale per row), every broadcast after the first is a
+    // delta update each worker rebuilt bit for bit (no fetch of the weights), and the weights end
+    // close to the f32 run's: error feedback keeps quantisation from drifting.
+    int rounds = 4;
+    WeightsSnapshot f32 = wireRun(WirePrecision.F32, rounds, null);
+    long[] fetched = new long[1];
+    WeightsSnapshot int8 = wireRun(WirePrecision.INT8, rounds, fetched);
+    double diff = 0;
+    double norm = 0;
+    double moved = 0;
+    WeightsSnapshot start = weights(MODEL);
+    for (String name : f32.values().keySet()) {
+      float[] a = f32.values().get(name);
+      float[] b = int8.values().get(name);
+      float[] w0 = start.values().get(name);
+      for (int i = 0; i < a.length; i++) {
+        diff += (double) (a[i] - b[i]) * (a[i] - b[i]);
+        norm += (double) a[i] * a[i];
+        moved += (double) (a[i] - w0[i]) * (a[i] - w0[i]);
+      }
+    }
+    assertTrue(diff > 0, "the int8 run must differ from the f32 one");
+    assertTrue(Math.sqrt(diff) < 0.05 * Math.sqrt(moved), "int8 moved " + Math.sqrt(diff) + " away from f32,"
+        + " whose training moved the weights by " + Math.sqrt(moved));
+    long full = start.bytes();
+    long deltaBytes = full / 4 + 4L * MODEL.parameters().stream().mapToLong(p -> p.isMatrix() ? p.rows() : 1).sum();
+    assertEquals(full + (rounds - 1) * deltaBytes, fetched[0], "each worker fetched the weights once, then deltas");
+  }
+
+  /** {@code rounds} rounds of 3 orthogonal workers on {@code wire}; the final weights (and a worker's fetched bytes). */
+  private static WeightsSnapshot wireRun(WirePrecision wire, int rounds, long[] fetched) throws Exception {
+    RunSettings two = twoRounds(3, Duration.ofSeconds(60));
+    TrainConfig train = new TrainConfig(8, 2, 1, 2 * rounds, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
+        Precision.FP32, RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
+    RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, 4, 2, rounds, 3, 3, two.roundTimeout(),
+        two.heartbeatTimeout(), "pattern", 1.0, 0.0, 0, 1, new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET,
+        wire), 1, UpdateLimits.DEFAULT);
+    String name = InProcessServerBuilder.generateName();
+    List<Worker> workers = new ArrayList<>();
+    ExecutorService pool = Executors.newFixedThreadPool(3);
+    try (Coordinator core = new Coordinator(s, ResumeState.fresh(weights(MODEL)), ValidationLoss.NONE, r -> {},
+            (st, r) -> {});
+        CoordinatorServer server = new CoordinatorServer(InProcessServerBuilder.forName(name),
+            new CoordinatorService(core, CoordinatorService.runSpec(s, "run", 1, 2), Duration.ofSeconds(5)), "tok")) {
+      core.start();
+      List<Future<Worker.Summary>> results = startWorkers(name, 3, workers, pool);
+      for (Future<Worker.Summary> f : results) {
+        Worker.Summary sum = f.get(120, TimeUnit.SECONDS);
+        assertEquals(rounds, sum.roundsTrained());
+        if (fetched != null) {
+          fetched[0] = sum.bytesReceived();
+        }
+      }
+      assertTrue(core.record().awaitEnd(Duration.ofSeconds(30)));
+      long expectedUpload = wire == WirePrecision.F32 ? -1 : sizeOf(s);
+      for (RoundResult r : core.record().rounds()) {
+        assertEquals(List.of(0, 1, 2), r.mergedSlots());
+        if (expectedUpload > 0) {
+          assertEquals(expectedUpload, r.uploadBytesPerWorker(), r.line(rounds));
+        }
+      }
+      return core.currentWeights();
+    } finally {
+      workers.forEach(Worker::close);
+      pool.shutdownNow();
+    }
+  }
+
+  /** Bytes of one int8 update: a byte per value and a float scale per row of every tensor it sends. */
+  private static long sizeOf(RunSettings s) {
+    return RoundMerge.expectedShapes(s.model(), s.mode(), s.rank()).values().stream()
+        .mapToLong(shape -> TensorEncoding.bytes(shape, WirePrecision.INT8)).sum();
   }
 
   @Test

@@ -28,6 +28,12 @@ public final class HostMerge {
    */
   public static LinkedHashMap<String, float[]> deltas(RoundPlan plan, Map<String, float[]> weights,
       Map<Integer, Map<String, float[]>> bySlot, double alpha, MergeRule rule) {
+    return deltas(plan, weights, bySlot, alpha, rule, false);
+  }
+
+  /** @param denseChanges whether the dense tensors of {@code bySlot} are deltas (a lossy wire), not values */
+  public static LinkedHashMap<String, float[]> deltas(RoundPlan plan, Map<String, float[]> weights,
+      Map<Integer, Map<String, float[]>> bySlot, double alpha, MergeRule rule, boolean denseChanges) {
     Map<String, long[]> shapes = RoundMerge.expectedShapes(plan.model(), plan.mode(), plan.rank());
     LinkedHashMap<String, float[]> out = new LinkedHashMap<>();
     // On the CPU wherever the process trains: the coordinator and the workers must round alike.
@@ -48,7 +54,7 @@ public final class HostMerge {
         }
         cs.add(new RoundMerge.Contribution(e.getKey(), t));
       }
-      for (Map.Entry<String, NDArray> d : RoundMerge.deltas(plan, current, cs, alpha, rule, m).entrySet()) {
+      for (Map.Entry<String, NDArray> d : RoundMerge.deltas(plan, current, cs, alpha, rule, denseChanges, m).entrySet()) {
         out.put(d.getKey(), d.getValue().toFloatArray());
       }
     }

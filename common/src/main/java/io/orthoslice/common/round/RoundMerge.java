@@ -22,7 +22,8 @@ import java.util.Map;
  *       of rank up to K r, methods.md 7.6), 1/K for MEAN (INDEPENDENT's and SAME's own), times the
  *       rule's factor;
  *   <li>every other parameter, and every parameter in FULL mode: {@code D = mean_k(W_k) - W}, the
- *       mean of the workers' deltas (local SGD; averaging dense parameters is our assumption, 7.6).
+ *       mean of the workers' deltas (local SGD; averaging dense parameters is our assumption, 7.6);
+ *       on a lossy wire the workers send the deltas themselves and {@code D = mean_k(D_k)}.
  * </ul>
  *
  * Only the slots that submitted contribute: a missing worker's slice is simply absent, the others
@@ -62,6 +63,12 @@ public final class RoundMerge {
    */
   public static LinkedHashMap<String, NDArray> deltas(RoundPlan plan, Map<String, NDArray> current,
       List<Contribution> contributions, double alpha, MergeRule rule, NDManager out) {
+    return deltas(plan, current, contributions, alpha, rule, false, out);
+  }
+
+  /** @param denseChanges whether the dense contributions are the workers' deltas, not their new values */
+  public static LinkedHashMap<String, NDArray> deltas(RoundPlan plan, Map<String, NDArray> current,
+      List<Contribution> contributions, double alpha, MergeRule rule, boolean denseChanges, NDManager out) {
     if (contributions.isEmpty()) {
       throw new IllegalArgumentException("a merge needs at least one contribution");
     }
@@ -70,7 +77,7 @@ public final class RoundMerge {
       try (NDManager scope = out.newSubManager()) {
         NDArray d = plan.mode().projected() && p.role() == ParameterSpec.Role.PROJECTED
             ? projectedDelta(plan, p, contributions, alpha, rule, scope)
-            : denseDelta(p, current, contributions, scope);
+            : denseDelta(p, current, contributions, denseChanges, scope);
         d.attach(out);
         deltas.put(p.name(), d);
       }
@@ -98,7 +105,7 @@ public final class RoundMerge {
   }
 
   private static NDArray denseDelta(ParameterSpec p, Map<String, NDArray> current, List<Contribution> cs,
-      NDManager scope) {
+      boolean changes, NDManager scope) {
     NDArray w = current.get(p.name());
     if (w == null) {
       throw new IllegalArgumentException("current weights lack " + p.name());
@@ -110,6 +117,9 @@ public final class RoundMerge {
       NDArray local = v.getDataType() == w.getDataType() ? v.duplicate() : v.toType(w.getDataType(), true);
       local.attach(scope);
       sum = sum == null ? local : sum.addi(local);
+    }
+    if (changes) {
+      return sum.divi(cs.size());
     }
     NDArray base = w.duplicate();
     base.attach(scope);

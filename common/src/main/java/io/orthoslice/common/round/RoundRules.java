@@ -1,5 +1,7 @@
 package io.orthoslice.common.round;
 
+import io.orthoslice.common.wire.WirePrecision;
+
 /**
  * How the rounds of a distributed run train and merge beyond its mode and rank, the same on the
  * coordinator and on every worker.
@@ -8,19 +10,25 @@ package io.orthoslice.common.round;
  * @param sliceRounds the projections are re-drawn every this many rounds: rounds {@code [j R, (j+1) R)}
  *     share draw j (the paper re-draws every 200 steps; R = 1 re-draws every round)
  * @param innerState what a worker does with its optimizer state between rounds
+ * @param wire how the updates and the broadcast travel (see {@link WirePrecision})
  */
-public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState) {
+public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState, WirePrecision wire) {
 
   public RoundRules {
-    if (merge == null || innerState == null) {
-      throw new IllegalArgumentException("merge and inner-state are required");
+    if (merge == null || innerState == null || wire == null) {
+      throw new IllegalArgumentException("merge, inner-state and wire are required");
     }
     if (sliceRounds < 1) {
       throw new IllegalArgumentException("slice-rounds must be >= 1, got " + sliceRounds);
     }
   }
 
-  /** The mode's own merge rule, slices re-drawn every round, a fresh optimizer every round. */
+  /** Rules with the exact float32 wire. */
+  public RoundRules(MergeRule merge, int sliceRounds, InnerState innerState) {
+    this(merge, sliceRounds, innerState, WirePrecision.F32);
+  }
+
+  /** The mode's own merge rule, slices re-drawn every round, a fresh optimizer every round, float32. */
   public static RoundRules defaultsFor(RoundMode mode) {
     return new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET);
   }

@@ -33,6 +33,9 @@ public final class Protocol {
   /** Suffix of an adapter factor's wire name: {@code <param>#B}. */
   public static final String FACTOR_SUFFIX = "#B";
 
+  /** Suffix of the per-row scales of an INT8 tensor: {@code <name>#scale}. */
+  public static final String SCALE_SUFFIX = "#scale";
+
   /** The coordinator's main class, started by the launcher as a child process. */
   public static final String COORDINATOR_MAIN = "io.orthoslice.coordinator.CoordinatorMain";
 
@@ -51,5 +54,19 @@ public final class Protocol {
   /** Slot k's factor in a factored round update: {@code <param>#B@<slot>}. */
   public static String slotFactorName(String factorName, int slot) {
     return factorName + "@" + slot;
+  }
+
+  /** The name of tensor {@code name}'s per-row scales. */
+  public static String scaleName(String name) {
+    return name + SCALE_SUFFIX;
+  }
+
+  public static boolean isScaleName(String name) {
+    return name.endsWith(SCALE_SUFFIX);
+  }
+
+  /** The tensor whose scales {@code scaleName} holds. */
+  public static String scaledName(String scaleName) {
+    return scaleName.substring(0, scaleName.length() - SCALE_SUFFIX.length());
   }
 }

@@ -10,6 +10,7 @@ import io.orthoslice.common.round.RoundRules;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.proto.RoundAssignment;
 import io.orthoslice.proto.RoundUpdateHeader;
+import io.orthoslice.proto.RoundUpdateKind;
 import io.orthoslice.proto.RunSpec;
 import io.orthoslice.proto.UpdateHeader;
 import java.util.List;
@@ -42,6 +43,7 @@ public final class WireMessages {
           .setMergeRule(r.rules().merge().label())
           .setSliceRounds(r.rules().sliceRounds())
           .setInnerState(r.rules().innerState().label())
+          .setWirePrecision(r.rules().wire().label())
           .build();
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot write the run description as JSON: " + e.getMessage(), e);
@@ -51,8 +53,10 @@ public final class WireMessages {
   /** @throws IllegalArgumentException when a field is missing or malformed (an old coordinator, say) */
   @SuppressWarnings("unchecked")
   public static RunDescription fromProto(RunSpec s) {
-    if (s.getMergeRule().isEmpty() || s.getSliceRounds() < 1 || s.getInnerState().isEmpty()) {
-      throw new IllegalArgumentException("the coordinator's run spec lacks merge_rule, slice_rounds or inner_state"
+    if (s.getMergeRule().isEmpty() || s.getSliceRounds() < 1 || s.getInnerState().isEmpty()
+        || s.getWirePrecision().isEmpty()) {
+      throw new IllegalArgumentException("the coordinator's run spec lacks merge_rule, slice_rounds, inner_state or"
+          + " wire_precision"
           + " (protocol version " + Protocol.VERSION + " needs them)");
     }
     try {
@@ -61,7 +65,7 @@ public final class WireMessages {
       return new RunDescription(s.getRunId(), LlamaConfig.fromHuggingFace(hf), intOr(hf.get("bos_token_id")),
           intOr(hf.get("eos_token_id")), train, RoundMode.parse(s.getMode()), s.getRank(), s.getLocalSteps(),
           s.getTotalRounds(), s.getDatasetId(), new RoundRules(MergeRule.parse(s.getMergeRule()), s.getSliceRounds(),
-              InnerState.parse(s.getInnerState())));
+              InnerState.parse(s.getInnerState()), WirePrecision.parse(s.getWirePrecision())));
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException("the coordinator's run spec holds malformed JSON: " + e.getOriginalMessage());
     }
@@ -112,11 +116,32 @@ public final class WireMessages {
     return RoundUpdateHeader.newBuilder().setRound(u.round()).setFromVersion(u.fromVersion())
         .setToVersion(u.toVersion()).setParticipants(u.participants()).setRunSeed(u.runSeed())
         .addAllMergedSlots(u.mergedSlots()).setWeightsChecksum(u.weightsChecksum())
-        .setProjectionDraw(u.projectionDraw()).build();
+        .setProjectionDraw(u.projectionDraw()).setKind(RoundUpdateKind.ROUND_UPDATE_KIND_FACTORED).build();
+  }
+
+  /** The header of a delta update (its encoded tensors travel as chunks after it). */
+  public static RoundUpdateHeader header(DeltaUpdate u) {
+    return RoundUpdateHeader.newBuilder().setRound(u.round()).setFromVersion(u.fromVersion())
+        .setToVersion(u.toVersion()).setWeightsChecksum(u.weightsChecksum())
+        .setKind(RoundUpdateKind.ROUND_UPDATE_KIND_DELTA).build();
+  }
+
+  /** A delta update from its header and the encoded tensors that followed it. */
+  public static DeltaUpdate deltaFromProto(RoundUpdateHeader h, Map<String, WireTensor> tensors) {
+    requireKind(h, RoundUpdateKind.ROUND_UPDATE_KIND_DELTA);
+    return new DeltaUpdate(h.getRound(), h.getFromVersion(), h.getToVersion(), tensors, h.getWeightsChecksum());
+  }
+
+  private static void requireKind(RoundUpdateHeader h, RoundUpdateKind kind) {
+    if (h.getKind() != kind) {
+      throw new WireFormatException("round update of round " + (h.getRound() + 1) + " is " + h.getKind()
+          + ", expected " + kind + " for this run's wire precision");
+    }
   }
 
   /** A factored update from its header and the tensors that followed it. */
   public static FactoredUpdate fromProto(RoundUpdateHeader h, Map<String, WireTensor> tensors) {
+    requireKind(h, RoundUpdateKind.ROUND_UPDATE_KIND_FACTORED);
     Map<String, float[]> values = new java.util.LinkedHashMap<>();
     tensors.forEach((k, v) -> values.put(k, v.toFloats()));
     return new FactoredUpdate(h.getRound(), h.getFromVersion(), h.getToVersion(), h.getParticipants(),

@@ -50,8 +50,10 @@ class WireMessagesTest {
     RunSpec old = RunSpec.newBuilder().setMode("orthogonal").setModelConfigJson("{}").build();
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(old));
     assertTrue(e.getMessage().contains("merge_rule"), e.getMessage());
-    RunSpec broken = old.toBuilder().setMergeRule("sum").setSliceRounds(1).setInnerState("reset")
-        .setModelConfigJson("{not json").build();
+    RunSpec noWire = old.toBuilder().setMergeRule("sum").setSliceRounds(1).setInnerState("reset").build();
+    e = assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(noWire));
+    assertTrue(e.getMessage().contains("wire_precision"), e.getMessage());
+    RunSpec broken = noWire.toBuilder().setWirePrecision("int8").setModelConfigJson("{not json").build();
     e = assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(broken));
     assertTrue(e.getMessage().contains("malformed JSON"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(

@@ -74,6 +74,9 @@ final class LaunchCommand implements Callable<Integer> {
   Double outerLr;
   @Option(names = "--outer-momentum", description = "Outer Nesterov momentum (the coordinator's default: 0).")
   Double outerMomentum;
+  @Option(names = "--wire", description = "How updates and the broadcast travel: f32 | f16 | int8 (the coordinator's"
+      + " default: f32).")
+  String wire;
   @Option(names = "--coordinator-arg", paramLabel = "ARG", description = "Extra coordinator argument (repeatable), e.g. --coordinator-arg=--outer-momentum=0.9.")
   List<String> extraCoordinator = new ArrayList<>();
 
@@ -108,7 +111,8 @@ final class LaunchCommand implements Callable<Integer> {
     }
     // Unset round options are left to the coordinator, the one place their defaults live.
     for (Object[] o : new Object[][] {{"--merge", merge}, {"--slice-rounds", sliceRounds},
-        {"--inner-state", innerState}, {"--outer-lr", outerLr}, {"--outer-momentum", outerMomentum}}) {
+        {"--inner-state", innerState}, {"--outer-lr", outerLr}, {"--outer-momentum", outerMomentum},
+        {"--wire", wire}}) {
       if (o[1] != null) {
         c.addAll(List.of((String) o[0], o[1].toString()));
       }

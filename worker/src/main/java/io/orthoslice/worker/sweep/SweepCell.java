@@ -1,5 +1,6 @@
 package io.orthoslice.worker.sweep;
 
+import io.orthoslice.common.wire.WirePrecision;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -10,9 +11,20 @@ import java.util.Locale;
  * local steps) is the sweep's and the same for every cell.
  *
  * @param merge "sum" or "mean" (resolved: never "auto")
+ * @param wire the wire precision, f32 | f16 | int8 (a cell recorded before it existed is f32)
  */
 public record SweepCell(String mode, int workers, int rank, String merge, int sliceRounds, String innerState,
-    double outerLr, double outerMomentum, double lr, long seed) {
+    double outerLr, double outerMomentum, String wire, double lr, long seed) {
+
+  public SweepCell {
+    wire = wire == null ? "f32" : WirePrecision.parse(wire).label();
+  }
+
+  /** A cell on the exact float32 wire. */
+  public SweepCell(String mode, int workers, int rank, String merge, int sliceRounds, String innerState,
+      double outerLr, double outerMomentum, double lr, long seed) {
+    this(mode, workers, rank, merge, sliceRounds, innerState, outerLr, outerMomentum, "f32", lr, seed);
+  }
 
   /** The configuration a table row reports, lr and seed aside: mode and its levers. */
   public String group() {
@@ -29,20 +41,24 @@ public record SweepCell(String mode, int workers, int rank, String merge, int sl
     if (outerLr != 1.0 || outerMomentum != 0.0) {
       g.append(String.format(Locale.ROOT, ", outer %s/%s", num(outerLr), num(outerMomentum)));
     }
+    if (!wire.equals("f32")) {
+      g.append(", wire ").append(wire);
+    }
     return g.toString();
   }
 
-  /** A file-name-safe identity, unique within a sweep. */
+  /** A file-name-safe identity, unique within a sweep (an f32 cell's is what it was before the wire axis). */
   public String slug() {
     return String.format(Locale.ROOT, "%s-k%d-r%d-%s-s%d-%s-o%s-m%s-lr%s-seed%d", mode, workers, rank, merge,
-        sliceRounds, innerState, num(outerLr), num(outerMomentum), num(lr), seed);
+        sliceRounds, innerState, num(outerLr), num(outerMomentum), num(lr), seed)
+        + (wire.equals("f32") ? "" : "-w" + wire);
   }
 
   /** The coordinator arguments that make this cell (the sweep adds the shared ones). */
   List<String> coordinatorArgs() {
     List<String> a = new ArrayList<>(List.of("--mode", mode, "--rank", Integer.toString(rank), "--lr", num(lr),
         "--min-lr", num(lr / 10), "--seed", Long.toString(seed), "--inner-state", innerState,
-        "--outer-lr", num(outerLr), "--outer-momentum", num(outerMomentum)));
+        "--outer-lr", num(outerLr), "--outer-momentum", num(outerMomentum), "--wire", wire));
     if (!mode.equals("full")) {
       a.addAll(List.of("--merge", merge, "--slice-rounds", Integer.toString(sliceRounds)));
     }

@@ -1,6 +1,7 @@
 package io.orthoslice.worker.sweep;
 
 import io.orthoslice.common.round.InnerState;
+import io.orthoslice.common.wire.WirePrecision;
 import io.orthoslice.common.round.MergeRule;
 import io.orthoslice.common.round.RoundMode;
 import java.util.ArrayList;
@@ -38,6 +39,7 @@ public record SweepSpec(
     List<String> innerStates,
     List<Double> outerLrs,
     List<Double> outerMomentums,
+    List<String> wires,
     List<Double> lrs,
     List<Long> seeds) {
 
@@ -56,6 +58,8 @@ public record SweepSpec(
     nonEmpty("inner-state", innerStates);
     nonEmpty("outer-lr", outerLrs);
     nonEmpty("outer-momentum", outerMomentums);
+    nonEmpty("wire", wires);
+    wires.forEach(WirePrecision::parse);
     nonEmpty("lr", lrs);
     nonEmpty("seeds", seeds);
     modes.forEach(RoundMode::parse);
@@ -87,6 +91,7 @@ public record SweepSpec(
     innerStates = List.copyOf(innerStates);
     outerLrs = List.copyOf(outerLrs);
     outerMomentums = List.copyOf(outerMomentums);
+    wires = List.copyOf(wires);
     lrs = List.copyOf(lrs);
     seeds = List.copyOf(seeds);
   }
@@ -125,11 +130,13 @@ public record SweepSpec(
             for (String inner : innerStates) {
               for (double olr : outerLrs) {
                 for (double om : outerMomentums) {
-                  for (double lr : withLrs) {
-                    for (long seed : withSeeds) {
-                      SweepCell c = new SweepCell(m.label(), k, m == RoundMode.FULL ? 0 : rankFor(k), rule, s,
-                          InnerState.parse(inner).label(), olr, om, lr, seed);
-                      out.putIfAbsent(c.slug(), c);
+                  for (String wire : wires) {
+                    for (double lr : withLrs) {
+                      for (long seed : withSeeds) {
+                        SweepCell c = new SweepCell(m.label(), k, m == RoundMode.FULL ? 0 : rankFor(k), rule, s,
+                            InnerState.parse(inner).label(), olr, om, wire, lr, seed);
+                        out.putIfAbsent(c.slug(), c);
+                      }
                     }
                   }
                 }
