@@ -159,13 +159,27 @@ class ErrorFeedbackTest {
     }
     assertEquals(WeightsChecksum.of(model, coordinator), WeightsChecksum.of(model, worker));
     // What every side holds stays within one residual of the uncompressed merges.
+    Map<String, float[]> residuals = broadcast.state();
     for (ParameterSpec p : model.parameters()) {
       float[] held = coordinator.get(p.name());
       float[] ex = exact.get(p.name());
-      float[] e = broadcast.state().get(p.name());
+      float[] e = residuals.get(p.name());
       for (int i = 0; i < held.length; i++) {
         assertEquals(ex[i], held[i] + e[i], 1e-6, p.name() + " element " + i);
       }
     }
+    // A broadcast restored from its state (a resumed coordinator) encodes the next round as the original does.
+    DeltaBroadcast resumed = new DeltaBroadcast(model, WirePrecision.INT8);
+    resumed.restore(broadcast.state());
+    Map<String, float[]> next = new LinkedHashMap<>();
+    coordinator.forEach((k, v) -> {
+      float[] to = v.clone();
+      for (int i = 0; i < to.length; i++) {
+        to[i] += (float) (1e-3 * rng.nextGaussian());
+      }
+      next.put(k, to);
+    });
+    assertEquals(WeightsChecksum.of(model, broadcast.encode(coordinator, next).published()),
+        WeightsChecksum.of(model, resumed.encode(coordinator, next).published()));
   }
 }
