@@ -12,7 +12,8 @@ import java.util.Locale;
  * @param validationLoss after the merge (NaN when not evaluated)
  * @param uploadBytesPerWorker mean data bytes of one merged update
  * @param fullBroadcastBytes data bytes of the whole weights a stale worker fetches
- * @param factoredBroadcastBytes data bytes of the factored update (0 when none exists)
+ * @param factoredBroadcastBytes data bytes of the round update a worker one version behind fetches: the factored
+ *     update on the f32 wire, the delta update on a lossy one (0 when none exists; the name predates the delta)
  * @param fetchSeconds the slowest merged worker's fetch of this round's weights (the broadcast of
  *     the previous merge; 0 when every worker already held them)
  * @param trainSeconds the slowest merged worker's local training
