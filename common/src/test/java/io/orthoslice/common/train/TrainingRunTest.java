@@ -73,7 +73,7 @@ class TrainingRunTest {
 
   /**
    * One case per method, so that surefire re-runs only the case a rare DJL bad gradient hit (see
-   * docs/PERFORMANCE.md). The quantized bases cover the merge at step 6, which re-quantizes W + A
+   * docs/PERFORMANCE.md). The quantized bases cover the merge at step 6, which re-quantizes W + B
    * P^T: the checkpoint must carry those codes and scales, since re-quantizing the checkpoint's
    * dequantized-and-merged weights gives another base.
    */
