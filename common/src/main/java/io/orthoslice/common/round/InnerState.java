@@ -1,6 +1,6 @@
 package io.orthoslice.common.round;
 
-import java.util.Locale;
+import io.orthoslice.common.config.EnumLabels;
 
 /**
  * What a worker does with its inner (AdamW) optimizer state between rounds.
@@ -21,7 +21,7 @@ public enum InnerState {
   TRANSPORT;
 
   public String label() {
-    return name().toLowerCase(Locale.ROOT);
+    return EnumLabels.label(this);
   }
 
   /** Whether the worker keeps one optimizer across rounds. */
@@ -30,11 +30,6 @@ public enum InnerState {
   }
 
   public static InnerState parse(String s) {
-    for (InnerState v : values()) {
-      if (v.label().equalsIgnoreCase(s == null ? "" : s.trim())) {
-        return v;
-      }
-    }
-    throw new IllegalArgumentException("inner-state must be one of reset, keep, transport, got '" + s + "'");
+    return EnumLabels.parse(InnerState.class, "inner-state", s);
   }
 }

@@ -1,6 +1,6 @@
 package io.orthoslice.common.round;
 
-import java.util.Locale;
+import io.orthoslice.common.config.EnumLabels;
 
 /**
  * How the K participants of a round get their projectors and how their updates are merged.
@@ -19,7 +19,7 @@ public enum RoundMode {
   FULL;
 
   public String label() {
-    return name().toLowerCase(Locale.ROOT);
+    return EnumLabels.label(this);
   }
 
   /** Whether workers train low-rank adapters (everything but FULL). */
@@ -28,11 +28,6 @@ public enum RoundMode {
   }
 
   public static RoundMode parse(String s) {
-    for (RoundMode m : values()) {
-      if (m.label().equalsIgnoreCase(s == null ? "" : s.trim())) {
-        return m;
-      }
-    }
-    throw new IllegalArgumentException("mode must be one of orthogonal, independent, same, full, got '" + s + "'");
+    return EnumLabels.parse(RoundMode.class, "mode", s);
   }
 }

@@ -1,6 +1,6 @@
 package io.orthoslice.common.wire;
 
-import java.util.Locale;
+import io.orthoslice.common.config.EnumLabels;
 
 /**
  * How the tensors of a round travel (the run's {@code --wire}, the same for the updates and the
@@ -24,7 +24,7 @@ public enum WirePrecision {
   INT8;
 
   public String label() {
-    return name().toLowerCase(Locale.ROOT);
+    return EnumLabels.label(this);
   }
 
   /** Whether values change on the way: then changes travel, with error feedback. */
@@ -33,11 +33,6 @@ public enum WirePrecision {
   }
 
   public static WirePrecision parse(String s) {
-    for (WirePrecision v : values()) {
-      if (v.label().equalsIgnoreCase(s == null ? "" : s.trim())) {
-        return v;
-      }
-    }
-    throw new IllegalArgumentException("wire precision must be one of f32, f16, int8, got '" + s + "'");
+    return EnumLabels.parse(WirePrecision.class, "wire precision", s);
   }
 }
