@@ -54,7 +54,7 @@ public record RoundResult(
   public String line(int totalRounds) {
     return String.format(Locale.ROOT,
         "round %d/%d: merged %d/%d slots, mean worker loss %.4f, validation perplexity %s,"
-            + " upload %s/worker, broadcast full %s factored %s, %.1f B/token (%s fewer than sync DP);"
+            + " upload %s/worker, broadcast full %s update %s, %.1f B/token (%s fewer than sync DP);"
             + " fetch %.3f s, train %.2f s, merge %.3f s, eval %.3f s, round %.2f s",
         round + 1, totalRounds, mergedSlots.size(), participants, meanLoss,
         Double.isNaN(validationLoss) ? "-" : String.format(Locale.ROOT, "%.2f", validationPerplexity()),

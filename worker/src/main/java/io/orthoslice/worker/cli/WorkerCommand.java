@@ -47,7 +47,8 @@ final class WorkerCommand implements Callable<Integer> {
   Path tlsCa;
 
   @Option(names = "--fetch", defaultValue = "factored",
-      description = "factored (the round's factors when one version behind, else the weights) | full. Default: ${DEFAULT-VALUE}.")
+      description = "factored (one version behind: the round update, factors on the f32 wire and the encoded change on"
+          + " f16/int8; else the weights) | full. Default: ${DEFAULT-VALUE}.")
   String fetch;
 
   @Option(names = MetricsPorts.FLAG, defaultValue = "" + MetricsPorts.WORKER,
