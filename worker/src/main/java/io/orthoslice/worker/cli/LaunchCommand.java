@@ -9,6 +9,8 @@ import io.orthoslice.worker.launch.Launcher;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import io.orthoslice.common.round.InnerState;
+import io.orthoslice.common.wire.WirePrecision;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -109,7 +111,14 @@ final class LaunchCommand implements Callable<Integer> {
       c.addAll(List.of("--data", data.toString()));
       w.addAll(List.of("--data", data.toString()));
     }
-    // Unset round options are left to the coordinator, the one place their defaults live.
+    // Unset round options are left to the coordinator, the one place their defaults live; set ones are
+    // checked here, before any process starts.
+    if (innerState != null) {
+      InnerState.parse(innerState);
+    }
+    if (wire != null) {
+      WirePrecision.parse(wire);
+    }
     for (Object[] o : new Object[][] {{"--merge", merge}, {"--slice-rounds", sliceRounds},
         {"--inner-state", innerState}, {"--outer-lr", outerLr}, {"--outer-momentum", outerMomentum},
         {"--wire", wire}}) {

@@ -38,6 +38,8 @@ class CliErrorsTest {
     "missing data dir      | train --data /nonexistent/data --output OUT       | --data /nonexistent/data is not a directory",
     "missing input file    | prepare-data /nonexistent.txt --output OUT2       | /nonexistent.txt",
     "eval not a checkpoint | eval /nonexistent                                 | has no config.json",
+    "bad wire              | launch --wire int4 --run-dir OUT                  | wire precision must be one of f32, f16, int8, got 'int4'",
+    "bad sweep wire        | sweep --wire f8 --rank 16 --output OUT            | wire precision must be one of f32, f16, int8, got 'f8'",
   })
   void badArgumentGetsOneLineAndExitStatusTwo(String kind, String args, String expected) throws Exception {
     String out = tmp.resolve(kind.replace(' ', '-')).toString();
