@@ -39,11 +39,6 @@ public final class DenseParameter implements ParameterTrainer {
   }
 
   @Override
-  public NDArray linear(NDArray x, DataType dtype, NDManager scope) {
-    return x.matMul(dense(dtype, scope).transpose());
-  }
-
-  @Override
   public List<NDArray> gradients(NDManager scope) {
     return List.of(FullRankWeight.gradient(weight, scope));
   }

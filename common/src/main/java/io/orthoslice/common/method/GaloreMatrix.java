@@ -44,11 +44,6 @@ final class GaloreMatrix implements ParameterTrainer {
   }
 
   @Override
-  public NDArray linear(NDArray x, DataType dtype, NDManager scope) {
-    return x.matMul(dense(dtype, scope).transpose());
-  }
-
-  @Override
   public void afterBackward(NDManager scope) {
     if (proj.pending()) {
       proj.drawPending(gradients(scope).get(0));

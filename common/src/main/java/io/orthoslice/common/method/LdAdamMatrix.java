@@ -44,11 +44,6 @@ final class LdAdamMatrix implements ParameterTrainer {
   }
 
   @Override
-  public NDArray linear(NDArray x, DataType dtype, NDManager scope) {
-    return x.matMul(dense(dtype, scope).transpose());
-  }
-
-  @Override
   public List<NDArray> gradients(NDManager scope) {
     return List.of(FullRankWeight.gradient(weight, scope));
   }

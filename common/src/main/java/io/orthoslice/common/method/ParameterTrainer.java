@@ -22,8 +22,10 @@ public interface ParameterTrainer extends AutoCloseable {
   /** The parameter as a tensor in {@code dtype} (embeddings, norms, the output head). */
   NDArray dense(DataType dtype, NDManager scope);
 
-  /** {@code x W_eff^T} for a matrix parameter. */
-  NDArray linear(NDArray x, DataType dtype, NDManager scope);
+  /** {@code x W_eff^T} for a matrix parameter; a factored rule overrides it to skip forming W_eff. */
+  default NDArray linear(NDArray x, DataType dtype, NDManager scope) {
+    return x.matMul(dense(dtype, scope).transpose());
+  }
 
   /** Called before the step's first forward pass (e.g. to request W's gradient for an SVD draw). */
   default void prepareStep(NDManager scope) {}
