@@ -102,7 +102,7 @@ public final class CoordinatorMetrics {
     Gauge.builder(P + "run.info", () -> 1).description("The run's settings (value 1)")
         .tag("rank", Integer.toString(s.rank())).tag("mode", s.mode().label())
         .tag("method", s.train().method().method().name().toLowerCase(Locale.ROOT))
-        .tag("workers", Integer.toString(s.expectedWorkers())).register(registry);
+        .tag("workers", Integer.toString(s.expectedWorkers())).tag("wire", s.rules().wire().label()).register(registry);
   }
 
   void joined(int live) {

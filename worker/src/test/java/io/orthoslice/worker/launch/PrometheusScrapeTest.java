@@ -124,7 +124,7 @@ class PrometheusScrapeTest {
       assertFalse(byWorker(query(api, "last_over_time(jvm_memory_used_bytes{role=\"worker\",area=\"heap\"}[10m])"))
           .isEmpty());
       assertEquals(1, byWorker(query(api, "last_over_time(orthoslice_run_info{role=\"coordinator\",mode=\"orthogonal\","
-          + "rank=\"8\"}[10m])")).size());
+          + "rank=\"8\",wire=\"f32\"}[10m])")).size());
 
       assertEquals(3, lastText.size(), "text from every endpoint: " + lastText.keySet());
       for (Map.Entry<Integer, String> e : lastText.entrySet()) {
