@@ -143,6 +143,10 @@ public final class CoordinatorMain implements Callable<Integer> {
       + " dense values, factored broadcast) | f16 | int8 (per-row scales): changes only, with error feedback on both"
       + " sides (docs/PERFORMANCE.md). Default: ${DEFAULT-VALUE}.")
   String wire;
+  @Option(names = "--wire-density", defaultValue = "1", description = "On a lossy wire, the fraction of every change's"
+      + " entries sent (the largest, with their positions); the rest waits in the error feedback. 1: all."
+      + " Default: ${DEFAULT-VALUE}.")
+  double wireDensity;
   @Option(names = "--max-update-value", defaultValue = "1e4", description = "Largest |value| an update may hold;"
       + " more, or a non-finite value, refuses the update. Default: ${DEFAULT-VALUE}.")
   double maxUpdateValue;
@@ -229,7 +233,7 @@ public final class CoordinatorMain implements Callable<Integer> {
           minWorkers == 0 ? workers : minWorkers, Duration.ofMillis((long) (roundTimeout * 1000)),
           Duration.ofMillis((long) (heartbeatTimeout * 1000)), ds.id(), outerLr, outerMomentum, checkpointEvery,
           evalBatches, new RoundRules("auto".equalsIgnoreCase(merge) ? MergeRule.byConstruction(m) : MergeRule.parse(merge),
-              sliceRounds, InnerState.parse(innerState), WirePrecision.parse(wire)), evalEvery,
+              sliceRounds, InnerState.parse(innerState), WirePrecision.parse(wire), wireDensity), evalEvery,
           new UpdateLimits(maxUpdateValue, updateOutlierFactor));
       metrics.runInfo(settings);
       RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), 3, settings,
@@ -344,6 +348,7 @@ public final class CoordinatorMain implements Callable<Integer> {
     m.put("slice_rounds", s.rules().sliceRounds());
     m.put("inner_state", s.rules().innerState().label());
     m.put("wire", s.rules().wire().label());
+    m.put("wire_density", s.rules().density());
     m.put("outer_lr", s.outerLr());
     m.put("outer_momentum", s.outerMomentum());
     m.put("lr", s.train().lr());

@@ -94,6 +94,7 @@ public final class RoundCheckpoints implements Checkpointer {
     run.put("slice_rounds", s.rules().sliceRounds());
     run.put("inner_state", s.rules().innerState().label());
     run.put("wire", s.rules().wire().label());
+    run.put("wire_density", s.rules().density());
     run.put("outer_lr", s.outerLr());
     run.put("outer_momentum", s.outerMomentum());
     run.put("seed", s.train().seed());

@@ -105,7 +105,8 @@ final class RoundDriver {
         return; // already closed: the deadline and the last update both asked
       }
       UpdateScreen.Outcome screened = UpdateScreen.screen(received, run.broadcasts().current().values(),
-          settings.limits().outlierFactor(), settings.rules().wire().lossy());
+          settings.limits().outlierFactor(), settings.rules().wire().lossy(),
+          io.orthoslice.common.round.RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank()));
       for (UpdateScreen.Dropped d : screened.dropped()) {
         LOG.warn("round {}: left out the update of {} (slot {}): {}", r.round + 1, d.submission().workerId(),
             d.submission().slot(), d.why());

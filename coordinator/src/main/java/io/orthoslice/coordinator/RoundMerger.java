@@ -9,6 +9,7 @@ import io.orthoslice.common.wire.WirePrecision;
 import io.orthoslice.common.wire.FactoredUpdate;
 import io.orthoslice.common.round.MergeRule;
 import io.orthoslice.common.round.OuterNesterov;
+import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.RoundPlan;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -35,6 +36,7 @@ final class RoundMerger {
   private final OuterNesterov outer;
   private final boolean lossy;
   private final DeltaBroadcast broadcast; // null on the f32 wire
+  private final Map<String, long[]> shapes; // of every tensor an update carries, by wire name
 
   /**
    * @param state the outer optimizer's buffers and, on a lossy wire, the broadcast's residuals
@@ -47,7 +49,8 @@ final class RoundMerger {
     this.outer = new OuterNesterov(settings.outerLr(), settings.outerMomentum());
     WirePrecision wire = settings.rules().wire();
     this.lossy = wire.lossy();
-    this.broadcast = lossy ? new DeltaBroadcast(settings.model(), wire) : null;
+    this.broadcast = lossy ? new DeltaBroadcast(settings.model(), wire, settings.rules().density()) : null;
+    this.shapes = RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank());
     Map<String, float[]> outerState = new HashMap<>();
     Map<String, float[]> residuals = new HashMap<>();
     state.forEach((k, v) -> (k.startsWith(BROADCAST_RESIDUAL) ? residuals : outerState)
@@ -65,7 +68,7 @@ final class RoundMerger {
   Merged merge(RoundPlan plan, WeightsSnapshot before, List<Submission> subs) {
     Map<Integer, Map<String, float[]>> bySlot = new TreeMap<>();
     for (Submission s : subs) {
-      bySlot.put(s.slot(), TensorEncoding.decode(s.tensors()));
+      bySlot.put(s.slot(), TensorEncoding.decode(s.tensors(), shapes::get));
     }
     Map<String, float[]> deltas = HostMerge.deltas(plan, before.values(), bySlot, alpha, rule, lossy);
     LinkedHashMap<String, float[]> next = new LinkedHashMap<>();

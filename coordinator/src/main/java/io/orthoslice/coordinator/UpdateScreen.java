@@ -27,14 +27,14 @@ final class UpdateScreen {
 
   /** @param deltas whether dense tensors are deltas (a lossy wire), not new values */
   static Outcome screen(List<Submission> subs, Map<String, float[]> current, double outlierFactor,
-      boolean deltas) {
+      boolean deltas, Map<String, long[]> shapes) {
     if (outlierFactor == 0 || subs.size() < UpdateLimits.MIN_FOR_OUTLIERS) {
       return new Outcome(subs, List.of());
     }
     List<Map<String, Double>> changes = new ArrayList<>();
     for (Submission s : subs) {
       Map<String, Double> c = new HashMap<>();
-      TensorEncoding.decode(s.tensors()).forEach((name, v) -> c.put(name, change(name, v,
+      TensorEncoding.decode(s.tensors(), shapes::get).forEach((name, v) -> c.put(name, change(name, v,
           deltas ? null : current.get(name))));
       changes.add(c);
     }

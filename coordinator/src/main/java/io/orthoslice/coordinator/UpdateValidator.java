@@ -15,14 +15,19 @@ import java.util.function.Consumer;
 /**
  * What an update must look like in this run: exactly the tensors of
  * {@link RoundMerge#expectedShapes} in the run's wire precision (float32; float16; int8 with its
- * float32 per-row scales {@code <name>#scale}), so at most {@link #maxBytes()} of data, every value
+ * float32 per-row scales {@code <name>#scale}; below density 1 a sparse change: {@code [k]} values,
+ * one scale, {@code <name>#idx} I32 positions), so at most {@link #maxBytes()} of data, every value
  * finite and within {@link UpdateLimits#maxAbs}. Anything else is refused whole with
  * INVALID_ARGUMENT before any of it is merged; value refusals are counted by reason.
  */
 final class UpdateValidator {
 
-  /** Every tensor an update carries, by wire name, with its shape and type. */
-  private record Expected(long[] shape, DType dtype) {}
+  /** Every tensor an update carries, by wire name, with its shape and type (positions: below {@code limit}). */
+  private record Expected(long[] shape, DType dtype, long limit) {
+    Expected(long[] shape, DType dtype) {
+      this(shape, dtype, 0);
+    }
+  }
 
   private final Map<String, Expected> expected = new LinkedHashMap<>();
   private final WirePrecision wire;
@@ -36,11 +41,18 @@ final class UpdateValidator {
     this.rank = settings.rank();
     this.maxAbs = settings.limits().maxAbs();
     this.refused = refused;
+    double density = settings.rules().density();
     long bytes = 0;
     for (Map.Entry<String, long[]> e : RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank())
         .entrySet()) {
-      long[] shape = e.getValue();
-      bytes += TensorEncoding.bytes(shape, wire);
+      long[] full = e.getValue();
+      bytes += TensorEncoding.bytes(full, wire, density);
+      long[] shape = full;
+      if (density < 1) {
+        long n = Arrays.stream(full).reduce(1, Math::multiplyExact);
+        shape = new long[] {TensorEncoding.kept(n, density)};
+        expected.put(Protocol.indexName(e.getKey()), new Expected(shape, DType.DTYPE_I32, n));
+      }
       switch (wire) {
         case F32 -> expected.put(e.getKey(), new Expected(shape, DType.DTYPE_F32));
         case F16 -> expected.put(e.getKey(), new Expected(shape, DType.DTYPE_F16));
@@ -88,6 +100,20 @@ final class UpdateValidator {
         float[] v = TensorEncoding.decode(Map.of(t.name(), t)).get(t.name());
         for (int i = 0; i < v.length; i++) {
           checkValue(where, t.name(), v[i], i, maxAbs);
+        }
+      }
+      case DTYPE_I32 -> {
+        // A sparse change's positions: strictly increasing inside its tensor, or the merge could not place them.
+        java.nio.IntBuffer at = java.nio.ByteBuffer.wrap(t.data()).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+        int last = -1;
+        for (int i = 0; i < at.limit(); i++) {
+          int p = at.get(i);
+          if (p <= last || p >= x.limit()) {
+            refused.accept("bad_positions");
+            throw new CoordinatorException(Code.INVALID_ARGUMENT, where + t.name() + " holds position " + p
+                + " at entry " + i + "; positions must increase strictly and lie in [0, " + x.limit() + ")");
+          }
+          last = p;
         }
       }
       default -> { } // I8: every byte is a value in [-128, 127]; its scales carry the bound

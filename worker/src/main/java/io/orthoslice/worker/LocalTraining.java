@@ -55,6 +55,7 @@ final class LocalTraining implements AutoCloseable {
   private final TrainConfig cfg;
   private final InnerState innerState;
   private final WirePrecision wire;
+  private final double density;
   /** The quantisation residuals of a lossy wire, carried from round to round. */
   private final ErrorFeedback feedback = new ErrorFeedback();
   private Trainer kept;
@@ -69,7 +70,8 @@ final class LocalTraining implements AutoCloseable {
    * @param wire how the update travels: f32 sends factors and dense values; a lossy wire sends
    *     factors and dense deltas, encoded with error feedback
    */
-  LocalTraining(LlamaConfig model, Device device, TrainConfig cfg, InnerState innerState, WirePrecision wire) {
+  LocalTraining(LlamaConfig model, Device device, TrainConfig cfg, InnerState innerState, WirePrecision wire,
+      double density) {
     this.model = model;
     this.device = device;
     MethodSpec m = cfg.method();
@@ -79,6 +81,7 @@ final class LocalTraining implements AutoCloseable {
         m.optimizer(), m.base(), m.scale()));
     this.innerState = innerState;
     this.wire = wire;
+    this.density = density;
   }
 
   /**
@@ -172,7 +175,7 @@ final class LocalTraining implements AutoCloseable {
         String factor = RoundMerge.factorName(name);
         if (wire.lossy()) {
           out.addAll(feedback.factor(factor, name, floats(a.factor()), spec.rows(), spec.cols(), plan.rank(),
-              plan.slice(spec, slot), wire));
+              plan.slice(spec, slot), wire, density));
         } else {
           out.add(wire(factor, a.factor()));
         }
@@ -183,7 +186,7 @@ final class LocalTraining implements AutoCloseable {
           for (int i = 0; i < now.length; i++) {
             now[i] -= was[i];
           }
-          out.addAll(feedback.dense(name, now, spec.shape(), wire));
+          out.addAll(feedback.dense(name, now, spec.shape(), wire, density));
         } else {
           out.add(wire(name, d.weight()));
         }

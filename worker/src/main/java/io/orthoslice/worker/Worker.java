@@ -110,7 +110,7 @@ public final class Worker implements AutoCloseable {
     RoundPlan lastPlan = null;
     // Training runs on the worker's own device (every --gpus entry of a launch is one), never DJL's default.
     try (LocalTraining local = new LocalTraining(run.model(), DeviceSpec.parse(device), run.train(),
-        run.rules().innerState(), run.rules().wire())) {
+        run.rules().innerState(), run.rules().wire(), run.rules().density())) {
       while (true) {
         long w0 = System.nanoTime();
         try {

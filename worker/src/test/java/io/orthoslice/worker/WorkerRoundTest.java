@@ -152,9 +152,9 @@ class WorkerRoundTest {
     // delta update each worker rebuilt bit for bit (no fetch of the weights), and the weights end
     // close to the f32 run's: error feedback keeps quantisation from drifting.
     int rounds = 4;
-    WeightsSnapshot f32 = wireRun(WirePrecision.F32, rounds, null);
+    WeightsSnapshot f32 = wireRun(WirePrecision.F32, 1.0, rounds, null);
     long[] fetched = new long[1];
-    WeightsSnapshot int8 = wireRun(WirePrecision.INT8, rounds, fetched);
+    WeightsSnapshot int8 = wireRun(WirePrecision.INT8, 1.0, rounds, fetched);
     double diff = 0;
     double norm = 0;
     double moved = 0;
@@ -177,14 +177,27 @@ class WorkerRoundTest {
     assertEquals(full + (rounds - 1) * deltaBytes, fetched[0], "each worker fetched the weights once, then deltas");
   }
 
+  @Test
+  void aSparseInt8WireSendsItsLargestEntriesBothWays() throws Exception {
+    // 10% of every change's entries with their positions, up and down: each upload and each delta
+    // broadcast has exactly the sparse size, and every worker rebuilt every broadcast.
+    int rounds = 3;
+    long[] fetched = new long[1];
+    wireRun(WirePrecision.INT8, 0.1, rounds, fetched);
+    long broadcast = MODEL.parameters().stream()
+        .mapToLong(p -> TensorEncoding.bytes(p.shape(), WirePrecision.INT8, 0.1)).sum();
+    assertEquals(weights(MODEL).bytes() + (rounds - 1) * broadcast, fetched[0]);
+  }
+
   /** {@code rounds} rounds of 3 orthogonal workers on {@code wire}; the final weights (and a worker's fetched bytes). */
-  private static WeightsSnapshot wireRun(WirePrecision wire, int rounds, long[] fetched) throws Exception {
+  private static WeightsSnapshot wireRun(WirePrecision wire, double density, int rounds, long[] fetched)
+      throws Exception {
     RunSettings two = twoRounds(3, Duration.ofSeconds(60));
     TrainConfig train = new TrainConfig(8, 2, 1, 2 * rounds, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
         Precision.FP32, RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
     RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, 4, 2, rounds, 3, 3, two.roundTimeout(),
         two.heartbeatTimeout(), "pattern", 1.0, 0.0, 0, 1, new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET,
-        wire), 1, UpdateLimits.DEFAULT);
+        wire, density), 1, UpdateLimits.DEFAULT);
     String name = InProcessServerBuilder.generateName();
     List<Worker> workers = new ArrayList<>();
     ExecutorService pool = Executors.newFixedThreadPool(3);
@@ -202,7 +215,7 @@ class WorkerRoundTest {
         }
       }
       assertTrue(core.record().awaitEnd(Duration.ofSeconds(30)));
-      long expectedUpload = wire == WirePrecision.F32 ? -1 : sizeOf(s);
+      long expectedUpload = wire == WirePrecision.F32 ? -1 : sizeOf(s, density);
       for (RoundResult r : core.record().rounds()) {
         assertEquals(List.of(0, 1, 2), r.mergedSlots());
         if (expectedUpload > 0) {
@@ -217,9 +230,9 @@ class WorkerRoundTest {
   }
 
   /** Bytes of one int8 update: a byte per value and a float scale per row of every tensor it sends. */
-  private static long sizeOf(RunSettings s) {
+  private static long sizeOf(RunSettings s, double density) {
     return RoundMerge.expectedShapes(s.model(), s.mode(), s.rank()).values().stream()
-        .mapToLong(shape -> TensorEncoding.bytes(shape, WirePrecision.INT8)).sum();
+        .mapToLong(shape -> TensorEncoding.bytes(shape, WirePrecision.INT8, density)).sum();
   }
 
   @Test

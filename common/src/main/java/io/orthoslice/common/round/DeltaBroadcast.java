@@ -24,14 +24,21 @@ public final class DeltaBroadcast {
 
   private final LlamaConfig model;
   private final WirePrecision precision;
+  private final double density;
   private final ErrorFeedback feedback = new ErrorFeedback();
 
   public DeltaBroadcast(LlamaConfig model, WirePrecision precision) {
+    this(model, precision, 1.0);
+  }
+
+  /** @param density the fraction of every change's entries sent (the largest), as the run's updates */
+  public DeltaBroadcast(LlamaConfig model, WirePrecision precision, double density) {
     if (!precision.lossy()) {
       throw new IllegalArgumentException("a delta broadcast is for a lossy wire, not " + precision.label());
     }
     this.model = model;
     this.precision = precision;
+    this.density = density;
   }
 
   /** Encodes the change from {@code before} to {@code merged}; what workers will hold is {@code published}. */
@@ -44,11 +51,11 @@ public final class DeltaBroadcast {
       for (int i = 0; i < a.length; i++) {
         change[i] = a[i] - b[i];
       }
-      for (WireTensor t : feedback.dense(p.name(), change, p.shape(), precision)) {
+      for (WireTensor t : feedback.dense(p.name(), change, p.shape(), precision, density)) {
         tensors.put(t.name(), t);
       }
     }
-    return new Encoded(apply(model, before, TensorEncoding.decode(tensors)), tensors);
+    return new Encoded(apply(model, before, decode(model, tensors)), tensors);
   }
 
   /** {@code weights + change} per parameter, as every side computes it. */
@@ -77,8 +84,14 @@ public final class DeltaBroadcast {
    */
   public static Optional<Map<String, float[]>> rebuild(LlamaConfig model, Map<String, float[]> weights,
       DeltaUpdate u) {
-    Map<String, float[]> out = apply(model, weights, TensorEncoding.decode(u.tensors()));
+    Map<String, float[]> out = apply(model, weights, decode(model, u.tensors()));
     return WeightsChecksum.of(model, out) == u.weightsChecksum() ? Optional.of(out) : Optional.empty();
+  }
+
+  private static Map<String, float[]> decode(LlamaConfig model, Map<String, WireTensor> tensors) {
+    Map<String, long[]> shapes = new java.util.HashMap<>();
+    model.parameters().forEach(p -> shapes.put(p.name(), p.shape()));
+    return TensorEncoding.decode(tensors, shapes::get);
   }
 
   /** The residuals of the broadcast's error feedback, for a checkpoint. */

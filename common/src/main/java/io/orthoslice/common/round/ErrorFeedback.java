@@ -34,6 +34,11 @@ public final class ErrorFeedback {
 
   /** The wire tensors of dense change {@code change} (shape {@code shape}) with this tensor's residual added. */
   public List<WireTensor> dense(String name, float[] change, long[] shape, WirePrecision p) {
+    return dense(name, change, shape, p, 1.0);
+  }
+
+  /** {@link #dense} sending only the largest fraction {@code density} of the entries; the rest stays in the residual. */
+  public List<WireTensor> dense(String name, float[] change, long[] shape, WirePrecision p, double density) {
     float[] u = change.clone();
     float[] e = residual.get(name);
     if (e != null) {
@@ -41,8 +46,8 @@ public final class ErrorFeedback {
         u[i] += e[i];
       }
     }
-    List<WireTensor> sent = TensorEncoding.encode(name, u, shape, p);
-    float[] got = decoded(sent, name);
+    List<WireTensor> sent = TensorEncoding.encode(name, u, shape, p, density);
+    float[] got = decoded(sent, name, shape);
     for (int i = 0; i < u.length; i++) {
       u[i] -= got[i];
     }
@@ -59,6 +64,12 @@ public final class ErrorFeedback {
    */
   public List<WireTensor> factor(String wireName, String matrix, float[] b, int rows, int cols, int rank,
       double[] projector, WirePrecision p) {
+    return factor(wireName, matrix, b, rows, cols, rank, projector, p, 1.0);
+  }
+
+  /** {@link #factor} sending only the largest fraction {@code density} of the factor's entries. */
+  public List<WireTensor> factor(String wireName, String matrix, float[] b, int rows, int cols, int rank,
+      double[] projector, WirePrecision p, double density) {
     Side side = Side.forShape(rows, cols);
     long[] bShape = side.reducedShape(rows, cols, rank);
     Shape full = new Shape(rows, cols);
@@ -67,8 +78,8 @@ public final class ErrorFeedback {
       NDArray factor = HostArrays.of(m, b, new Shape(bShape));
       float[] e = residual.get(matrix);
       NDArray u = e == null ? factor : factor.add(side.project(HostArrays.of(m, e, full), pk));
-      List<WireTensor> sent = TensorEncoding.encode(wireName, u.toFloatArray(), bShape, p);
-      NDArray missed = factor.sub(HostArrays.of(m, decoded(sent, wireName), new Shape(bShape)));
+      List<WireTensor> sent = TensorEncoding.encode(wireName, u.toFloatArray(), bShape, p, density);
+      NDArray missed = factor.sub(HostArrays.of(m, decoded(sent, wireName, bShape), new Shape(bShape)));
       NDArray lifted = side.lift(missed, pk);
       residual.put(matrix, (e == null ? lifted : lifted.addi(HostArrays.of(m, e, full))).toFloatArray());
       return sent;
@@ -94,9 +105,9 @@ public final class ErrorFeedback {
     state.forEach((k, v) -> residual.put(k, v.clone()));
   }
 
-  private static float[] decoded(List<WireTensor> sent, String name) {
+  private static float[] decoded(List<WireTensor> sent, String name, long[] shape) {
     Map<String, WireTensor> byName = new LinkedHashMap<>();
     sent.forEach(t -> byName.put(t.name(), t));
-    return TensorEncoding.decode(byName).get(name);
+    return TensorEncoding.decode(byName, n -> shape).get(name);
   }
 }

@@ -11,16 +11,30 @@ import io.orthoslice.common.wire.WirePrecision;
  *     share draw j (the paper re-draws every 200 steps; R = 1 re-draws every round)
  * @param innerState what a worker does with its optimizer state between rounds
  * @param wire how the updates and the broadcast travel (see {@link WirePrecision})
+ * @param density the fraction of every change's entries a lossy wire sends (the largest; the rest
+ *     waits in the error feedback); 1 sends them all
  */
-public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState, WirePrecision wire) {
+public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState, WirePrecision wire,
+    double density) {
 
   public RoundRules {
     if (merge == null || innerState == null || wire == null) {
       throw new IllegalArgumentException("merge, inner-state and wire are required");
     }
+    if (!(density > 0 && density <= 1)) {
+      throw new IllegalArgumentException("wire-density must be in (0, 1], got " + density);
+    }
+    if (density < 1 && !wire.lossy()) {
+      throw new IllegalArgumentException("wire-density " + density + " needs --wire f16 or int8 (f32 sends values)");
+    }
     if (sliceRounds < 1) {
       throw new IllegalArgumentException("slice-rounds must be >= 1, got " + sliceRounds);
     }
+  }
+
+  /** Rules whose wire sends every entry. */
+  public RoundRules(MergeRule merge, int sliceRounds, InnerState innerState, WirePrecision wire) {
+    this(merge, sliceRounds, innerState, wire, 1.0);
   }
 
   /** Rules with the exact float32 wire. */

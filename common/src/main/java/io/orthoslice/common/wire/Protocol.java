@@ -36,6 +36,9 @@ public final class Protocol {
   /** Suffix of the per-row scales of an INT8 tensor: {@code <name>#scale}. */
   public static final String SCALE_SUFFIX = "#scale";
 
+  /** Suffix of the positions of a sparse change's kept entries: {@code <name>#idx}. */
+  public static final String INDEX_SUFFIX = "#idx";
+
   /** The coordinator's main class, started by the launcher as a child process. */
   public static final String COORDINATOR_MAIN = "io.orthoslice.coordinator.CoordinatorMain";
 
@@ -68,5 +71,20 @@ public final class Protocol {
   /** The tensor whose scales {@code scaleName} holds. */
   public static String scaledName(String scaleName) {
     return scaleName.substring(0, scaleName.length() - SCALE_SUFFIX.length());
+  }
+
+  /** The name of a sparse tensor {@code name}'s positions. */
+  public static String indexName(String name) {
+    return name + INDEX_SUFFIX;
+  }
+
+  /** Whether {@code name} is a companion tensor (scales or positions), not a tensor of its own. */
+  public static boolean isCompanionName(String name) {
+    return isScaleName(name) || name.endsWith(INDEX_SUFFIX);
+  }
+
+  /** The tensor a companion (scales or positions) belongs to. */
+  public static String companionOf(String name) {
+    return name.substring(0, name.lastIndexOf('#'));
   }
 }

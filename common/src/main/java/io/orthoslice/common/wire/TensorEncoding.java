@@ -7,17 +7,23 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.orthoslice.common.tensor.HostArrays;
 import io.orthoslice.proto.DType;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * A host float32 tensor in a {@link WirePrecision} and back. F32 and F16 are one tensor of that
  * type; INT8 is an I8 tensor under the name plus its per-row scales, a float32 tensor of shape
- * {@code [rows]} named {@link Protocol#scaleName}. Decoding is plain float arithmetic (F16 through
- * libtorch on the CPU), so every process decodes the same bytes to the same floats.
+ * {@code [rows]} named {@link Protocol#scaleName}. A sparse change (density below 1) keeps the
+ * {@code ceil(density n)} entries of largest magnitude (ties: the lower position first): their values
+ * as a 1-D tensor {@code [k]} in the precision (INT8: one scale), and their positions, strictly
+ * increasing, as an I32 tensor {@link Protocol#indexName}. Decoding is plain float arithmetic (F16
+ * through libtorch on the CPU), so every process decodes the same bytes to the same floats.
  */
 public final class TensorEncoding {
 
@@ -27,6 +33,60 @@ public final class TensorEncoding {
 
   /** The wire tensors of {@code values} (row-major, {@code shape}) in precision {@code p}. */
   public static List<WireTensor> encode(String name, float[] values, long[] shape, WirePrecision p) {
+    return encode(name, values, shape, p, 1.0);
+  }
+
+  /** The wire tensors of {@code values} keeping a fraction {@code density} of its entries (1: all). */
+  public static List<WireTensor> encode(String name, float[] values, long[] shape, WirePrecision p,
+      double density) {
+    if (density >= 1) {
+      return dense(name, values, shape, p);
+    }
+    if (!p.lossy()) {
+      throw new IllegalArgumentException("a sparse change needs a lossy wire (f16 or int8), not " + p.label());
+    }
+    int[] idx = largest(values, kept(values.length, density));
+    float[] v = new float[idx.length];
+    ByteBuffer positions = ByteBuffer.allocate(idx.length * Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < idx.length; i++) {
+      v[i] = values[idx[i]];
+      positions.putInt(idx[i]);
+    }
+    List<WireTensor> out = new ArrayList<>(dense(name, v, new long[] {idx.length}, p));
+    out.add(new WireTensor(Protocol.indexName(name), DType.DTYPE_I32, new long[] {idx.length}, positions.array()));
+    return out;
+  }
+
+  /** Entries kept of {@code n} at {@code density}: {@code ceil(density n)}, at least 1, at most n. */
+  public static int kept(long n, double density) {
+    return (int) Math.max(1, Math.min(n, (long) Math.ceil(density * n)));
+  }
+
+  /** The positions of the k entries of largest magnitude, increasing (ties: the lower position). */
+  private static int[] largest(float[] v, int k) {
+    float[] mags = new float[v.length];
+    for (int i = 0; i < v.length; i++) {
+      mags[i] = Math.abs(v[i]);
+    }
+    float[] sorted = mags.clone();
+    Arrays.sort(sorted);
+    float t = sorted[v.length - k];
+    int above = 0;
+    for (float m : mags) {
+      above += m > t ? 1 : 0;
+    }
+    int ties = k - above; // entries equal to the threshold that still fit, from the lowest position
+    int[] out = new int[k];
+    int n = 0;
+    for (int i = 0; i < v.length && n < k; i++) {
+      if (mags[i] > t || (mags[i] == t && ties-- > 0)) {
+        out[n++] = i;
+      }
+    }
+    return out;
+  }
+
+  private static List<WireTensor> dense(String name, float[] values, long[] shape, WirePrecision p) {
     return switch (p) {
       case F32 -> List.of(WireTensor.ofFloats(name, values, shape));
       case F16 -> List.of(half(name, values, shape));
@@ -34,32 +94,72 @@ public final class TensorEncoding {
     };
   }
 
+  /** What a receiver decodes from {@code encode(name, values, shape, p, density)}. */
+  public static float[] roundTrip(String name, float[] values, long[] shape, WirePrecision p, double density) {
+    return p == WirePrecision.F32 ? values.clone()
+        : decode(byName(encode(name, values, shape, p, density)), n -> shape).get(name);
+  }
+
   /** What a receiver decodes from {@code encode(name, values, shape, p)}. */
   public static float[] roundTrip(String name, float[] values, long[] shape, WirePrecision p) {
-    return p == WirePrecision.F32 ? values.clone() : decode(byName(encode(name, values, shape, p))).get(name);
+    return roundTrip(name, values, shape, p, 1.0);
+  }
+
+  /** {@link #decode(Map, Function)} of dense tensors only. */
+  public static LinkedHashMap<String, float[]> decode(Map<String, WireTensor> tensors) {
+    return decode(tensors, null);
   }
 
   /**
-   * Every tensor of a message decoded to float32, by its name; an INT8 tensor consumes its scales.
+   * Every tensor of a message decoded to float32, by its name; an INT8 tensor consumes its scales, a
+   * sparse one its positions (scattered into zeros of {@code shapes.apply(name)}).
    *
-   * @throws WireFormatException on scales without their tensor or an I8 tensor without (fitting) scales
+   * @throws WireFormatException on a companion without its tensor, an I8 tensor without (fitting)
+   *     scales, or positions that are not strictly increasing within the tensor
    */
-  public static LinkedHashMap<String, float[]> decode(Map<String, WireTensor> tensors) {
+  public static LinkedHashMap<String, float[]> decode(Map<String, WireTensor> tensors,
+      Function<String, long[]> shapes) {
     LinkedHashMap<String, float[]> out = new LinkedHashMap<>();
     for (WireTensor t : tensors.values()) {
-      if (Protocol.isScaleName(t.name())) {
-        if (!tensors.containsKey(Protocol.scaledName(t.name()))) {
-          throw new WireFormatException("scales " + t.name() + " arrived without their tensor");
+      if (Protocol.isCompanionName(t.name())) {
+        if (!tensors.containsKey(Protocol.companionOf(t.name()))) {
+          throw new WireFormatException(t.name() + " arrived without its tensor " + Protocol.companionOf(t.name()));
         }
         continue;
       }
-      out.put(t.name(), switch (t.dtype()) {
+      float[] v = switch (t.dtype()) {
         case DTYPE_F32 -> t.toFloats();
         case DTYPE_F16 -> fromHalf(t);
         case DTYPE_I8 -> fromInt8(t, tensors.get(Protocol.scaleName(t.name())));
         default -> throw new WireFormatException("tensor " + t.name() + " must be F32, F16 or I8 (with "
             + Protocol.scaleName(t.name()) + "), got " + t.dtype());
-      });
+      };
+      WireTensor positions = tensors.get(Protocol.indexName(t.name()));
+      out.put(t.name(), positions == null ? v : scatter(t.name(), v, positions, shapes));
+    }
+    return out;
+  }
+
+  private static float[] scatter(String name, float[] v, WireTensor positions, Function<String, long[]> shapes) {
+    long[] shape = shapes == null ? null : shapes.apply(name);
+    if (shape == null) {
+      throw new WireFormatException("sparse tensor " + name + " has no known shape here");
+    }
+    long n = Arrays.stream(shape).reduce(1, Math::multiplyExact);
+    if (positions.dtype() != DType.DTYPE_I32 || positions.shape().length != 1 || positions.shape()[0] != v.length) {
+      throw new WireFormatException(positions.name() + " must be I32 of shape [" + v.length + "]");
+    }
+    ByteBuffer b = ByteBuffer.wrap(positions.data()).order(ByteOrder.LITTLE_ENDIAN);
+    float[] out = new float[Math.toIntExact(n)];
+    int last = -1;
+    for (int i = 0; i < v.length; i++) {
+      int at = b.getInt();
+      if (at <= last || at >= n) {
+        throw new WireFormatException(positions.name() + " holds position " + at + " at entry " + i
+            + "; positions must increase strictly and lie in [0, " + n + ")");
+      }
+      out[at] = v[i];
+      last = at;
     }
     return out;
   }
@@ -67,6 +167,15 @@ public final class TensorEncoding {
   /** Rows of a tensor for per-row scales: its first dimension (a 1-D tensor is one row). */
   public static int rows(long[] shape) {
     return shape.length < 2 ? 1 : Math.toIntExact(shape[0]);
+  }
+
+  /** Data bytes of one tensor of {@code shape} in precision {@code p} at {@code density}, companions included. */
+  public static long bytes(long[] shape, WirePrecision p, double density) {
+    if (density >= 1) {
+      return bytes(shape, p);
+    }
+    long k = kept(Arrays.stream(shape).reduce(1, Math::multiplyExact), density);
+    return bytes(new long[] {k}, p) + k * Integer.BYTES;
   }
 
   /** Data bytes of one tensor of {@code shape} in precision {@code p}, scales included. */

@@ -44,6 +44,7 @@ public final class WireMessages {
           .setSliceRounds(r.rules().sliceRounds())
           .setInnerState(r.rules().innerState().label())
           .setWirePrecision(r.rules().wire().label())
+          .setWireDensity(r.rules().density())
           .build();
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot write the run description as JSON: " + e.getMessage(), e);
@@ -54,9 +55,9 @@ public final class WireMessages {
   @SuppressWarnings("unchecked")
   public static RunDescription fromProto(RunSpec s) {
     if (s.getMergeRule().isEmpty() || s.getSliceRounds() < 1 || s.getInnerState().isEmpty()
-        || s.getWirePrecision().isEmpty()) {
+        || s.getWirePrecision().isEmpty() || s.getWireDensity() <= 0) {
       throw new IllegalArgumentException("the coordinator's run spec lacks merge_rule, slice_rounds, inner_state or"
-          + " wire_precision"
+          + " wire_precision/wire_density"
           + " (protocol version " + Protocol.VERSION + " needs them)");
     }
     try {
@@ -65,7 +66,8 @@ public final class WireMessages {
       return new RunDescription(s.getRunId(), LlamaConfig.fromHuggingFace(hf), intOr(hf.get("bos_token_id")),
           intOr(hf.get("eos_token_id")), train, RoundMode.parse(s.getMode()), s.getRank(), s.getLocalSteps(),
           s.getTotalRounds(), s.getDatasetId(), new RoundRules(MergeRule.parse(s.getMergeRule()), s.getSliceRounds(),
-              InnerState.parse(s.getInnerState()), WirePrecision.parse(s.getWirePrecision())));
+              InnerState.parse(s.getInnerState()), WirePrecision.parse(s.getWirePrecision()),
+              s.getWireDensity()));
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException("the coordinator's run spec holds malformed JSON: " + e.getOriginalMessage());
     }

@@ -84,6 +84,36 @@ class ErrorFeedbackTest {
   }
 
   @Test
+  void aSparseChangeSendsTheRestLaterAndTheResidualStopsGrowing() {
+    Random rng = new Random(7);
+    long[] shape = {8, 50};
+    ErrorFeedback ef = new ErrorFeedback();
+    double[] meant = new double[400];
+    double[] arrived = new double[400];
+    double[] worst = new double[3];
+    for (int round = 0; round < 300; round++) {
+      float[] u = new float[400];
+      for (int i = 0; i < u.length; i++) {
+        u[i] = (float) (1e-3 * (1 + i % 3) + 1e-2 * rng.nextGaussian());
+        meant[i] += u[i];
+      }
+      Map<String, WireTensor> sent = byName(ef.dense("w", u, shape, WirePrecision.INT8, 0.05));
+      assertEquals(20, sent.get("w").elementCount());
+      float[] got = TensorEncoding.decode(sent, n -> shape).get("w");
+      float[] e = ef.residual("w");
+      for (int i = 0; i < u.length; i++) {
+        arrived[i] += got[i];
+        assertEquals(meant[i], arrived[i] + e[i], 1e-4, "round " + round + " element " + i);
+      }
+      worst[round / 100] = Math.max(worst[round / 100], maxAbs(e));
+    }
+    // With 5% of the entries a round, every entry waits about 20 rounds: the residual settles at a few
+    // rounds' worth of change and stays there.
+    assertTrue(worst[2] <= 1.5 * worst[1], "residual grew from " + worst[1] + " to " + worst[2]);
+    assertTrue(worst[2] < 0.5, "residual reached " + worst[2]);
+  }
+
+  @Test
   void aFactorsResidualLivesInTheFullSpaceAcrossReDrawnSlices() {
     int rows = 12;
     int cols = 8; // RIGHT: B is 12 x r, P is 8 x r

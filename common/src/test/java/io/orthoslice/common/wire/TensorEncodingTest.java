@@ -86,6 +86,50 @@ class TensorEncodingTest {
     assertThrows(WireFormatException.class, () -> TensorEncoding.decode(wrongRows));
     Map<String, WireTensor> orphan = byName(List.of(q.get(1)));
     assertTrue(assertThrows(WireFormatException.class, () -> TensorEncoding.decode(orphan)).getMessage()
-        .contains("arrived without their tensor"));
+        .contains("arrived without its tensor w"));
+  }
+
+  @Test
+  void aSparseChangeKeepsItsLargestEntriesAndRefusesBadPositions() {
+    long[] shape = {10, 30};
+    float[] v = random(4, 300, 1e-2);
+    for (WirePrecision p : List.of(WirePrecision.F16, WirePrecision.INT8)) {
+      List<WireTensor> q = TensorEncoding.encode("w", v, shape, p, 0.1);
+      Map<String, WireTensor> m = byName(q);
+      assertEquals(30, m.get("w#idx").elementCount());
+      float[] d = TensorEncoding.decode(m, n -> shape).get("w");
+      float[] mags = new float[300];
+      for (int i = 0; i < 300; i++) {
+        mags[i] = Math.abs(v[i]);
+      }
+      float[] sorted = mags.clone();
+      java.util.Arrays.sort(sorted);
+      float threshold = sorted[300 - 30];
+      int kept = 0;
+      for (int i = 0; i < 300; i++) {
+        if (mags[i] >= threshold) {
+          kept++;
+          assertEquals(v[i], d[i], Math.abs(v[i]) * 0.01f, p + " kept entry " + i);
+        } else {
+          assertEquals(0f, d[i], 0f, p + " dropped entry " + i);
+        }
+      }
+      assertEquals(30, kept);
+      long sent = q.stream().mapToLong(t -> t.data().length).sum();
+      assertEquals(TensorEncoding.bytes(shape, p, 0.1), sent);
+    }
+    assertThrows(IllegalArgumentException.class, () -> TensorEncoding.encode("w", v, shape, WirePrecision.F32, 0.1));
+
+    Map<String, WireTensor> m = byName(TensorEncoding.encode("w", v, shape, WirePrecision.INT8, 0.01));
+    java.nio.ByteBuffer bad = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    bad.putInt(5).putInt(5).putInt(7); // not strictly increasing
+    m.put("w#idx", new WireTensor("w#idx", DType.DTYPE_I32, new long[] {3}, bad.array()));
+    assertTrue(assertThrows(WireFormatException.class, () -> TensorEncoding.decode(m, n -> shape)).getMessage()
+        .contains("positions must increase strictly and lie in [0, 300)"));
+    java.nio.ByteBuffer outside = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    outside.putInt(1).putInt(2).putInt(300);
+    m.put("w#idx", new WireTensor("w#idx", DType.DTYPE_I32, new long[] {3}, outside.array()));
+    assertThrows(WireFormatException.class, () -> TensorEncoding.decode(m, n -> shape));
+    assertThrows(WireFormatException.class, () -> TensorEncoding.decode(m)); // no shape known
   }
 }

@@ -53,7 +53,7 @@ class WireMessagesTest {
     RunSpec noWire = old.toBuilder().setMergeRule("sum").setSliceRounds(1).setInnerState("reset").build();
     e = assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(noWire));
     assertTrue(e.getMessage().contains("wire_precision"), e.getMessage());
-    RunSpec broken = noWire.toBuilder().setWirePrecision("int8").setModelConfigJson("{not json").build();
+    RunSpec broken = noWire.toBuilder().setWirePrecision("int8").setWireDensity(1).setModelConfigJson("{not json").build();
     e = assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(broken));
     assertTrue(e.getMessage().contains("malformed JSON"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(

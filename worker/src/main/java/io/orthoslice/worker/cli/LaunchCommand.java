@@ -79,6 +79,9 @@ final class LaunchCommand implements Callable<Integer> {
   @Option(names = "--wire", description = "How updates and the broadcast travel: f32 | f16 | int8 (the coordinator's"
       + " default: f32).")
   String wire;
+  @Option(names = "--wire-density", description = "On a lossy wire, the fraction of every change's entries sent"
+      + " (the coordinator's default: 1).")
+  Double wireDensity;
   @Option(names = "--coordinator-arg", paramLabel = "ARG", description = "Extra coordinator argument (repeatable), e.g. --coordinator-arg=--outer-momentum=0.9.")
   List<String> extraCoordinator = new ArrayList<>();
 
@@ -121,7 +124,7 @@ final class LaunchCommand implements Callable<Integer> {
     }
     for (Object[] o : new Object[][] {{"--merge", merge}, {"--slice-rounds", sliceRounds},
         {"--inner-state", innerState}, {"--outer-lr", outerLr}, {"--outer-momentum", outerMomentum},
-        {"--wire", wire}}) {
+        {"--wire", wire}, {"--wire-density", wireDensity}}) {
       if (o[1] != null) {
         c.addAll(List.of((String) o[0], o[1].toString()));
       }

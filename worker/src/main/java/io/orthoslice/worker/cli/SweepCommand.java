@@ -64,6 +64,9 @@ final class SweepCommand implements Callable<Integer> {
   @Option(names = "--wire", split = ",", defaultValue = "f32",
       description = "Wire precisions: f32 | f16 | int8 (with error feedback). Default: ${DEFAULT-VALUE}.")
   List<String> wires;
+  @Option(names = "--wire-density", split = ",", defaultValue = "1",
+      description = "Fractions of a change's entries a lossy wire sends (f32 cells: 1). Default: ${DEFAULT-VALUE}.")
+  List<Double> densities;
   @Option(names = "--preset", defaultValue = DistributedDefaults.PRESET, description = "Default: ${DEFAULT-VALUE}.")
   String preset;
   @Option(names = "--seq-len", defaultValue = DistributedDefaults.SEQ_LEN, description = "Default: ${DEFAULT-VALUE}.")
@@ -102,7 +105,7 @@ final class SweepCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     SweepSpec spec = new SweepSpec(preset, seqLen, batchSize, rounds, localSteps, evalBatches, evalEvery,
         data == null ? null : data.toString(), tokenizer, gpu, threads, modes, workers, rank, fixedKr, merges,
-        sliceRounds, innerStates, outerLrs, outerMomentums, wires, lrs, seeds);
+        sliceRounds, innerStates, outerLrs, outerMomentums, wires, densities, lrs, seeds);
     SweepRunner runner = new SweepRunner(spec, output, LaunchCommand.childJvm(), System.out);
     List<CellResult> results = reportOnly ? reportable(spec, runner) : runner.run();
     List<String> args = new ArrayList<>(commandSpec.commandLine().getParseResult().originalArgs());

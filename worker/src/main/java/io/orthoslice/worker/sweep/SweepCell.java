@@ -12,18 +12,20 @@ import java.util.Locale;
  *
  * @param merge "sum" or "mean" (resolved: never "auto")
  * @param wire the wire precision, f32 | f16 | int8 (a cell recorded before it existed is f32)
+ * @param density the fraction of a change's entries a lossy wire sends (recorded before it existed: 1)
  */
 public record SweepCell(String mode, int workers, int rank, String merge, int sliceRounds, String innerState,
-    double outerLr, double outerMomentum, String wire, double lr, long seed) {
+    double outerLr, double outerMomentum, String wire, double density, double lr, long seed) {
 
   public SweepCell {
     wire = wire == null ? "f32" : WirePrecision.parse(wire).label();
+    density = density == 0 ? 1 : density;
   }
 
   /** A cell on the exact float32 wire. */
   public SweepCell(String mode, int workers, int rank, String merge, int sliceRounds, String innerState,
       double outerLr, double outerMomentum, double lr, long seed) {
-    this(mode, workers, rank, merge, sliceRounds, innerState, outerLr, outerMomentum, "f32", lr, seed);
+    this(mode, workers, rank, merge, sliceRounds, innerState, outerLr, outerMomentum, "f32", 1, lr, seed);
   }
 
   /** The configuration a table row reports, lr and seed aside: mode and its levers. */
@@ -44,6 +46,9 @@ public record SweepCell(String mode, int workers, int rank, String merge, int sl
     if (!wire.equals("f32")) {
       g.append(", wire ").append(wire);
     }
+    if (density != 1) {
+      g.append(", density ").append(num(density));
+    }
     return g.toString();
   }
 
@@ -51,14 +56,15 @@ public record SweepCell(String mode, int workers, int rank, String merge, int sl
   public String slug() {
     return String.format(Locale.ROOT, "%s-k%d-r%d-%s-s%d-%s-o%s-m%s-lr%s-seed%d", mode, workers, rank, merge,
         sliceRounds, innerState, num(outerLr), num(outerMomentum), num(lr), seed)
-        + (wire.equals("f32") ? "" : "-w" + wire);
+        + (wire.equals("f32") ? "" : "-w" + wire) + (density == 1 ? "" : "-d" + num(density));
   }
 
   /** The coordinator arguments that make this cell (the sweep adds the shared ones). */
   List<String> coordinatorArgs() {
     List<String> a = new ArrayList<>(List.of("--mode", mode, "--rank", Integer.toString(rank), "--lr", num(lr),
         "--min-lr", num(lr / 10), "--seed", Long.toString(seed), "--inner-state", innerState,
-        "--outer-lr", num(outerLr), "--outer-momentum", num(outerMomentum), "--wire", wire));
+        "--outer-lr", num(outerLr), "--outer-momentum", num(outerMomentum), "--wire", wire,
+        "--wire-density", num(density)));
     if (!mode.equals("full")) {
       a.addAll(List.of("--merge", merge, "--slice-rounds", Integer.toString(sliceRounds)));
     }

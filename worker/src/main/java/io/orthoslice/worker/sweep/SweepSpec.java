@@ -40,6 +40,7 @@ public record SweepSpec(
     List<Double> outerLrs,
     List<Double> outerMomentums,
     List<String> wires,
+    List<Double> densities,
     List<Double> lrs,
     List<Long> seeds) {
 
@@ -60,6 +61,10 @@ public record SweepSpec(
     nonEmpty("outer-momentum", outerMomentums);
     nonEmpty("wire", wires);
     wires.forEach(WirePrecision::parse);
+    nonEmpty("wire-density", densities);
+    if (densities.stream().anyMatch(d -> !(d > 0 && d <= 1))) {
+      throw new IllegalArgumentException("--wire-density values must be in (0, 1], got " + densities);
+    }
     nonEmpty("lr", lrs);
     nonEmpty("seeds", seeds);
     modes.forEach(RoundMode::parse);
@@ -92,6 +97,7 @@ public record SweepSpec(
     outerLrs = List.copyOf(outerLrs);
     outerMomentums = List.copyOf(outerMomentums);
     wires = List.copyOf(wires);
+    densities = List.copyOf(densities);
     lrs = List.copyOf(lrs);
     seeds = List.copyOf(seeds);
   }
@@ -131,11 +137,14 @@ public record SweepSpec(
               for (double olr : outerLrs) {
                 for (double om : outerMomentums) {
                   for (String wire : wires) {
-                    for (double lr : withLrs) {
-                      for (long seed : withSeeds) {
-                        SweepCell c = new SweepCell(m.label(), k, m == RoundMode.FULL ? 0 : rankFor(k), rule, s,
-                            InnerState.parse(inner).label(), olr, om, wire, lr, seed);
-                        out.putIfAbsent(c.slug(), c);
+                    // A density below 1 needs a lossy wire: f32 cells send every entry.
+                    for (double density : WirePrecision.parse(wire).lossy() ? densities : List.of(1.0)) {
+                      for (double lr : withLrs) {
+                        for (long seed : withSeeds) {
+                          SweepCell c = new SweepCell(m.label(), k, m == RoundMode.FULL ? 0 : rankFor(k), rule, s,
+                              InnerState.parse(inner).label(), olr, om, wire, density, lr, seed);
+                          out.putIfAbsent(c.slug(), c);
+                        }
                       }
                     }
                   }

@@ -16,7 +16,7 @@ class SweepReportTest {
   private static SweepSpec spec(List<String> modes, List<Integer> workers, List<String> merges, List<Double> lrs,
       List<Long> seeds) {
     return new SweepSpec("tiny", 64, 8, 4, 5, 2, 1, null, "byte", -1, 1, modes, workers, 0, 64, merges, List.of(1, 4),
-        List.of("reset"), List.of(1.0), List.of(0.0), List.of("f32"), lrs, seeds);
+        List.of("reset"), List.of(1.0), List.of(0.0), List.of("f32"), List.of(1.0), lrs, seeds);
   }
 
   private static CellResult result(SweepCell c, double... ppl) {
