@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import io.orthoslice.common.round.InnerState;
+import io.orthoslice.common.round.MergeRule;
+import io.orthoslice.common.round.RoundRules;
 import io.orthoslice.common.wire.WirePrecision;
 import java.util.ArrayList;
 import java.util.List;
@@ -119,8 +121,9 @@ final class LaunchCommand implements Callable<Integer> {
     if (innerState != null) {
       InnerState.parse(innerState);
     }
-    if (wire != null) {
-      WirePrecision.parse(wire);
+    if (wire != null || wireDensity != null) {
+      new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET, wire == null ? WirePrecision.F32 : WirePrecision.parse(wire),
+          wireDensity == null ? 1.0 : wireDensity); // the coordinator's own checks of the pair
     }
     for (Object[] o : new Object[][] {{"--merge", merge}, {"--slice-rounds", sliceRounds},
         {"--inner-state", innerState}, {"--outer-lr", outerLr}, {"--outer-momentum", outerMomentum},

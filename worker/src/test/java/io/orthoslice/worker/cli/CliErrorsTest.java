@@ -39,6 +39,7 @@ class CliErrorsTest {
     "missing input file    | prepare-data /nonexistent.txt --output OUT2       | /nonexistent.txt",
     "eval not a checkpoint | eval /nonexistent                                 | has no config.json",
     "bad wire              | launch --wire int4 --run-dir OUT                  | wire precision must be one of f32, f16, int8, got 'int4'",
+    "density on f32        | launch --wire-density 0.1 --run-dir OUT           | wire-density 0.1 needs --wire f16 or int8",
     "bad sweep wire        | sweep --wire f8 --rank 16 --output OUT            | wire precision must be one of f32, f16, int8, got 'f8'",
   })
   void badArgumentGetsOneLineAndExitStatusTwo(String kind, String args, String expected) throws Exception {
