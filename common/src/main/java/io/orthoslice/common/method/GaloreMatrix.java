@@ -2,10 +2,8 @@ package io.orthoslice.common.method;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.optim.AdamW;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -15,16 +13,15 @@ import java.util.Map;
  * steps; an SVD projector is computed from the gradient of the step that follows the re-draw, as
  * GaLore's code does at steps 0, T, 2T, ...
  */
-final class GaloreMatrix implements ParameterTrainer {
+final class GaloreMatrix extends FullRankTrainer {
 
-  private final NDArray weight;
   private final ProjectedState proj;
   private final AdamW adam;
   private final double scale;
   private final double weightDecay;
 
   GaloreMatrix(NDArray weight, ProjectedState proj, AdamW adam, double scale, double weightDecay) {
-    this.weight = weight;
+    super(weight);
     this.proj = proj;
     this.adam = adam;
     this.scale = scale;
@@ -39,20 +36,10 @@ final class GaloreMatrix implements ParameterTrainer {
   }
 
   @Override
-  public NDArray dense(DataType dtype, NDManager scope) {
-    return FullRankWeight.value(weight, dtype, scope);
-  }
-
-  @Override
   public void afterBackward(NDManager scope) {
     if (proj.pending()) {
       proj.drawPending(gradients(scope).get(0));
     }
-  }
-
-  @Override
-  public List<NDArray> gradients(NDManager scope) {
-    return List.of(FullRankWeight.gradient(weight, scope));
   }
 
   @Override
@@ -68,18 +55,8 @@ final class GaloreMatrix implements ParameterTrainer {
   }
 
   @Override
-  public void zeroGradients(NDManager scope) {
-    GradientBuffers.zero(weight);
-  }
-
-  @Override
   public void redraw(long round, NDManager scope) {
     proj.schedule(round);
-  }
-
-  @Override
-  public NDArray effectiveWeight(NDManager scope) {
-    return FullRankWeight.copy(weight, scope);
   }
 
   @Override

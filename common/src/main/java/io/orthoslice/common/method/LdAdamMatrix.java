@@ -2,11 +2,9 @@ package io.orthoslice.common.method;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.optim.LdAdam;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -14,18 +12,17 @@ import java.util.Map;
  * re-estimated every step, moved between subspaces by the projection-aware rule, with error
  * feedback. W moves by {@code W <- W (1 - lr wd) - lr Delta}.
  */
-final class LdAdamMatrix implements ParameterTrainer {
+final class LdAdamMatrix extends FullRankTrainer {
 
   private final ParameterSpec spec;
-  private final NDArray weight;
   private final LdAdam ldadam;
   private final NDManager owner;
   private final double weightDecay;
   private LdAdam.State state;
 
   LdAdamMatrix(ParameterSpec spec, NDArray weight, LdAdam ldadam, double weightDecay, NDManager owner) {
+    super(weight);
     this.spec = spec;
-    this.weight = weight;
     this.ldadam = ldadam;
     this.owner = owner;
     this.weightDecay = weightDecay;
@@ -39,16 +36,6 @@ final class LdAdamMatrix implements ParameterTrainer {
   }
 
   @Override
-  public NDArray dense(DataType dtype, NDManager scope) {
-    return FullRankWeight.value(weight, dtype, scope);
-  }
-
-  @Override
-  public List<NDArray> gradients(NDManager scope) {
-    return List.of(FullRankWeight.gradient(weight, scope));
-  }
-
-  @Override
   public void update(double lr, double gradScale, NDManager scope) {
     NDArray g = gradients(scope).get(0);
     NDArray delta = ldadam.direction(gradScale == 1.0 ? g : g.mul(gradScale), state);
@@ -57,16 +44,6 @@ final class LdAdamMatrix implements ParameterTrainer {
     }
     weight.subi(delta.muli(lr));
     GradientBuffers.zero(weight);
-  }
-
-  @Override
-  public void zeroGradients(NDManager scope) {
-    GradientBuffers.zero(weight);
-  }
-
-  @Override
-  public NDArray effectiveWeight(NDManager scope) {
-    return FullRankWeight.copy(weight, scope);
   }
 
   @Override
