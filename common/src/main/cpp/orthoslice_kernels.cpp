@@ -7,6 +7,8 @@
 //                                       / math kernel, as ATen picks), differentiable
 //   rmsNorm(x, gain, eps)               at::rms_norm over the last dimension, differentiable
 //   adamw(w, g, m, v, step, ...)        one AdamW step in place through at::_fused_adamw_
+//   profileStart() / profileStop(path)  torch's Kineto profiler (host ops and GPU kernels) around
+//                                       steps: a Chrome trace at path, and a per-name summary
 //
 // Errors become ai.djl.engine.EngineException with ATen's message (no C++ backtrace), as DJL's do.
 
@@ -15,9 +17,16 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include <torch/csrc/autograd/profiler_kineto.h>
+
+#include <algorithm>
+#include <map>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -84,6 +93,54 @@ JNIEXPORT void JNICALL Java_io_orthoslice_common_kernels_NativeKernels_adamw(
   at::_fused_adamw_({weight}, {tensor(g)}, {tensor(m)}, {tensor(v)}, {}, {steps}, lr, beta1, beta2, weightDecay,
                     eps, /*amsgrad=*/false, /*maximize=*/false, scale, std::nullopt);
   KERNEL_END()
+}
+
+// Starts torch's Kineto profiler on the calling thread (autograd's backward threads inherit it) for
+// host-side ATen ops and, through CUPTI, every GPU kernel, copy and memset.
+JNIEXPORT void JNICALL Java_io_orthoslice_common_kernels_NativeKernels_profileStart(JNIEnv* env, jclass) {
+  KERNEL_BEGIN
+  using torch::profiler::impl::ActivityType;
+  torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::KINETO);
+  std::set<ActivityType> activities{ActivityType::CPU, ActivityType::CUDA};
+  torch::autograd::profiler::prepareProfiler(config, activities);
+  torch::autograd::profiler::enableProfiler(config, activities);
+  KERNEL_END()
+}
+
+// Stops the profiler; writes the Chrome trace to path (when not empty) and returns one line per
+// (device, event name): "cpu|gpu<TAB>count<TAB>total microseconds<TAB>name", largest total first.
+JNIEXPORT jstring JNICALL Java_io_orthoslice_common_kernels_NativeKernels_profileStop(
+    JNIEnv* env, jclass, jstring path) {
+  KERNEL_BEGIN
+  std::unique_ptr<torch::autograd::profiler::ProfilerResult> result = torch::autograd::profiler::disableProfiler();
+  const char* chars = env->GetStringUTFChars(path, nullptr);
+  std::string file(chars == nullptr ? "" : chars);
+  if (chars != nullptr) {
+    env->ReleaseStringUTFChars(path, chars);
+  }
+  if (!file.empty()) {
+    result->save(file);
+  }
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, uint64_t>> totals;  // count, ns
+  for (const auto& e : result->events()) {
+    std::string device = e.deviceType() == c10::DeviceType::CUDA ? "gpu" : "cpu";
+    auto& t = totals[{device, e.name()}];
+    t.first += 1;
+    t.second += e.durationNs();
+  }
+  std::vector<std::pair<uint64_t, std::string>> rows;
+  for (const auto& [key, t] : totals) {
+    std::ostringstream line;
+    line << key.first << '\t' << t.first << '\t' << (t.second / 1000) << '\t' << key.second << '\n';
+    rows.emplace_back(t.second, line.str());
+  }
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string out;
+  for (const auto& r : rows) {
+    out += r.second;
+  }
+  return env->NewStringUTF(out.c_str());
+  KERNEL_END(nullptr)
 }
 
 }  // extern "C"

@@ -53,6 +53,11 @@ public final class Kernels {
     return active.contains(Op.ADAMW);
   }
 
+  /** Whether liborthoslice_kernels.so is loaded in this process (its profiler then works). */
+  public static synchronized boolean loaded() {
+    return loaded != null;
+  }
+
   /** "djl", or "native" and the native ops in use, e.g. "native[attention,rmsnorm,adamw]". */
   public static String describe() {
     EnumSet<Op> now = active;

@@ -21,6 +21,26 @@ public final class NativeKernels {
   private static native void adamw(long w, long g, long m, long v, long step, double lr, double beta1, double beta2,
       double eps, double weightDecay, double gradScale);
 
+  private static native void profileStart();
+
+  private static native String profileStop(String tracePath);
+
+  /**
+   * Starts torch's profiler (host ops and GPU kernels) on this thread; {@link #stopProfile} ends it.
+   * Only while the library is loaded ({@link Kernels#loaded()}).
+   */
+  public static void startProfile() {
+    profileStart();
+  }
+
+  /**
+   * Stops the profiler; writes a Chrome trace to {@code tracePath} unless empty, and returns one line
+   * per device and event name, {@code cpu|gpu TAB count TAB total-us TAB name}, largest total first.
+   */
+  public static String stopProfile(String tracePath) {
+    return profileStop(tracePath);
+  }
+
   /**
    * Causal scaled-dot-product attention {@code softmax(q k^T scale + causal mask) v} through ATen's
    * fused kernels; q, k, v are (B, heads, T, hd) of one dtype. The result belongs to q's manager.

@@ -91,12 +91,42 @@ public final class AdapterMatrix implements ParameterTrainer {
     throw new UnsupportedOperationException(spec().name() + " is used through linear()");
   }
 
+  /**
+   * Diagnostics: how {@link #linear} arranges the product, {@code factored} ({@code x W^T + alpha (x P) B^T},
+   * the default) or {@code merged} ({@code x (W + alpha B P^T)^T}: the lift is formed once per step and
+   * autograd's m x n gradient of it is projected, so the step runs full rank's three large matmuls).
+   */
+  public static final String ARRANGEMENT_PROPERTY = "orthoslice.adapter.arrangement";
+  private static volatile boolean merged = arrangement(System.getProperty(ARRANGEMENT_PROPERTY, "factored"));
+
+  /** Tests: the arrangement of adapters built from now on in this process. */
+  static void arrangeMerged(boolean on) {
+    merged = on;
+  }
+
+  static boolean arrangement(String value) {
+    return switch (value) {
+      case "factored" -> false;
+      case "merged" -> true;
+      default -> throw new IllegalArgumentException(
+          "-D" + ARRANGEMENT_PROPERTY + "=" + value + ": allowed are factored and merged");
+    };
+  }
+
   @Override
   public NDArray linear(NDArray x, DataType dtype, NDManager scope) {
     StepScope.borrow(scope, factor);
+    NDArray f = Cast.to(factor, dtype); // Cast: on the autograd tape
+    if (merged) {
+      NDArray lift = scaled(proj.liftOnTape(f, dtype, scope), scope);
+      return x.matMul(base.value(dtype, scope).add(lift).transpose());
+    }
     NDArray y = x.matMul(base.value(dtype, scope).transpose());
-    NDArray low = proj.forward(x, Cast.to(factor, dtype), dtype, scope); // Cast: on the autograd tape
-    return y.add(scale == 1.0 ? low : low.mul(HostArrays.scalar(scope, scale, low.getDataType())));
+    return y.add(scaled(proj.forward(x, f, dtype, scope), scope));
+  }
+
+  private NDArray scaled(NDArray a, NDManager scope) {
+    return scale == 1.0 ? a : a.mul(HostArrays.scalar(scope, scale, a.getDataType()));
   }
 
   @Override

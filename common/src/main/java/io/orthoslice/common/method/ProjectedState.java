@@ -183,6 +183,19 @@ final class ProjectedState implements AutoCloseable {
     return left == null ? y : y.matMul(Cast.to(left, compute).transpose()); // (.., m)
   }
 
+  /**
+   * {@code lift(f)} in {@code compute} (projectors cast to it), on autograd's tape so that f's
+   * gradient is the lift's gradient projected. Temporaries and the result belong to {@code scope}.
+   */
+  NDArray liftOnTape(NDArray f, DataType compute, NDManager scope) {
+    StepScope.borrow(scope, projectors.toArray(new NDArray[0]));
+    NDArray w = f;
+    for (int i = sides.size() - 1; i >= 0; i--) {
+      w = sides.get(i).lift(w, Cast.to(projectors.get(i), compute));
+    }
+    return w;
+  }
+
   private NDArray onSide(Side side) {
     int i = sides.indexOf(side);
     return i < 0 ? null : projectors.get(i);

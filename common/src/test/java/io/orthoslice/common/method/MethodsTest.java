@@ -93,6 +93,33 @@ class MethodsTest {
     assertArrayEquals(quiet, busy, method + ": losses with collections in between");
   }
 
+  /**
+   * The merged arrangement {@code x (W + alpha lift(B))^T} is the same function with the same factor
+   * gradient as the factored one: the same six losses up to fp32 rounding, one- and two-sided, and
+   * it keeps no array beyond the step.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"orthogonal", "two-sided"})
+  void theMergedAdapterArrangementTrainsAsTheFactoredOne(String projection) {
+    MethodSpec spec = new MethodSpec(MethodSpec.Method.ADAPTER, projection, 8, 25, MethodSpec.StatePolicy.CARRY,
+        MethodSpec.Optimizer.ADAMW, "fp32", 2.0);
+    TrainConfig cfg = TrainConfig.defaults(6).withBatch(16, 4, 1).withOptim(1e-2, 0, 0.0, 1.0).withMethod(spec);
+    double[] factored = losses(cfg, null);
+    double[] merged;
+    AdapterMatrix.arrangeMerged(true);
+    try {
+      merged = losses(cfg, null);
+    } finally {
+      AdapterMatrix.arrangeMerged(false);
+    }
+    for (int s = 0; s < factored.length; s++) {
+      assertEquals(factored[s], merged[s], 1e-5 * Math.abs(factored[s]), projection + " step " + s);
+    }
+    assertTrue(factored[5] < factored[0] - 0.1, "the adapter must learn: " + factored[0] + " -> " + factored[5]);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AdapterMatrix.arrangement("fused"));
+    assertEquals("-D" + AdapterMatrix.ARRANGEMENT_PROPERTY + "=fused: allowed are factored and merged", e.getMessage());
+  }
+
   private static double[] losses(TrainConfig cfg, Thread reuse) {
     NDManager root = NDManager.newBaseManager();
     Map<String, NDArray> w = ModelInit.initialize(MODEL, 5, root, cfg.precision().master());

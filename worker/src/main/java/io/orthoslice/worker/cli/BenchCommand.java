@@ -6,6 +6,8 @@ import ai.djl.util.cuda.CudaUtils;
 import io.orthoslice.common.config.DeviceSpec;
 import io.orthoslice.common.data.TokenDataset;
 import io.orthoslice.common.kernels.Kernels;
+import io.orthoslice.common.kernels.NativeKernels;
+import io.orthoslice.common.kernels.ProfileSummary;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.data.DatasetWindows;
 import io.orthoslice.common.method.MemoryUse;
@@ -52,16 +54,32 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--recompute-activations", description = "Activation checkpointing (see train --help).")
   boolean recompute;
 
+  @Option(names = "--profile", paramLabel = "FILE",
+      description = "After the measured steps, run --profile-steps more under torch's profiler and write its Chrome"
+          + " trace to FILE (open in Perfetto); prints the largest GPU kernels and host ops per step. Needs the"
+          + " native kernels library (--kernels native or auto with it installed).")
+  Path profile;
+
+  @Option(names = "--profile-steps", defaultValue = "3", description = "Steps under the profiler. Default: ${DEFAULT-VALUE}.")
+  int profileSteps;
+
   @Override
   public Integer call() throws IOException {
     String device = where.apply();
     if (warmupSteps < 0 || measureSteps < 1) {
       throw new IllegalArgumentException("warmup-steps must be >= 0 and measure-steps >= 1");
     }
+    if (profile != null && profileSteps < 1) {
+      throw new IllegalArgumentException("--profile-steps must be >= 1, got " + profileSteps);
+    }
+    if (profile != null && !Kernels.loaded()) {
+      throw new IllegalArgumentException("--profile needs the native kernels library (" + Kernels.describe()
+          + " is running): build it with common/src/main/cpp/build.sh and run with --kernels native");
+    }
     if (peakTflops != null && !(peakTflops > 0)) {
       throw new IllegalArgumentException("--peak-tflops must be > 0, got " + peakTflops);
     }
-    TrainConfig cfg = optim.toConfig(method.toSpec()).withSteps(warmupSteps + measureSteps, 1);
+    TrainConfig cfg = optim.toConfig(method.toSpec()).withSteps(warmupSteps + measureSteps + (profile != null ? profileSteps : 0), 1);
     try (TokenDataset ds = data.open()) {
       LlamaConfig shape = model.resolve(ds.manifest().vocabSize(), cfg.seqLen());
       DatasetWindows windows = new DatasetWindows(ds, cfg.seqLen(), cfg.seed());
@@ -102,6 +120,21 @@ final class BenchCommand implements Callable<Integer> {
           long nonEmbedding = shape.parameterCount() - (long) shape.vocabSize() * shape.hiddenSize();
           System.out.printf(Locale.ROOT, "mfu=%.4f (peak %.0f TFLOP/s)%n",
               6.0 * nonEmbedding * cfg.tokensPerStep() / median / (peakTflops * 1e12), peakTflops);
+        }
+        if (profile != null) { // after the measured steps: the profiler's own cost is not in their times
+          NativeKernels.startProfile();
+          long t0 = System.nanoTime();
+          try {
+            for (int i = 0; i < profileSteps; i++) {
+              long offset = (long) (warmupSteps + measureSteps + i) * perStep;
+              trainer.step(windows.trainBatch(offset, perStep));
+            }
+          } finally {
+            double wall = (System.nanoTime() - t0) / 1e9 / profileSteps;
+            ProfileSummary summary = ProfileSummary.parse(NativeKernels.stopProfile(profile.toString()), profileSteps);
+            System.out.printf(Locale.ROOT, "profiled step wall %.4f s (trace %s)%n%s", wall, profile,
+                summary.format(25));
+          }
         }
       }
     }
