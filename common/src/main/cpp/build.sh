@@ -60,8 +60,9 @@ mkdir -p "$out"
 cp "$build/liborthoslice_kernels.so" "$out/liborthoslice_kernels.so.tmp"
 mv "$out/liborthoslice_kernels.so.tmp" "$out/liborthoslice_kernels.so"
 lib=$(readlink -f "$torch/lib/libtorch_cpu.so")
+api=$(sed -n 's/^#define ORTHOSLICE_KERNELS_API \([0-9]*\)$/\1/p' "$here/orthoslice_kernels.cpp")
 cat >"$out/liborthoslice_kernels.json" <<JSON
-{"torch_version": "${version:-unknown}", "libtorch_cpu": "$lib", "libtorch_cpu_bytes": $(stat -c %s "$lib"),
+{"kernels_api": ${api:?no ORTHOSLICE_KERNELS_API in orthoslice_kernels.cpp}, "torch_version": "${version:-unknown}", "libtorch_cpu": "$lib", "libtorch_cpu_bytes": $(stat -c %s "$lib"),
  "sources_sha256": "$(cat "$here"/orthoslice_kernels.cpp "$here"/CMakeLists.txt | sha256sum | cut -c1-64)"}
 JSON
 echo "built $out/liborthoslice_kernels.so for torch ${version:-unknown} ($lib)"

@@ -7,12 +7,18 @@
 //                                       / math kernel, as ATen picks), differentiable
 //   rmsNorm(x, gain, eps)               at::rms_norm over the last dimension, differentiable
 //   adamw(w, g, m, v, step, ...)        one AdamW step in place through at::_fused_adamw_
+//   adapterWeight(w, b, p, right, ...)  an adapter's effective weight W + alpha B P^T (or W + alpha P B)
+//                                       in the compute dtype, as one addmm, differentiable
 //   profileStart() / profileStop(path)  torch's Kineto profiler (host ops and GPU kernels) around
 //                                       steps: a Chrome trace at path, and a per-name summary
 //
 // Errors become ai.djl.engine.EngineException with ATen's message (no C++ backtrace), as DJL's do.
 
 #include <jni.h>
+
+// The entry points' contract; build.sh writes it into the manifest and the Java loader refuses a
+// library whose number differs from its own (io.orthoslice.common.kernels.Kernels.API).
+#define ORTHOSLICE_KERNELS_API 2
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -71,6 +77,23 @@ JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_rmsNorm(
   KERNEL_BEGIN
   const at::Tensor& in = tensor(x);
   return release(at::rms_norm(in, {in.size(-1)}, tensor(gain), eps));
+  KERNEL_END(0)
+}
+
+// The adapter's effective weight in the compute dtype (fp16 when half, else fp32):
+// right: W + alpha B P^T (B m x r, P n x r); left: W + alpha P B (P m x r, B r x n).
+// The casts are on the tape (B's gradient comes back in its own dtype; W's too while it requires one)
+// and freed here: addmm saves only the two factors for its backward, never W, so W's compute copy
+// lives no longer than this call.
+JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_adapterWeight(
+    JNIEnv* env, jclass, jlong w, jlong b, jlong p, jboolean right, jdouble alpha, jboolean half) {
+  KERNEL_BEGIN
+  const at::ScalarType type = half ? at::kHalf : at::kFloat;
+  at::Tensor base = tensor(w).to(type);
+  at::Tensor factor = tensor(b).to(type);
+  at::Tensor projector = tensor(p).to(type);
+  return release(right ? at::addmm(base, factor, projector.t(), 1.0, alpha)
+                       : at::addmm(base, projector, factor, 1.0, alpha));
   KERNEL_END(0)
 }
 

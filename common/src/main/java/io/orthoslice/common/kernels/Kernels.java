@@ -12,11 +12,12 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * Which implementation this process runs for attention, RMSNorm and the AdamW step: DJL's own ops
+ * Which implementation this process runs for attention, RMSNorm, the AdamW step and an adapter's
+ * effective weight: DJL's own ops
  * (the reference, always there) or Orthoslice's native kernels (liborthoslice_kernels.so, built by
  * common/src/main/cpp/build.sh against the libtorch DJL loads). Chosen once at start by {@code
  * --kernels}; the model and the optimizer ask {@link #attention()}, {@link #rmsNorm()}, {@link
- * #adamw()}.
+ * #adamw()}, {@link #adapterWeight()}.
  *
  * <p>The library is trusted only for the libtorch it was built against: build.sh writes
  * liborthoslice_kernels.json beside it (torch version, path and size of libtorch_cpu.so), and the
@@ -25,13 +26,19 @@ import java.util.Optional;
  */
 public final class Kernels {
 
-  public enum Op { ATTENTION, RMSNORM, ADAMW }
+  public enum Op { ATTENTION, RMSNORM, ADAMW, ADAPTER }
 
   public static final String LIBRARY = "liborthoslice_kernels.so";
   public static final String MANIFEST = "liborthoslice_kernels.json";
+  /**
+   * The entry points this code calls, as numbered by ORTHOSLICE_KERNELS_API in orthoslice_kernels.cpp
+   * (build.sh writes it into the manifest; a manifest without it is api 1). A library of another
+   * number would fail with an UnsatisfiedLinkError in the middle of a step, so it is refused at start.
+   */
+  public static final int API = 2;
   /** The library's path, when not in the default place. */
   public static final String LIBRARY_ENV = "ORTHOSLICE_KERNELS_LIB";
-  /** Diagnostics: the native ops to use, a comma list of attention, rmsnorm, adamw (default all). */
+  /** Diagnostics: the native ops to use, a comma list of attention, rmsnorm, adamw, adapter (default all). */
   public static final String OPS_PROPERTY = "orthoslice.kernels.ops";
   static final String BUILD = "common/src/main/cpp/build.sh";
 
@@ -53,12 +60,17 @@ public final class Kernels {
     return active.contains(Op.ADAMW);
   }
 
+  /** The adapter's effective weight {@code W + alpha B P^T} as one native addmm. */
+  public static boolean adapterWeight() {
+    return active.contains(Op.ADAPTER);
+  }
+
   /** Whether liborthoslice_kernels.so is loaded in this process (its profiler then works). */
   public static synchronized boolean loaded() {
     return loaded != null;
   }
 
-  /** "djl", or "native" and the native ops in use, e.g. "native[attention,rmsnorm,adamw]". */
+  /** "djl", or "native" and the native ops in use, e.g. "native[attention,rmsnorm,adamw,adapter]". */
   public static String describe() {
     EnumSet<Op> now = active;
     return now.isEmpty() ? "djl" : "native" + now.stream().map(o -> o.name().toLowerCase(Locale.ROOT))
@@ -96,7 +108,7 @@ public final class Kernels {
       }
       return line;
     }
-    active = ops(System.getProperty(OPS_PROPERTY, "attention,rmsnorm,adamw"));
+    active = ops(System.getProperty(OPS_PROPERTY, "attention,rmsnorm,adamw,adapter"));
     String line = "kernels: " + describe() + " from " + library;
     LOG.info(line);
     return line;
@@ -153,6 +165,11 @@ public final class Kernels {
     if (m == null || !m.path("libtorch_cpu_bytes").canConvertToLong()) {
       return Optional.of("manifest " + manifest + " lacks libtorch_cpu_bytes; rebuild with " + BUILD);
     }
+    int api = m.path("kernels_api").asInt(1);
+    if (api != API) {
+      return Optional.of(lib + " offers kernels api " + api + ", this Orthoslice calls api " + API
+          + ": rebuild it with " + BUILD + ", or run with --kernels djl");
+    }
     String builtFor = "torch " + m.path("torch_version").asText("?") + " (" + m.path("libtorch_cpu").asText("?")
         + ", " + m.path("libtorch_cpu_bytes").asLong() + " bytes)";
     if (libtorch.isEmpty()) {
@@ -185,7 +202,7 @@ public final class Kernels {
         out.add(Op.valueOf(s.trim().toUpperCase(Locale.ROOT)));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(
-            "unknown op '" + s.trim() + "' in -D" + OPS_PROPERTY + "; allowed: attention, rmsnorm, adamw");
+            "unknown op '" + s.trim() + "' in -D" + OPS_PROPERTY + "; allowed: attention, rmsnorm, adamw, adapter");
       }
     }
     return out;

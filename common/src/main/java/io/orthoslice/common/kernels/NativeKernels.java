@@ -21,6 +21,8 @@ public final class NativeKernels {
   private static native void adamw(long w, long g, long m, long v, long step, double lr, double beta1, double beta2,
       double eps, double weightDecay, double gradScale);
 
+  private static native long adapterWeight(long w, long b, long p, boolean right, double alpha, boolean half);
+
   private static native void profileStart();
 
   private static native String profileStop(String tracePath);
@@ -62,6 +64,16 @@ public final class NativeKernels {
   public static void adamw(NDArray w, NDArray g, NDArray m, NDArray v, long t, double lr, double beta1, double beta2,
       double eps, double weightDecay, double gradScale) {
     adamw(handle(w), handle(g), handle(m), handle(v), t, lr, beta1, beta2, eps, weightDecay, gradScale);
+  }
+
+  /**
+   * An adapter's effective weight in the compute dtype, one addmm on the tape: {@code W + alpha B P^T}
+   * ({@code right}: B m x r, P n x r) or {@code W + alpha P B} (P m x r, B r x n); the inputs are cast
+   * to fp16 ({@code half}) or fp32 inside, and the casts are freed before it returns. The result
+   * belongs to {@code w}'s manager.
+   */
+  public static NDArray adapterWeight(NDArray w, NDArray b, NDArray p, boolean right, double alpha, boolean half) {
+    return wrap(w, adapterWeight(handle(w), handle(b), handle(p), right, alpha, half));
   }
 
   private static long handle(NDArray a) {

@@ -2,6 +2,8 @@ package io.orthoslice.common.method;
 
 import io.orthoslice.common.tensor.Cast;
 import io.orthoslice.common.tensor.HostArrays;
+import io.orthoslice.common.kernels.Kernels;
+import io.orthoslice.common.kernels.NativeKernels;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -15,10 +17,10 @@ import java.util.Map;
 /**
  * Adapter: one-sided {@code W_eff = W + alpha B P^T} (right, B m x r) or {@code W + alpha P B}
  * (left, B r x n), or two-sided {@code W + alpha L M R^T} (M r x r); the projectors are frozen, only
- * the factor is trained, starting at zero. The forward pass computes {@code x W^T + alpha (x P) B^T}
- * (two-sided: {@code alpha ((x R) M^T) L^T}) so no m x n gradient of W exists; dL/dB = alpha G P
- * (dL/dM = alpha L^T G R) is exactly GaLore's projected gradient, which is why the two modes give
- * the same trajectory (DESIGN.md).
+ * the factor is trained, starting at zero. The forward pass computes {@code x W_eff^T} with W_eff formed
+ * once per step (or, factored, {@code x W^T + alpha (x P) B^T}; see {@link #ARRANGEMENT_PROPERTY});
+ * W itself gets no gradient, and dL/dB = alpha G P (dL/dM = alpha L^T G R) is exactly GaLore's
+ * projected gradient, which is why the two modes give the same trajectory (DESIGN.md).
  * Every T steps the factor is merged into W and P re-drawn. For an SVD projector W's gradient is
  * requested for the one step after a re-draw, and the factor's gradient is taken as alpha G P_new
  * (the factor is zero then, so the forward pass does not depend on P).
@@ -92,12 +94,16 @@ public final class AdapterMatrix implements ParameterTrainer {
   }
 
   /**
-   * Diagnostics: how {@link #linear} arranges the product, {@code factored} ({@code x W^T + alpha (x P) B^T},
-   * the default) or {@code merged} ({@code x (W + alpha B P^T)^T}: the lift is formed once per step and
-   * autograd's m x n gradient of it is projected, so the step runs full rank's three large matmuls).
+   * How {@link #linear} arranges the product: {@code merged} (the default: {@code x (W + alpha B P^T)^T},
+   * the effective weight formed once per step, one addmm with the native kernels, and autograd's m x n
+   * gradient of it projected onto B) or {@code factored} ({@code x W^T + alpha (x P) B^T}: no m x n
+   * gradient at all, fewer FLOPs, but two more matmuls and an add per matrix). Measured on the H200
+   * (docs/PERFORMANCE.md), where a step of these models is bound by the host's launches, merged is
+   * the faster; factored saves the two m x n matmuls per matrix where the GPU, not the host, is the
+   * limit (large batches). Both give the same trajectory (MethodsTest).
    */
   public static final String ARRANGEMENT_PROPERTY = "orthoslice.adapter.arrangement";
-  private static volatile boolean merged = arrangement(System.getProperty(ARRANGEMENT_PROPERTY, "factored"));
+  private static volatile boolean merged = arrangement(System.getProperty(ARRANGEMENT_PROPERTY, "merged"));
 
   /** Tests: the arrangement of adapters built from now on in this process. */
   static void arrangeMerged(boolean on) {
@@ -115,14 +121,50 @@ public final class AdapterMatrix implements ParameterTrainer {
 
   @Override
   public NDArray linear(NDArray x, DataType dtype, NDManager scope) {
+    if (merged) {
+      return x.matMul(effectiveOnTape(dtype, scope).transpose());
+    }
     StepScope.borrow(scope, factor);
     NDArray f = Cast.to(factor, dtype); // Cast: on the autograd tape
-    if (merged) {
-      NDArray lift = scaled(proj.liftOnTape(f, dtype, scope), scope);
-      return x.matMul(base.value(dtype, scope).add(lift).transpose());
-    }
     NDArray y = x.matMul(base.value(dtype, scope).transpose());
     return y.add(scaled(proj.forward(x, f, dtype, scope), scope));
+  }
+
+  /**
+   * {@code W + alpha lift(B)} in {@code dtype}, on the tape, in {@code scope}. Only it survives: the
+   * compute copies of W and B, the lift and its scaling are closed at once, as autograd saved none of
+   * them (the lift's matmul keeps P, the sum nothing), so a step holds one m x n array per matrix,
+   * as full rank does.
+   */
+  private NDArray effectiveOnTape(DataType dtype, NDManager scope) {
+    StepScope.borrow(scope, factor);
+    boolean nativeDtype = dtype == DataType.FLOAT16 || dtype == DataType.FLOAT32;
+    if (Kernels.adapterWeight() && nativeDtype && !proj.twoSided()) {
+      NDArray w = base.quantized() ? base.value(dtype, scope) : base.full();
+      StepScope.borrow(scope, w, proj.projector());
+      NDArray eff = NativeKernels.adapterWeight(w, factor, proj.projector(), proj.side() == Side.RIGHT, scale,
+          dtype == DataType.FLOAT16);
+      if (base.quantized()) {
+        w.close();
+      }
+      return eff;
+    }
+    NDArray f = Cast.to(factor, dtype); // Cast: on the autograd tape
+    NDArray w = base.value(dtype, scope);
+    NDArray lift = proj.liftOnTape(f, dtype, scope);
+    NDArray scaledLift = scaled(lift, scope);
+    NDArray eff = w.add(scaledLift);
+    if (scaledLift != lift) {
+      scaledLift.close();
+    }
+    lift.close();
+    if (w != base.full()) { // a cast or a dequantized copy
+      w.close();
+    }
+    if (f != factor) {
+      f.close();
+    }
+    return eff;
   }
 
   private NDArray scaled(NDArray a, NDManager scope) {

@@ -51,8 +51,9 @@ class KernelsTest {
     Path loaded = LoadedLibtorch.find().orElseThrow(() -> new AssertionError("no libtorch_cpu.so mapped"));
     Path lib = dir.resolve(Kernels.LIBRARY);
     Files.writeString(lib, "not an ELF file: loading it would fail, refusing it must come first");
-    Files.writeString(dir.resolve(Kernels.MANIFEST), "{\"torch_version\": \"2.11.0\", \"libtorch_cpu\": "
-        + "\"/opt/torch/lib/libtorch_cpu.so\", \"libtorch_cpu_bytes\": " + (Files.size(loaded) + 1) + "}");
+    Files.writeString(dir.resolve(Kernels.MANIFEST), "{\"kernels_api\": " + Kernels.API
+        + ", \"torch_version\": \"2.11.0\", \"libtorch_cpu\": \"/opt/torch/lib/libtorch_cpu.so\","
+        + " \"libtorch_cpu_bytes\": " + (Files.size(loaded) + 1) + "}");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> Kernels.configure(KernelChoice.NATIVE, lib));
     String msg = e.getMessage();
@@ -79,6 +80,21 @@ class KernelsTest {
   }
 
   @Test
+  void aLibraryOfAnotherKernelsApiIsRefusedBeforeItLoads() throws Exception {
+    Engine.getInstance();
+    Path loaded = LoadedLibtorch.find().orElseThrow(() -> new AssertionError("no libtorch_cpu.so mapped"));
+    Path lib = dir.resolve(Kernels.LIBRARY);
+    Files.writeString(lib, "not an ELF file");
+    // An older build.sh wrote no kernels_api (api 1): right libtorch, but entry points missing.
+    Files.writeString(dir.resolve(Kernels.MANIFEST), "{\"torch_version\": \"2.7.1\", \"libtorch_cpu\": \""
+        + loaded + "\", \"libtorch_cpu_bytes\": " + Files.size(loaded) + "}");
+    String msg = assertThrows(IllegalArgumentException.class, () -> Kernels.configure(KernelChoice.NATIVE, lib))
+        .getMessage();
+    assertEquals("--kernels native: " + lib + " offers kernels api 1, this Orthoslice calls api " + Kernels.API
+        + ": rebuild it with common/src/main/cpp/build.sh, or run with --kernels djl", msg);
+  }
+
+  @Test
   void theLoadedLibtorchIsReadFromTheMemoryMaps() {
     assertEquals(Optional.of(Path.of("/x/torch/lib/libtorch_cpu.so")), LoadedLibtorch.find(List.of(
         "7f00-7f01 r--p 00000000 08:01 1 /usr/lib/libc.so.6",
@@ -94,7 +110,7 @@ class KernelsTest {
     assertEquals("unknown --kernels 'cuda'; allowed: auto, native, djl",
         assertThrows(IllegalArgumentException.class, () -> KernelChoice.parse("cuda")).getMessage());
     assertEquals(java.util.EnumSet.of(Kernels.Op.ATTENTION, Kernels.Op.ADAMW), Kernels.ops("adamw, attention,"));
-    assertEquals("unknown op 'flash' in -Dorthoslice.kernels.ops; allowed: attention, rmsnorm, adamw",
+    assertEquals("unknown op 'flash' in -Dorthoslice.kernels.ops; allowed: attention, rmsnorm, adamw, adapter",
         assertThrows(IllegalArgumentException.class, () -> Kernels.ops("attention,flash")).getMessage());
   }
 }

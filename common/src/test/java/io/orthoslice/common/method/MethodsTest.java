@@ -94,7 +94,7 @@ class MethodsTest {
   }
 
   /**
-   * The merged arrangement {@code x (W + alpha lift(B))^T} is the same function with the same factor
+   * The merged arrangement {@code x (W + alpha lift(B))^T} (the default) is the same function with the same factor
    * gradient as the factored one: the same six losses up to fp32 rounding, one- and two-sided, and
    * it keeps no array beyond the step.
    */
@@ -104,13 +104,13 @@ class MethodsTest {
     MethodSpec spec = new MethodSpec(MethodSpec.Method.ADAPTER, projection, 8, 25, MethodSpec.StatePolicy.CARRY,
         MethodSpec.Optimizer.ADAMW, "fp32", 2.0);
     TrainConfig cfg = TrainConfig.defaults(6).withBatch(16, 4, 1).withOptim(1e-2, 0, 0.0, 1.0).withMethod(spec);
-    double[] factored = losses(cfg, null);
-    double[] merged;
-    AdapterMatrix.arrangeMerged(true);
+    double[] merged = losses(cfg, null); // the default
+    double[] factored;
+    AdapterMatrix.arrangeMerged(false);
     try {
-      merged = losses(cfg, null);
+      factored = losses(cfg, null);
     } finally {
-      AdapterMatrix.arrangeMerged(false);
+      AdapterMatrix.arrangeMerged(true);
     }
     for (int s = 0; s < factored.length; s++) {
       assertEquals(factored[s], merged[s], 1e-5 * Math.abs(factored[s]), projection + " step " + s);

@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.config.MethodSpec;
 import io.orthoslice.common.method.TrainingMethods;
 import io.orthoslice.common.config.Precision;
 import io.orthoslice.common.config.TrainConfig;
@@ -178,13 +179,17 @@ class NativeKernelsParityTest {
   }
 
   static double[] losses(boolean fused, Precision precision, int steps) {
-    if (fused) {
-      use("attention,rmsnorm,adamw");
+    return losses(fused ? "attention,rmsnorm,adamw" : null, TrainConfig.defaults(steps).withBatch(64, 4, 1)
+        .withOptim(3e-3, 3e-4, 0.1, 1.0).withPrecision(precision), steps);
+  }
+
+  /** The losses of {@code steps} steps with the native {@code ops} (null: the DJL path). */
+  static double[] losses(String ops, TrainConfig cfg, int steps) {
+    if (ops != null) {
+      use(ops);
     } else {
       Kernels.configure(KernelChoice.DJL);
     }
-    TrainConfig cfg = TrainConfig.defaults(steps).withBatch(64, 4, 1).withOptim(3e-3, 3e-4, 0.1, 1.0)
-        .withPrecision(precision);
     double[] out = new double[steps];
     NDManager root = NDManager.newBaseManager(Device.gpu());
     try (Trainer t = new Trainer(GpuTrainingTest.TINY, cfg, root, TrainingMethods.build(GpuTrainingTest.TINY, cfg,
@@ -194,6 +199,31 @@ class NativeKernelsParityTest {
       }
     }
     return out;
+  }
+
+  /**
+   * The adapter's effective weight as one native addmm ({@code W + alpha B P^T}, casts inside) trains
+   * as DJL's cast, matmul, scale and add: 100 steps at rank 8, orthogonal projection (the tiny
+   * model's square and non-square matrices take both sides), re-drawn every 25 steps, fp32 and fp16.
+   */
+  @Test
+  void theAdaptersNativeEffectiveWeightTrainsAsTheDjlOps() {
+    MethodSpec spec = new MethodSpec(MethodSpec.Method.ADAPTER, "orthogonal", 8, 25, MethodSpec.StatePolicy.CARRY,
+        MethodSpec.Optimizer.ADAMW, "fp32", 2.0);
+    for (Precision p : new Precision[] {Precision.FP32, Precision.FP16}) {
+      TrainConfig cfg = TrainConfig.defaults(100).withBatch(64, 4, 1).withOptim(1e-2, 1e-3, 0.0, 1.0)
+          .withPrecision(p).withMethod(spec);
+      double[] djl = losses(null, cfg, 100);
+      double[] fused = losses("adapter", cfg, 100);
+      double worst = 0;
+      for (int i = 0; i < djl.length; i++) {
+        worst = Math.max(worst, Math.abs(fused[i] - djl[i]) / djl[i]);
+      }
+      System.out.printf("adapter %s: loss %.4f -> %.4f (djl) vs %.4f -> %.4f (native), worst relative step"
+          + " difference %.3g%n", p, djl[0], djl[99], fused[0], fused[99], worst);
+      assertTrue(djl[99] < 0.9 * djl[0], p + " adapter did not learn: " + djl[0] + " -> " + djl[99]);
+      assertTrue(worst < (p == Precision.FP32 ? 1e-3 : 2e-2), p + ": adapter losses differ by up to " + worst);
+    }
   }
 
   @Test
