@@ -6,6 +6,11 @@ import io.orthoslice.common.kernels.KernelChoice;
 import io.orthoslice.common.metrics.MetricsPorts;
 import io.orthoslice.worker.launch.LaunchConfig;
 import io.orthoslice.worker.launch.Launcher;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.orthoslice.common.data.PrepareData;
+import io.orthoslice.common.data.Tokenizers;
+import io.orthoslice.common.model.LlamaConfig;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -88,19 +93,61 @@ final class LaunchCommand implements Callable<Integer> {
   List<String> extraCoordinator = new ArrayList<>();
 
   /**
-   * JVM options of the children: workers share a machine's cores, and a small heap with the serial
-   * collector keeps them from fighting over GC threads. Measured on the H200 (docs/PERFORMANCE.md): a
-   * 60m GPU step under these options is as fast as under the default collector, so GPU runs use them
-   * too. {@code ORTHOSLICE_JAVA_OPTS} comes after them, so its {@code -Xmx} wins (a 50k vocabulary needs
-   * more than 1 GiB in the coordinator).
+   * Heap of each child per float32 byte of the model: a process holds the weights, error-feedback
+   * residuals, and gRPC messages being built or parsed (the coordinator K uploads at once), each as
+   * bytes and floats. Measured on the H200 with 60m and the GPT-2 vocabulary (77M parameters, 293 MiB):
+   * 1 GiB (3.4x) runs out of memory in round 1, 8 GiB (27x) runs; 28x is at least the size that ran.
    */
-  static List<String> childJvm() {
-    List<String> opts = new ArrayList<>(List.of("-Xmx1g", "-XX:+UseSerialGC"));
+  static final long HEAP_PER_MODEL_BYTE = 28;
+
+  /** The children's -Xmx for a model of {@code parameters}: 28x its float32 size, at least 1 GiB, in MiB. */
+  static long childHeapMiB(long parameters) {
+    long bytes = HEAP_PER_MODEL_BYTE * Float.BYTES * parameters;
+    return Math.max(1024, (bytes + (1 << 20) - 1) >> 20);
+  }
+
+  /**
+   * JVM options of the children: workers share a machine's cores, and a heap sized to the model with
+   * the serial collector keeps them from fighting over GC threads. Measured on the H200
+   * (docs/PERFORMANCE.md): a 60m GPU step under these options is as fast as under the default
+   * collector, so GPU runs use them too. {@code ORTHOSLICE_JAVA_OPTS} comes after them, so its
+   * {@code -Xmx} wins.
+   */
+  static List<String> childJvm(long parameters) {
+    List<String> opts = new ArrayList<>(List.of("-Xmx" + childHeapMiB(parameters) + "m", "-XX:+UseSerialGC"));
     String extra = System.getenv("ORTHOSLICE_JAVA_OPTS");
     if (extra != null && !extra.isBlank()) {
       opts.addAll(List.of(extra.trim().split("\\s+")));
     }
     return opts;
+  }
+
+  /** The children's options when the model is not known here (a coordinator started on its own): 1 GiB. */
+  static List<String> childJvm() {
+    return childJvm(0);
+  }
+
+  /**
+   * Parameters of a run's model: the preset with the vocabulary of {@code data}'s manifest, or of the
+   * tokenizer when there is no {@code data} (the embedded corpus is tokenized with it).
+   */
+  static long parameters(String preset, String tokenizer, Path data) {
+    int vocab;
+    if (data != null) {
+      Path manifest = data.resolve(PrepareData.MANIFEST);
+      try {
+        vocab = new ObjectMapper().readTree(manifest.toFile()).path("vocabSize").asInt(0);
+      } catch (IOException e) {
+        vocab = 0;
+      }
+      if (vocab <= 0) {
+        throw new IllegalArgumentException("--data " + data + ": no readable " + PrepareData.MANIFEST
+            + " with a vocabSize; give a directory made by orthoslice prepare-data");
+      }
+    } else {
+      vocab = Tokenizers.load(tokenizer).vocabSize();
+    }
+    return LlamaConfig.preset(preset).withVocabSize(vocab).parameterCount();
   }
 
   @Override
@@ -141,7 +188,8 @@ final class LaunchCommand implements Callable<Integer> {
           + "; choose another --run-dir (or leave it out for a new one), or add --coordinator-arg=--resume to"
           + " continue that run");
     }
-    Launcher.Result r = new Launcher(new LaunchConfig(workers, dir, c, w, gpus, threads, childJvm(),
+    Launcher.Result r = new Launcher(new LaunchConfig(workers, dir, c, w, gpus, threads,
+        childJvm(parameters(preset, tokenizer, data)),
         metricsPort), System.out).run();
     return r.exitCode();
   }

@@ -106,7 +106,8 @@ final class SweepCommand implements Callable<Integer> {
     SweepSpec spec = new SweepSpec(preset, seqLen, batchSize, rounds, localSteps, evalBatches, evalEvery,
         data == null ? null : data.toString(), tokenizer, gpu, threads, modes, workers, rank, fixedKr, merges,
         sliceRounds, innerStates, outerLrs, outerMomentums, wires, densities, lrs, seeds);
-    SweepRunner runner = new SweepRunner(spec, output, LaunchCommand.childJvm(), System.out);
+    List<String> jvm = reportOnly ? List.of() : LaunchCommand.childJvm(LaunchCommand.parameters(preset, tokenizer, data));
+    SweepRunner runner = new SweepRunner(spec, output, jvm, System.out);
     List<CellResult> results = reportOnly ? reportable(spec, runner) : runner.run();
     List<String> args = new ArrayList<>(commandSpec.commandLine().getParseResult().originalArgs());
     if (!args.isEmpty() && args.get(0).equals("sweep")) {

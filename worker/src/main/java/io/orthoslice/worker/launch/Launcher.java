@@ -15,6 +15,8 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -34,6 +36,12 @@ public final class Launcher {
   private final LaunchConfig config;
   private final PrintStream out;
   private final List<Process> children = new ArrayList<>();
+  /** Why the launcher ended the run itself (a worker that kept failing); null while it has not. */
+  private final AtomicReference<String> failure = new AtomicReference<>();
+  private volatile boolean stopping;
+
+  /** How many times a failed worker process is started again before the run stops. */
+  static final int RESTARTS = 2;
 
   public Launcher(LaunchConfig config, PrintStream out) {
     this.config = config;
@@ -64,14 +72,7 @@ public final class Launcher {
           w.addAll(List.of("--device", "gpu:" + config.gpus().get(i)));
         }
         w.addAll(config.workerArgs());
-        Process p = start(w, token, config.runDir().resolve("worker-" + i + ".log"));
-        int index = i;
-        p.onExit().thenAccept(done -> {
-          if (done.exitValue() != 0 && coordinator.isAlive()) {
-            print("worker-" + index + " exited with status " + done.exitValue() + "; see "
-                + config.runDir().resolve("worker-" + index + ".log"));
-          }
-        });
+        supervise(i, w, token, coordinator, 0);
       }
       print("launched a coordinator on port " + port + " and " + config.workers() + " workers; logs in "
           + config.runDir());
@@ -87,6 +88,11 @@ public final class Launcher {
       for (Process p : code == 0 ? children : List.<Process>of()) {
         p.waitFor(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
       }
+      String gaveUp = failure.get();
+      if (gaveUp != null) {
+        print("error: " + gaveUp);
+        return new Result(code == 0 ? 1 : code, List.copyOf(progress), config.runDir(), metricsPorts);
+      }
       if (code != 0) {
         print("coordinator exited with status " + code + "; see " + config.runDir().resolve("coordinator.log"));
       }
@@ -98,6 +104,53 @@ public final class Launcher {
       } catch (IllegalStateException e) {
         // the JVM is already shutting down; the hook runs stopAll itself
       }
+    }
+  }
+
+  /**
+   * Starts worker {@code index} and, as a supervisor would, starts it again when it exits with an error
+   * while the run goes on (the coordinator drops the lost slot and lets the new process join a later
+   * round), up to {@link #RESTARTS} times. A worker that fails every time (a heap too small for the
+   * model, a bad argument) ends the run: the coordinator is stopped (it checkpoints on SIGTERM) rather
+   * than left waiting for workers that will not come.
+   */
+  private void supervise(int index, List<String> command, String token, Process coordinator, int restarts)
+      throws IOException {
+    Path log = config.runDir().resolve("worker-" + index + ".log");
+    Process p = start(command, token, log, restarts > 0);
+    p.onExit().thenAccept(done -> {
+      if (done.exitValue() == 0 || !coordinator.isAlive() || stopping) {
+        return;
+      }
+      String why = "worker-" + index + " exited with status " + done.exitValue() + lastError(log).map(e -> " (" + e + ")")
+          .orElse("") + "; see " + log;
+      if (restarts < RESTARTS) {
+        print(why + "; starting it again (" + (restarts + 1) + " of " + RESTARTS + ")");
+        try {
+          supervise(index, command, token, coordinator, restarts + 1);
+          return;
+        } catch (IOException e) {
+          why += "; it could not be started again: " + e.getMessage();
+        }
+      } else {
+        why += "; it failed " + (RESTARTS + 1) + " times, so the run stops (the coordinator keeps its last checkpoint)";
+      }
+      if (failure.compareAndSet(null, why)) {
+        coordinator.destroy();
+      }
+    });
+  }
+
+  /** The last line of a worker's log that names an error, shortened; empty when there is none. */
+  static Optional<String> lastError(Path log) {
+    try (var lines = Files.lines(log, StandardCharsets.UTF_8)) {
+      return lines.map(String::strip)
+          .filter(l -> l.startsWith("error") || l.contains("Error:") || l.contains("Exception:")
+              || l.endsWith("Error") || l.endsWith("Exception"))
+          .reduce((a, b) -> b)
+          .map(l -> l.length() > 200 ? l.substring(0, 200) + "..." : l);
+    } catch (IOException | java.io.UncheckedIOException e) {
+      return Optional.empty();
     }
   }
 
@@ -142,9 +195,13 @@ public final class Launcher {
   }
 
   private Process start(List<String> command, String token, Path log) throws IOException {
+    return start(command, token, log, false);
+  }
+
+  private Process start(List<String> command, String token, Path log, boolean append) throws IOException {
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
     if (log != null) {
-      pb.redirectOutput(log.toFile());
+      pb.redirectOutput(append ? ProcessBuilder.Redirect.appendTo(log.toFile()) : ProcessBuilder.Redirect.to(log.toFile()));
     }
     pb.environment().put(Protocol.TOKEN_ENV, token); // not on the command line, where ps shows it
     pb.environment().put("OMP_NUM_THREADS", Integer.toString(config.threadsPerProcess()));
@@ -194,6 +251,7 @@ public final class Launcher {
 
   /** SIGTERM to every child (workers then leave), then SIGKILL to any still alive after 10 s. */
   void stopAll() {
+    stopping = true;
     List<Process> all;
     synchronized (children) {
       all = new ArrayList<>(children);
