@@ -1,6 +1,7 @@
 package io.orthoslice.worker;
 
 import io.grpc.Status;
+import java.nio.channels.ClosedChannelException;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.Locale;
@@ -64,7 +65,7 @@ public final class Backoff {
       try {
         return call.get();
       } catch (StatusRuntimeException e) {
-        if (e.getStatus().getCode() != Status.Code.UNAVAILABLE) {
+        if (!connectionLost(e)) {
           throw e;
         }
         if (tlsFailure(e)) {
@@ -90,6 +91,27 @@ public final class Backoff {
         beforeRetry.run();
       }
     }
+  }
+
+  /**
+   * Whether a call failed because the connection to the coordinator went away: UNAVAILABLE, or
+   * UNKNOWN caused by a {@link ClosedChannelException}, which grpc-netty reports when the peer dies
+   * while a call is in flight (grpc-java issues 7376 and 10120: "UNKNOWN: channel closed").
+   */
+  public static boolean connectionLost(StatusRuntimeException e) {
+    Status.Code code = e.getStatus().getCode();
+    if (code == Status.Code.UNAVAILABLE) {
+      return true;
+    }
+    if (code != Status.Code.UNKNOWN) {
+      return false;
+    }
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ClosedChannelException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static boolean tlsFailure(Throwable e) {

@@ -184,7 +184,7 @@ public final class Worker implements AutoCloseable {
           nextRound = a.round() + 1;
         } catch (StatusRuntimeException e) {
           Status.Code code = e.getStatus().getCode();
-          if (code == Status.Code.NOT_FOUND || code == Status.Code.UNAVAILABLE) {
+          if (code == Status.Code.NOT_FOUND || Backoff.connectionLost(e)) {
             // The coordinator forgot this worker (restarted, or dropped it) or went away mid-call:
             // whatever this round had done is lost with it; join again and take its current round.
             rejoin(run, e);

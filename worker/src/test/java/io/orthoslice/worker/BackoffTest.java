@@ -1,6 +1,7 @@
 package io.orthoslice.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -45,6 +46,25 @@ class BackoffTest {
     assertEquals("joined", r);
     assertEquals(List.of(250L, 500L, 1000L, 2000L, 2000L, 2000L, 2000L, 2000L, 2000L), sleeps);
     assertEquals(9, resets.get());
+  }
+
+  /** grpc-netty's report of a coordinator that died mid-call is UNKNOWN, not UNAVAILABLE (grpc-java #7376). */
+  @Test
+  void aChannelClosedUnderACallIsALostConnectionAndRetried() {
+    StatusRuntimeException closed = Status.UNKNOWN.withDescription("channel closed")
+        .withCause(new java.nio.channels.ClosedChannelException()).asRuntimeException();
+    assertTrue(Backoff.connectionLost(closed));
+    assertTrue(Backoff.connectionLost(unavailable()));
+    assertFalse(Backoff.connectionLost(Status.UNKNOWN.withDescription("a bug on the server").asRuntimeException()));
+    assertFalse(Backoff.connectionLost(Status.INVALID_ARGUMENT.asRuntimeException()));
+    AtomicInteger calls = new AtomicInteger();
+    assertEquals("joined", backoff(Duration.ofMinutes(1)).call("join", () -> {
+      if (calls.incrementAndGet() == 1) {
+        throw closed;
+      }
+      return "joined";
+    }, () -> {}));
+    assertEquals(List.of(250L), sleeps);
   }
 
   @Test
