@@ -85,7 +85,11 @@ public final class Launcher {
       // After a finished run the workers leave on their own; after a failed one they would only
       // keep reconnecting, so they are stopped at once (in finally).
       long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      for (Process p : code == 0 ? children : List.<Process>of()) {
+      List<Process> started;
+      synchronized (children) { // a restart may still be adding to it
+        started = new ArrayList<>(children);
+      }
+      for (Process p : code == 0 ? started : List.<Process>of()) {
         p.waitFor(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
       }
       String gaveUp = failure.get();
