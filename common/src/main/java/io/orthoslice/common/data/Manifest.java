@@ -1,5 +1,9 @@
 package io.orthoslice.common.data;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
 
@@ -44,6 +48,51 @@ public record Manifest(
               + vocabSize
               + ")");
     }
+  }
+
+  /**
+   * The manifest of the prepared dataset in {@code dir}, checked: present, well-formed, and of this
+   * build's format version.
+   *
+   * @throws IllegalArgumentException naming what is wrong with it
+   */
+  public static Manifest read(Path dir) throws IOException {
+    return parse(dir.resolve(PrepareData.MANIFEST), bytes(dir));
+  }
+
+  /** The raw bytes of {@code dir}'s manifest.json. */
+  static byte[] bytes(Path dir) throws IOException {
+    Path file = dir.resolve(PrepareData.MANIFEST);
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException(
+          dir + " is not a prepared dataset: " + PrepareData.MANIFEST + " is missing");
+    }
+    return Files.readAllBytes(file);
+  }
+
+  /** {@code bytes} (read from {@code file}) as a manifest of this build's format version. */
+  static Manifest parse(Path file, byte[] bytes) throws IOException {
+    Manifest manifest;
+    try {
+      manifest = PrepareData.JSON.readValue(bytes, Manifest.class);
+    } catch (JsonProcessingException e) {
+      // A record's own validation (say, a shard name with a path in it) says best what is wrong.
+      String reason =
+          e.getCause() instanceof IllegalArgumentException invalid
+              ? invalid.getMessage()
+              : e.getOriginalMessage().lines().findFirst().orElse("");
+      throw new IllegalArgumentException("manifest " + file + " is invalid: " + reason);
+    }
+    if (manifest.formatVersion() != FORMAT_VERSION) {
+      throw new IllegalArgumentException(
+          "manifest "
+              + file
+              + " has format version "
+              + manifest.formatVersion()
+              + "; this build reads version "
+              + FORMAT_VERSION);
+    }
+    return manifest;
   }
 
   /** The entry of {@code split}. */

@@ -1,6 +1,5 @@
 package io.orthoslice.common.data;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,31 +41,8 @@ public final class TokenDataset implements AutoCloseable {
 
   static TokenDataset open(Path dir, long maxChunkBytes) throws IOException {
     Path file = dir.resolve(PrepareData.MANIFEST);
-    if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException(
-          dir + " is not a prepared dataset: " + PrepareData.MANIFEST + " is missing");
-    }
-    byte[] bytes = Files.readAllBytes(file);
-    Manifest manifest;
-    try {
-      manifest = PrepareData.JSON.readValue(bytes, Manifest.class);
-    } catch (JsonProcessingException e) {
-      // A record's own validation (say, a shard name with a path in it) says best what is wrong.
-      String reason =
-          e.getCause() instanceof IllegalArgumentException invalid
-              ? invalid.getMessage()
-              : e.getOriginalMessage().lines().findFirst().orElse("");
-      throw new IllegalArgumentException("manifest " + file + " is invalid: " + reason);
-    }
-    if (manifest.formatVersion() != Manifest.FORMAT_VERSION) {
-      throw new IllegalArgumentException(
-          "manifest "
-              + file
-              + " has format version "
-              + manifest.formatVersion()
-              + "; this build reads version "
-              + Manifest.FORMAT_VERSION);
-    }
+    byte[] bytes = Manifest.bytes(dir);
+    Manifest manifest = Manifest.parse(file, bytes);
     TokenDtype dtype = TokenDtype.of(manifest.dtype());
     if (dtype == TokenDtype.UINT16 && manifest.vocabSize() > 65536) {
       throw new IllegalArgumentException(

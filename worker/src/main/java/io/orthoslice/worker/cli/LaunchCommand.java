@@ -6,7 +6,7 @@ import io.orthoslice.common.kernels.KernelChoice;
 import io.orthoslice.common.metrics.MetricsPorts;
 import io.orthoslice.worker.launch.LaunchConfig;
 import io.orthoslice.worker.launch.Launcher;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.orthoslice.common.data.Manifest;
 import io.orthoslice.common.data.PrepareData;
 import io.orthoslice.common.data.Tokenizers;
 import io.orthoslice.common.model.LlamaConfig;
@@ -134,13 +134,9 @@ final class LaunchCommand implements Callable<Integer> {
   static long parameters(String preset, String tokenizer, Path data) {
     int vocab;
     if (data != null) {
-      Path manifest = data.resolve(PrepareData.MANIFEST);
       try {
-        vocab = new ObjectMapper().readTree(manifest.toFile()).path("vocabSize").asInt(0);
-      } catch (IOException e) {
-        vocab = 0;
-      }
-      if (vocab <= 0) {
+        vocab = Manifest.read(data).vocabSize();
+      } catch (IOException | IllegalArgumentException e) {
         throw new IllegalArgumentException("--data " + data + ": no readable " + PrepareData.MANIFEST
             + " with a vocabSize; give a directory made by orthoslice prepare-data");
       }

@@ -62,7 +62,7 @@ public final class Launcher {
           "--output", config.runDir().resolve("coordinator").toString(), MetricsPorts.FLAG,
           Integer.toString(metricsPorts.isEmpty() ? MetricsPorts.OFF : metricsPorts.get(0))));
       coord.addAll(config.coordinatorArgs());
-      Process coordinator = start(coord, token, null);
+      Process coordinator = start(coord, token, null, false);
       Thread view = progressView(coordinator, config.runDir().resolve("coordinator.log"), progress);
       for (int i = 0; i < config.workers(); i++) {
         List<String> w = new ArrayList<>(javaCommand(WORKER_MAIN));
@@ -196,10 +196,6 @@ public final class Launcher {
     t.setDaemon(true);
     t.start();
     return t;
-  }
-
-  private Process start(List<String> command, String token, Path log) throws IOException {
-    return start(command, token, log, false);
   }
 
   private Process start(List<String> command, String token, Path log, boolean append) throws IOException {

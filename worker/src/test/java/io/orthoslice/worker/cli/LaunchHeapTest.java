@@ -35,7 +35,10 @@ class LaunchHeapTest {
 
   @Test
   void aPreparedDatasetGivesTheVocabularyAndABadOneIsOneLine() throws Exception {
-    Files.writeString(dir.resolve("manifest.json"), "{\"formatVersion\": 1, \"vocabSize\": 32000}");
+    Files.writeString(dir.resolve("manifest.json"), "{\"formatVersion\": 1, \"tokenizerId\": \"x\", \"vocabSize\": 32000,"
+        + " \"eosId\": 0, \"bosId\": 0, \"dtype\": \"uint16\", \"sources\": [],"
+        + " \"train\": {\"tokens\": 0, \"documents\": 0, \"shards\": []},"
+        + " \"validation\": {\"tokens\": 0, \"documents\": 0, \"shards\": []}}");
     assertEquals(LlamaConfig.preset("20m").withVocabSize(32_000).parameterCount(),
         LaunchCommand.parameters("20m", "byte", dir));
     Path empty = dir.resolve("empty");
