@@ -9,6 +9,7 @@
 //   adamw(w, g, m, v, step, ...)        one AdamW step in place through at::_fused_adamw_
 //   adapterWeight(w, b, p, right, ...)  an adapter's effective weight W + alpha B P^T (or W + alpha P B)
 //                                       in the compute dtype, as one addmm, differentiable
+//   swiGlu(gate, up)                    SwiGLU's silu(gate) * up through at::silu, differentiable
 //   profileStart() / profileStop(path)  torch's Kineto profiler (host ops and GPU kernels) around
 //                                       steps: a Chrome trace at path, and a per-name summary
 //
@@ -18,7 +19,7 @@
 
 // The entry points' contract; build.sh writes it into the manifest and the Java loader refuses a
 // library whose number differs from its own (io.orthoslice.common.kernels.Kernels.API).
-#define ORTHOSLICE_KERNELS_API 2
+#define ORTHOSLICE_KERNELS_API 3
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -94,6 +95,16 @@ JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_adapterW
   at::Tensor projector = tensor(p).to(type);
   return release(right ? at::addmm(base, factor, projector.t(), 1.0, alpha)
                        : at::addmm(base, projector, factor, 1.0, alpha));
+  KERNEL_END(0)
+}
+
+// SwiGLU's gated product silu(gate) * up. at::silu saves only its input for backward and is one kernel
+// each way; DJL's x * sigmoid(x) keeps sigmoid(x) too (one more (B, T, ffn) tensor per block until
+// backward) and runs three kernels forward and six backward where this runs two and three.
+JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_swiGlu(
+    JNIEnv* env, jclass, jlong gate, jlong up) {
+  KERNEL_BEGIN
+  return release(at::silu(tensor(gate)).mul(tensor(up)));
   KERNEL_END(0)
 }
 

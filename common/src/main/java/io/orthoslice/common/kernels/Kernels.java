@@ -12,12 +12,12 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * Which implementation this process runs for attention, RMSNorm, the AdamW step and an adapter's
- * effective weight: DJL's own ops
+ * Which implementation this process runs for attention, RMSNorm, the AdamW step, an adapter's
+ * effective weight and SwiGLU's gated product: DJL's own ops
  * (the reference, always there) or Orthoslice's native kernels (liborthoslice_kernels.so, built by
  * common/src/main/cpp/build.sh against the libtorch DJL loads). Chosen once at start by {@code
  * --kernels}; the model and the optimizer ask {@link #attention()}, {@link #rmsNorm()}, {@link
- * #adamw()}, {@link #adapterWeight()}.
+ * #adamw()}, {@link #adapterWeight()}, {@link #swiGlu()}.
  *
  * <p>The library is trusted only for the libtorch it was built against: build.sh writes
  * liborthoslice_kernels.json beside it (torch version, path and size of libtorch_cpu.so), and the
@@ -26,7 +26,7 @@ import java.util.Optional;
  */
 public final class Kernels {
 
-  public enum Op { ATTENTION, RMSNORM, ADAMW, ADAPTER }
+  public enum Op { ATTENTION, RMSNORM, ADAMW, ADAPTER, SWIGLU }
 
   public static final String LIBRARY = "liborthoslice_kernels.so";
   public static final String MANIFEST = "liborthoslice_kernels.json";
@@ -35,10 +35,10 @@ public final class Kernels {
    * (build.sh writes it into the manifest; a manifest without it is api 1). A library of another
    * number would fail with an UnsatisfiedLinkError in the middle of a step, so it is refused at start.
    */
-  public static final int API = 2;
+  public static final int API = 3;
   /** The library's path, when not in the default place. */
   public static final String LIBRARY_ENV = "ORTHOSLICE_KERNELS_LIB";
-  /** Diagnostics: the native ops to use, a comma list of attention, rmsnorm, adamw, adapter (default all). */
+  /** Diagnostics: the native ops to use, a comma list of attention, rmsnorm, adamw, adapter, swiglu (default all). */
   public static final String OPS_PROPERTY = "orthoslice.kernels.ops";
   static final String BUILD = "common/src/main/cpp/build.sh";
 
@@ -65,12 +65,17 @@ public final class Kernels {
     return active.contains(Op.ADAPTER);
   }
 
+  /** SwiGLU's {@code silu(gate) * up} through at::silu: one tensor fewer saved, half the kernels. */
+  public static boolean swiGlu() {
+    return active.contains(Op.SWIGLU);
+  }
+
   /** Whether liborthoslice_kernels.so is loaded in this process (its profiler then works). */
   public static synchronized boolean loaded() {
     return loaded != null;
   }
 
-  /** "djl", or "native" and the native ops in use, e.g. "native[attention,rmsnorm,adamw,adapter]". */
+  /** "djl", or "native" and the native ops in use, e.g. "native[attention,rmsnorm,adamw,adapter,swiglu]". */
   public static String describe() {
     EnumSet<Op> now = active;
     return now.isEmpty() ? "djl" : "native" + now.stream().map(o -> o.name().toLowerCase(Locale.ROOT))
@@ -108,7 +113,7 @@ public final class Kernels {
       }
       return line;
     }
-    active = ops(System.getProperty(OPS_PROPERTY, "attention,rmsnorm,adamw,adapter"));
+    active = ops(System.getProperty(OPS_PROPERTY, "attention,rmsnorm,adamw,adapter,swiglu"));
     String line = "kernels: " + describe() + " from " + library;
     LOG.info(line);
     return line;
@@ -202,7 +207,7 @@ public final class Kernels {
         out.add(Op.valueOf(s.trim().toUpperCase(Locale.ROOT)));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(
-            "unknown op '" + s.trim() + "' in -D" + OPS_PROPERTY + "; allowed: attention, rmsnorm, adamw, adapter");
+            "unknown op '" + s.trim() + "' in -D" + OPS_PROPERTY + "; allowed: attention, rmsnorm, adamw, adapter, swiglu");
       }
     }
     return out;

@@ -23,6 +23,8 @@ public final class NativeKernels {
 
   private static native long adapterWeight(long w, long b, long p, boolean right, double alpha, boolean half);
 
+  private static native long swiGlu(long gate, long up);
+
   private static native void profileStart();
 
   private static native String profileStop(String tracePath);
@@ -74,6 +76,15 @@ public final class NativeKernels {
    */
   public static NDArray adapterWeight(NDArray w, NDArray b, NDArray p, boolean right, double alpha, boolean half) {
     return wrap(w, adapterWeight(handle(w), handle(b), handle(p), right, alpha, half));
+  }
+
+  /**
+   * SwiGLU's gated product {@code silu(gate) * up} (gate and up of one shape and dtype) on the tape:
+   * at::silu saves only its input for backward where {@code x * sigmoid(x)} also keeps the sigmoid,
+   * and it runs two kernels forward and three backward instead of three and six. In gate's manager.
+   */
+  public static NDArray swiGlu(NDArray gate, NDArray up) {
+    return wrap(gate, swiGlu(handle(gate), handle(up)));
   }
 
   private static long handle(NDArray a) {

@@ -159,7 +159,8 @@ public final class Llama {
   private static NDArray swiGlu(Weights w, String p, NDArray x) {
     NDArray gate = w.linear(p + "gate_proj.weight", x);
     NDArray up = w.linear(p + "up_proj.weight", x);
-    return w.linear(p + "down_proj.weight", silu(gate).mul(up));
+    NDArray gated = Kernels.swiGlu() ? NativeKernels.swiGlu(gate, up) : silu(gate).mul(up);
+    return w.linear(p + "down_proj.weight", gated);
   }
 
   /** The MLP alone, for tests (prefix "mlp."). */

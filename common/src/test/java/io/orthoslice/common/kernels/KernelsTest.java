@@ -110,7 +110,7 @@ class KernelsTest {
     assertEquals("unknown --kernels 'cuda'; allowed: auto, native, djl",
         assertThrows(IllegalArgumentException.class, () -> KernelChoice.parse("cuda")).getMessage());
     assertEquals(java.util.EnumSet.of(Kernels.Op.ATTENTION, Kernels.Op.ADAMW), Kernels.ops("adamw, attention,"));
-    assertEquals("unknown op 'flash' in -Dorthoslice.kernels.ops; allowed: attention, rmsnorm, adamw, adapter",
+    assertEquals("unknown op 'flash' in -Dorthoslice.kernels.ops; allowed: attention, rmsnorm, adamw, adapter, swiglu",
         assertThrows(IllegalArgumentException.class, () -> Kernels.ops("attention,flash")).getMessage());
   }
 }

@@ -136,7 +136,7 @@ class NativeKernelsParityTest {
   void theModelsGradientsMatchWithEachNativeOp() {
     long[] batch = GpuTrainingTest.tokens(5, 4 * 65, GpuTrainingTest.TINY.vocabSize());
     Map<String, float[]> djl = GpuTrainingTest.gradients(Device.gpu(), batch, 4);
-    for (String ops : new String[] {"attention", "rmsnorm", "attention,rmsnorm"}) {
+    for (String ops : new String[] {"attention", "rmsnorm", "swiglu", "attention,rmsnorm,swiglu"}) {
       use(ops);
       Map<String, float[]> fused = GpuTrainingTest.gradients(Device.gpu(), batch, 4);
       double worst = 0;
@@ -179,7 +179,7 @@ class NativeKernelsParityTest {
   }
 
   static double[] losses(boolean fused, Precision precision, int steps) {
-    return losses(fused ? "attention,rmsnorm,adamw" : null, TrainConfig.defaults(steps).withBatch(64, 4, 1)
+    return losses(fused ? "attention,rmsnorm,adamw,swiglu" : null, TrainConfig.defaults(steps).withBatch(64, 4, 1)
         .withOptim(3e-3, 3e-4, 0.1, 1.0).withPrecision(precision), steps);
   }
 
