@@ -118,7 +118,7 @@ public final class SweepReport {
       for (int k : ks) {
         Row r = rows.stream().filter(x -> x.group().equals(g) && x.workers() == k).findFirst().orElse(null);
         md.append(r == null ? " |" : String.format(Locale.ROOT, " %s (n=%d, lr %s, r=%d%s) |", meanStd(r),
-            r.seeds().size(), SweepCell.num(r.lr()), r.rank(), Double.isNaN(r.reductionVsSyncDp()) ? ""
+            r.seeds().size(), new java.math.BigDecimal(SweepCell.num(r.lr())).stripTrailingZeros().toPlainString(), r.rank(), Double.isNaN(r.reductionVsSyncDp()) ? ""
                 : String.format(Locale.ROOT, ", %.0fx fewer bytes than sync DP", r.reductionVsSyncDp())));
       }
       md.append("\n");
