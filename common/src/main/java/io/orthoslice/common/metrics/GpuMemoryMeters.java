@@ -25,14 +25,18 @@ public final class GpuMemoryMeters {
     }
   }
 
-  /** The gauges over any reader of (used, max) memory; a failing read shows as NaN, not an error. */
+  /**
+   * The gauges over any reader of (used, max) memory; a failing read shows as NaN, not an error. The
+   * gauges hold the reader strongly: Micrometer's default weak reference let the first GC after
+   * start collect a reader nothing else holds, and the gauges read NaN from then on.
+   */
   public static void bind(MeterRegistry registry, String device, Supplier<MemoryUsage> read) {
     Gauge.builder(ProcessMeters.PREFIX + "gpu.memory.used", read, r -> bytes(r, MemoryUsage::getUsed))
         .baseUnit("bytes").tag("device", device).description("GPU memory in use on the device")
-        .register(registry);
+        .strongReference(true).register(registry);
     Gauge.builder(ProcessMeters.PREFIX + "gpu.memory.total", read, r -> bytes(r, MemoryUsage::getMax))
         .baseUnit("bytes").tag("device", device).description("GPU memory of the device")
-        .register(registry);
+        .strongReference(true).register(registry);
   }
 
   private static double bytes(Supplier<MemoryUsage> read, java.util.function.ToLongFunction<MemoryUsage> part) {

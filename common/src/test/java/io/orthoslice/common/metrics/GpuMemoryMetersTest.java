@@ -17,6 +17,7 @@ class GpuMemoryMetersTest {
     PrometheusMeterRegistry r = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     AtomicLong used = new AtomicLong(1 << 30);
     GpuMemoryMeters.bind(r, "gpu1", () -> new MemoryUsage(-1, used.get(), used.get(), 80L << 30));
+    System.gc(); // the registry must keep the reader alive: nothing else holds it (as in bindIfGpu)
     String text = r.scrape();
     assertTrue(text.contains("orthoslice_gpu_memory_used_bytes{device=\"gpu1\"} 1.073741824E9"), text);
     assertTrue(text.contains("orthoslice_gpu_memory_total_bytes{device=\"gpu1\"} 8.589934592E10"), text);
