@@ -113,7 +113,7 @@ public final class Kernels {
       }
       return line;
     }
-    active = ops(System.getProperty(OPS_PROPERTY, "attention,rmsnorm,adamw,adapter,swiglu"));
+    active = ops(System.getProperty(OPS_PROPERTY, names(",")));
     String line = "kernels: " + describe() + " from " + library;
     LOG.info(line);
     return line;
@@ -207,10 +207,16 @@ public final class Kernels {
         out.add(Op.valueOf(s.trim().toUpperCase(Locale.ROOT)));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(
-            "unknown op '" + s.trim() + "' in -D" + OPS_PROPERTY + "; allowed: attention, rmsnorm, adamw, adapter, swiglu");
+            "unknown op '" + s.trim() + "' in -D" + OPS_PROPERTY + "; allowed: " + names(", "));
       }
     }
     return out;
+  }
+
+  /** Every op's name, lower case, in declaration order: the default list and the allowed values. */
+  private static String names(String separator) {
+    return java.util.Arrays.stream(Op.values()).map(o -> o.name().toLowerCase(Locale.ROOT))
+        .collect(java.util.stream.Collectors.joining(separator));
   }
 
   private static String firstLine(Throwable e) {
