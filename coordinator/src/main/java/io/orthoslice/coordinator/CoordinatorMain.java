@@ -135,6 +135,10 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Option(names = "--slice-rounds", defaultValue = "1", description = "Re-draw the projections every R rounds."
       + " Default: ${DEFAULT-VALUE}.")
   int sliceRounds;
+  @Option(names = "--round-warmup", defaultValue = "0", paramLabel = "W", description = "Ramp the learning rate up"
+      + " again over the first W local steps of every round (0: none; at most --local-steps)."
+      + " Default: ${DEFAULT-VALUE}.")
+  int roundWarmup;
   @Option(names = "--inner-state", defaultValue = "reset", description = "Workers' optimizer state between rounds:"
       + " reset (fresh every round) | keep (kept; a re-drawn slice's moments reset) | transport (kept; a re-drawn"
       + " slice's moments moved by LDAdam's rule). Default: ${DEFAULT-VALUE}.")
@@ -223,6 +227,10 @@ public final class CoordinatorMain implements Callable<Integer> {
         out.flush();
       }
       RoundMode m = RoundMode.parse(mode);
+      if (roundWarmup > localSteps) {
+        throw new IllegalArgumentException("--round-warmup " + roundWarmup + " exceeds --local-steps " + localSteps
+            + "; it must be in [0, local steps]");
+      }
       long steps = (long) rounds * localSteps;
       TrainConfig train = new TrainConfig(seqLen, batchSize, 1, steps, warmup < 0 ? Math.max(1, steps / 10) : warmup,
           lr, minLr, 0.9, 0.95, 1e-8, weightDecay, gradClip, seed, Precision.FP32,
@@ -233,7 +241,7 @@ public final class CoordinatorMain implements Callable<Integer> {
           minWorkers == 0 ? workers : minWorkers, Duration.ofMillis((long) (roundTimeout * 1000)),
           Duration.ofMillis((long) (heartbeatTimeout * 1000)), ds.id(), outerLr, outerMomentum, checkpointEvery,
           evalBatches, new RoundRules("auto".equalsIgnoreCase(merge) ? MergeRule.byConstruction(m) : MergeRule.parse(merge),
-              sliceRounds, InnerState.parse(innerState), WirePrecision.parse(wire), wireDensity), evalEvery,
+              sliceRounds, InnerState.parse(innerState), WirePrecision.parse(wire), wireDensity, roundWarmup), evalEvery,
           new UpdateLimits(maxUpdateValue, updateOutlierFactor));
       metrics.runInfo(settings);
       RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), 3, settings,
@@ -349,6 +357,7 @@ public final class CoordinatorMain implements Callable<Integer> {
     m.put("inner_state", s.rules().innerState().label());
     m.put("wire", s.rules().wire().label());
     m.put("wire_density", s.rules().density());
+    m.put("round_warmup", s.rules().roundWarmup());
     m.put("outer_lr", s.outerLr());
     m.put("outer_momentum", s.outerMomentum());
     m.put("lr", s.train().lr());

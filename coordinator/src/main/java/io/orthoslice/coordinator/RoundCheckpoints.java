@@ -95,6 +95,7 @@ public final class RoundCheckpoints implements Checkpointer {
     run.put("inner_state", s.rules().innerState().label());
     run.put("wire", s.rules().wire().label());
     run.put("wire_density", s.rules().density());
+    run.put("round_warmup", s.rules().roundWarmup());
     run.put("outer_lr", s.outerLr());
     run.put("outer_momentum", s.outerMomentum());
     run.put("seed", s.train().seed());

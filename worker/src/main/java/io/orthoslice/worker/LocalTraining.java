@@ -13,6 +13,7 @@ import io.orthoslice.common.round.InnerState;
 import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.RoundPlan;
 import io.orthoslice.common.round.RoundProjections;
+import io.orthoslice.common.round.RoundRules;
 import io.orthoslice.common.method.AdapterMatrix;
 import io.orthoslice.common.method.DenseParameter;
 import io.orthoslice.common.method.MemoryUse;
@@ -22,7 +23,6 @@ import io.orthoslice.common.data.TokenWindows;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.train.Trainer;
 import io.orthoslice.common.method.TrainingMethods;
-import io.orthoslice.common.wire.WirePrecision;
 import io.orthoslice.common.wire.WireTensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -53,9 +53,7 @@ final class LocalTraining implements AutoCloseable {
   private final LlamaConfig model;
   private final Device device;
   private final TrainConfig cfg;
-  private final InnerState innerState;
-  private final WirePrecision wire;
-  private final double density;
+  private final RoundRules rules;
   /** The quantisation residuals of a lossy wire, carried from round to round. */
   private final ErrorFeedback feedback = new ErrorFeedback();
   private Trainer kept;
@@ -67,21 +65,18 @@ final class LocalTraining implements AutoCloseable {
    * @param device where the worker trains (its --device)
    * @param cfg the run's training configuration; a persistent inner state transports re-drawn
    *     factor moments only under {@link InnerState#TRANSPORT}
-   * @param wire how the update travels: f32 sends factors and dense values; a lossy wire sends
-   *     factors and dense deltas, encoded with error feedback
+   * @param rules the run's round rules: the inner state, the wire (f32 sends factors and dense values;
+   *     a lossy wire sends factors and dense deltas, encoded with error feedback) and the warm-up per round
    */
-  LocalTraining(LlamaConfig model, Device device, TrainConfig cfg, InnerState innerState, WirePrecision wire,
-      double density) {
+  LocalTraining(LlamaConfig model, Device device, TrainConfig cfg, RoundRules rules) {
     this.model = model;
     this.device = device;
     MethodSpec m = cfg.method();
-    MethodSpec.StatePolicy policy = innerState == InnerState.TRANSPORT
+    MethodSpec.StatePolicy policy = rules.innerState() == InnerState.TRANSPORT
         ? MethodSpec.StatePolicy.TRANSPORT : MethodSpec.StatePolicy.RESET;
     this.cfg = cfg.withMethod(new MethodSpec(m.method(), m.projection(), m.rank(), m.mergeEvery(), policy,
         m.optimizer(), m.base(), m.scale()));
-    this.innerState = innerState;
-    this.wire = wire;
-    this.density = density;
+    this.rules = rules;
   }
 
   /**
@@ -102,7 +97,7 @@ final class LocalTraining implements AutoCloseable {
         Result r = train(trainer, globalStep, localSteps, firstWindow, data, metrics);
         return new Result(update(trainer, weights, plan, slot), r.meanLoss(), r.tokens(), r.stepSeconds(), r.memory());
       } finally {
-        if (!innerState.persistent()) {
+        if (!rules.innerState().persistent()) {
           trainer.close();
         }
       }
@@ -136,7 +131,7 @@ final class LocalTraining implements AutoCloseable {
       root.close();
       throw e;
     }
-    if (innerState.persistent()) {
+    if (rules.innerState().persistent()) {
       kept = t;
       keptSlices = slices;
     }
@@ -152,7 +147,8 @@ final class LocalTraining implements AutoCloseable {
     long t0 = System.nanoTime();
     for (int i = 0; i < localSteps; i++) {
       long s0 = System.nanoTime();
-      Trainer.StepStats s = trainer.step(data.trainBatch(firstWindow + (long) i * perStep, perStep));
+      Trainer.StepStats s = trainer.step(data.trainBatch(firstWindow + (long) i * perStep, perStep),
+          rules.lrFactor(i));
       metrics.step((System.nanoTime() - s0) / 1e9, s.loss(), cfg.tokensPerStep());
       if (!Double.isFinite(s.loss())) {
         throw new IllegalStateException("local loss became " + s.loss() + " at step " + s.step()
@@ -173,20 +169,20 @@ final class LocalTraining implements AutoCloseable {
       String name = spec.name();
       if (p instanceof AdapterMatrix a) {
         String factor = RoundMerge.factorName(name);
-        if (wire.lossy()) {
+        if (rules.wire().lossy()) {
           out.addAll(feedback.factor(factor, name, floats(a.factor()), spec.rows(), spec.cols(), plan.rank(),
-              plan.slice(spec, slot), wire, density));
+              plan.slice(spec, slot), rules.wire(), rules.density()));
         } else {
           out.add(wire(factor, a.factor()));
         }
       } else if (p instanceof DenseParameter d) {
-        if (wire.lossy()) {
+        if (rules.wire().lossy()) {
           float[] now = floats(d.weight());
           float[] was = start.get(name);
           for (int i = 0; i < now.length; i++) {
             now[i] -= was[i];
           }
-          out.addAll(feedback.dense(name, now, spec.shape(), wire, density));
+          out.addAll(feedback.dense(name, now, spec.shape(), rules.wire(), rules.density()));
         } else {
           out.add(wire(name, d.weight()));
         }

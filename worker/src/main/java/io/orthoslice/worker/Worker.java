@@ -109,8 +109,7 @@ public final class Worker implements AutoCloseable {
     double lastLoss = Double.NaN;
     RoundPlan lastPlan = null;
     // Training runs on the worker's own device (every --gpus entry of a launch is one), never DJL's default.
-    try (LocalTraining local = new LocalTraining(run.model(), DeviceSpec.parse(device), run.train(),
-        run.rules().innerState(), run.rules().wire(), run.rules().density())) {
+    try (LocalTraining local = new LocalTraining(run.model(), DeviceSpec.parse(device), run.train(), run.rules())) {
       while (true) {
         long w0 = System.nanoTime();
         try {

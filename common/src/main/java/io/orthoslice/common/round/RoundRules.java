@@ -13,9 +13,13 @@ import io.orthoslice.common.wire.WirePrecision;
  * @param wire how the updates and the broadcast travel (see {@link WirePrecision})
  * @param density the fraction of every change's entries a lossy wire sends (the largest; the rest
  *     waits in the error feedback); 1 sends them all
+ * @param roundWarmup local steps over which every round ramps the learning rate up again (linearly, to
+ *     the run's schedule at step W - 1); 0 trains every local step at the schedule's rate. A worker whose
+ *     optimizer restarts each round takes its largest steps first (Adam's first update has size lr in
+ *     every coordinate), which a ramp tempers.
  */
 public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState, WirePrecision wire,
-    double density) {
+    double density, int roundWarmup) {
 
   public RoundRules {
     if (merge == null || innerState == null || wire == null) {
@@ -30,6 +34,14 @@ public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState
     if (sliceRounds < 1) {
       throw new IllegalArgumentException("slice-rounds must be >= 1, got " + sliceRounds);
     }
+    if (roundWarmup < 0) {
+      throw new IllegalArgumentException("round-warmup must be >= 0 local steps, got " + roundWarmup);
+    }
+  }
+
+  /** Rules without a warm-up per round. */
+  public RoundRules(MergeRule merge, int sliceRounds, InnerState innerState, WirePrecision wire, double density) {
+    this(merge, sliceRounds, innerState, wire, density, 0);
   }
 
   /** Rules whose wire sends every entry. */
@@ -53,5 +65,16 @@ public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState
       throw new IllegalArgumentException("round must be >= 0, got " + round);
     }
     return round / sliceRounds;
+  }
+
+  /**
+   * The factor on the schedule's learning rate at local step {@code localStep} (0-based) of a round:
+   * {@code min(1, (localStep + 1) / roundWarmup)}, or 1 without a warm-up per round.
+   */
+  public double lrFactor(int localStep) {
+    if (localStep < 0) {
+      throw new IllegalArgumentException("local step must be >= 0, got " + localStep);
+    }
+    return roundWarmup == 0 ? 1.0 : Math.min(1.0, (localStep + 1.0) / roundWarmup);
   }
 }

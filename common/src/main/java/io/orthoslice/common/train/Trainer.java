@@ -121,6 +121,17 @@ public final class Trainer implements AutoCloseable {
    * seqLen+1 tokens each, flat and row-major.
    */
   public StepStats step(long[] tokens) {
+    return step(tokens, 1.0);
+  }
+
+  /**
+   * {@link #step(long[])} at {@code lrFactor} times the schedule's learning rate (a distributed
+   * round's own warm-up, {@code RoundRules.lrFactor}); the stats report the rate applied.
+   */
+  public StepStats step(long[] tokens, double lrFactor) {
+    if (!(lrFactor > 0 && lrFactor <= 1)) {
+      throw new IllegalArgumentException("lr factor must be in (0, 1], got " + lrFactor);
+    }
     int window = config.seqLen() + 1;
     int perMicro = config.microBatch() * window;
     if (tokens.length != perMicro * config.gradAccum()) {
@@ -128,7 +139,7 @@ public final class Trainer implements AutoCloseable {
           + " tokens (grad-accum x batch-size x (seq-len+1)), got " + tokens.length);
     }
     DataType compute = config.precision().compute();
-    double lr = schedule.at(step);
+    double lr = schedule.at(step) * lrFactor;
     StepStats stats;
     try (NDManager scope = root.newSubManager()) {
       for (ParameterTrainer p : params.values()) {

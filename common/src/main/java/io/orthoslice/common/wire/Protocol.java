@@ -9,12 +9,13 @@ package io.orthoslice.common.wire;
 public final class Protocol {
 
   /**
-   * Version 4: a projected matrix's trained factor travels as {@code <param>#B} (DESIGN's name for
+   * Version 5: the run spec carries the warm-up per round ({@code round_warmup}), which an older
+   * worker would ignore. Version 4: a projected matrix's trained factor travels as {@code <param>#B} (DESIGN's name for
    * it; {@code #A} before). Version 3: every call of a joined worker carries the worker key its Join returned. Version 2: a
    * round's projections derive from its projection draw (slices may live several rounds); the run
    * spec carries the merge rule, the slice lifetime and the inner-state policy.
    */
-  public static final int VERSION = 4;
+  public static final int VERSION = 5;
 
   /** The longest worker name a Join may carry, in bytes of UTF-8. */
   public static final int MAX_WORKER_NAME_BYTES = 128;

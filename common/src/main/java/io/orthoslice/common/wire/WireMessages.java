@@ -45,6 +45,7 @@ public final class WireMessages {
           .setInnerState(r.rules().innerState().label())
           .setWirePrecision(r.rules().wire().label())
           .setWireDensity(r.rules().density())
+          .setRoundWarmup(r.rules().roundWarmup())
           .build();
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot write the run description as JSON: " + e.getMessage(), e);
@@ -67,7 +68,7 @@ public final class WireMessages {
           intOr(hf.get("eos_token_id")), train, RoundMode.parse(s.getMode()), s.getRank(), s.getLocalSteps(),
           s.getTotalRounds(), s.getDatasetId(), new RoundRules(MergeRule.parse(s.getMergeRule()), s.getSliceRounds(),
               InnerState.parse(s.getInnerState()), WirePrecision.parse(s.getWirePrecision()),
-              s.getWireDensity()));
+              s.getWireDensity(), s.getRoundWarmup()));
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException("the coordinator's run spec holds malformed JSON: " + e.getOriginalMessage());
     }

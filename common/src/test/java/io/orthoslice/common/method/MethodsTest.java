@@ -120,6 +120,42 @@ class MethodsTest {
     assertEquals("-D" + AdapterMatrix.ARRANGEMENT_PROPERTY + "=fused: allowed are factored and merged", e.getMessage());
   }
 
+  /**
+   * A step at an lr factor (a distributed round's own warm-up) is a step of the schedule scaled by it:
+   * factor 0.5 on lr 1e-2 -> 1e-3 gives the weights of lr 5e-3 -> 5e-4, bit for bit (halving is
+   * exact in binary), and the stats report the rate applied.
+   */
+  @Test
+  void aStepAtAnLrFactorIsAStepOfTheScaledSchedule() {
+    MethodSpec spec = new MethodSpec(MethodSpec.Method.ADAPTER, "orthogonal", 8, 25, MethodSpec.StatePolicy.CARRY,
+        MethodSpec.Optimizer.ADAMW, "fp32", 1.0);
+    TrainConfig cfg = TrainConfig.defaults(6).withBatch(16, 4, 1).withMethod(spec);
+    float[][] halved = weightsAfterThreeSteps(cfg.withOptim(1e-2, 1e-3, 0.1, 1.0), 0.5);
+    float[][] scaled = weightsAfterThreeSteps(cfg.withOptim(5e-3, 5e-4, 0.1, 1.0), 1.0);
+    float[][] full = weightsAfterThreeSteps(cfg.withOptim(1e-2, 1e-3, 0.1, 1.0), 1.0);
+    boolean differs = false;
+    for (int i = 0; i < halved.length; i++) {
+      assertArrayEquals(scaled[i], halved[i], "parameter " + i);
+      differs |= !java.util.Arrays.equals(full[i], halved[i]);
+    }
+    assertTrue(differs, "the factor must change the trajectory");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> weightsAfterThreeSteps(cfg, 1.5));
+    assertEquals("lr factor must be in (0, 1], got 1.5", e.getMessage());
+  }
+
+  private static float[][] weightsAfterThreeSteps(TrainConfig cfg, double lrFactor) {
+    NDManager root = NDManager.newBaseManager();
+    Map<String, NDArray> w = ModelInit.initialize(MODEL, 5, root, cfg.precision().master());
+    try (Trainer t = new Trainer(MODEL, cfg, root, TrainingMethods.build(MODEL, cfg, w, root));
+        NDManager scope = root.newSubManager()) {
+      for (int s = 0; s < 3; s++) {
+        assertEquals(cfg.schedule().at(s) * lrFactor, t.step(batch(s, cfg), lrFactor).lr(), 0.0);
+      }
+      return t.effectiveWeights(scope).values().stream().map(NDArray::toFloatArray).toArray(float[][]::new);
+    }
+  }
+
   private static double[] losses(TrainConfig cfg, Thread reuse) {
     NDManager root = NDManager.newBaseManager();
     Map<String, NDArray> w = ModelInit.initialize(MODEL, 5, root, cfg.precision().master());

@@ -24,8 +24,9 @@ class WireMessagesTest {
   void recordsRoundTripThroughTheirMessages() {
     RunDescription run = new RunDescription("run-1", LlamaConfig.preset("tiny").withVocabSize(257), 1, 2,
         TrainConfig.defaults(60).withSeed(9), RoundMode.SAME, 8, 15, 4, "ds",
-        new RoundRules(MergeRule.parse("mean*2"), 3, InnerState.TRANSPORT));
+        new RoundRules(MergeRule.parse("mean*2"), 3, InnerState.TRANSPORT, WirePrecision.INT8, 0.25, 7));
     assertEquals(run, WireMessages.fromProto(WireMessages.toProto(run)));
+    assertEquals(7, WireMessages.toProto(run).getRoundWarmup());
 
     Assignment a = new Assignment(false, 3, 4, 1, 9, 15, 3, 45, 120, 0xabcdef, 1234, 1);
     assertEquals(a, WireMessages.fromProto(WireMessages.toProto(a)));

@@ -89,6 +89,9 @@ final class LaunchCommand implements Callable<Integer> {
   @Option(names = "--wire-density", description = "On a lossy wire, the fraction of every change's entries sent"
       + " (the coordinator's default: 1).")
   Double wireDensity;
+  @Option(names = "--round-warmup", paramLabel = "W", description = "Ramp the learning rate up again over the first W"
+      + " local steps of every round (the coordinator's default: 0, none).")
+  Integer roundWarmup;
   @Option(names = "--coordinator-arg", paramLabel = "ARG", description = "Extra coordinator argument (repeatable), e.g. --coordinator-arg=--outer-momentum=0.9.")
   List<String> extraCoordinator = new ArrayList<>();
 
@@ -168,9 +171,13 @@ final class LaunchCommand implements Callable<Integer> {
       new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET, wire == null ? WirePrecision.F32 : WirePrecision.parse(wire),
           wireDensity == null ? 1.0 : wireDensity); // the coordinator's own checks of the pair
     }
+    if (roundWarmup != null && (roundWarmup < 0 || roundWarmup > localSteps)) {
+      throw new IllegalArgumentException("--round-warmup must be in [0, --local-steps " + localSteps + "], got "
+          + roundWarmup);
+    }
     for (Object[] o : new Object[][] {{"--merge", merge}, {"--slice-rounds", sliceRounds},
         {"--inner-state", innerState}, {"--outer-lr", outerLr}, {"--outer-momentum", outerMomentum},
-        {"--wire", wire}, {"--wire-density", wireDensity}}) {
+        {"--wire", wire}, {"--wire-density", wireDensity}, {"--round-warmup", roundWarmup}}) {
       if (o[1] != null) {
         c.addAll(List.of((String) o[0], o[1].toString()));
       }

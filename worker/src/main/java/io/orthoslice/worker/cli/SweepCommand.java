@@ -67,6 +67,13 @@ final class SweepCommand implements Callable<Integer> {
   @Option(names = "--wire-density", split = ",", defaultValue = "1",
       description = "Fractions of a change's entries a lossy wire sends (f32 cells: 1). Default: ${DEFAULT-VALUE}.")
   List<Double> densities;
+  @Option(names = "--scale", split = ",", defaultValue = "1", description = "Adapter scales alpha of W + alpha B P^T"
+      + " (projected modes; Adam makes alpha act as a learning-rate factor on the projected matrices only)."
+      + " Default: ${DEFAULT-VALUE}.")
+  List<Double> scales;
+  @Option(names = "--round-warmup", split = ",", defaultValue = "0", description = "Local steps of the learning-rate"
+      + " ramp every round starts with (0: none). Default: ${DEFAULT-VALUE}.")
+  List<Integer> roundWarmups;
   @Option(names = "--preset", defaultValue = DistributedDefaults.PRESET, description = "Default: ${DEFAULT-VALUE}.")
   String preset;
   @Option(names = "--seq-len", defaultValue = DistributedDefaults.SEQ_LEN, description = "Default: ${DEFAULT-VALUE}.")
@@ -105,7 +112,7 @@ final class SweepCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     SweepSpec spec = new SweepSpec(preset, seqLen, batchSize, rounds, localSteps, evalBatches, evalEvery,
         data == null ? null : data.toString(), tokenizer, gpu, threads, modes, workers, rank, fixedKr, merges,
-        sliceRounds, innerStates, outerLrs, outerMomentums, wires, densities, lrs, seeds);
+        sliceRounds, innerStates, outerLrs, outerMomentums, wires, densities, scales, roundWarmups, lrs, seeds);
     List<String> jvm = reportOnly ? List.of() : LaunchCommand.childJvm(LaunchCommand.parameters(preset, tokenizer, data));
     SweepRunner runner = new SweepRunner(spec, output, jvm, System.out);
     List<CellResult> results = reportOnly ? reportable(spec, runner) : runner.run();

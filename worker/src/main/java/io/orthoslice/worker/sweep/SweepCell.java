@@ -13,19 +13,36 @@ import java.util.Locale;
  * @param merge "sum" or "mean" (resolved: never "auto")
  * @param wire the wire precision, f32 | f16 | int8 (a cell recorded before it existed is f32)
  * @param density the fraction of a change's entries a lossy wire sends (recorded before it existed: 1)
+ * @param scale the adapter scale alpha of W + alpha B P^T (recorded before it existed: 1)
+ * @param roundWarmup local steps of the learning-rate ramp every round starts with (0: none, also
+ *     for a cell recorded before it existed)
  */
 public record SweepCell(String mode, int workers, int rank, String merge, int sliceRounds, String innerState,
-    double outerLr, double outerMomentum, String wire, double density, double lr, long seed) {
+    double outerLr, double outerMomentum, String wire, double density, double scale, int roundWarmup, double lr,
+    long seed) {
 
   public SweepCell {
     wire = wire == null ? "f32" : WirePrecision.parse(wire).label();
     density = density == 0 ? 1 : density;
+    scale = scale == 0 ? 1 : scale;
+  }
+
+  /** A cell at adapter scale 1 without a warm-up per round. */
+  public SweepCell(String mode, int workers, int rank, String merge, int sliceRounds, String innerState,
+      double outerLr, double outerMomentum, String wire, double density, double lr, long seed) {
+    this(mode, workers, rank, merge, sliceRounds, innerState, outerLr, outerMomentum, wire, density, 1, 0, lr, seed);
   }
 
   /** A cell on the exact float32 wire. */
   public SweepCell(String mode, int workers, int rank, String merge, int sliceRounds, String innerState,
       double outerLr, double outerMomentum, double lr, long seed) {
     this(mode, workers, rank, merge, sliceRounds, innerState, outerLr, outerMomentum, "f32", 1, lr, seed);
+  }
+
+  /** This cell with another seed (a seed of the second phase, at the first phase's best lr). */
+  public SweepCell withSeed(long s) {
+    return new SweepCell(mode, workers, rank, merge, sliceRounds, innerState, outerLr, outerMomentum, wire, density,
+        scale, roundWarmup, lr, s);
   }
 
   /** The configuration a table row reports, lr and seed aside: mode and its levers. */
@@ -49,14 +66,24 @@ public record SweepCell(String mode, int workers, int rank, String merge, int sl
     if (density != 1) {
       g.append(", density ").append(num(density));
     }
+    if (scale != 1) {
+      g.append(", scale ").append(num(scale));
+    }
+    if (roundWarmup != 0) {
+      g.append(", round warm-up ").append(roundWarmup);
+    }
     return g.toString();
   }
 
-  /** A file-name-safe identity, unique within a sweep (an f32 cell's is what it was before the wire axis). */
+  /**
+   * A file-name-safe identity, unique within a sweep; a cell at the defaults of a later axis (f32, density
+   * 1, scale 1, no round warm-up) keeps the identity it had before that axis existed.
+   */
   public String slug() {
     return String.format(Locale.ROOT, "%s-k%d-r%d-%s-s%d-%s-o%s-m%s-lr%s-seed%d", mode, workers, rank, merge,
         sliceRounds, innerState, num(outerLr), num(outerMomentum), num(lr), seed)
-        + (wire.equals("f32") ? "" : "-w" + wire) + (density == 1 ? "" : "-d" + num(density));
+        + (wire.equals("f32") ? "" : "-w" + wire) + (density == 1 ? "" : "-d" + num(density))
+        + (scale == 1 ? "" : "-a" + num(scale)) + (roundWarmup == 0 ? "" : "-rw" + roundWarmup);
   }
 
   /** The coordinator arguments that make this cell (the sweep adds the shared ones). */
@@ -64,9 +91,9 @@ public record SweepCell(String mode, int workers, int rank, String merge, int sl
     List<String> a = new ArrayList<>(List.of("--mode", mode, "--rank", Integer.toString(rank), "--lr", num(lr),
         "--min-lr", num(lr / 10), "--seed", Long.toString(seed), "--inner-state", innerState,
         "--outer-lr", num(outerLr), "--outer-momentum", num(outerMomentum), "--wire", wire,
-        "--wire-density", num(density)));
+        "--wire-density", num(density), "--round-warmup", Integer.toString(roundWarmup)));
     if (!mode.equals("full")) {
-      a.addAll(List.of("--merge", merge, "--slice-rounds", Integer.toString(sliceRounds)));
+      a.addAll(List.of("--merge", merge, "--slice-rounds", Integer.toString(sliceRounds), "--scale", num(scale)));
     }
     return a;
   }

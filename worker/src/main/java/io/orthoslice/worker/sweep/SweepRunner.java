@@ -119,8 +119,7 @@ public final class SweepRunner {
         List<SweepCell> second = new ArrayList<>();
         for (SweepCell best : SweepReport.bestLr(results(first)).values()) {
           for (long seed : spec.seeds().subList(1, spec.seeds().size())) {
-            second.add(new SweepCell(best.mode(), best.workers(), best.rank(), best.merge(), best.sliceRounds(),
-                best.innerState(), best.outerLr(), best.outerMomentum(), best.wire(), best.density(), best.lr(), seed));
+            second.add(best.withSeed(seed));
           }
         }
         bar.maxHint(cost(first) + cost(second));

@@ -11,9 +11,10 @@ import java.util.Map;
 
 /**
  * A sweep: the settings every cell shares and the axes of its grid. Cells are every combination of
- * mode x workers x merge x slice-rounds x inner-state x outer lr x outer momentum x lr x seed; the
+ * mode x workers x merge x slice-rounds x inner-state x outer lr x outer momentum x wire x density x
+ * adapter scale x round warm-up x lr x seed; the
  * rank is {@code rank}, or {@code fixedKr / K} to keep K r constant (the shape of the paper's Table 4).
- * Mode full has no merge rule or slices: its cells take one of each.
+ * Mode full has no merge rule, slices or adapter scale: its cells take one of each.
  *
  * @param merges "auto" (each mode's own rule), "sum", "mean"
  * @param gpu the GPU index every worker of a cell trains on, or -1 for the CPU
@@ -41,6 +42,8 @@ public record SweepSpec(
     List<Double> outerMomentums,
     List<String> wires,
     List<Double> densities,
+    List<Double> scales,
+    List<Integer> roundWarmups,
     List<Double> lrs,
     List<Long> seeds) {
 
@@ -64,6 +67,15 @@ public record SweepSpec(
     nonEmpty("wire-density", densities);
     if (densities.stream().anyMatch(d -> !(d > 0 && d <= 1))) {
       throw new IllegalArgumentException("--wire-density values must be in (0, 1], got " + densities);
+    }
+    nonEmpty("scale", scales);
+    if (scales.stream().anyMatch(v -> !(v > 0))) {
+      throw new IllegalArgumentException("--scale values must be > 0, got " + scales);
+    }
+    nonEmpty("round-warmup", roundWarmups);
+    if (roundWarmups.stream().anyMatch(w -> w < 0 || w > localSteps)) {
+      throw new IllegalArgumentException("--round-warmup values must be in [0, --local-steps " + localSteps
+          + "], got " + roundWarmups);
     }
     nonEmpty("lr", lrs);
     nonEmpty("seeds", seeds);
@@ -98,6 +110,8 @@ public record SweepSpec(
     outerMomentums = List.copyOf(outerMomentums);
     wires = List.copyOf(wires);
     densities = List.copyOf(densities);
+    scales = List.copyOf(scales);
+    roundWarmups = List.copyOf(roundWarmups);
     lrs = List.copyOf(lrs);
     seeds = List.copyOf(seeds);
   }
@@ -139,11 +153,15 @@ public record SweepSpec(
                   for (String wire : wires) {
                     // A density below 1 needs a lossy wire: f32 cells send every entry.
                     for (double density : WirePrecision.parse(wire).lossy() ? densities : List.of(1.0)) {
-                      for (double lr : withLrs) {
-                        for (long seed : withSeeds) {
-                          SweepCell c = new SweepCell(m.label(), k, m == RoundMode.FULL ? 0 : rankFor(k), rule, s,
-                              InnerState.parse(inner).label(), olr, om, wire, density, lr, seed);
-                          out.putIfAbsent(c.slug(), c);
+                      for (double scale : m == RoundMode.FULL ? List.of(1.0) : scales) {
+                        for (int warm : roundWarmups) {
+                          for (double lr : withLrs) {
+                            for (long seed : withSeeds) {
+                              SweepCell c = new SweepCell(m.label(), k, m == RoundMode.FULL ? 0 : rankFor(k), rule,
+                                  s, InnerState.parse(inner).label(), olr, om, wire, density, scale, warm, lr, seed);
+                              out.putIfAbsent(c.slug(), c);
+                            }
+                          }
                         }
                       }
                     }

@@ -16,7 +16,8 @@ class SweepReportTest {
   private static SweepSpec spec(List<String> modes, List<Integer> workers, List<String> merges, List<Double> lrs,
       List<Long> seeds) {
     return new SweepSpec("tiny", 64, 8, 4, 5, 2, 1, null, "byte", -1, 1, modes, workers, 0, 64, merges, List.of(1, 4),
-        List.of("reset"), List.of(1.0), List.of(0.0), List.of("f32"), List.of(1.0), lrs, seeds);
+        List.of("reset"), List.of(1.0), List.of(0.0), List.of("f32"), List.of(1.0), List.of(1.0), List.of(0), lrs,
+        seeds);
   }
 
   private static CellResult result(SweepCell c, double... ppl) {
@@ -39,6 +40,40 @@ class SweepReportTest {
     assertTrue(cells.stream().filter(c -> c.mode().equals("orthogonal")).allMatch(c -> c.rank() == 64 / c.workers()));
     assertTrue(cells.stream().filter(c -> c.mode().equals("full")).allMatch(c -> c.sliceRounds() == 1
         && c.merge().equals("mean") && c.rank() == 0));
+  }
+
+  /**
+   * The adapter scale and the round warm-up are axes of their own, mode full takes only scale 1, and a
+   * cell recorded before the axes existed reads back at their defaults under the identity it had, so
+   * an old sweep resumes without running its cells again.
+   */
+  @Test
+  void theScaleAndRoundWarmupAxesLeaveOldCellsAsTheyWere(@TempDir Path dir) throws Exception {
+    SweepSpec s = new SweepSpec("tiny", 64, 8, 4, 5, 2, 1, null, "byte", -1, 1, List.of("same", "full"), List.of(4),
+        0, 64, List.of("mean"), List.of(1), List.of("reset"), List.of(1.0), List.of(0.0), List.of("f32"),
+        List.of(1.0), List.of(1.0, 2.0), List.of(0, 5), List.of(1e-3), List.of(42L));
+    List<SweepCell> cells = s.cells(s.lrs(), s.seeds());
+    assertEquals(List.of("same-k4-r16-mean-s1-reset-o1-m0-lr0.001-seed42",
+        "same-k4-r16-mean-s1-reset-o1-m0-lr0.001-seed42-rw5", "same-k4-r16-mean-s1-reset-o1-m0-lr0.001-seed42-a2",
+        "same-k4-r16-mean-s1-reset-o1-m0-lr0.001-seed42-a2-rw5", "full-k4-r0-mean-s1-reset-o1-m0-lr0.001-seed42",
+        "full-k4-r0-mean-s1-reset-o1-m0-lr0.001-seed42-rw5"), cells.stream().map(SweepCell::slug).toList());
+    SweepCell both = cells.get(3);
+    assertEquals("same mean, scale 2, round warm-up 5", both.group());
+    String args = String.join(" ", both.coordinatorArgs());
+    assertTrue(args.contains("--round-warmup 5") && args.contains("--scale 2"), args);
+    assertEquals(both.withSeed(43).slug(), both.slug().replace("seed42", "seed43"));
+
+    Path old = dir.resolve("cells.jsonl");
+    Files.writeString(old, "{\"cell\":{\"mode\":\"orthogonal\",\"workers\":8,\"rank\":32,\"merge\":\"mean\","
+        + "\"sliceRounds\":1,\"innerState\":\"reset\",\"outerLr\":1.0,\"outerMomentum\":0.0,\"wire\":\"f32\","
+        + "\"density\":1.0,\"lr\":0.002,\"seed\":44},\"status\":\"ok\",\"error\":\"\",\"initialPerplexity\":270.8,"
+        + "\"perplexityByRound\":[35.2,13.3],\"tokens\":1638400,\"bytesPerRoundPerWorker\":1.5300608E7,"
+        + "\"seconds\":488.6,\"runDir\":\"x\"}\n");
+    SweepCell back = SweepRunner.readCells(old).get(0).cell();
+    assertEquals(1.0, back.scale());
+    assertEquals(0, back.roundWarmup());
+    assertEquals("orthogonal-k8-r32-mean-s1-reset-o1-m0-lr0.002-seed44", back.slug());
+    assertEquals("orthogonal mean", back.group());
   }
 
   @Test
