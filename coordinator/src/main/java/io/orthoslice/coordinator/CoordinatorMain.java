@@ -227,10 +227,7 @@ public final class CoordinatorMain implements Callable<Integer> {
         out.flush();
       }
       RoundMode m = RoundMode.parse(mode);
-      if (roundWarmup > localSteps) {
-        throw new IllegalArgumentException("--round-warmup " + roundWarmup + " exceeds --local-steps " + localSteps
-            + "; it must be in [0, local steps]");
-      }
+      RoundRules.requireRoundWarmup(roundWarmup, localSteps);
       long steps = (long) rounds * localSteps;
       TrainConfig train = new TrainConfig(seqLen, batchSize, 1, steps, warmup < 0 ? Math.max(1, steps / 10) : warmup,
           lr, minLr, 0.9, 0.95, 1e-8, weightDecay, gradClip, seed, Precision.FP32,

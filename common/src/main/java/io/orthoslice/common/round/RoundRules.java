@@ -59,6 +59,17 @@ public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState
     return new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET);
   }
 
+  /**
+   * Refuses a warm-up per round outside {@code [0, localSteps]} (the coordinator's, launch's and the
+   * sweep's check, so the message is one).
+   */
+  public static void requireRoundWarmup(int roundWarmup, int localSteps) {
+    if (roundWarmup < 0 || roundWarmup > localSteps) {
+      throw new IllegalArgumentException("--round-warmup must be in [0, --local-steps " + localSteps + "], got "
+          + roundWarmup);
+    }
+  }
+
   /** The draw index round {@code round}'s projectors derive from. */
   public long draw(long round) {
     if (round < 0) {

@@ -30,5 +30,8 @@ class RoundRulesTest {
     assertEquals("round-warmup must be >= 0 local steps, got -1", e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> RoundRules.defaultsFor(RoundMode.SAME).lrFactor(-2));
     assertEquals("local step must be >= 0, got -2", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> RoundRules.requireRoundWarmup(16, 15));
+    assertEquals("--round-warmup must be in [0, --local-steps 15], got 16", e.getMessage());
+    RoundRules.requireRoundWarmup(15, 15);
   }
 }

@@ -171,9 +171,8 @@ final class LaunchCommand implements Callable<Integer> {
       new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET, wire == null ? WirePrecision.F32 : WirePrecision.parse(wire),
           wireDensity == null ? 1.0 : wireDensity); // the coordinator's own checks of the pair
     }
-    if (roundWarmup != null && (roundWarmup < 0 || roundWarmup > localSteps)) {
-      throw new IllegalArgumentException("--round-warmup must be in [0, --local-steps " + localSteps + "], got "
-          + roundWarmup);
+    if (roundWarmup != null) {
+      RoundRules.requireRoundWarmup(roundWarmup, localSteps);
     }
     for (Object[] o : new Object[][] {{"--merge", merge}, {"--slice-rounds", sliceRounds},
         {"--inner-state", innerState}, {"--outer-lr", outerLr}, {"--outer-momentum", outerMomentum},

@@ -4,6 +4,7 @@ import io.orthoslice.common.round.InnerState;
 import io.orthoslice.common.wire.WirePrecision;
 import io.orthoslice.common.round.MergeRule;
 import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.round.RoundRules;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -73,10 +74,7 @@ public record SweepSpec(
       throw new IllegalArgumentException("--scale values must be > 0, got " + scales);
     }
     nonEmpty("round-warmup", roundWarmups);
-    if (roundWarmups.stream().anyMatch(w -> w < 0 || w > localSteps)) {
-      throw new IllegalArgumentException("--round-warmup values must be in [0, --local-steps " + localSteps
-          + "], got " + roundWarmups);
-    }
+    roundWarmups.forEach(w -> RoundRules.requireRoundWarmup(w, localSteps));
     nonEmpty("lr", lrs);
     nonEmpty("seeds", seeds);
     modes.forEach(RoundMode::parse);
