@@ -166,6 +166,7 @@ final class RoundDriver {
 
   void shutdown() {
     thread.shutdownNow();
+    planner.close();
     try {
       thread.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {

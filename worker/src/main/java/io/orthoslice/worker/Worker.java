@@ -6,6 +6,7 @@ import io.orthoslice.common.config.DeviceSpec;
 import io.orthoslice.common.round.DeltaBroadcast;
 import io.orthoslice.common.round.FactoredUpdates;
 import io.orthoslice.common.round.RoundPlan;
+import io.orthoslice.common.round.RoundPlanCache;
 import io.orthoslice.common.data.TokenWindows;
 import io.orthoslice.common.wire.Assignment;
 import io.orthoslice.common.wire.RunDescription;
@@ -109,7 +110,8 @@ public final class Worker implements AutoCloseable {
     double lastLoss = Double.NaN;
     RoundPlan lastPlan = null;
     // Training runs on the worker's own device (every --gpus entry of a launch is one), never DJL's default.
-    try (LocalTraining local = new LocalTraining(run.model(), DeviceSpec.parse(device), run.train(), run.rules())) {
+    try (LocalTraining local = new LocalTraining(run.model(), DeviceSpec.parse(device), run.train(), run.rules());
+        RoundPlanCache plans = new RoundPlanCache(run.model())) {
       while (true) {
         long w0 = System.nanoTime();
         try {
@@ -144,10 +146,12 @@ public final class Worker implements AutoCloseable {
           // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
           // checksum mismatch means the two sides would train and merge different subspaces, so it
           // stops the worker rather than diverge silently.
+          // The next draw's plan is drawn in the background while this round trains (RoundPlanCache).
           RoundPlan plan = !run.mode().projected() ? null
-              : lastPlan != null && lastPlan.draw() == a.projectionDraw() && lastPlan.runSeed() == a.runSeed()
-                  && lastPlan.participants() == a.participants() ? lastPlan
-              : RoundPlan.of(run.model(), run.mode(), a.runSeed(), a.projectionDraw(), a.participants(), run.rank());
+              : plans.get(run.mode(), a.runSeed(), a.projectionDraw(), a.participants(), run.rank());
+          if (plan != null) {
+            plans.prefetch(run.mode(), a.runSeed(), run.rules().draw(a.round() + 1), a.participants(), run.rank());
+          }
           lastPlan = plan;
           int checksum = plan == null ? 0 : plan.checksum(a.slot());
           if (checksum != a.sliceChecksum()) {
