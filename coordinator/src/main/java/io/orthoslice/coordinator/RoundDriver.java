@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -138,6 +139,11 @@ final class RoundDriver {
    * forever in its merge (seen with a 50k vocabulary under launch's 1 GiB coordinator heap).
    */
   private void stop(Throwable e, String what) {
+    if (e instanceof RejectedExecutionException && thread.isShutdown()) {
+      // shutdown() came while this task was still scheduling the next one: the run is ending anyway.
+      LOG.debug("{}: not continued, the coordinator is shutting down", what);
+      return;
+    }
     String why = e instanceof OutOfMemoryError
         ? what + " ran out of memory (" + e.getMessage() + "; this coordinator's heap is "
             + (Runtime.getRuntime().maxMemory() >> 20) + " MiB): give it more with -Xmx, e.g."
@@ -166,11 +172,11 @@ final class RoundDriver {
 
   void shutdown() {
     thread.shutdownNow();
-    planner.close();
     try {
       thread.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    planner.close();
   }
 }

@@ -8,6 +8,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * The plans of the current draw and of the next one, the next drawn in the background while the
@@ -82,8 +83,12 @@ public final class RoundPlanCache implements AutoCloseable {
       return;
     }
     Key key = new Key(mode, runSeed, draw, participants, rank);
-    plans.computeIfAbsent(key, k -> CompletableFuture.supplyAsync(
-        () -> drawer.draw(mode, runSeed, draw, participants, rank), background));
+    try {
+      plans.computeIfAbsent(key, k -> CompletableFuture.supplyAsync(
+          () -> drawer.draw(mode, runSeed, draw, participants, rank), background));
+    } catch (RejectedExecutionException e) {
+      // Closed: a prefetch is only a head start, the plan is drawn on demand if it is ever asked for.
+    }
   }
 
   private static RoundPlan join(CompletableFuture<RoundPlan> plan) {

@@ -56,6 +56,16 @@ class RoundPlanCacheTest {
   }
 
   @Test
+  void afterCloseAPrefetchIsDroppedQuietlyAndAPlanIsStillDrawnOnDemand() {
+    RoundPlanCache cache = counting();
+    cache.close();
+    cache.prefetch(RoundMode.SAME, 42, 1, 2, 8);
+    RoundPlan plan = cache.get(RoundMode.SAME, 42, 1, 2, 8);
+    assertEquals(List.of("1@" + Thread.currentThread().getName()), draws);
+    assertEquals(RoundPlan.of(TINY, RoundMode.SAME, 42, 1, 2, 8).checksum(1), plan.checksum(1));
+  }
+
+  @Test
   void aPrefetchOfSlicesThatCannotExistFailsAtItsGetWithRoundPlansMessage() {
     // tiny: d = 64, so 8 workers x rank 16 = 128 orthogonal columns do not fit.
     String direct = assertThrows(IllegalArgumentException.class,
