@@ -69,6 +69,8 @@ public final class SweepPlots {
     }
     if (ks.size() > 1) {
       XYChart c = chart(title + ": final perplexity against workers", "workers K", "final validation perplexity");
+      // Outside: inside, the legend hides the far-right points of the lines that rise with K.
+      c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
       List<String> groups = rows.stream().map(SweepReport.Row::group).distinct().toList();
       for (String g : groups) {
         List<SweepReport.Row> line = rows.stream().filter(r -> r.group().equals(g)).toList();
