@@ -145,13 +145,11 @@ public final class Worker implements AutoCloseable {
           }
           // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
           // checksum mismatch means the two sides would train and merge different subspaces, so it
-          // stops the worker rather than diverge silently.
-          // The next draw's plan is drawn in the background while this round trains (RoundPlanCache).
+          // stops the worker rather than diverge silently. The next draw's plan is drawn in the background
+          // while this round trains (a no-op in mode full).
           RoundPlan plan = !run.mode().projected() ? null
               : plans.get(run.mode(), a.runSeed(), a.projectionDraw(), a.participants(), run.rank());
-          if (plan != null) {
-            plans.prefetch(run.mode(), a.runSeed(), run.rules().draw(a.round() + 1), a.participants(), run.rank());
-          }
+          plans.prefetch(run.mode(), a.runSeed(), run.rules().draw(a.round() + 1), a.participants(), run.rank());
           lastPlan = plan;
           int checksum = plan == null ? 0 : plan.checksum(a.slot());
           if (checksum != a.sliceChecksum()) {
