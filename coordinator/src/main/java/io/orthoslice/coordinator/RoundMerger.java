@@ -1,13 +1,15 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.config.RoundMode;
+
 import io.orthoslice.common.round.DeltaBroadcast;
 import io.orthoslice.common.round.HostMerge;
 import io.orthoslice.common.round.WeightsChecksum;
 import io.orthoslice.common.wire.DeltaUpdate;
 import io.orthoslice.common.wire.TensorEncoding;
-import io.orthoslice.common.wire.WirePrecision;
+import io.orthoslice.common.config.WirePrecision;
 import io.orthoslice.common.wire.FactoredUpdate;
-import io.orthoslice.common.round.MergeRule;
+import io.orthoslice.common.config.MergeRule;
 import io.orthoslice.common.round.OuterNesterov;
 import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.RoundPlan;
@@ -32,7 +34,7 @@ final class RoundMerger {
 
   private final double alpha;
   private final MergeRule rule;
-  private final io.orthoslice.common.round.RoundMode mode;
+  private final io.orthoslice.common.config.RoundMode mode;
   private final OuterNesterov outer;
   private final boolean lossy;
   private final DeltaBroadcast broadcast; // null on the f32 wire

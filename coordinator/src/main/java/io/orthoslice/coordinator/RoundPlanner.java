@@ -2,7 +2,7 @@ package io.orthoslice.coordinator;
 
 import io.orthoslice.common.wire.Assignment;
 
-import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.config.RoundMode;
 import io.orthoslice.common.round.RoundPlan;
 import io.orthoslice.common.round.RoundPlanCache;
 import java.util.LinkedHashMap;

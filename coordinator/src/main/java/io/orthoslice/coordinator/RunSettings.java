@@ -1,9 +1,9 @@
 package io.orthoslice.coordinator;
 
 import io.orthoslice.common.model.LlamaConfig;
-import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.config.RoundMode;
 import io.orthoslice.common.round.RoundPlan;
-import io.orthoslice.common.round.RoundRules;
+import io.orthoslice.common.config.RoundRules;
 import io.orthoslice.common.config.MethodSpec;
 import io.orthoslice.common.config.TrainConfig;
 import java.time.Duration;

@@ -3,7 +3,7 @@ package io.orthoslice.coordinator;
 import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.common.wire.TensorEncoding;
-import io.orthoslice.common.wire.WirePrecision;
+import io.orthoslice.common.config.WirePrecision;
 import io.orthoslice.common.wire.WireTensor;
 import io.orthoslice.coordinator.CoordinatorException.Code;
 import io.orthoslice.proto.DType;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orthoslice.common.model.LlamaConfig;
-import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.config.RoundMode;
 import io.orthoslice.common.config.Precision;
 import io.orthoslice.common.config.TrainConfig;
 import java.io.PrintWriter;

@@ -1,6 +1,6 @@
 package io.orthoslice.worker;
 
-import io.orthoslice.common.round.RoundMode;
+import io.orthoslice.common.config.RoundMode;
 import io.orthoslice.common.config.Precision;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.coordinator.Coordinator;

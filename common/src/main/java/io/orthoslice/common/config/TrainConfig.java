@@ -36,7 +36,7 @@ public record TrainConfig(
       throw new IllegalArgumentException("grad-clip must be >= 0 (0 disables clipping), got " + gradClip);
     }
     schedule(lr, minLr, warmup, steps); // validates lr and min-lr
-    new io.orthoslice.common.optim.AdamW.Hyper(beta1, beta2, eps); // validates betas and eps
+    new AdamHyper(beta1, beta2, eps); // validates betas and eps
   }
 
   private static void positive(String name, long v) {

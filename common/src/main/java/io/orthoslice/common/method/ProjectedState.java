@@ -1,5 +1,7 @@
 package io.orthoslice.common.method;
 
+import io.orthoslice.common.config.AdamHyper;
+
 import io.orthoslice.common.config.MethodSpec;
 import io.orthoslice.common.tensor.Cast;
 import io.orthoslice.common.tensor.HostArrays;
@@ -39,7 +41,7 @@ final class ProjectedState implements AutoCloseable {
   final AdamW.State adam;
   private final List<Side> sides; // RIGHT before LEFT when both are present
   private final List<NDArray> projectors; // parallel to sides, each d x r
-  private final AdamW.Hyper hyper;
+  private final AdamHyper hyper;
   private final NDManager owner;
   private final DataType dtype;
   private long redraw = -1;
@@ -47,7 +49,7 @@ final class ProjectedState implements AutoCloseable {
   private final NDArray meta; // int64 [redraw, pendingIndex], kept current for checkpoints
 
   ProjectedState(ParameterSpec spec, int rank, ProjectionSource source, MethodSpec.StatePolicy policy,
-      AdamW.Hyper hyper, NDManager owner, DataType dtype) {
+      AdamHyper hyper, NDManager owner, DataType dtype) {
     this.spec = spec;
     List<Side> s = new ArrayList<>(source.sides(spec));
     s.sort((a, b) -> a == b ? 0 : a == Side.RIGHT ? -1 : 1);

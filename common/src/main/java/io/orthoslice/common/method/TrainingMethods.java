@@ -1,5 +1,7 @@
 package io.orthoslice.common.method;
 
+import io.orthoslice.common.config.AdamHyper;
+
 import io.orthoslice.common.config.MethodSpec;
 import io.orthoslice.common.config.TrainConfig;
 import ai.djl.ndarray.NDArray;
@@ -39,7 +41,7 @@ public final class TrainingMethods {
       Map<String, NDArray> weights, NDManager root, ProjectionSource projections) {
     MethodSpec m = config.method();
     validate(model, m);
-    AdamW adam = new AdamW(new AdamW.Hyper(config.beta1(), config.beta2(), config.eps()));
+    AdamW adam = new AdamW(new AdamHyper(config.beta1(), config.beta2(), config.eps()));
     DataType master = config.precision().master();
     FrozenBase.Format baseFormat = FrozenBase.parse(m.base());
     LinkedHashMap<String, ParameterTrainer> out = new LinkedHashMap<>();

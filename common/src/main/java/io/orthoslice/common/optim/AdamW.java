@@ -1,5 +1,7 @@
 package io.orthoslice.common.optim;
 
+import io.orthoslice.common.config.AdamHyper;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.orthoslice.common.kernels.Kernels;
@@ -14,21 +16,6 @@ import io.orthoslice.common.kernels.NativeKernels;
  * case lifts by the identity.
  */
 public final class AdamW {
-
-  /** Hyper-parameters; defaults are the paper's (beta1 0.9, beta2 0.95, wd 0.1). */
-  public record Hyper(double beta1, double beta2, double eps) {
-    public Hyper {
-      if (!(beta1 >= 0 && beta1 < 1)) {
-        throw new IllegalArgumentException("beta1 must be in [0, 1), got " + beta1);
-      }
-      if (!(beta2 >= 0 && beta2 < 1)) {
-        throw new IllegalArgumentException("beta2 must be in [0, 1), got " + beta2);
-      }
-      if (!(eps > 0)) {
-        throw new IllegalArgumentException("eps must be > 0, got " + eps);
-      }
-    }
-  }
 
   /** First and second moments of one tensor and its step count; arrays owned by a long-lived manager. */
   public static final class State implements AutoCloseable {
@@ -65,13 +52,13 @@ public final class AdamW {
     }
   }
 
-  private final Hyper hyper;
+  private final AdamHyper hyper;
 
-  public AdamW(Hyper hyper) {
+  public AdamW(AdamHyper hyper) {
     this.hyper = hyper;
   }
 
-  public Hyper hyper() {
+  public AdamHyper hyper() {
     return hyper;
   }
 
@@ -89,19 +76,19 @@ public final class AdamW {
     s.t++;
     // The same arithmetic as m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; m_hat / (sqrt(v_hat) + eps),
     // with each temporary closed as soon as it is used: at most two live at once.
-    try (NDArray t = g.mul(1 - hyper.beta1)) {
-      s.m.muli(hyper.beta1).addi(t);
+    try (NDArray t = g.mul(1 - hyper.beta1())) {
+      s.m.muli(hyper.beta1()).addi(t);
     }
     try (NDArray t = g.square()) {
-      s.v.muli(hyper.beta2).addi(t.muli(1 - hyper.beta2));
+      s.v.muli(hyper.beta2()).addi(t.muli(1 - hyper.beta2()));
     }
-    double bc1 = 1 - Math.pow(hyper.beta1, s.t);
-    double bc2 = 1 - Math.pow(hyper.beta2, s.t);
+    double bc1 = 1 - Math.pow(hyper.beta1(), s.t);
+    double bc2 = 1 - Math.pow(hyper.beta2(), s.t);
     NDArray denom;
     try (NDArray t = s.v.div(bc2)) {
       denom = t.sqrt();
     }
-    denom.addi(hyper.eps);
+    denom.addi(hyper.eps());
     NDArray out = s.m.div(bc1);
     out.divi(denom);
     denom.close();
@@ -116,7 +103,7 @@ public final class AdamW {
   public void step(NDArray w, NDArray g, State s, double lr, double weightDecay, double gradScale, NDManager scope) {
     if (Kernels.adamw()) {
       s.t++;
-      NativeKernels.adamw(w, g, s.m, s.v, s.t, lr, hyper.beta1, hyper.beta2, hyper.eps, weightDecay, gradScale);
+      NativeKernels.adamw(w, g, s.m, s.v, s.t, lr, hyper.beta1(), hyper.beta2(), hyper.eps(), weightDecay, gradScale);
       return;
     }
     if (weightDecay != 0) {

@@ -9,7 +9,7 @@ import io.orthoslice.common.projection.Projector;
 import io.orthoslice.common.projection.Side;
 import io.orthoslice.common.tensor.HostArrays;
 import io.orthoslice.common.wire.TensorEncoding;
-import io.orthoslice.common.wire.WirePrecision;
+import io.orthoslice.common.config.WirePrecision;
 import io.orthoslice.common.wire.WireTensor;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,5 +1,7 @@
 package io.orthoslice.common.round;
 
+import io.orthoslice.common.config.MergeRule;
+
 import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;

@@ -1,5 +1,8 @@
 package io.orthoslice.common.round;
 
+import io.orthoslice.common.config.RoundMode;
+import io.orthoslice.common.config.MergeRule;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.orthoslice.common.model.LlamaConfig;

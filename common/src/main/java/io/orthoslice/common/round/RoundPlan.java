@@ -1,5 +1,8 @@
 package io.orthoslice.common.round;
 
+import io.orthoslice.common.config.RoundMode;
+import io.orthoslice.common.config.RoundRules;
+
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.projection.OrthogonalSlices;

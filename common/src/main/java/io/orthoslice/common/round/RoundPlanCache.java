@@ -1,5 +1,7 @@
 package io.orthoslice.common.round;
 
+import io.orthoslice.common.config.RoundMode;
+
 import io.orthoslice.common.model.LlamaConfig;
 import java.util.Iterator;
 import java.util.Map;

@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+
 import io.orthoslice.common.method.MemoryUse;
 import io.orthoslice.common.method.TrainingMethods;
 import io.orthoslice.common.method.ParameterTrainer;

@@ -1,5 +1,7 @@
 package io.orthoslice.common.wire;
 
+import io.orthoslice.common.config.RoundRules;
+
 /**
  * One worker's part of a round, or the end of the run ({@link #FINISHED}).
  *

@@ -1,5 +1,7 @@
 package io.orthoslice.common.wire;
 
+import io.orthoslice.common.config.WirePrecision;
+
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -1,8 +1,8 @@
 package io.orthoslice.common.wire;
 
 import io.orthoslice.common.model.LlamaConfig;
-import io.orthoslice.common.round.RoundMode;
-import io.orthoslice.common.round.RoundRules;
+import io.orthoslice.common.config.RoundMode;
+import io.orthoslice.common.config.RoundRules;
 import io.orthoslice.common.config.TrainConfig;
 
 /**

@@ -1,5 +1,7 @@
 package io.orthoslice.common.wire;
 
+import io.orthoslice.common.config.WirePrecision;
+
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

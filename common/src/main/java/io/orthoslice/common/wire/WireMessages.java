@@ -1,12 +1,14 @@
 package io.orthoslice.common.wire;
 
+import io.orthoslice.common.config.WirePrecision;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.orthoslice.common.model.LlamaConfig;
-import io.orthoslice.common.round.InnerState;
-import io.orthoslice.common.round.MergeRule;
-import io.orthoslice.common.round.RoundMode;
-import io.orthoslice.common.round.RoundRules;
+import io.orthoslice.common.config.InnerState;
+import io.orthoslice.common.config.MergeRule;
+import io.orthoslice.common.config.RoundMode;
+import io.orthoslice.common.config.RoundRules;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.proto.RoundAssignment;
 import io.orthoslice.proto.RoundUpdateHeader;

@@ -1,5 +1,7 @@
 package io.orthoslice.common.method;
 
+import io.orthoslice.common.config.AdamHyper;
+
 import io.orthoslice.common.config.MethodSpec;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -27,7 +29,7 @@ class ProjectedStateTest {
     ProjectionSource source = ProjectionSource.twoSided(ProjectionKind.ORTHOGONAL, 42);
     try (NDManager nd = NDManager.newBaseManager();
         ProjectedState s = new ProjectedState(spec, 3, source, MethodSpec.StatePolicy.TRANSPORT,
-            new AdamW.Hyper(0.9, 0.95, 1e-8), nd, DataType.FLOAT64)) {
+            new AdamHyper(0.9, 0.95, 1e-8), nd, DataType.FLOAT64)) {
       s.draw(2, null);
       TwoSidedProjection ref = TwoSidedProjection.random(ProjectionKind.ORTHOGONAL,
           SeedSequence.derive(42, 2, spec.name(), 1), SeedSequence.derive(42, 2, spec.name(), 2), 12, 8, 3, nd,

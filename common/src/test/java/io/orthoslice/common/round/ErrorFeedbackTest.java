@@ -8,7 +8,7 @@ import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.projection.OrthogonalSlices;
 import io.orthoslice.common.wire.DeltaUpdate;
 import io.orthoslice.common.wire.TensorEncoding;
-import io.orthoslice.common.wire.WirePrecision;
+import io.orthoslice.common.config.WirePrecision;
 import io.orthoslice.common.wire.WireTensor;
 import java.util.LinkedHashMap;
 import java.util.List;

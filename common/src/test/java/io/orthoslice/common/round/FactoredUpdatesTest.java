@@ -1,5 +1,10 @@
 package io.orthoslice.common.round;
 
+import io.orthoslice.common.config.RoundMode;
+import io.orthoslice.common.config.MergeRule;
+import io.orthoslice.common.config.InnerState;
+import io.orthoslice.common.config.RoundRules;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

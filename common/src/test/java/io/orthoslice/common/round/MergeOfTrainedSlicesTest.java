@@ -1,5 +1,8 @@
 package io.orthoslice.common.round;
 
+import io.orthoslice.common.config.RoundMode;
+import io.orthoslice.common.config.MergeRule;
+
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;

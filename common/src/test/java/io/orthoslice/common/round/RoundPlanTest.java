@@ -1,5 +1,7 @@
 package io.orthoslice.common.round;
 
+import io.orthoslice.common.config.RoundMode;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,5 +1,7 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.config.AdamHyper;
+
 import io.orthoslice.common.config.MethodSpec;
 import io.orthoslice.common.method.TrainingMethods;
 import io.orthoslice.common.config.Precision;
@@ -151,7 +153,7 @@ class NativeKernelsParityTest {
 
   @Test
   void theFusedAdamWMatchesOurAdamWStepForStep() {
-    AdamW adam = new AdamW(new AdamW.Hyper(0.9, 0.95, 1e-8));
+    AdamW adam = new AdamW(new AdamHyper(0.9, 0.95, 1e-8));
     Shape shape = new Shape(64, 48);
     try (NDManager m = NDManager.newBaseManager(Device.gpu())) {
       NDArray[] w = new NDArray[2];

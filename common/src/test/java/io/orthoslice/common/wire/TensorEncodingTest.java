@@ -1,5 +1,7 @@
 package io.orthoslice.common.wire;
 
+import io.orthoslice.common.config.WirePrecision;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,15 +1,17 @@
 package io.orthoslice.common.wire;
 
+import io.orthoslice.common.config.WirePrecision;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orthoslice.common.model.LlamaConfig;
-import io.orthoslice.common.round.InnerState;
-import io.orthoslice.common.round.MergeRule;
-import io.orthoslice.common.round.RoundMode;
-import io.orthoslice.common.round.RoundRules;
+import io.orthoslice.common.config.InnerState;
+import io.orthoslice.common.config.MergeRule;
+import io.orthoslice.common.config.RoundMode;
+import io.orthoslice.common.config.RoundRules;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.proto.RoundAssignment;
 import io.orthoslice.proto.RunSpec;

@@ -1,6 +1,6 @@
 package io.orthoslice.worker.sweep;
 
-import io.orthoslice.common.wire.WirePrecision;
+import io.orthoslice.common.config.WirePrecision;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;

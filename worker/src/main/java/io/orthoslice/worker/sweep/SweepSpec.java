@@ -1,10 +1,10 @@
 package io.orthoslice.worker.sweep;
 
-import io.orthoslice.common.round.InnerState;
-import io.orthoslice.common.wire.WirePrecision;
-import io.orthoslice.common.round.MergeRule;
-import io.orthoslice.common.round.RoundMode;
-import io.orthoslice.common.round.RoundRules;
+import io.orthoslice.common.config.InnerState;
+import io.orthoslice.common.config.WirePrecision;
+import io.orthoslice.common.config.MergeRule;
+import io.orthoslice.common.config.RoundMode;
+import io.orthoslice.common.config.RoundRules;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.orthoslice.common.round;
+package io.orthoslice.common.config;
 
 import java.util.Locale;
 

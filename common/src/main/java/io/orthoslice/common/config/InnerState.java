@@ -1,6 +1,5 @@
-package io.orthoslice.common.round;
+package io.orthoslice.common.config;
 
-import io.orthoslice.common.config.EnumLabels;
 
 /**
  * What a worker does with its inner (AdamW) optimizer state between rounds.

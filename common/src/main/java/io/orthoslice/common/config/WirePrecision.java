@@ -1,6 +1,5 @@
-package io.orthoslice.common.wire;
+package io.orthoslice.common.config;
 
-import io.orthoslice.common.config.EnumLabels;
 
 /**
  * How the tensors of a round travel (the run's {@code --wire}, the same for the updates and the

@@ -1,6 +1,5 @@
-package io.orthoslice.common.round;
+package io.orthoslice.common.config;
 
-import io.orthoslice.common.wire.WirePrecision;
 
 /**
  * How the rounds of a distributed run train and merge beyond its mode and rank, the same on the

@@ -1,6 +1,5 @@
-package io.orthoslice.common.round;
+package io.orthoslice.common.config;
 
-import io.orthoslice.common.config.EnumLabels;
 
 /**
  * How the K participants of a round get their projectors and how their updates are merged.

@@ -1,10 +1,9 @@
-package io.orthoslice.common.round;
+package io.orthoslice.common.config;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import io.orthoslice.common.wire.WirePrecision;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
