@@ -1,6 +1,7 @@
 package io.orthoslice.common.config;
 
 import ai.djl.Device;
+import io.orthoslice.common.tensor.TorchRuntime;
 import ai.djl.engine.Engine;
 
 /**

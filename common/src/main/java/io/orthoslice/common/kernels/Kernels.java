@@ -3,7 +3,7 @@ package io.orthoslice.common.kernels;
 import ai.djl.engine.Engine;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.orthoslice.common.config.TorchRuntime;
+import io.orthoslice.common.tensor.TorchRuntime;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

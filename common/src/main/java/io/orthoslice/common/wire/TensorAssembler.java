@@ -1,6 +1,5 @@
 package io.orthoslice.common.wire;
 
-import io.orthoslice.proto.DType;
 import io.orthoslice.proto.TensorChunk;
 import java.util.Optional;
 import java.util.zip.CRC32C;
@@ -18,7 +17,7 @@ public final class TensorAssembler {
   private long declared;
 
   private String name;
-  private DType dtype;
+  private WireDType dtype;
   private long[] shape;
   private int crc;
   private byte[] buffer;
@@ -105,7 +104,7 @@ public final class TensorAssembler {
       if (s.length == 0) {
         throw new WireFormatException("tensor " + c.getName() + ": shape must have at least one dimension");
       }
-      expected = Math.multiplyExact(count, WireTensor.elementBytes(c.getDtype()));
+      expected = Math.multiplyExact(count, WireDType.fromProto(c.getDtype()).bytes());
     } catch (ArithmeticException e) {
       throw new WireFormatException("tensor " + c.getName() + ": shape overflows");
     }
@@ -126,7 +125,7 @@ public final class TensorAssembler {
     }
     declared += expected;
     name = c.getName();
-    dtype = c.getDtype();
+    dtype = WireDType.fromProto(c.getDtype());
     shape = s;
     crc = c.getCrc32C();
     buffer = new byte[(int) expected];

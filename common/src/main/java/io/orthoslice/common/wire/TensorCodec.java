@@ -38,7 +38,7 @@ public final class TensorCodec {
           .setOffset(offset)
           .setData(ByteString.copyFrom(data, offset, len));
       if (offset == 0) {
-        b.setDtype(t.dtype()).setTotalBytes(data.length).setCrc32C((int) crc.getValue());
+        b.setDtype(t.dtype().toProto()).setTotalBytes(data.length).setCrc32C((int) crc.getValue());
         for (long d : t.shape()) {
           b.addShape(d);
         }

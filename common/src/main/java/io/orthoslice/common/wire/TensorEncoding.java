@@ -8,7 +8,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.orthoslice.common.tensor.HostArrays;
-import io.orthoslice.proto.DType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -55,7 +54,7 @@ public final class TensorEncoding {
       positions.putInt(idx[i]);
     }
     List<WireTensor> out = new ArrayList<>(dense(name, v, new long[] {idx.length}, p));
-    out.add(new WireTensor(Protocol.indexName(name), DType.DTYPE_I32, new long[] {idx.length}, positions.array()));
+    out.add(new WireTensor(Protocol.indexName(name), WireDType.I32, new long[] {idx.length}, positions.array()));
     return out;
   }
 
@@ -130,9 +129,9 @@ public final class TensorEncoding {
         continue;
       }
       float[] v = switch (t.dtype()) {
-        case DTYPE_F32 -> t.toFloats();
-        case DTYPE_F16 -> fromHalf(t);
-        case DTYPE_I8 -> fromInt8(t, tensors.get(Protocol.scaleName(t.name())));
+        case F32 -> t.toFloats();
+        case F16 -> fromHalf(t);
+        case I8 -> fromInt8(t, tensors.get(Protocol.scaleName(t.name())));
         default -> throw new WireFormatException("tensor " + t.name() + " must be F32, F16 or I8 (with "
             + Protocol.scaleName(t.name()) + "), got " + t.dtype());
       };
@@ -148,7 +147,7 @@ public final class TensorEncoding {
       throw new WireFormatException("sparse tensor " + name + " has no known shape here");
     }
     long n = Arrays.stream(shape).reduce(1, Math::multiplyExact);
-    if (positions.dtype() != DType.DTYPE_I32 || positions.shape().length != 1 || positions.shape()[0] != v.length) {
+    if (positions.dtype() != WireDType.I32 || positions.shape().length != 1 || positions.shape()[0] != v.length) {
       throw new WireFormatException(positions.name() + " must be I32 of shape [" + v.length + "]");
     }
     ByteBuffer b = ByteBuffer.wrap(positions.data()).order(ByteOrder.LITTLE_ENDIAN);
@@ -227,14 +226,14 @@ public final class TensorEncoding {
       }
     }
     List<WireTensor> out = new ArrayList<>(2);
-    out.add(new WireTensor(name, DType.DTYPE_I8, shape.clone(), q));
+    out.add(new WireTensor(name, WireDType.I8, shape.clone(), q));
     out.add(WireTensor.ofFloats(Protocol.scaleName(name), scales, rows));
     return out;
   }
 
   private static float[] fromInt8(WireTensor t, WireTensor scales) {
     int rows = rows(t.shape());
-    if (scales == null || scales.dtype() != DType.DTYPE_F32 || scales.shape().length != 1
+    if (scales == null || scales.dtype() != WireDType.F32 || scales.shape().length != 1
         || scales.shape()[0] != rows) {
       throw new WireFormatException("I8 tensor " + t.name() + " needs float32 scales " + Protocol.scaleName(t.name())
           + " of shape [" + rows + "]");

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orthoslice.proto.DType;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,7 +46,7 @@ class TensorEncodingTest {
 
     List<WireTensor> q = TensorEncoding.encode("w", v, shape, WirePrecision.INT8);
     assertEquals(2, q.size());
-    assertEquals(DType.DTYPE_I8, q.get(0).dtype());
+    assertEquals(WireDType.I8, q.get(0).dtype());
     assertEquals("w" + Protocol.SCALE_SUFFIX, q.get(1).name());
     float[] scales = q.get(1).toFloats();
     float[] d = TensorEncoding.decode(byName(q)).get("w");
@@ -125,12 +124,12 @@ class TensorEncodingTest {
     Map<String, WireTensor> m = byName(TensorEncoding.encode("w", v, shape, WirePrecision.INT8, 0.01));
     java.nio.ByteBuffer bad = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     bad.putInt(5).putInt(5).putInt(7); // not strictly increasing
-    m.put("w#idx", new WireTensor("w#idx", DType.DTYPE_I32, new long[] {3}, bad.array()));
+    m.put("w#idx", new WireTensor("w#idx", WireDType.I32, new long[] {3}, bad.array()));
     assertTrue(assertThrows(WireFormatException.class, () -> TensorEncoding.decode(m, n -> shape)).getMessage()
         .contains("positions must increase strictly and lie in [0, 300)"));
     java.nio.ByteBuffer outside = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     outside.putInt(1).putInt(2).putInt(300);
-    m.put("w#idx", new WireTensor("w#idx", DType.DTYPE_I32, new long[] {3}, outside.array()));
+    m.put("w#idx", new WireTensor("w#idx", WireDType.I32, new long[] {3}, outside.array()));
     assertThrows(WireFormatException.class, () -> TensorEncoding.decode(m, n -> shape));
     assertThrows(WireFormatException.class, () -> TensorEncoding.decode(m)); // no shape known
   }

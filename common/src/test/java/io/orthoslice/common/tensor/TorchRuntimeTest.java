@@ -1,4 +1,4 @@
-package io.orthoslice.common.config;
+package io.orthoslice.common.tensor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

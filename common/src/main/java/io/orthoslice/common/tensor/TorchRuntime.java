@@ -1,10 +1,9 @@
-package io.orthoslice.common.config;
+package io.orthoslice.common.tensor;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import io.orthoslice.common.tensor.HostArrays;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
