@@ -74,8 +74,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
 
   /** The run description every worker receives on Join. */
   public static RunSpec runSpec(RunSettings s, String runId, int bosId, int eosId) {
-    return WireMessages.toProto(new RunDescription(runId, s.model(), bosId, eosId, s.train(), s.mode(), s.rank(),
-        s.localSteps(), s.rounds(), s.datasetId(), s.rules()));
+    return WireMessages.toProto(new RunDescription(runId, s.model(), bosId, eosId, s.config(), s.datasetId()));
   }
 
   @Override

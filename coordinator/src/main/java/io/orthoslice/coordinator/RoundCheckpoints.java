@@ -85,28 +85,7 @@ public final class RoundCheckpoints implements Checkpointer {
    * run continues exactly only when all of them are the checkpoint's.
    */
   static Map<String, Object> runRecord(RunSettings s) {
-    Map<String, Object> run = new LinkedHashMap<>();
-    run.put("mode", s.mode().label());
-    run.put("rank", s.rank());
-    run.put("local_steps", s.localSteps());
-    run.put("rounds", s.rounds());
-    run.put("merge", s.rules().merge().label());
-    run.put("slice_rounds", s.rules().sliceRounds());
-    run.put("inner_state", s.rules().innerState().label());
-    run.put("wire", s.rules().wire().label());
-    run.put("wire_density", s.rules().density());
-    run.put("round_warmup", s.rules().roundWarmup());
-    run.put("outer_lr", s.outerLr());
-    run.put("outer_momentum", s.outerMomentum());
-    run.put("seed", s.train().seed());
-    run.put("lr", s.train().lr());
-    run.put("min_lr", s.train().minLr());
-    run.put("warmup", s.train().warmup());
-    run.put("seq_len", s.train().seqLen());
-    run.put("batch_size", s.train().microBatch());
-    run.put("weight_decay", s.train().weightDecay());
-    run.put("grad_clip", s.train().gradClip());
-    run.put("scale", s.alpha());
+    Map<String, Object> run = new LinkedHashMap<>(s.config().trajectory());
     run.put("dataset_id", s.datasetId());
     return run;
   }

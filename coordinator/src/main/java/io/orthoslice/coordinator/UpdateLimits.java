@@ -12,12 +12,6 @@ package io.orthoslice.coordinator;
  */
 public record UpdateLimits(double maxAbs, double outlierFactor) {
 
-  /**
-   * 1e4 is orders of magnitude above any weight or factor a healthy fp32 run holds (weights and
-   * trained factors are O(1) or smaller) and far below where fp32 sums overflow; a factor of 10
-   * over the median leaves room for honest workers whose data differs.
-   */
-  public static final UpdateLimits DEFAULT = new UpdateLimits(1e4, 10);
 
   /** Fewer updates than this have no meaningful median; the relative bound then does not apply. */
   public static final int MIN_FOR_OUTLIERS = 3;

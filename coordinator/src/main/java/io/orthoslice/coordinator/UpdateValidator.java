@@ -6,7 +6,7 @@ import io.orthoslice.common.wire.TensorEncoding;
 import io.orthoslice.common.config.WirePrecision;
 import io.orthoslice.common.wire.WireTensor;
 import io.orthoslice.coordinator.CoordinatorException.Code;
-import io.orthoslice.proto.DType;
+import io.orthoslice.common.wire.WireDType;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -23,8 +23,8 @@ import java.util.function.Consumer;
 final class UpdateValidator {
 
   /** Every tensor an update carries, by wire name, with its shape and type (positions: below {@code limit}). */
-  private record Expected(long[] shape, DType dtype, long limit) {
-    Expected(long[] shape, DType dtype) {
+  private record Expected(long[] shape, WireDType dtype, long limit) {
+    Expected(long[] shape, WireDType dtype) {
       this(shape, dtype, 0);
     }
   }
@@ -51,15 +51,15 @@ final class UpdateValidator {
       if (density < 1) {
         long n = Arrays.stream(full).reduce(1, Math::multiplyExact);
         shape = new long[] {TensorEncoding.kept(n, density)};
-        expected.put(Protocol.indexName(e.getKey()), new Expected(shape, DType.DTYPE_I32, n));
+        expected.put(Protocol.indexName(e.getKey()), new Expected(shape, WireDType.I32, n));
       }
       switch (wire) {
-        case F32 -> expected.put(e.getKey(), new Expected(shape, DType.DTYPE_F32));
-        case F16 -> expected.put(e.getKey(), new Expected(shape, DType.DTYPE_F16));
+        case F32 -> expected.put(e.getKey(), new Expected(shape, WireDType.F32));
+        case F16 -> expected.put(e.getKey(), new Expected(shape, WireDType.F16));
         case INT8 -> {
-          expected.put(e.getKey(), new Expected(shape, DType.DTYPE_I8));
+          expected.put(e.getKey(), new Expected(shape, WireDType.I8));
           expected.put(Protocol.scaleName(e.getKey()),
-              new Expected(new long[] {TensorEncoding.rows(shape)}, DType.DTYPE_F32));
+              new Expected(new long[] {TensorEncoding.rows(shape)}, WireDType.F32));
         }
       }
     }
@@ -87,7 +87,7 @@ final class UpdateValidator {
           + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(x.shape()) + " (rank " + rank + ")");
     }
     switch (t.dtype()) {
-      case DTYPE_F32 -> {
+      case F32 -> {
         // Scanned in place: the merge decodes the values once, later. An int8 tensor's values are its
         // scales times at most 127.
         double bound = Protocol.isScaleName(t.name()) ? maxAbs / 127 : maxAbs;
@@ -96,13 +96,13 @@ final class UpdateValidator {
           checkValue(where, t.name(), v.get(i), i, bound);
         }
       }
-      case DTYPE_F16 -> {
+      case F16 -> {
         float[] v = TensorEncoding.decode(Map.of(t.name(), t)).get(t.name());
         for (int i = 0; i < v.length; i++) {
           checkValue(where, t.name(), v[i], i, maxAbs);
         }
       }
-      case DTYPE_I32 -> {
+      case I32 -> {
         // A sparse change's positions: strictly increasing inside its tensor, or the merge could not place them.
         java.nio.IntBuffer at = java.nio.ByteBuffer.wrap(t.data()).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
         int last = -1;

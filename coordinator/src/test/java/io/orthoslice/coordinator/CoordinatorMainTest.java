@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.config.RoundMode;
 import io.orthoslice.common.config.Precision;
+import io.orthoslice.common.config.RunConfig;
 import io.orthoslice.common.config.TrainConfig;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -21,10 +22,9 @@ class CoordinatorMainTest {
   @Test
   void aFreshRunIntoAnOutputThatHoldsCheckpointsIsRefusedAndTheyAreKept(@TempDir Path out) throws Exception {
     LlamaConfig model = LlamaConfig.preset("tiny").withVocabSize(64);
-    TrainConfig train = new TrainConfig(8, 2, 1, 4, 1, 1e-3, 1e-4, 0.9, 0.95, 1e-8, 0.0, 1.0, 7, Precision.FP32,
-        RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
-    RunSettings s = new RunSettings(model, train, RoundMode.ORTHOGONAL, 4, 2, 2, 1, 1, Duration.ofSeconds(60),
-        Duration.ofSeconds(60), "test-data", 1.0, 0.0, 0, 1);
+    RunSettings s = new RunSettings(model, RunConfig.DEFAULTS.with(Map.of("seq_len", 8, "batch_size", 2, "warmup", 1,
+        "lr", 1e-3, "min_lr", 1e-4, "seed", 7, "rank", 4, "local_steps", 2, "rounds", 2, "workers", 1))
+        .with(Map.of("eval_batches", 1, "round_timeout", 60)), "test-data");
     new RoundCheckpoints(out.resolve("checkpoints"), 3, s, 1, 2).save(
         new ResumeState(2, 16, CoordinatorMain.initialWeights(model, 7), Map.of(), 3.0), null);
     Path saved = RoundCheckpoints.latestIn(out.resolve("checkpoints")).orElseThrow();

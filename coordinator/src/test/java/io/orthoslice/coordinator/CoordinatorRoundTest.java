@@ -20,6 +20,7 @@ import io.orthoslice.common.config.RoundMode;
 import io.orthoslice.common.round.RoundPlan;
 import io.orthoslice.common.projection.Side;
 import io.orthoslice.common.config.Precision;
+import io.orthoslice.common.config.RunConfig;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.wire.WireTensor;
 import io.orthoslice.proto.JoinRequest;
@@ -40,7 +41,7 @@ import java.util.concurrent.TimeUnit;
 import com.google.protobuf.ByteString;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.orthoslice.common.wire.TensorCodec;
-import io.orthoslice.proto.DType;
+import io.orthoslice.common.wire.WireDType;
 import io.orthoslice.proto.TensorChunk;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -77,12 +78,12 @@ class CoordinatorRoundTest {
 
   private void start(int workers, int minWorkers, Duration roundTimeout, Duration heartbeatTimeout)
       throws Exception {
-    TrainConfig train = new TrainConfig(8, 2, 1, 3 * 2, 1, 1e-3, 1e-4, 0.9, 0.95, 1e-8, 0.0, 1.0, 7, Precision.FP32,
-        RunSettings.workerMethod(RoundMode.ORTHOGONAL, RANK, 1.0));
     // The orthogonal sum (not the default mean): the whole-round test checks base + sum of the slices.
-    RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, RANK, 2, 3, workers, minWorkers,
-        roundTimeout, heartbeatTimeout, "test-data", 1.0, 0.0, 0, 1,
-        new RoundRules(MergeRule.SUM, 1, InnerState.RESET), 1, UpdateLimits.DEFAULT);
+    RunSettings s = new RunSettings(MODEL, RunConfig.DEFAULTS.with(Map.of("seq_len", 8, "batch_size", 2, "warmup", 1,
+        "lr", 1e-3, "min_lr", 1e-4, "seed", 7, "rank", RANK, "local_steps", 2, "rounds", 3, "workers", workers))
+        .with(Map.of("min_workers", minWorkers, "eval_batches", 1, "merge", "sum",
+            "round_timeout", roundTimeout.toMillis() / 1000.0, "heartbeat_timeout", heartbeatTimeout.toMillis() / 1000.0)),
+        "test-data");
     core = new Coordinator(s, ResumeState.fresh(CoordinatorMain.initialWeights(MODEL, 7)), validation,
         merged::add, (st, r) -> {}, new CoordinatorMetrics(registry));
     open.add(core);
@@ -280,14 +281,14 @@ class CoordinatorRoundTest {
     // One chunk above the 1 MiB limit (the tensor itself would be small enough).
     int n = TensorCodec.MAX_CHUNK_BYTES / Float.BYTES + 1;
     TensorChunk bigChunk = TensorChunk.newBuilder().setVersion(TensorCodec.VERSION).setName(first)
-        .setDtype(DType.DTYPE_F32).addShape(n).setTotalBytes(4L * n).setOffset(0)
+        .setDtype(io.orthoslice.proto.DType.DTYPE_F32).addShape(n).setTotalBytes(4L * n).setOffset(0)
         .setData(ByteString.copyFrom(new byte[4 * n])).build();
     assertExhausted(w.submitChunks(a, List.of(bigChunk)), "exceeds the limit of " + TensorCodec.MAX_CHUNK_BYTES);
 
     // A tensor declaring far more than the whole update may carry: refused at its first chunk.
     long huge = 1L << 24;
     TensorChunk hugeStart = TensorChunk.newBuilder().setVersion(TensorCodec.VERSION).setName(first)
-        .setDtype(DType.DTYPE_F32).addShape(huge).setTotalBytes(4 * huge).setOffset(0)
+        .setDtype(io.orthoslice.proto.DType.DTYPE_F32).addShape(huge).setTotalBytes(4 * huge).setOffset(0)
         .setData(ByteString.copyFrom(new byte[1024])).build();
     assertExhausted(w.submitChunks(a, List.of(hugeStart)), "above its limit of " + allowed + " bytes");
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orthoslice.common.config.Precision;
+import io.orthoslice.common.config.RunConfig;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
@@ -27,11 +28,9 @@ class RoundCheckpointsTest {
 
   private static RunSettings settings(WirePrecision wire) {
     LlamaConfig model = LlamaConfig.preset("tiny").withVocabSize(64);
-    TrainConfig train = new TrainConfig(8, 2, 1, 4, 1, 1e-3, 1e-4, 0.9, 0.95, 1e-8, 0.0, 1.0, 7, Precision.FP32,
-        RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
-    return new RunSettings(model, train, RoundMode.ORTHOGONAL, 4, 2, 2, 1, 1, Duration.ofSeconds(60),
-        Duration.ofSeconds(60), "test-data", 0.7, 0.9, 0, 1, new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET,
-        wire), 1, UpdateLimits.DEFAULT);
+    return new RunSettings(model, RunConfig.DEFAULTS.with(Map.of("seq_len", 8, "batch_size", 2, "warmup", 1,
+        "lr", 1e-3, "min_lr", 1e-4, "seed", 7, "rank", 4, "local_steps", 2, "rounds", 2, "workers", 1))
+        .with(Map.of("eval_batches", 1, "outer_lr", 0.7, "outer_momentum", 0.9, "wire", wire.label())), "test-data");
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orthoslice.common.config.Precision;
+import io.orthoslice.common.config.RunConfig;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.config.InnerState;
@@ -16,7 +17,7 @@ import io.orthoslice.common.wire.TensorEncoding;
 import io.orthoslice.common.wire.UpdateReport;
 import io.orthoslice.common.config.WirePrecision;
 import io.orthoslice.common.wire.WireTensor;
-import io.orthoslice.proto.DType;
+import io.orthoslice.common.wire.WireDType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
@@ -33,11 +34,9 @@ class UpdateValidatorTest {
   private static final LlamaConfig MODEL = new LlamaConfig(32, 16, 32, 1, 2, 2, 16, 1e-6, 10000.0, false, 0.02);
 
   private static RunSettings settings(WirePrecision wire, double density) {
-    TrainConfig train = new TrainConfig(8, 2, 1, 4, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5, Precision.FP32,
-        RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
-    return new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, 4, 2, 2, 2, 2, Duration.ofSeconds(60),
-        Duration.ofSeconds(60), "d", 1.0, 0.0, 0, 1, new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET, wire,
-        density), 1, UpdateLimits.DEFAULT);
+    return new RunSettings(MODEL, RunConfig.DEFAULTS.with(Map.of("seq_len", 8, "batch_size", 2, "warmup", 1,
+        "lr", 1e-2, "min_lr", 1e-3, "seed", 5, "rank", 4, "local_steps", 2, "rounds", 2, "workers", 2))
+        .with(Map.of("eval_batches", 1, "wire", wire.label(), "wire_density", density)), "d");
   }
 
   private static Map<String, WireTensor> update(RunSettings s, double density) {
@@ -78,7 +77,7 @@ class UpdateValidatorTest {
     WireTensor idx = t.get(name + "#idx");
     ByteBuffer b = ByteBuffer.wrap(idx.data().clone()).order(ByteOrder.LITTLE_ENDIAN);
     b.putInt(4, b.getInt(0)); // the second position repeats the first
-    t.put(idx.name(), new WireTensor(idx.name(), DType.DTYPE_I32, idx.shape(), b.array()));
+    t.put(idx.name(), new WireTensor(idx.name(), WireDType.I32, idx.shape(), b.array()));
     CoordinatorException e = assertThrows(CoordinatorException.class, () -> v.check(submission(t)));
     assertEquals(CoordinatorException.Code.INVALID_ARGUMENT, e.code());
     assertTrue(e.getMessage().contains(name + "#idx holds position") && e.getMessage().contains("increase strictly"),

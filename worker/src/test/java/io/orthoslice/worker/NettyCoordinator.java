@@ -1,5 +1,7 @@
 package io.orthoslice.worker;
 
+import io.orthoslice.common.config.RunConfig;
+
 import io.orthoslice.common.config.RoundMode;
 import io.orthoslice.common.config.Precision;
 import io.orthoslice.common.config.TrainConfig;
@@ -26,10 +28,9 @@ final class NettyCoordinator implements AutoCloseable {
   }
 
   NettyCoordinator(int port, Path tlsCert, Path tlsKey, int rounds) throws Exception {
-    TrainConfig train = new TrainConfig(8, 2, 1, 2L * rounds, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
-        Precision.FP32, RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
-    RunSettings s = new RunSettings(WorkerRoundTest.MODEL, train, RoundMode.ORTHOGONAL, 4, 2, rounds, 1, 1,
-        Duration.ofSeconds(120), Duration.ofSeconds(60), "pattern", 1.0, 0.0, 0, 1);
+    RunSettings s = new RunSettings(WorkerRoundTest.MODEL, RunConfig.DEFAULTS.with(java.util.Map.of("seq_len", 8, "batch_size", 2, "warmup", 1,
+        "lr", 1e-2, "min_lr", 1e-3, "seed", 5, "rank", 4, "local_steps", 2, "rounds", rounds, "workers", 1))
+        .with(java.util.Map.of("eval_batches", 1, "round_timeout", 120, "heartbeat_timeout", 60)), "pattern");
     core = new Coordinator(s, ResumeState.fresh(WorkerRoundTest.weights(WorkerRoundTest.MODEL)), ValidationLoss.NONE,
         r -> {}, (st, r) -> {});
     try {

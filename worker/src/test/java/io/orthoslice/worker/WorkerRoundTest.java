@@ -1,5 +1,7 @@
 package io.orthoslice.worker;
 
+import io.orthoslice.common.config.RunConfig;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -193,11 +195,10 @@ class WorkerRoundTest {
   private static WeightsSnapshot wireRun(WirePrecision wire, double density, int rounds, long[] fetched)
       throws Exception {
     RunSettings two = twoRounds(3, Duration.ofSeconds(60));
-    TrainConfig train = new TrainConfig(8, 2, 1, 2 * rounds, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
-        Precision.FP32, RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
-    RunSettings s = new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, 4, 2, rounds, 3, 3, two.roundTimeout(),
-        two.heartbeatTimeout(), "pattern", 1.0, 0.0, 0, 1, new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET,
-        wire, density), 1, UpdateLimits.DEFAULT);
+    RunSettings s = new RunSettings(MODEL, RunConfig.DEFAULTS.with(java.util.Map.of("seq_len", 8, "batch_size", 2, "warmup", 1,
+        "lr", 1e-2, "min_lr", 1e-3, "seed", 5, "rank", 4, "local_steps", 2, "rounds", rounds, "workers", 3))
+        .with(java.util.Map.of("eval_batches", 1, "round_timeout", two.config().roundTimeout(), "heartbeat_timeout",
+            two.config().heartbeatTimeout(), "wire", wire.label(), "wire_density", density)), "pattern");
     String name = InProcessServerBuilder.generateName();
     List<Worker> workers = new ArrayList<>();
     ExecutorService pool = Executors.newFixedThreadPool(3);
@@ -269,10 +270,10 @@ class WorkerRoundTest {
 
   /** Two rounds of H = 2 on the orthogonal slices (rank 4) of {@code workers} workers. */
   private static RunSettings twoRounds(int workers, Duration heartbeatTimeout) {
-    TrainConfig train = new TrainConfig(8, 2, 1, 2 * 2, 1, 1e-2, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0, 5,
-        Precision.FP32, RunSettings.workerMethod(RoundMode.ORTHOGONAL, 4, 1.0));
-    return new RunSettings(MODEL, train, RoundMode.ORTHOGONAL, 4, 2, 2, workers, workers, Duration.ofSeconds(120),
-        heartbeatTimeout, "pattern", 1.0, 0.0, 0, 1);
+    return new RunSettings(MODEL, RunConfig.DEFAULTS.with(java.util.Map.of("seq_len", 8, "batch_size", 2, "warmup", 1,
+        "lr", 1e-2, "min_lr", 1e-3, "seed", 5, "rank", 4, "local_steps", 2, "rounds", 2, "workers", workers))
+        .with(java.util.Map.of("eval_batches", 1, "round_timeout", 120,
+            "heartbeat_timeout", heartbeatTimeout.toMillis() / 1000.0)), "pattern");
   }
 
   /** Starts {@code n} workers against the in-process server {@code name} (factored fetches on). */

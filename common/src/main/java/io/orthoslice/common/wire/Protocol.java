@@ -9,13 +9,14 @@ package io.orthoslice.common.wire;
 public final class Protocol {
 
   /**
-   * Version 5: the run spec carries the warm-up per round ({@code round_warmup}), which an older
+   * Version 6: the run spec carries the run's whole configuration as one JSON object ({@code
+   * run_config_json}, the coordinator's run.json) instead of field-by-field copies. Version 5: the run spec carries the warm-up per round ({@code round_warmup}), which an older
    * worker would ignore. Version 4: a projected matrix's trained factor travels as {@code <param>#B} (DESIGN's name for
    * it; {@code #A} before). Version 3: every call of a joined worker carries the worker key its Join returned. Version 2: a
    * round's projections derive from its projection draw (slices may live several rounds); the run
    * spec carries the merge rule, the slice lifetime and the inner-state policy.
    */
-  public static final int VERSION = 5;
+  public static final int VERSION = 6;
 
   /** The longest worker name a Join may carry, in bytes of UTF-8. */
   public static final int MAX_WORKER_NAME_BYTES = 128;

@@ -1,42 +1,69 @@
 package io.orthoslice.common.wire;
 
-import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.config.RoundMode;
 import io.orthoslice.common.config.RoundRules;
+import io.orthoslice.common.config.RunConfig;
 import io.orthoslice.common.config.TrainConfig;
+import io.orthoslice.common.model.LlamaConfig;
 
 /**
  * Everything a worker needs to train exactly as the coordinator intends (the wire's RunSpec, parsed
- * once on arrival).
+ * once on arrival): the run's settings, from which the worker derives its training and round rules
+ * as the coordinator does.
  *
- * @param train the workers' training configuration (its steps span the whole run: rounds x H)
  * @param bosId, eosId the tokenizer's special ids, carried in the model's Hugging Face config
  */
-public record RunDescription(String runId, LlamaConfig model, int bosId, int eosId, TrainConfig train, RoundMode mode,
-    int rank, int localSteps, int totalRounds, String datasetId, RoundRules rules) {
+public record RunDescription(String runId, LlamaConfig model, int bosId, int eosId, RunConfig config,
+    String datasetId) {
 
   public RunDescription {
-    if (model == null || train == null || mode == null || rules == null || datasetId == null) {
-      throw new IllegalArgumentException("a run description needs its model, training, mode, rules and dataset");
+    if (model == null || config == null || datasetId == null) {
+      throw new IllegalArgumentException("a run description needs its model, configuration and dataset");
     }
   }
 
   /**
-   * Whether {@code o} describes the same training as this (everything but the run id, which a
-   * coordinator restarted with --resume draws anew).
+   * Whether {@code o} describes the same training as this: the model, the dataset and every setting
+   * the trajectory depends on ({@link RunConfig#trajectory}); not the run id, which a coordinator
+   * restarted with --resume draws anew, nor the operational settings a resume may change.
    */
   public boolean sameTrainingAs(RunDescription o) {
-    return equals(new RunDescription(runId, o.model, o.bosId, o.eosId, o.train, o.mode, o.rank, o.localSteps,
-        o.totalRounds, o.datasetId, o.rules));
+    return model.equals(o.model) && bosId == o.bosId && eosId == o.eosId && datasetId.equals(o.datasetId)
+        && config.trajectory().equals(o.config.trajectory());
+  }
+
+  /** The workers' training configuration (its steps span the whole run: rounds x H). */
+  public TrainConfig train() {
+    return config.trainConfig();
+  }
+
+  public RoundMode mode() {
+    return config.roundMode();
+  }
+
+  public int rank() {
+    return config.rank();
+  }
+
+  public int localSteps() {
+    return config.localSteps();
+  }
+
+  public int totalRounds() {
+    return config.rounds();
+  }
+
+  public RoundRules rules() {
+    return config.rules();
   }
 
   /** The seed every random draw of the run derives from. */
   public long runSeed() {
-    return train.seed();
+    return config.seed();
   }
 
   /** The adapter scale alpha. */
   public double alpha() {
-    return train.method().scale();
+    return config.scale();
   }
 }

@@ -1,15 +1,10 @@
 package io.orthoslice.common.wire;
 
-import io.orthoslice.common.config.WirePrecision;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.orthoslice.common.config.RunConfig;
 import io.orthoslice.common.model.LlamaConfig;
-import io.orthoslice.common.config.InnerState;
-import io.orthoslice.common.config.MergeRule;
-import io.orthoslice.common.config.RoundMode;
-import io.orthoslice.common.config.RoundRules;
-import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.proto.RoundAssignment;
 import io.orthoslice.proto.RoundUpdateHeader;
 import io.orthoslice.proto.RoundUpdateKind;
@@ -35,42 +30,25 @@ public final class WireMessages {
       return RunSpec.newBuilder()
           .setRunId(r.runId())
           .setModelConfigJson(JSON.writeValueAsString(r.model().toHuggingFace(r.bosId(), r.eosId())))
-          .setTrainConfigJson(JSON.writeValueAsString(r.train()))
-          .setMode(r.mode().label())
-          .setRank(r.rank())
-          .setLocalSteps(r.localSteps())
-          .setRunSeed(r.runSeed())
-          .setTotalRounds(r.totalRounds())
           .setDatasetId(r.datasetId())
-          .setMergeRule(r.rules().merge().label())
-          .setSliceRounds(r.rules().sliceRounds())
-          .setInnerState(r.rules().innerState().label())
-          .setWirePrecision(r.rules().wire().label())
-          .setWireDensity(r.rules().density())
-          .setRoundWarmup(r.rules().roundWarmup())
+          .setRunConfigJson(r.config().toJson())
           .build();
     } catch (JsonProcessingException e) {
-      throw new IllegalStateException("cannot write the run description as JSON: " + e.getMessage(), e);
+      throw new IllegalStateException("cannot write the model configuration as JSON: " + e.getMessage(), e);
     }
   }
 
   /** @throws IllegalArgumentException when a field is missing or malformed (an old coordinator, say) */
   @SuppressWarnings("unchecked")
   public static RunDescription fromProto(RunSpec s) {
-    if (s.getMergeRule().isEmpty() || s.getSliceRounds() < 1 || s.getInnerState().isEmpty()
-        || s.getWirePrecision().isEmpty() || s.getWireDensity() <= 0) {
-      throw new IllegalArgumentException("the coordinator's run spec lacks merge_rule, slice_rounds, inner_state or"
-          + " wire_precision/wire_density"
-          + " (protocol version " + Protocol.VERSION + " needs them)");
+    if (s.getRunConfigJson().isEmpty()) {
+      throw new IllegalArgumentException("the coordinator's run spec lacks run_config_json (protocol version "
+          + Protocol.VERSION + " needs it)");
     }
     try {
       Map<String, Object> hf = JSON.readValue(s.getModelConfigJson(), Map.class);
-      TrainConfig train = JSON.readValue(s.getTrainConfigJson(), TrainConfig.class);
       return new RunDescription(s.getRunId(), LlamaConfig.fromHuggingFace(hf), intOr(hf.get("bos_token_id")),
-          intOr(hf.get("eos_token_id")), train, RoundMode.parse(s.getMode()), s.getRank(), s.getLocalSteps(),
-          s.getTotalRounds(), s.getDatasetId(), new RoundRules(MergeRule.parse(s.getMergeRule()), s.getSliceRounds(),
-              InnerState.parse(s.getInnerState()), WirePrecision.parse(s.getWirePrecision()),
-              s.getWireDensity(), s.getRoundWarmup()));
+          intOr(hf.get("eos_token_id")), RunConfig.fromJson(s.getRunConfigJson()), s.getDatasetId());
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException("the coordinator's run spec holds malformed JSON: " + e.getOriginalMessage());
     }

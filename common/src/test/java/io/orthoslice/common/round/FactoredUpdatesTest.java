@@ -4,6 +4,7 @@ import io.orthoslice.common.config.RoundMode;
 import io.orthoslice.common.config.MergeRule;
 import io.orthoslice.common.config.InnerState;
 import io.orthoslice.common.config.RoundRules;
+import io.orthoslice.common.config.RunConfig;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -42,10 +43,10 @@ class FactoredUpdatesTest {
   @CsvSource({"orthogonal, sum", "same, mean", "independent, mean*2"})
   void theRebuiltWeightsAreTheCoordinatorsAndAChangedChecksumIsNoticed(String modeName, String ruleName) {
     RoundMode mode = RoundMode.parse(modeName);
-    RoundRules rules = new RoundRules(MergeRule.parse(ruleName), 3, InnerState.RESET);
-    TrainConfig train = TrainConfig.defaults(10).withMethod(new MethodSpec(MethodSpec.Method.ADAPTER, "orthogonal", 2,
-        Integer.MAX_VALUE, MethodSpec.StatePolicy.RESET, MethodSpec.Optimizer.ADAMW, "fp32", 0.5));
-    RunDescription run = new RunDescription("r", SMALL, 1, 2, train, mode, 2, 5, 2, "d", rules);
+    RunConfig config = RunConfig.DEFAULTS.with(Map.of("mode", modeName, "rank", 2, "local_steps", 5, "rounds", 2,
+        "merge", ruleName, "slice_rounds", 3, "scale", 0.5));
+    RoundRules rules = config.rules();
+    RunDescription run = new RunDescription("r", SMALL, 1, 2, config, "d");
     Random rng = new Random(7);
     Map<String, float[]> before = new LinkedHashMap<>();
     for (ParameterSpec p : SMALL.parameters()) {

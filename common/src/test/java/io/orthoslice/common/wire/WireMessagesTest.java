@@ -12,6 +12,7 @@ import io.orthoslice.common.config.InnerState;
 import io.orthoslice.common.config.MergeRule;
 import io.orthoslice.common.config.RoundMode;
 import io.orthoslice.common.config.RoundRules;
+import io.orthoslice.common.config.RunConfig;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.proto.RoundAssignment;
 import io.orthoslice.proto.RunSpec;
@@ -25,10 +26,12 @@ class WireMessagesTest {
   @Test
   void recordsRoundTripThroughTheirMessages() {
     RunDescription run = new RunDescription("run-1", LlamaConfig.preset("tiny").withVocabSize(257), 1, 2,
-        TrainConfig.defaults(60).withSeed(9), RoundMode.SAME, 8, 15, 4, "ds",
-        new RoundRules(MergeRule.parse("mean*2"), 3, InnerState.TRANSPORT, WirePrecision.INT8, 0.25, 7));
+        RunConfig.DEFAULTS.with(Map.of("seed", 9, "mode", "same", "rank", 8, "local_steps", 15, "rounds", 4,
+            "merge", "mean*2", "slice_rounds", 3)).with(Map.of("inner_state", "transport", "wire", "int8",
+            "wire_density", 0.25, "round_warmup", 7, "dtype", "fp16", "min_lr", 1e-5)), "ds");
     assertEquals(run, WireMessages.fromProto(WireMessages.toProto(run)));
-    assertEquals(7, WireMessages.toProto(run).getRoundWarmup());
+    assertEquals(new RoundRules(MergeRule.parse("mean*2"), 3, InnerState.TRANSPORT, WirePrecision.INT8, 0.25, 7),
+        WireMessages.fromProto(WireMessages.toProto(run)).rules());
 
     Assignment a = new Assignment(false, 3, 4, 1, 9, 15, 3, 45, 120, 0xabcdef, 1234, 1);
     assertEquals(a, WireMessages.fromProto(WireMessages.toProto(a)));
@@ -49,14 +52,16 @@ class WireMessagesTest {
   }
 
   @Test
-  void aRunSpecWithoutTheVersionTwoFieldsOrWithBrokenJsonIsRefusedByName() {
-    RunSpec old = RunSpec.newBuilder().setMode("orthogonal").setModelConfigJson("{}").build();
+  void aRunSpecWithoutItsConfigurationOrWithBrokenJsonIsRefusedByName() {
+    RunSpec good = WireMessages.toProto(new RunDescription("run-1", LlamaConfig.preset("tiny").withVocabSize(257), 1,
+        2, RunConfig.DEFAULTS, "ds"));
+    RunSpec old = good.toBuilder().clearRunConfigJson().build();
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(old));
-    assertTrue(e.getMessage().contains("merge_rule"), e.getMessage());
-    RunSpec noWire = old.toBuilder().setMergeRule("sum").setSliceRounds(1).setInnerState("reset").build();
-    e = assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(noWire));
-    assertTrue(e.getMessage().contains("wire_precision"), e.getMessage());
-    RunSpec broken = noWire.toBuilder().setWirePrecision("int8").setWireDensity(1).setModelConfigJson("{not json").build();
+    assertTrue(e.getMessage().contains("run_config_json"), e.getMessage());
+    RunSpec unknown = good.toBuilder().setRunConfigJson("{\"mode\": \"same\", \"ranks\": 4}").build();
+    e = assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(unknown));
+    assertTrue(e.getMessage().contains("unknown run setting 'ranks'"), e.getMessage());
+    RunSpec broken = old.toBuilder().setRunConfigJson("{}").setModelConfigJson("{not json").build();
     e = assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(broken));
     assertTrue(e.getMessage().contains("malformed JSON"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> WireMessages.fromProto(

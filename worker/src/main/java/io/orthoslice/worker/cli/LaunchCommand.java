@@ -1,7 +1,10 @@
 package io.orthoslice.worker.cli;
 
-import io.orthoslice.common.config.DistributedDefaults;
 import io.orthoslice.common.checkpoint.CheckpointStore;
+import io.orthoslice.common.cli.RunConfigDefaults;
+import io.orthoslice.common.cli.RunConfigOptions;
+import io.orthoslice.common.config.RunConfig;
+import java.nio.file.Files;
 import io.orthoslice.common.kernels.KernelChoice;
 import io.orthoslice.common.metrics.MetricsPorts;
 import io.orthoslice.worker.launch.LaunchConfig;
@@ -14,48 +17,24 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
-import io.orthoslice.common.config.InnerState;
-import io.orthoslice.common.config.MergeRule;
-import io.orthoslice.common.config.RoundRules;
-import io.orthoslice.common.config.WirePrecision;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code orthoslice launch}: a coordinator plus N workers on this machine, with one progress view. */
 @Command(name = "launch", mixinStandardHelpOptions = true, sortOptions = false,
+    defaultValueProvider = RunConfigDefaults.class,
     description = {"Run a coordinator and N worker processes on this machine; print one line per round and the"
         + " final validation perplexity. Logs go to <run-dir>/coordinator.log and worker-<i>.log."})
 final class LaunchCommand implements Callable<Integer> {
 
-  @Option(names = "--workers", defaultValue = DistributedDefaults.WORKERS, description = "Worker processes. Default: ${DEFAULT-VALUE}.")
-  int workers;
-  @Option(names = "--rounds", defaultValue = "4", description = "Default: ${DEFAULT-VALUE}.")
-  int rounds;
-  @Option(names = "--local-steps", defaultValue = "15", description = "Local steps H per round. Default: ${DEFAULT-VALUE}.")
-  int localSteps;
-  @Option(names = "--mode", defaultValue = DistributedDefaults.MODE, description = "orthogonal | independent | same | full. Default: ${DEFAULT-VALUE}.")
-  String mode;
-  @Option(names = "--rank", defaultValue = DistributedDefaults.RANK, description = "Default: ${DEFAULT-VALUE}.")
-  int rank;
-  @Option(names = "--preset", defaultValue = DistributedDefaults.PRESET, description = "Default: ${DEFAULT-VALUE}.")
-  String preset;
-  @Option(names = "--seq-len", defaultValue = DistributedDefaults.SEQ_LEN, description = "Default: ${DEFAULT-VALUE}.")
-  int seqLen;
-  @Option(names = "--batch-size", defaultValue = DistributedDefaults.BATCH_SIZE, description = "Default: ${DEFAULT-VALUE}.")
-  int batchSize;
-  @Option(names = "--lr", defaultValue = DistributedDefaults.LR, description = "Peak learning rate. Default: ${DEFAULT-VALUE}.")
-  double lr;
-  @Option(names = "--seed", defaultValue = DistributedDefaults.SEED, description = "Default: ${DEFAULT-VALUE}.")
-  long seed;
-  @Option(names = "--data", paramLabel = "DIR", description = "Prepared dataset (default: the embedded Europarl sample).")
-  Path data;
-  @Option(names = "--tokenizer", defaultValue = DistributedDefaults.TOKENIZER, description = "Default: ${DEFAULT-VALUE}.")
-  String tokenizer;
+  @Mixin
+  RunConfigOptions run;
   @Option(names = "--kernels", paramLabel = "auto|native|djl",
       description = "The workers' --kernels (see worker --help). Default: the worker's, auto.")
   String kernels;
@@ -71,27 +50,6 @@ final class LaunchCommand implements Callable<Integer> {
       description = "The coordinator's metrics port; worker i gets this + 1 + i (0: free ports, -1: off)."
           + " Default: ${DEFAULT-VALUE}.")
   int metricsPort;
-  @Option(names = "--merge", description = "mean | sum | auto: how the factor updates of a projected matrix combine"
-      + " (the coordinator's default: mean, the measured best; auto = sum for orthogonal, mean for the others).")
-  String merge;
-  @Option(names = "--slice-rounds", description = "Re-draw the projections every R rounds (the coordinator's default: 1).")
-  Integer sliceRounds;
-  @Option(names = "--inner-state", description = "Workers' optimizer state between rounds: reset | keep | transport"
-      + " (the coordinator's default: reset).")
-  String innerState;
-  @Option(names = "--outer-lr", description = "Outer learning rate on the merged change (the coordinator's default: 1).")
-  Double outerLr;
-  @Option(names = "--outer-momentum", description = "Outer Nesterov momentum (the coordinator's default: 0).")
-  Double outerMomentum;
-  @Option(names = "--wire", description = "How updates and the broadcast travel: f32 | f16 | int8 (the coordinator's"
-      + " default: f32).")
-  String wire;
-  @Option(names = "--wire-density", description = "On a lossy wire, the fraction of every change's entries sent"
-      + " (the coordinator's default: 1).")
-  Double wireDensity;
-  @Option(names = "--round-warmup", paramLabel = "W", description = "Ramp the learning rate up again over the first W"
-      + " local steps of every round (the coordinator's default: 0, none).")
-  Integer roundWarmup;
   @Option(names = "--coordinator-arg", paramLabel = "ARG", description = "Extra coordinator argument (repeatable), e.g. --coordinator-arg=--outer-momentum=0.9.")
   List<String> extraCoordinator = new ArrayList<>();
 
@@ -151,37 +109,15 @@ final class LaunchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    List<String> c = new ArrayList<>(List.of("--rounds", "" + rounds, "--local-steps", "" + localSteps, "--mode", mode,
-        "--rank", "" + rank, "--preset", preset, "--seq-len", "" + seqLen, "--batch-size", "" + batchSize,
-        "--lr", "" + lr, "--seed", "" + seed, "--tokenizer", tokenizer));
-    List<String> w = new ArrayList<>(List.of("--tokenizer", tokenizer));
+    RunConfig rc = run.toConfig();
+    Path data = rc.data() == null ? null : Path.of(rc.data());
+    List<String> w = new ArrayList<>(List.of("--tokenizer", rc.tokenizer()));
     if (kernels != null) {
       w.addAll(List.of("--kernels", KernelChoice.parse(kernels).toString()));
     }
     if (data != null) {
-      c.addAll(List.of("--data", data.toString()));
       w.addAll(List.of("--data", data.toString()));
     }
-    // Unset round options are left to the coordinator, the one place their defaults live; set ones are
-    // checked here, before any process starts.
-    if (innerState != null) {
-      InnerState.parse(innerState);
-    }
-    if (wire != null || wireDensity != null) {
-      new RoundRules(MergeRule.DEFAULT, 1, InnerState.RESET, wire == null ? WirePrecision.F32 : WirePrecision.parse(wire),
-          wireDensity == null ? 1.0 : wireDensity); // the coordinator's own checks of the pair
-    }
-    if (roundWarmup != null) {
-      RoundRules.requireRoundWarmup(roundWarmup, localSteps);
-    }
-    for (Object[] o : new Object[][] {{"--merge", merge}, {"--slice-rounds", sliceRounds},
-        {"--inner-state", innerState}, {"--outer-lr", outerLr}, {"--outer-momentum", outerMomentum},
-        {"--wire", wire}, {"--wire-density", wireDensity}, {"--round-warmup", roundWarmup}}) {
-      if (o[1] != null) {
-        c.addAll(List.of((String) o[0], o[1].toString()));
-      }
-    }
-    c.addAll(extraCoordinator);
     Path dir = runDir != null ? runDir : Path.of("runs", "launch",
         LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)));
     Optional<Path> previous = new CheckpointStore(dir.resolve("coordinator").resolve("checkpoints"), 1).latest();
@@ -190,9 +126,14 @@ final class LaunchCommand implements Callable<Integer> {
           + "; choose another --run-dir (or leave it out for a new one), or add --coordinator-arg=--resume to"
           + " continue that run");
     }
-    Launcher.Result r = new Launcher(new LaunchConfig(workers, dir, c, w, gpus, threads,
-        childJvm(parameters(preset, tokenizer, data)),
-        metricsPort), System.out).run();
+    // The coordinator reads the run from one file, the record's own dump; nothing is spelled twice.
+    Files.createDirectories(dir);
+    Path runJson = dir.resolve("run.json");
+    rc.write(runJson);
+    List<String> c = new ArrayList<>(List.of("--config", runJson.toString()));
+    c.addAll(extraCoordinator);
+    Launcher.Result r = new Launcher(new LaunchConfig(rc.workers(), dir, c, w, gpus, threads,
+        childJvm(parameters(rc.preset(), rc.tokenizer(), data)), metricsPort), System.out).run();
     return r.exitCode();
   }
 }

@@ -1,6 +1,7 @@
 package io.orthoslice.worker.cli;
 
-import io.orthoslice.common.config.DistributedDefaults;
+import io.orthoslice.common.cli.RunConfigDefaults;
+import io.orthoslice.common.config.RunConfig;
 import io.orthoslice.worker.sweep.CellResult;
 import io.orthoslice.worker.sweep.ResultsDoc;
 import io.orthoslice.worker.sweep.SweepPlots;
@@ -23,6 +24,7 @@ import picocli.CommandLine.Spec;
  * PNG plots at the end.
  */
 @Command(name = "sweep", mixinStandardHelpOptions = true, sortOptions = false,
+    defaultValueProvider = RunConfigDefaults.class,
     description = {"Run a grid of distributed runs (a coordinator and K worker processes each, as 'launch'),"
         + " resumably: every finished cell is a line of <output>/cells.jsonl and is not run again. With several"
         + " --lr and several --seeds: every lr on the first seed, then the other seeds at each configuration's"
@@ -35,63 +37,61 @@ final class SweepCommand implements Callable<Integer> {
   @Option(names = "--modes", split = ",", defaultValue = "orthogonal,independent,same,full",
       description = "Modes. Default: ${DEFAULT-VALUE}.")
   List<String> modes;
-  @Option(names = "--workers", split = ",", defaultValue = "4", description = "Worker counts K. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--workers", split = ",", description = "Worker counts K. Default: ${DEFAULT-VALUE}.")
   List<Integer> workers;
-  @Option(names = "--rank", defaultValue = "0", description = "Rank r of every slice (or --fixed-kr).")
+  @Option(names = "--rank", description = "Rank r of every slice (or --fixed-kr). Default: ${DEFAULT-VALUE}.")
   int rank;
   @Option(names = "--fixed-kr", defaultValue = "0", paramLabel = "N",
       description = "Keep K r = N: r = N / K for each K (the paper's Table 4 shape).")
   int fixedKr;
-  @Option(names = "--lr", split = ",", defaultValue = "2e-3", description = "Peak learning rates (cosine to lr/10)."
+  @Option(names = "--lr", split = ",", description = "Peak learning rates (cosine to lr/10)."
       + " Default: ${DEFAULT-VALUE}.")
   List<Double> lrs;
-  @Option(names = "--seeds", split = ",", defaultValue = "42", description = "Seeds. Default: ${DEFAULT-VALUE}.")
+  @Option(names = {"--seeds", "--seed"}, split = ",", description = "Seeds. Default: ${DEFAULT-VALUE}.")
   List<Long> seeds;
-  @Option(names = "--merge", split = ",", defaultValue = "auto,mean",
-      description = "sum | mean | sum*F | mean*F | auto (each mode's rule by construction: sum for orthogonal, mean"
+  @Option(names = "--merge", split = ",", description = "sum | mean | sum*F | mean*F | auto (each mode's rule by construction: sum for orthogonal, mean"
           + " for the others); the baselines' auto and mean are one cell. Default: ${DEFAULT-VALUE}.")
   List<String> merges;
-  @Option(names = "--slice-rounds", split = ",", defaultValue = "1", description = "Slice lifetimes R. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--slice-rounds", split = ",", description = "Slice lifetimes R. Default: ${DEFAULT-VALUE}.")
   List<Integer> sliceRounds;
-  @Option(names = "--inner-state", split = ",", defaultValue = "reset",
-      description = "reset | keep | transport. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--inner-state", split = ",", description = "reset | keep | transport. Default: ${DEFAULT-VALUE}.")
   List<String> innerStates;
-  @Option(names = "--outer-lr", split = ",", defaultValue = "1", description = "Outer learning rates. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--outer-lr", split = ",", description = "Outer learning rates. Default: ${DEFAULT-VALUE}.")
   List<Double> outerLrs;
-  @Option(names = "--outer-momentum", split = ",", defaultValue = "0",
-      description = "Outer Nesterov momentum values. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--outer-momentum", split = ",", description = "Outer Nesterov momentum values. Default: ${DEFAULT-VALUE}.")
   List<Double> outerMomentums;
-  @Option(names = "--wire", split = ",", defaultValue = "f32",
-      description = "Wire precisions: f32 | f16 | int8 (with error feedback). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--wire", split = ",", description = "Wire precisions: f32 | f16 | int8 (with error feedback). Default: ${DEFAULT-VALUE}.")
   List<String> wires;
-  @Option(names = "--wire-density", split = ",", defaultValue = "1",
-      description = "Fractions of a change's entries a lossy wire sends (f32 cells: 1). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--wire-density", split = ",", description = "Fractions of a change's entries a lossy wire sends (f32 cells: 1). Default: ${DEFAULT-VALUE}.")
   List<Double> densities;
-  @Option(names = "--scale", split = ",", defaultValue = "1", description = "Adapter scales alpha of W + alpha B P^T"
+  @Option(names = "--scale", split = ",", description = "Adapter scales alpha of W + alpha B P^T"
       + " (projected modes; Adam makes alpha act as a learning-rate factor on the projected matrices only)."
       + " Default: ${DEFAULT-VALUE}.")
   List<Double> scales;
-  @Option(names = "--round-warmup", split = ",", defaultValue = "0", description = "Local steps of the learning-rate"
+  @Option(names = "--round-warmup", split = ",", description = "Local steps of the learning-rate"
       + " ramp every round starts with (0: none). Default: ${DEFAULT-VALUE}.")
   List<Integer> roundWarmups;
-  @Option(names = "--preset", defaultValue = DistributedDefaults.PRESET, description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--preset", description = "Default: ${DEFAULT-VALUE}.")
   String preset;
-  @Option(names = "--seq-len", defaultValue = DistributedDefaults.SEQ_LEN, description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--seq-len", description = "Default: ${DEFAULT-VALUE}.")
   int seqLen;
-  @Option(names = "--batch-size", defaultValue = DistributedDefaults.BATCH_SIZE, description = "Sequences per local step and worker. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--batch-size", description = "Sequences per local step and worker. Default: ${DEFAULT-VALUE}.")
   int batchSize;
-  @Option(names = "--rounds", defaultValue = "12", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--rounds", description = "Default: ${DEFAULT-VALUE}.")
   int rounds;
-  @Option(names = "--local-steps", defaultValue = "15", description = "Local steps H per round. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--local-steps", description = "Local steps H per round. Default: ${DEFAULT-VALUE}.")
   int localSteps;
-  @Option(names = "--eval-batches", defaultValue = "8", description = "Validation batches per evaluation. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--eval-batches", description = "Validation batches per evaluation. Default: ${DEFAULT-VALUE}.")
   int evalBatches;
-  @Option(names = "--eval-every", defaultValue = "1", description = "Validate every E rounds and after the last. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--eval-every", description = "Validate every E rounds and after the last. Default: ${DEFAULT-VALUE}.")
   int evalEvery;
   @Option(names = "--data", paramLabel = "DIR", description = "Prepared dataset (default: the embedded Europarl sample).")
   Path data;
-  @Option(names = "--tokenizer", defaultValue = DistributedDefaults.TOKENIZER, description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--tokenizer", description = "Default: ${DEFAULT-VALUE}.")
   String tokenizer;
+  @Option(names = "--config", paramLabel = "RUN_JSON", description = "Every cell's other settings from this run.json"
+      + " (the axes and the options above replace its values); default: the run defaults.")
+  Path config;
   @Option(names = "--gpu", defaultValue = "-1", description = "Put every worker on this GPU (-1: CPU). Default: ${DEFAULT-VALUE}.")
   int gpu;
   @Option(names = "--threads", defaultValue = "1", description = "Torch threads per process. Default: ${DEFAULT-VALUE}.")
@@ -110,11 +110,17 @@ final class SweepCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    boolean rankGiven = commandSpec.commandLine().getParseResult().hasMatchedOption("--rank");
+    if (fixedKr > 0 && rankGiven) {
+      throw new IllegalArgumentException("give exactly one of --rank and --fixed-kr");
+    }
     SweepSpec spec = new SweepSpec(preset, seqLen, batchSize, rounds, localSteps, evalBatches, evalEvery,
-        data == null ? null : data.toString(), tokenizer, gpu, threads, modes, workers, rank, fixedKr, merges,
+        data == null ? null : data.toString(), tokenizer, gpu, threads, modes, workers, fixedKr > 0 ? 0 : rank, fixedKr,
+        merges,
         sliceRounds, innerStates, outerLrs, outerMomentums, wires, densities, scales, roundWarmups, lrs, seeds);
     List<String> jvm = reportOnly ? List.of() : LaunchCommand.childJvm(LaunchCommand.parameters(preset, tokenizer, data));
-    SweepRunner runner = new SweepRunner(spec, output, jvm, System.out);
+    SweepRunner runner = new SweepRunner(spec, config == null ? RunConfig.DEFAULTS : RunConfig.read(config), output,
+        jvm, System.out);
     List<CellResult> results = reportOnly ? reportable(spec, runner) : runner.run();
     List<String> args = new ArrayList<>(commandSpec.commandLine().getParseResult().originalArgs());
     if (!args.isEmpty() && args.get(0).equals("sweep")) {

@@ -1,8 +1,8 @@
 package io.orthoslice.worker.sweep;
 
 import io.orthoslice.common.config.WirePrecision;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Locale;
 
 /**
@@ -86,16 +86,29 @@ public record SweepCell(String mode, int workers, int rank, String merge, int sl
         + (scale == 1 ? "" : "-a" + num(scale)) + (roundWarmup == 0 ? "" : "-rw" + roundWarmup);
   }
 
-  /** The coordinator arguments that make this cell (the sweep adds the shared ones). */
-  List<String> coordinatorArgs() {
-    List<String> a = new ArrayList<>(List.of("--mode", mode, "--rank", Integer.toString(rank), "--lr", num(lr),
-        "--min-lr", num(lr / 10), "--seed", Long.toString(seed), "--inner-state", innerState,
-        "--outer-lr", num(outerLr), "--outer-momentum", num(outerMomentum), "--wire", wire,
-        "--wire-density", num(density), "--round-warmup", Integer.toString(roundWarmup)));
+  /**
+   * The run settings that make this cell, by name (the sweep's shared settings come first; see {@link
+   * SweepSpec#runConfig}). Mode full has no merge rule, slices or adapter scale of its own.
+   */
+  Map<String, Object> settings() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("mode", mode);
+    m.put("workers", workers);
+    m.put("rank", rank);
+    m.put("lr", lr);
+    m.put("seed", seed);
+    m.put("inner_state", innerState);
+    m.put("outer_lr", outerLr);
+    m.put("outer_momentum", outerMomentum);
+    m.put("wire", wire);
+    m.put("wire_density", density);
+    m.put("round_warmup", roundWarmup);
     if (!mode.equals("full")) {
-      a.addAll(List.of("--merge", merge, "--slice-rounds", Integer.toString(sliceRounds), "--scale", num(scale)));
+      m.put("merge", merge);
+      m.put("slice_rounds", sliceRounds);
+      m.put("scale", scale);
     }
-    return a;
+    return m;
   }
 
   static String num(double v) {

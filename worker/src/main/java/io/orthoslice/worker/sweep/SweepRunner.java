@@ -1,5 +1,6 @@
 package io.orthoslice.worker.sweep;
 
+import io.orthoslice.common.config.RunConfig;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.orthoslice.common.round.CommunicationCost;
@@ -43,6 +44,7 @@ public final class SweepRunner {
   private static final Pattern ROUND_LINE = Pattern.compile("^round (\\d+)/(\\d+):");
 
   private final SweepSpec spec;
+  private final RunConfig base;
   private final Path dir;
   private final List<String> jvmArgs;
   private final PrintStream console;
@@ -50,6 +52,13 @@ public final class SweepRunner {
   private final Map<String, CellResult> done = new LinkedHashMap<>();
 
   public SweepRunner(SweepSpec spec, Path dir, List<String> jvmArgs, PrintStream console) throws IOException {
+    this(spec, RunConfig.DEFAULTS, dir, jvmArgs, console);
+  }
+
+  /** A sweep whose cells start from {@code base}'s settings (a run.json), the axes and shared ones put in. */
+  public SweepRunner(SweepSpec spec, RunConfig base, Path dir, List<String> jvmArgs, PrintStream console)
+      throws IOException {
+    this.base = base;
     this.spec = spec;
     this.dir = dir;
     this.jvmArgs = List.copyOf(jvmArgs);
@@ -162,17 +171,15 @@ public final class SweepRunner {
       // A cell that did not finish (the sweep was stopped): its partial run is discarded.
       deleteTree(runDir);
     }
-    List<String> coordinator = new ArrayList<>(List.of("--preset", spec.preset(), "--seq-len",
-        Integer.toString(spec.seqLen()), "--batch-size", Integer.toString(spec.batchSize()), "--rounds",
-        Integer.toString(spec.rounds()), "--local-steps", Integer.toString(spec.localSteps()), "--eval-batches",
-        Integer.toString(spec.evalBatches()), "--eval-every", Integer.toString(spec.evalEvery()), "--tokenizer",
-        spec.tokenizer()));
-    List<String> worker = new ArrayList<>(List.of("--tokenizer", spec.tokenizer()));
-    if (spec.data() != null) {
-      coordinator.addAll(List.of("--data", spec.data()));
-      worker.addAll(List.of("--data", spec.data()));
+    Files.createDirectories(runDir);
+    RunConfig run = spec.runConfig(base, c);
+    Path runJson = runDir.resolve("run.json");
+    run.write(runJson);
+    List<String> coordinator = List.of("--config", runJson.toString());
+    List<String> worker = new ArrayList<>(List.of("--tokenizer", run.tokenizer()));
+    if (run.data() != null) {
+      worker.addAll(List.of("--data", run.data()));
     }
-    coordinator.addAll(c.coordinatorArgs());
     List<Integer> gpus = spec.gpu() < 0 ? List.of() : java.util.Collections.nCopies(c.workers(), spec.gpu());
     long t0 = System.nanoTime();
     Launcher.Result r;

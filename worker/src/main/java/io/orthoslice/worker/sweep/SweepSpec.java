@@ -5,6 +5,7 @@ import io.orthoslice.common.config.WirePrecision;
 import io.orthoslice.common.config.MergeRule;
 import io.orthoslice.common.config.RoundMode;
 import io.orthoslice.common.config.RoundRules;
+import io.orthoslice.common.config.RunConfig;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -172,6 +173,26 @@ public record SweepSpec(
       }
     }
     return new ArrayList<>(out.values());
+  }
+
+  /**
+   * The whole run of cell {@code c}: {@code base} (a run.json's settings, or the defaults) with the
+   * sweep's shared settings and then the cell's own put in. The learning-rate floor is the record's
+   * rule, lr / 10, unless {@code base} sets one.
+   */
+  public RunConfig runConfig(RunConfig base, SweepCell c) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("preset", preset);
+    m.put("seq_len", seqLen);
+    m.put("batch_size", batchSize);
+    m.put("rounds", rounds);
+    m.put("local_steps", localSteps);
+    m.put("eval_batches", evalBatches);
+    m.put("eval_every", evalEvery);
+    m.put("data", data);
+    m.put("tokenizer", tokenizer);
+    m.putAll(c.settings());
+    return base.with(m);
   }
 
   /** The settings a resumed sweep must share with the one that wrote its cells (the axes may grow). */

@@ -59,8 +59,9 @@ class SweepReportTest {
         "full-k4-r0-mean-s1-reset-o1-m0-lr0.001-seed42-rw5"), cells.stream().map(SweepCell::slug).toList());
     SweepCell both = cells.get(3);
     assertEquals("same mean, scale 2, round warm-up 5", both.group());
-    String args = String.join(" ", both.coordinatorArgs());
-    assertTrue(args.contains("--round-warmup 5") && args.contains("--scale 2"), args);
+    io.orthoslice.common.config.RunConfig run = s.runConfig(io.orthoslice.common.config.RunConfig.DEFAULTS, both);
+    assertEquals(List.of(5, 2.0, 1e-4, 4, 5), List.of(run.roundWarmup(), run.scale(), run.trainConfig().minLr(),
+        run.rounds(), run.localSteps()));
     assertEquals(both.withSeed(43).slug(), both.slug().replace("seed42", "seed43"));
 
     Path old = dir.resolve("cells.jsonl");
