@@ -20,7 +20,7 @@ import java.util.Map;
  * update on a lossy wire. All are immutable and read without a lock; {@link #publish} replaces them
  * together after a merge.
  */
-final class Broadcasts {
+public final class Broadcasts {
 
   private final RunSettings settings;
   private final Map<String, long[]> shapes = new HashMap<>();
@@ -45,7 +45,7 @@ final class Broadcasts {
   }
 
   /** The weights of {@code version}; ABORTED when that is not the current version. */
-  WeightsSnapshot weights(long version) {
+  public WeightsSnapshot weights(long version) {
     WeightsSnapshot w = weights;
     if (w.version() != version) {
       throw new CoordinatorException(Code.ABORTED, "weights version " + version + " is not held; the current"
@@ -55,14 +55,14 @@ final class Broadcasts {
   }
 
   /** The factored update from {@code fromVersion}; FAILED_PRECONDITION when the last merge has none from it. */
-  FactoredUpdate roundUpdate(long fromVersion) {
+  public FactoredUpdate roundUpdate(long fromVersion) {
     FactoredUpdate u = lastUpdate;
     requireFrom(fromVersion, u == null ? -1 : u.fromVersion(), "factored");
     return u;
   }
 
   /** The delta update from {@code fromVersion} (lossy wire); FAILED_PRECONDITION when there is none from it. */
-  DeltaUpdate deltaUpdate(long fromVersion) {
+  public DeltaUpdate deltaUpdate(long fromVersion) {
     DeltaUpdate u = lastDelta;
     requireFrom(fromVersion, u == null ? -1 : u.fromVersion(), "delta");
     return u;
@@ -99,7 +99,7 @@ final class Broadcasts {
   }
 
   /** Shape of a tensor's wire name; a slot's factor {@code <param>#B@k} has its factor's shape. */
-  long[] wireShape(String name) {
+  public long[] wireShape(String name) {
     int at = name.lastIndexOf('@');
     return shapes.get(at < 0 ? name : name.substring(0, at));
   }

@@ -243,12 +243,12 @@ public final class Coordinator implements AutoCloseable {
   }
 
   /** What stale workers fetch (read without the lock). */
-  Broadcasts broadcasts() {
+  public Broadcasts broadcasts() {
     return broadcasts;
   }
 
   /** The checks of an update's tensors as they arrive (stateless). */
-  UpdateValidator validator() {
+  public UpdateValidator validator() {
     return validator;
   }
 

@@ -50,7 +50,7 @@ public final class RunHistory {
     validationLoss = initial;
   }
 
-  double initialValidationLoss() {
+  public double initialValidationLoss() {
     return initialValidationLoss;
   }
 

@@ -20,7 +20,7 @@ import java.util.function.Consumer;
  * finite and within {@link UpdateLimits#maxAbs}. Anything else is refused whole with
  * INVALID_ARGUMENT before any of it is merged; value refusals are counted by reason.
  */
-final class UpdateValidator {
+public final class UpdateValidator {
 
   /** Every tensor an update carries, by wire name, with its shape and type (positions: below {@code limit}). */
   private record Expected(long[] shape, WireDType dtype, long limit) {
@@ -67,12 +67,12 @@ final class UpdateValidator {
   }
 
   /** Data bytes of a well-formed update; the transport refuses more with RESOURCE_EXHAUSTED. */
-  long maxBytes() {
+  public long maxBytes() {
     return maxBytes;
   }
 
   /** Checks one tensor as soon as it has arrived. */
-  void checkTensor(long round, int slot, WireTensor t) {
+  public void checkTensor(long round, int slot, WireTensor t) {
     Expected x = expected.get(t.name());
     String where = where(round, slot);
     if (x == null) {

@@ -1,5 +1,15 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.common.train.ModelInit;
+
+import io.orthoslice.common.model.LlamaConfig;
+
+import ai.djl.ndarray.types.DataType;
+
+import ai.djl.ndarray.NDManager;
+
+import ai.djl.ndarray.NDArray;
+
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -17,5 +27,16 @@ public record WeightsSnapshot(long version, Map<String, float[]> values) {
 
   public long bytes() {
     return values.values().stream().mapToLong(v -> (long) v.length * Float.BYTES).sum();
+  }
+
+  /** The run's initial weights (ModelInit, float32) as version 0. */
+  public static WeightsSnapshot initial(LlamaConfig model, long seed) {
+    try (NDManager m = NDManager.newBaseManager()) {
+      LinkedHashMap<String, float[]> w = new LinkedHashMap<>();
+      for (Map.Entry<String, NDArray> e : ModelInit.initialize(model, seed, m, DataType.FLOAT32).entrySet()) {
+        w.put(e.getKey(), e.getValue().toFloatArray());
+      }
+      return new WeightsSnapshot(0, w);
+    }
   }
 }

@@ -1,5 +1,7 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.coordinator.cli.CoordinatorMain;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -26,7 +28,7 @@ class CoordinatorMainTest {
         "lr", 1e-3, "min_lr", 1e-4, "seed", 7, "rank", 4, "local_steps", 2, "rounds", 2, "workers", 1))
         .with(Map.of("eval_batches", 1, "round_timeout", 60)), "test-data");
     new RoundCheckpoints(out.resolve("checkpoints"), 3, s, 1, 2).save(
-        new ResumeState(2, 16, CoordinatorMain.initialWeights(model, 7), Map.of(), 3.0), null);
+        new ResumeState(2, 16, WeightsSnapshot.initial(model, 7), Map.of(), 3.0), null);
     Path saved = RoundCheckpoints.latestIn(out.resolve("checkpoints")).orElseThrow();
 
     StringWriter err = new StringWriter();

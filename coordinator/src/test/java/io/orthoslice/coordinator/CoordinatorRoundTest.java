@@ -1,5 +1,8 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.coordinator.grpc.CoordinatorServer;
+import io.orthoslice.coordinator.grpc.CoordinatorService;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -84,7 +87,7 @@ class CoordinatorRoundTest {
         .with(Map.of("min_workers", minWorkers, "eval_batches", 1, "merge", "sum",
             "round_timeout", roundTimeout.toMillis() / 1000.0, "heartbeat_timeout", heartbeatTimeout.toMillis() / 1000.0)),
         "test-data");
-    core = new Coordinator(s, ResumeState.fresh(CoordinatorMain.initialWeights(MODEL, 7)), validation,
+    core = new Coordinator(s, ResumeState.fresh(WeightsSnapshot.initial(MODEL, 7)), validation,
         merged::add, (st, r) -> {}, new CoordinatorMetrics(registry));
     open.add(core);
     String name = InProcessServerBuilder.generateName();

@@ -48,7 +48,7 @@ class RoundCheckpointsTest {
       state.put(p.name(), m);
       state.put(RoundMerger.BROADCAST_RESIDUAL + p.name(), e);
     }
-    new RoundCheckpoints(dir, 3, s, 1, 2).save(new ResumeState(1, 8, CoordinatorMain.initialWeights(s.model(), 7),
+    new RoundCheckpoints(dir, 3, s, 1, 2).save(new ResumeState(1, 8, WeightsSnapshot.initial(s.model(), 7),
         state, 3.0), null);
 
     ResumeState back = new RoundCheckpoints(dir, 3, s, 1, 2).latest().orElseThrow();

@@ -1,5 +1,7 @@
 package io.orthoslice.coordinator;
 
+import io.orthoslice.coordinator.grpc.TokenAuthInterceptor;
+
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;

@@ -26,9 +26,9 @@ import io.orthoslice.common.config.Precision;
 import io.orthoslice.common.data.TokenWindows;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.coordinator.Coordinator;
-import io.orthoslice.coordinator.CoordinatorMain;
-import io.orthoslice.coordinator.CoordinatorServer;
-import io.orthoslice.coordinator.CoordinatorService;
+import io.orthoslice.coordinator.cli.CoordinatorMain;
+import io.orthoslice.coordinator.grpc.CoordinatorServer;
+import io.orthoslice.coordinator.grpc.CoordinatorService;
 import io.orthoslice.coordinator.ResumeState;
 import io.orthoslice.coordinator.RoundResult;
 import io.orthoslice.coordinator.RunSettings;
@@ -323,6 +323,6 @@ class WorkerRoundTest {
   }
 
   static WeightsSnapshot weights(LlamaConfig model) {
-    return CoordinatorMain.initialWeights(model, 5L);
+    return WeightsSnapshot.initial(model, 5L);
   }
 }

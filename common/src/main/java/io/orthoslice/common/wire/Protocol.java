@@ -42,7 +42,7 @@ public final class Protocol {
   public static final String INDEX_SUFFIX = "#idx";
 
   /** The coordinator's main class, started by the launcher as a child process. */
-  public static final String COORDINATOR_MAIN = "io.orthoslice.coordinator.CoordinatorMain";
+  public static final String COORDINATOR_MAIN = "io.orthoslice.coordinator.cli.CoordinatorMain";
 
   private Protocol() {}
 

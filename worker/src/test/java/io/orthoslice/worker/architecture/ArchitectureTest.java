@@ -1,6 +1,7 @@
 package io.orthoslice.worker.architecture;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -57,7 +58,17 @@ class ArchitectureTest {
             .resideInAPackage("io.orthoslice.coordinator..").because("the roles share only proto and common"),
         noClasses().that().resideInAPackage("io.orthoslice.common..").should().dependOnClassesThat()
             .resideInAnyPackage("io.orthoslice.coordinator..", "io.orthoslice.worker..")
-            .because("common serves both roles"));
+            .because("common serves both roles"),
+        slices().matching("io.orthoslice.(**)").should().beFreeOfCycles()
+            .because("the import graph runs one way: no package imports one that imports it back"),
+        noClasses().that().resideInAPackage("io.orthoslice.coordinator").should().dependOnClassesThat()
+            .resideInAnyPackage("io.grpc..", "io.orthoslice.proto..")
+            .because("the round core is plain Java; coordinator.grpc is its only gRPC edge (STYLE.md habit 3)"),
+        noClasses().that().resideInAPackage("io.orthoslice.common..")
+            .and().doNotHaveSimpleName("TensorCodec").and().doNotHaveSimpleName("TensorAssembler")
+            .and().doNotHaveSimpleName("WireDType").and().doNotHaveSimpleName("WireMessages")
+            .should().dependOnClassesThat().resideInAnyPackage("io.grpc..", "io.orthoslice.proto..")
+            .because("the protocol's records translate to generated messages in one place (wire)"));
   }
 
   @Test
@@ -68,6 +79,16 @@ class ArchitectureTest {
     for (ArchRule rule : rules()) {
       rule.check(main);
     }
+  }
+
+  @Test
+  void aPlantedPackageCycleBreaksTheCycleRule() {
+    // io.orthoslice.worker.architecture.planted.cyclea and .cycleb (test sources) import each other.
+    JavaClasses planted = new ClassFileImporter().importPackages("io.orthoslice.worker.architecture.planted");
+    ArchRule cycles = rules().get(4);
+    assertTrue(cycles.evaluate(planted).hasViolation(), "the planted package cycle was not caught");
+    assertFalse(cycles.evaluate(new ClassFileImporter().importPackages(
+        "io.orthoslice.worker.architecture.planted.cyclea")).hasViolation());
   }
 
   @Test

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orthoslice.common.cli.RunConfigDefaults;
 import io.orthoslice.common.config.RunConfig;
-import io.orthoslice.coordinator.CoordinatorMain;
+import io.orthoslice.coordinator.cli.CoordinatorMain;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
 import java.util.List;

@@ -11,7 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.orthoslice.common.metrics.MetricsPorts;
-import io.orthoslice.coordinator.CoordinatorMain;
+import io.orthoslice.coordinator.cli.CoordinatorMain;
 import io.orthoslice.coordinator.CoordinatorMetrics;
 import io.orthoslice.worker.WorkerMetrics;
 import io.orthoslice.worker.cli.OrthosliceCli;

@@ -1,4 +1,15 @@
-package io.orthoslice.coordinator;
+package io.orthoslice.coordinator.cli;
+
+import io.orthoslice.coordinator.Coordinator;
+import io.orthoslice.coordinator.CoordinatorMetrics;
+import io.orthoslice.coordinator.DatasetValidation;
+import io.orthoslice.coordinator.ResumeState;
+import io.orthoslice.coordinator.RoundCheckpoints;
+import io.orthoslice.coordinator.RoundResult;
+import io.orthoslice.coordinator.RunSettings;
+import io.orthoslice.coordinator.WeightsSnapshot;
+import io.orthoslice.coordinator.grpc.CoordinatorServer;
+import io.orthoslice.coordinator.grpc.CoordinatorService;
 
 import io.orthoslice.common.cli.RunConfigDefaults;
 import io.orthoslice.common.cli.RunConfigOptions;
@@ -163,7 +174,7 @@ public final class CoordinatorMain implements Callable<Integer> {
       ResumeState start = resume
           ? ckpt.latest().orElseThrow(() -> new IllegalArgumentException("--resume: no checkpoint in "
               + output.resolve("checkpoints")))
-          : ResumeState.fresh(initialWeights(model, rc.seed()));
+          : ResumeState.fresh(WeightsSnapshot.initial(model, rc.seed()));
       List<long[]> val = new DatasetWindows(ds, rc.seqLen(), rc.seed()).validationBatches(rc.evalBatches(), rc.batchSize());
       List<RoundResult> results = new ArrayList<>();
       long started = System.nanoTime();
@@ -243,17 +254,6 @@ public final class CoordinatorMain implements Callable<Integer> {
           throw new IllegalStateException("closing the tokenizer failed: " + e.getMessage(), e);
         }
       }
-    }
-  }
-
-  /** The run's initial weights (ModelInit, float32) as version 0. */
-  public static WeightsSnapshot initialWeights(LlamaConfig model, long seed) {
-    try (NDManager m = NDManager.newBaseManager()) {
-      LinkedHashMap<String, float[]> w = new LinkedHashMap<>();
-      for (Map.Entry<String, NDArray> e : ModelInit.initialize(model, seed, m, DataType.FLOAT32).entrySet()) {
-        w.put(e.getKey(), e.getValue().toFloatArray());
-      }
-      return new WeightsSnapshot(0, w);
     }
   }
 

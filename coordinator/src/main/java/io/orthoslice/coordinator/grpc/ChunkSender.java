@@ -1,4 +1,4 @@
-package io.orthoslice.coordinator;
+package io.orthoslice.coordinator.grpc;
 
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.Iterator;

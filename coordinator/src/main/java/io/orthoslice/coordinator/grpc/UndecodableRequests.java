@@ -1,4 +1,4 @@
-package io.orthoslice.coordinator;
+package io.orthoslice.coordinator.grpc;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.grpc.BindableService;

@@ -1,4 +1,12 @@
-package io.orthoslice.coordinator;
+package io.orthoslice.coordinator.grpc;
+
+import io.orthoslice.coordinator.Coordinator;
+import io.orthoslice.coordinator.CoordinatorException;
+import io.orthoslice.coordinator.CoordinatorMetrics;
+import io.orthoslice.coordinator.JoinedWorker;
+import io.orthoslice.coordinator.RunSettings;
+import io.orthoslice.coordinator.Submission;
+import io.orthoslice.coordinator.WeightsSnapshot;
 
 import io.orthoslice.common.wire.Assignment;
 import io.orthoslice.common.wire.DeltaUpdate;

@@ -1,4 +1,4 @@
-package io.orthoslice.coordinator;
+package io.orthoslice.coordinator.grpc;
 
 import io.orthoslice.common.wire.TensorCodec;
 import io.orthoslice.common.wire.WireTensor;
