@@ -30,6 +30,7 @@ public final class Llama {
   private final LlamaConfig config;
   private final RotaryEmbedding rope;
   private final NDManager cache;
+  private final GemmAlignment alignment;
   private final java.util.Map<String, NDArray[]> tables = new java.util.HashMap<>();
 
   /** Without a cache: the mask and rotary tables are built in each call's scope. */
@@ -42,9 +43,15 @@ public final class Llama {
    *     device; they live as long as it does (a trainer passes its root manager)
    */
   public Llama(LlamaConfig config, NDManager cache) {
+    this(config, cache, GemmAlignment.defaults());
+  }
+
+  /** @param alignment how far the MLP width is zero-padded for its GEMMs, per device kind */
+  public Llama(LlamaConfig config, NDManager cache, GemmAlignment alignment) {
     this.config = config;
     this.rope = new RotaryEmbedding(config.headDim(), config.ropeTheta());
     this.cache = cache;
+    this.alignment = alignment;
   }
 
   public LlamaConfig config() {
@@ -156,11 +163,26 @@ public final class Llama {
     return t.reshape(batch, seq, n, hd).swapAxes(1, 2);
   }
 
-  private static NDArray swiGlu(Weights w, String p, NDArray x) {
-    NDArray gate = w.linear(p + "gate_proj.weight", x);
-    NDArray up = w.linear(p + "up_proj.weight", x);
+  /**
+   * down(silu(gate x) * up x). Where the MLP width is not aligned ({@link GemmAlignment}), the three
+   * GEMMs run at the padded width: gate and up get zero rows, down zero columns, and the padded units
+   * carry silu(0) * 0 = 0, so the result is the unpadded one's.
+   */
+  private NDArray swiGlu(Weights w, String p, NDArray x) {
+    long d = config.hiddenSize();
+    long ffn = config.intermediateSize();
+    long width = alignment.pad(ffn, x.getDevice());
+    PaddedMatrix in = new PaddedMatrix(ffn, d, width, d); // gate, up: (ffn, d) -> (width, d)
+    PaddedMatrix out = new PaddedMatrix(d, ffn, d, width); // down: (d, ffn) -> (d, width)
+    NDArray gate = linear(w, p + "gate_proj.weight", x, in); // (B, T, width)
+    NDArray up = linear(w, p + "up_proj.weight", x, in);
     NDArray gated = Kernels.swiGlu() ? NativeKernels.swiGlu(gate, up) : silu(gate).mul(up);
-    return w.linear(p + "down_proj.weight", gated);
+    return linear(w, p + "down_proj.weight", gated, out); // (B, T, d)
+  }
+
+  /** The padded product only where there is padding: an aligned model runs exactly as before. */
+  private static NDArray linear(Weights w, String name, NDArray x, PaddedMatrix shape) {
+    return shape.padded() ? w.linear(name, x, shape) : w.linear(name, x);
   }
 
   /** The MLP alone, for tests (prefix "mlp."). */
