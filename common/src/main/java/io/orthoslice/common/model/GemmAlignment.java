@@ -11,6 +11,11 @@ import ai.djl.Device;
  * widths 5464, 5504 and 5632 ran at 685-800: 5x on the GEMMs that carry two thirds of the model's
  * FLOPs. torch.compile (Inductor) pads such shapes itself; DJL and eager PyTorch do not.
  *
+ * <p>What is padded: the MLP width (gate/up rows, down columns) in every dtype, and in fp16 the
+ * vocabulary of the output head (its padded logits are dropped by the cast to fp32 that the loss
+ * needs anyway; see {@link Llama#head}). Not the hidden size: every preset's is a multiple of 64, and
+ * padding the residual stream would change what RMSNorm averages over, so it is not free to do exactly.
+ *
  * <p>Why it is exact: the padded rows of gate_proj and up_proj and the padded columns of down_proj
  * are zeros that exist only inside the step's compute copy; the parameters, their gradients and
  * optimizer state, checkpoints, projections and the wire keep the true shapes. The padded units

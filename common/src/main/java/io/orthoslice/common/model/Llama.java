@@ -104,12 +104,28 @@ public final class Llama {
     }
   }
 
-  /** Final RMSNorm and the output head: logits (B, T, V) in float32 or float64. */
+  /**
+   * Final RMSNorm and the output head: logits (B, T, V) in float32 or float64. In fp16 an unaligned
+   * vocabulary ({@link GemmAlignment}; GPT-2's 50,257, the byte tokenizer's 257) runs its GEMM at the
+   * padded width: the head gets zero rows, and the padded logits are dropped by the cast to fp32 the
+   * loss needs anyway, so it costs no extra copy. In fp32 and fp64 that slice would be one more
+   * (B, T, V) copy at the step's memory peak, so the head stays unpadded there.
+   */
   public NDArray head(Weights w, NDArray h, DataType dtype) {
     NDArray x = rmsNorm(h, w.dense("model.norm.weight"));
     String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
-    NDArray logits = x.matMul(w.dense(head).transpose()); // (B, T, V)
-    return dtype == DataType.FLOAT16 ? Cast.to(logits, DataType.FLOAT32) : logits;
+    long vocab = config.vocabSize();
+    long width = dtype == DataType.FLOAT16 ? alignment.pad(vocab, x.getDevice()) : vocab;
+    if (width == vocab) {
+      NDArray logits = x.matMul(w.dense(head).transpose()); // (B, T, V)
+      return dtype == DataType.FLOAT16 ? Cast.to(logits, DataType.FLOAT32) : logits;
+    }
+    long d = config.hiddenSize();
+    NDArray padded = w.linear(head, x, new PaddedMatrix(vocab, d, width, d)); // (B, T, width)
+    // split, not an indexed get(): split's backward is a concatenation (see RotaryEmbedding.apply).
+    NDList parts = padded.split(new long[] {vocab}, padded.getShape().dimension() - 1);
+    parts.subNDList(1).close();
+    return Cast.to(parts.get(0), DataType.FLOAT32); // (B, T, V), the padded logits left behind
   }
 
   /** Row lookup through torch's embedding op (its backward is the dense index-add). */

@@ -45,7 +45,7 @@ public record PaddedMatrix(long rows, long cols, long paddedRows, long paddedCol
     }
     // split, not an indexed get(): split's backward is a concatenation (see Llama.RotaryEmbedding).
     NDList parts = x.split(new long[] {cols}, x.getShape().dimension() - 1);
-    parts.get(1).close();
+    parts.subNDList(1).close();
     return parts.get(0);
   }
 
