@@ -156,7 +156,7 @@ class AlignedShapesTest {
   /**
    * In fp16 the vocabulary (50 here) is padded as well, the padded logits dropped by the cast to fp32.
    * fp16 products are not exact, so this bounds the difference by fp16's resolution; the padded
-   * columns add no term to any true output element, so it is in fact 0 with these kernels.
+   * columns add no term to any true output element, and on the CPU the difference is in fact 0.
    */
   @ParameterizedTest
   @ValueSource(strings = {"full", "adapter"})
