@@ -46,7 +46,7 @@ public final class Llama {
     this(config, cache, GemmAlignment.defaults());
   }
 
-  /** @param alignment how far the MLP width is zero-padded for its GEMMs, per device kind */
+  /** @param alignment how far unaligned GEMM widths (the MLP's; in fp16 the vocabulary) are zero-padded, per device */
   public Llama(LlamaConfig config, NDManager cache, GemmAlignment alignment) {
     this.config = config;
     this.rope = new RotaryEmbedding(config.headDim(), config.ropeTheta());
