@@ -7,6 +7,7 @@ import io.orthoslice.common.kernels.NativeKernels;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import io.orthoslice.common.model.PaddedMatrix;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.optim.AdamW;
 import io.orthoslice.common.projection.Side;
@@ -128,6 +129,18 @@ public final class AdapterMatrix implements ParameterTrainer {
     NDArray f = Cast.to(factor, dtype); // Cast: on the autograd tape
     NDArray y = x.matMul(base.value(dtype, scope).transpose());
     return y.add(scaled(proj.forward(x, f, dtype, scope), scope));
+  }
+
+  /** Merged: the effective weight, formed anyway, is padded (and the unpadded one freed at once). */
+  @Override
+  public NDArray linear(NDArray x, DataType dtype, NDManager scope, PaddedMatrix shape) {
+    if (!merged) {
+      return ParameterTrainer.super.linear(x, dtype, scope, shape);
+    }
+    NDArray eff = effectiveOnTape(dtype, scope);
+    NDArray padded = shape.pad(eff, dtype); // copy_'s backward keeps no input: eff can go
+    eff.close();
+    return x.matMul(padded.transpose());
   }
 
   /**

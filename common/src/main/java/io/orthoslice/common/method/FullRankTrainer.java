@@ -3,6 +3,7 @@ package io.orthoslice.common.method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import io.orthoslice.common.model.PaddedMatrix;
 import java.util.List;
 
 /**
@@ -21,6 +22,11 @@ abstract class FullRankTrainer implements ParameterTrainer {
   @Override
   public final NDArray dense(DataType dtype, NDManager scope) {
     return FullRankWeight.value(weight, dtype, scope);
+  }
+
+  @Override
+  public final NDArray linear(NDArray x, DataType dtype, NDManager scope, PaddedMatrix shape) {
+    return x.matMul(FullRankWeight.padded(weight, dtype, scope, shape).transpose());
   }
 
   @Override

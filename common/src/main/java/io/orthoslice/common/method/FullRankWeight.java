@@ -4,6 +4,7 @@ import io.orthoslice.common.tensor.Cast;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import io.orthoslice.common.model.PaddedMatrix;
 
 /**
  * The step-time views of a weight that is trained in full (dense AdamW, GaLore, LDAdam): the value
@@ -17,6 +18,12 @@ final class FullRankWeight {
   static NDArray value(NDArray weight, DataType dtype, NDManager scope) {
     StepScope.borrow(scope, weight);
     return Cast.to(weight, dtype);
+  }
+
+  /** W zero-padded to {@code shape} in {@code dtype}, on the tape: the padding rides on the cast. */
+  static NDArray padded(NDArray weight, DataType dtype, NDManager scope, PaddedMatrix shape) {
+    StepScope.borrow(scope, weight);
+    return shape.pad(weight, dtype);
   }
 
   static NDArray gradient(NDArray weight, NDManager scope) {

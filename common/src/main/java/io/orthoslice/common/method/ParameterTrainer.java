@@ -3,6 +3,7 @@ package io.orthoslice.common.method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import io.orthoslice.common.model.PaddedMatrix;
 import io.orthoslice.common.model.ParameterSpec;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,15 @@ public interface ParameterTrainer extends AutoCloseable {
   /** {@code x W_eff^T} for a matrix parameter; a factored rule overrides it to skip forming W_eff. */
   default NDArray linear(NDArray x, DataType dtype, NDManager scope) {
     return x.matMul(dense(dtype, scope).transpose());
+  }
+
+  /**
+   * {@code x W_eff^T} with W_eff zero-padded to {@code shape} (see {@link
+   * io.orthoslice.common.model.Weights#linear(String, NDArray, PaddedMatrix)}). This default pads around
+   * the true product; a rule that forms W_eff pads it instead, so the GEMM itself runs aligned.
+   */
+  default NDArray linear(NDArray x, DataType dtype, NDManager scope, PaddedMatrix shape) {
+    return shape.padOutput(linear(shape.trimInput(x), dtype, scope));
   }
 
   /** Called before the step's first forward pass (e.g. to request W's gradient for an SVD draw). */

@@ -30,6 +30,7 @@ public final class Llama {
   private final LlamaConfig config;
   private final RotaryEmbedding rope;
   private final NDManager cache;
+  private final GemmAlignment alignment;
   private final java.util.Map<String, NDArray[]> tables = new java.util.HashMap<>();
 
   /** Without a cache: the mask and rotary tables are built in each call's scope. */
@@ -42,9 +43,15 @@ public final class Llama {
    *     device; they live as long as it does (a trainer passes its root manager)
    */
   public Llama(LlamaConfig config, NDManager cache) {
+    this(config, cache, GemmAlignment.defaults());
+  }
+
+  /** @param alignment how far unaligned GEMM widths (the MLP's; in fp16 the vocabulary) are zero-padded, per device */
+  public Llama(LlamaConfig config, NDManager cache, GemmAlignment alignment) {
     this.config = config;
     this.rope = new RotaryEmbedding(config.headDim(), config.ropeTheta());
     this.cache = cache;
+    this.alignment = alignment;
   }
 
   public LlamaConfig config() {
@@ -97,12 +104,28 @@ public final class Llama {
     }
   }
 
-  /** Final RMSNorm and the output head: logits (B, T, V) in float32 or float64. */
+  /**
+   * Final RMSNorm and the output head: logits (B, T, V) in float32 or float64. In fp16 an unaligned
+   * vocabulary ({@link GemmAlignment}; GPT-2's 50,257, the byte tokenizer's 257) runs its GEMM at the
+   * padded width: the head gets zero rows, and the padded logits are dropped by the cast to fp32 the
+   * loss needs anyway, so it costs no extra copy. In fp32 and fp64 that slice would be one more
+   * (B, T, V) copy at the step's memory peak, so the head stays unpadded there.
+   */
   public NDArray head(Weights w, NDArray h, DataType dtype) {
     NDArray x = rmsNorm(h, w.dense("model.norm.weight"));
     String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
-    NDArray logits = x.matMul(w.dense(head).transpose()); // (B, T, V)
-    return dtype == DataType.FLOAT16 ? Cast.to(logits, DataType.FLOAT32) : logits;
+    long vocab = config.vocabSize();
+    long width = dtype == DataType.FLOAT16 ? alignment.pad(vocab, x.getDevice()) : vocab;
+    if (width == vocab) {
+      NDArray logits = x.matMul(w.dense(head).transpose()); // (B, T, V)
+      return dtype == DataType.FLOAT16 ? Cast.to(logits, DataType.FLOAT32) : logits;
+    }
+    long d = config.hiddenSize();
+    NDArray padded = w.linear(head, x, new PaddedMatrix(vocab, d, width, d)); // (B, T, width)
+    // split, not an indexed get(): split's backward is a concatenation (see RotaryEmbedding.apply).
+    NDList parts = padded.split(new long[] {vocab}, padded.getShape().dimension() - 1);
+    parts.subNDList(1).close();
+    return Cast.to(parts.get(0), DataType.FLOAT32); // (B, T, V), the padded logits left behind
   }
 
   /** Row lookup through torch's embedding op (its backward is the dense index-add). */
@@ -156,11 +179,26 @@ public final class Llama {
     return t.reshape(batch, seq, n, hd).swapAxes(1, 2);
   }
 
-  private static NDArray swiGlu(Weights w, String p, NDArray x) {
-    NDArray gate = w.linear(p + "gate_proj.weight", x);
-    NDArray up = w.linear(p + "up_proj.weight", x);
+  /**
+   * down(silu(gate x) * up x). Where the MLP width is not aligned ({@link GemmAlignment}), the three
+   * GEMMs run at the padded width: gate and up get zero rows, down zero columns, and the padded units
+   * carry silu(0) * 0 = 0, so the result is the unpadded one's.
+   */
+  private NDArray swiGlu(Weights w, String p, NDArray x) {
+    long d = config.hiddenSize();
+    long ffn = config.intermediateSize();
+    long width = alignment.pad(ffn, x.getDevice());
+    PaddedMatrix in = new PaddedMatrix(ffn, d, width, d); // gate, up: (ffn, d) -> (width, d)
+    PaddedMatrix out = new PaddedMatrix(d, ffn, d, width); // down: (d, ffn) -> (d, width)
+    NDArray gate = linear(w, p + "gate_proj.weight", x, in); // (B, T, width)
+    NDArray up = linear(w, p + "up_proj.weight", x, in);
     NDArray gated = Kernels.swiGlu() ? NativeKernels.swiGlu(gate, up) : silu(gate).mul(up);
-    return w.linear(p + "down_proj.weight", gated);
+    return linear(w, p + "down_proj.weight", gated, out); // (B, T, d)
+  }
+
+  /** The padded product only where there is padding: an aligned model runs exactly as before. */
+  private static NDArray linear(Weights w, String name, NDArray x, PaddedMatrix shape) {
+    return shape.padded() ? w.linear(name, x, shape) : w.linear(name, x);
   }
 
   /** The MLP alone, for tests (prefix "mlp."). */

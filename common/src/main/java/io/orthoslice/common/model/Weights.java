@@ -14,4 +14,14 @@ public interface Weights {
 
   /** {@code x W^T} for the named matrix W (rows = out, cols = in): (..., in) -> (..., out). */
   NDArray linear(String name, NDArray x);
+
+  /**
+   * {@code x W^T} with W zero-padded to {@code shape}'s padded size, so the GEMM runs on aligned
+   * dimensions ({@link GemmAlignment}): x is (..., paddedCols) with zeros in its padded columns, the
+   * result (..., paddedRows) with zeros in its padded columns. This default computes the true product
+   * and pads around it (the same values, no faster); a view that forms W pads W itself.
+   */
+  default NDArray linear(String name, NDArray x, PaddedMatrix shape) {
+    return shape.padOutput(linear(name, shape.trimInput(x)));
+  }
 }

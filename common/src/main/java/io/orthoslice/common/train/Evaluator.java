@@ -7,6 +7,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.orthoslice.common.model.Llama;
+import io.orthoslice.common.model.PaddedMatrix;
 import io.orthoslice.common.model.Weights;
 import java.util.List;
 import java.util.Map;
@@ -54,6 +55,13 @@ public final class Evaluator {
       @Override
       public NDArray linear(String name, NDArray x) {
         return x.matMul(dense(name).transpose());
+      }
+
+      @Override
+      public NDArray linear(String name, NDArray x, PaddedMatrix shape) {
+        NDArray padded = shape.pad(weights.get(name), dtype); // the padding rides on the cast
+        padded.attach(scope);
+        return x.matMul(padded.transpose());
       }
     };
   }

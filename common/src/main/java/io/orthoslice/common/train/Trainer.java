@@ -19,8 +19,10 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import io.orthoslice.common.model.GemmAlignment;
 import io.orthoslice.common.model.Llama;
 import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.model.PaddedMatrix;
 import io.orthoslice.common.model.Weights;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -46,7 +48,7 @@ public final class Trainer implements AutoCloseable {
   /** What one step did. {@code loss} is the mean over its micro-batches, in nats per token. */
   public record StepStats(long step, double loss, double gradNorm, double lr, boolean skipped, double lossScale) {}
 
-  private final Llama model;
+  private Llama model;
   private final TrainConfig config;
   private final NDManager root;
   private final LinkedHashMap<String, ParameterTrainer> params;
@@ -88,6 +90,15 @@ public final class Trainer implements AutoCloseable {
       throw new IllegalArgumentException("global step must be >= 0, got " + globalStep);
     }
     this.step = globalStep;
+  }
+
+  /**
+   * The GEMM alignment of the forward pass (default {@link GemmAlignment#defaults()}); tests pad on the
+   * CPU with it. Call before the first step.
+   */
+  public Trainer alignGemms(GemmAlignment alignment) {
+    this.model = new Llama(model.config(), root, alignment);
+    return this;
   }
 
   public NDManager root() {
@@ -387,6 +398,11 @@ public final class Trainer implements AutoCloseable {
       @Override
       public NDArray linear(String name, NDArray x) {
         return require(name).linear(x, compute, scope);
+      }
+
+      @Override
+      public NDArray linear(String name, NDArray x, PaddedMatrix shape) {
+        return require(name).linear(x, compute, scope, shape);
       }
     };
   }
