@@ -34,6 +34,7 @@ public final class CoordinatorMetrics {
   private volatile double tokensPerSecond;
   private volatile double bytesPerToken = Double.NaN;
   private volatile double reductionVsSyncDp = Double.NaN;
+  private volatile double roundEfficiency = Double.NaN;
   private final Timer roundDuration;
   private final Timer mergeDuration;
   private final Timer evalDuration;
@@ -73,6 +74,9 @@ public final class CoordinatorMetrics {
     Gauge.builder(P + "network.reduction.vs.sync.dp", this, m -> m.reductionVsSyncDp)
         .description("Times fewer bytes per trained token than synchronous data parallel (ring all-reduce every step)")
         .register(registry);
+    Gauge.builder(P + "round.efficiency", this, m -> m.roundEfficiency)
+        .description("Training seconds over round seconds in the last merged round (1: the round cost nothing"
+            + " beside training)").register(registry);
     tokensCounter = Counter.builder(P + "tokens").description("Training tokens processed by merged updates")
         .register(registry);
     roundDuration = timer(P + "round.duration", "Wall time of a round, open to merged");
@@ -133,6 +137,7 @@ public final class CoordinatorMetrics {
     if (!r.mergedSlots().isEmpty()) {
       bytesPerToken = r.bytesPerToken();
       reductionVsSyncDp = r.reductionVsSyncDp();
+      roundEfficiency = r.roundEfficiency();
     }
     tokensPerSecond = roundSeconds > 0 ? tokensMerged / roundSeconds : 0;
     roundDuration.record((long) (roundSeconds * 1e9), TimeUnit.NANOSECONDS);

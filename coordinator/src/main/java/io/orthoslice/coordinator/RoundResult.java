@@ -1,6 +1,7 @@
 package io.orthoslice.coordinator;
 
 import io.orthoslice.common.round.CommunicationCost;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
 import java.util.Locale;
 
@@ -46,6 +47,16 @@ public record RoundResult(
     return CommunicationCost.reduction(bytesPerToken, syncDpBytesPerToken);
   }
 
+  /**
+   * Round efficiency, the figure a distributed trainer is judged by: the slowest merged worker's
+   * training seconds over the round's seconds on the coordinator (open to merged and evaluated). 1
+   * means the round cost nothing beside training; NaN when no update was merged.
+   */
+  @JsonProperty("roundEfficiency")
+  public double roundEfficiency() {
+    return mergedSlots.isEmpty() || !(roundSeconds > 0) ? Double.NaN : trainSeconds / roundSeconds;
+  }
+
   public double validationPerplexity() {
     return Math.exp(validationLoss);
   }
@@ -55,12 +66,13 @@ public record RoundResult(
     return String.format(Locale.ROOT,
         "round %d/%d: merged %d/%d slots, mean worker loss %.4f, validation perplexity %s,"
             + " upload %s/worker, broadcast full %s update %s, %.1f B/token (%s fewer than sync DP);"
-            + " fetch %.3f s, train %.2f s, merge %.3f s, eval %.3f s, round %.2f s",
+            + " fetch %.3f s, train %.2f s, merge %.3f s, eval %.3f s, round %.2f s (training %s of it)",
         round + 1, totalRounds, mergedSlots.size(), participants, meanLoss,
         Double.isNaN(validationLoss) ? "-" : String.format(Locale.ROOT, "%.2f", validationPerplexity()),
         human(uploadBytesPerWorker), human(fullBroadcastBytes), human(factoredBroadcastBytes), bytesPerToken,
         Double.isNaN(reductionVsSyncDp()) ? "-" : String.format(Locale.ROOT, "%.0fx", reductionVsSyncDp()), fetchSeconds,
-        trainSeconds, mergeSeconds, evalSeconds, roundSeconds);
+        trainSeconds, mergeSeconds, evalSeconds, roundSeconds,
+        Double.isNaN(roundEfficiency()) ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * roundEfficiency()));
   }
 
   static String human(long b) {

@@ -265,6 +265,10 @@ public final class CoordinatorMain implements Callable<Integer> {
     m.put("dataset_id", s.datasetId());
     m.put("seconds", seconds);
     m.put("initial_validation_loss", core.record().initialValidationLoss());
+    // Over the whole run: all training seconds over all round seconds (rounds that merged nothing aside).
+    double train = results.stream().filter(r -> !r.mergedSlots().isEmpty()).mapToDouble(RoundResult::trainSeconds).sum();
+    double round = results.stream().filter(r -> !r.mergedSlots().isEmpty()).mapToDouble(RoundResult::roundSeconds).sum();
+    m.put("round_efficiency", round > 0 ? train / round : null);
     m.put("round_results", results);
     new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(output.resolve("summary.json").toFile(), m);
   }
