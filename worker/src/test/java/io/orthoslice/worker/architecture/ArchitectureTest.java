@@ -57,7 +57,12 @@ class ArchitectureTest {
             .resideInAPackage("io.orthoslice.coordinator..").because("the roles share only proto and common"),
         noClasses().that().resideInAPackage("io.orthoslice.common..").should().dependOnClassesThat()
             .resideInAnyPackage("io.orthoslice.coordinator..", "io.orthoslice.worker..")
-            .because("common serves both roles"));
+            .because("common serves both roles"),
+        noClasses().that().haveNameNotMatching(
+                "io\\.orthoslice\\.common\\.data\\.(ParquetDocuments|ParquetCodecs|ZstdDecoding)(\\$.*)?")
+            .should().dependOnClassesThat().resideInAnyPackage("org.apache.parquet..", "org.apache.hadoop..",
+                "com.github.luben..", "org.xerial.snappy..")
+            .because("training runs on a class path without prepare-data's format libraries (issue 31)"));
   }
 
   @Test
