@@ -29,7 +29,8 @@ final class ParquetDocuments {
 
   /**
    * Feeds the non-null values of top-level string column {@code field} to {@code sink}, in row
-   * order; reports the compressed bytes of each row group to {@code bytesRead} once it is done.
+   * order; reports the compressed bytes of each row group to {@code bytesRead} as its rows are
+   * done, and the rest of the file (footer, other columns' metadata) at the end.
    */
   static void read(
       CorpusSource source, String field, DocumentReader.DocumentSink sink, LongConsumer bytesRead)
@@ -54,7 +55,10 @@ final class ParquetDocuments {
                       createdBy)
                   .getColumnReader(column);
           int defined = column.getMaxDefinitionLevel();
-          for (long i = values.getTotalValueCount(); i > 0; i--) {
+          long total = values.getTotalValueCount();
+          long groupBytes = rowGroup.getCompressedSize();
+          long groupReported = 0;
+          for (long i = 0; i < total; i++) {
             // A lower definition level is a null: a row without a document.
             if (values.getCurrentDefinitionLevel() == defined) {
               String document = values.getBinary().toStringUsingUTF8();
@@ -63,10 +67,16 @@ final class ParquetDocuments {
               }
             }
             values.consume();
+            if ((i & 1023) == 1023 || i == total - 1) {
+              // The row group's bytes in proportion to its rows done, for the progress bar.
+              long due = total == 0 ? groupBytes : groupBytes * (i + 1) / total;
+              bytesRead.accept(due - groupReported);
+              groupReported = due;
+            }
           }
+          bytesRead.accept(groupBytes - groupReported);
+          reported += groupBytes;
         }
-        bytesRead.accept(rowGroup.getCompressedSize());
-        reported += rowGroup.getCompressedSize();
       }
       // The footer and page headers: the bar ends at the file's size.
       bytesRead.accept(Math.max(0, source.size() - reported));

@@ -62,7 +62,10 @@ public final class PrepareData {
     return prepare(sources, tokenizer, out, options, PrepareProgress.quiet());
   }
 
-  /** As {@link #prepare(List, Tokenizer, Path, PrepareOptions)}, counting into {@code progress}. */
+  /**
+   * As {@link #prepare(List, Tokenizer, Path, PrepareOptions)}, counting into {@code progress},
+   * which is closed (its bar ended) once every input is read; its counts stay readable.
+   */
   public static Manifest prepare(
       List<CorpusSource> sources,
       Tokenizer tokenizer,
@@ -160,6 +163,8 @@ public final class PrepareData {
       for (CorpusSource source : sources) {
         DocumentReader.read(source, options.textField(), router::accept, progress::bytesRead);
       }
+      // The bar ends here, so that the lines logged below do not land inside it.
+      progress.close();
       if (router.trainDocuments + router.valDocuments == 0) {
         throw new IllegalArgumentException(
             "no documents in "

@@ -27,6 +27,7 @@ public final class PrepareProgress implements AutoCloseable {
   private long documents;
   private long tokens;
   private boolean closed;
+  private long endNanos;
 
   private PrepareProgress(ProgressBar bar) {
     this.bar = bar;
@@ -47,6 +48,8 @@ public final class PrepareProgress implements AutoCloseable {
             .showSpeed()
             .setStyle(ProgressBarStyle.ASCII)
             .setUpdateIntervalMillis(500)
+            // Redraw on the clock too: a Parquet row group can take seconds between byte reports.
+            .continuousUpdate()
             .setConsumer(new ConsoleProgressBarConsumer(terminal))
             .build());
   }
@@ -96,19 +99,24 @@ public final class PrepareProgress implements AutoCloseable {
     return tokens;
   }
 
+  /** Seconds from creation until now, or until closed. */
   public double seconds() {
-    return (System.nanoTime() - startNanos) / 1e9;
+    return ((closed ? endNanos : System.nanoTime()) - startNanos) / 1e9;
   }
 
   public double tokensPerSecond() {
     return tokens / Math.max(seconds(), 1e-9);
   }
 
-  /** Ends the bar at the final counts; closing again does nothing. */
+  /** Stops the clock and ends the bar at the final counts; closing again does nothing. */
   @Override
   public void close() {
-    if (bar != null && !closed) {
-      closed = true;
+    if (closed) {
+      return;
+    }
+    closed = true;
+    endNanos = System.nanoTime();
+    if (bar != null) {
       bar.stepTo(bytes);
       bar.setExtraMessage(message());
       bar.close();
