@@ -155,6 +155,29 @@ class PrepareDataFormatsTest {
   }
 
   @Test
+  void dictionaryEncodedParquetColumnsAreDecoded() throws Exception {
+    // Repeated values are dictionary-encoded, as pyarrow and parquet-java write them by default.
+    List<String> docs =
+        IntStream.range(0, 90).mapToObj(i -> List.of("alpha", "beta gamma", "δέλτα").get(i % 3)).toList();
+    Path file = TestParquet.write(tmp.resolve("dict.parquet"), "text", docs, CompressionCodecName.SNAPPY, 1000);
+    try (ParquetFileReader reader =
+        ParquetFileReader.open(
+            new LocalInputFile(file),
+            org.apache.parquet.ParquetReadOptions.builder(new PlainParquetConfiguration())
+                .withCodecFactory(new ParquetCodecs(file.toString()))
+                .build())) {
+      assertTrue(
+          reader.getRowGroups().get(0).getColumns().get(1).getEncodings().stream()
+              .anyMatch(org.apache.parquet.column.Encoding::usesDictionary),
+          reader.getRowGroups().get(0).getColumns().get(1).getEncodings().toString());
+    }
+    Path out = prepare("out", BYTES, PrepareOptions.DEFAULTS.withValFraction(0), file);
+    try (TokenDataset ds = TokenDataset.open(out)) {
+      assertArrayEquals(TestCorpus.stream(BYTES, docs), TestCorpus.readAll(ds, Split.TRAIN));
+    }
+  }
+
+  @Test
   void progressCountsCompressedInputBytesDocumentsAndTokens() throws Exception {
     Path zst = jsonl("p.jsonl.zst", "text", DOCS);
     PrepareProgress progress = PrepareProgress.quiet();
