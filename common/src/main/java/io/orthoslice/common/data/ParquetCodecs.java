@@ -37,7 +37,7 @@ final class ParquetCodecs implements CompressionCodecFactory {
     return new BytesInputDecompressor() {
       @Override
       public BytesInput decompress(BytesInput bytes, int uncompressedSize) throws IOException {
-        return BytesInput.from(ParquetCodecs.decompress(codec, bytes.toByteArray(), uncompressedSize));
+        return BytesInput.from(decompressPage(codec, bytes.toInputStream().readAllBytes(), uncompressedSize));
       }
 
       @Override
@@ -46,7 +46,7 @@ final class ParquetCodecs implements CompressionCodecFactory {
           throws IOException {
         byte[] in = new byte[compressedSize];
         input.duplicate().get(in);
-        output.put(ParquetCodecs.decompress(codec, in, uncompressedSize));
+        output.put(decompressPage(codec, in, uncompressedSize));
       }
 
       @Override
@@ -60,7 +60,7 @@ final class ParquetCodecs implements CompressionCodecFactory {
     return new BytesInputCompressor() {
       @Override
       public BytesInput compress(BytesInput bytes) throws IOException {
-        return BytesInput.from(ParquetCodecs.compress(codec, bytes.toByteArray()));
+        return BytesInput.from(ParquetCodecs.compress(codec, bytes.toInputStream().readAllBytes()));
       }
 
       @Override
@@ -82,6 +82,16 @@ final class ParquetCodecs implements CompressionCodecFactory {
       default ->
           throw new IllegalArgumentException(
               file + ": Parquet codec " + codec + " is not supported; supported: " + SUPPORTED);
+    }
+  }
+
+  /** A page's bytes, or an IOException (the codecs' messages name no codec; zstd's is unchecked). */
+  private byte[] decompressPage(CompressionCodecName codec, byte[] in, int uncompressedSize)
+      throws IOException {
+    try {
+      return decompress(codec, in, uncompressedSize);
+    } catch (IOException | RuntimeException e) {
+      throw new IOException("cannot decompress a " + codec + " page (" + e.getMessage() + ")", e);
     }
   }
 

@@ -1,6 +1,7 @@
 package io.orthoslice.common.data;
 
 import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.util.List;
 import java.util.function.LongConsumer;
 import org.apache.parquet.ParquetReadOptions;
@@ -13,6 +14,7 @@ import org.apache.parquet.example.data.simple.convert.GroupRecordConverter;
 import org.apache.parquet.hadoop.ParquetFileReader;
 import org.apache.parquet.hadoop.metadata.BlockMetaData;
 import org.apache.parquet.io.LocalInputFile;
+import org.apache.parquet.io.ParquetDecodingException;
 import org.apache.parquet.schema.LogicalTypeAnnotation;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
@@ -30,7 +32,8 @@ final class ParquetDocuments {
   /**
    * Feeds the non-null values of top-level string column {@code field} to {@code sink}, in row
    * order; reports the compressed bytes of each row group to {@code bytesRead} as its rows are
-   * done, and the rest of the file (footer, other columns' metadata) at the end.
+   * done, and the rest of the file (footer, page indexes) at the end. Memory holds one row group's
+   * chunk of that column at a time.
    */
   static void read(
       CorpusSource source, String field, DocumentReader.DocumentSink sink, LongConsumer bytesRead)
@@ -49,38 +52,57 @@ final class ParquetDocuments {
       long reported = 0;
       for (BlockMetaData rowGroup : rowGroups) {
         try (PageReadStore pages = reader.readNextRowGroup()) {
-          ColumnReader values =
-              new ColumnReadStoreImpl(
-                      pages, new GroupRecordConverter(projection).getRootConverter(), projection,
-                      createdBy)
-                  .getColumnReader(column);
-          int defined = column.getMaxDefinitionLevel();
-          long total = values.getTotalValueCount();
-          long groupBytes = rowGroup.getCompressedSize();
-          long groupReported = 0;
-          for (long i = 0; i < total; i++) {
-            // A lower definition level is a null: a row without a document.
-            if (values.getCurrentDefinitionLevel() == defined) {
-              String document = values.getBinary().toStringUsingUTF8();
-              if (!document.isBlank()) {
-                sink.accept(document);
-              }
-            }
-            values.consume();
-            if ((i & 1023) == 1023 || i == total - 1) {
-              // The row group's bytes in proportion to its rows done, for the progress bar.
-              long due = total == 0 ? groupBytes : groupBytes * (i + 1) / total;
-              bytesRead.accept(due - groupReported);
-              groupReported = due;
-            }
-          }
-          bytesRead.accept(groupBytes - groupReported);
-          reported += groupBytes;
+          readRowGroup(
+              pages, projection, column, createdBy, rowGroup.getCompressedSize(), sink, bytesRead);
+        } catch (ParquetDecodingException e) {
+          throw new IllegalArgumentException(
+              source.name() + ": corrupt Parquet data (" + e.getMessage() + ")");
+        } catch (FileSystemException e) {
+          throw e;
+        } catch (IOException e) {
+          // A bad page header or page: parquet-java's and the codecs' messages name no file.
+          throw new IOException(source.name() + ": " + e.getMessage(), e);
         }
+        reported += rowGroup.getCompressedSize();
       }
       // The footer and page headers: the bar ends at the file's size.
       bytesRead.accept(Math.max(0, source.size() - reported));
     }
+  }
+
+  /** One row group's documents; its compressed bytes go to the bar as its rows are done. */
+  private static void readRowGroup(
+      PageReadStore pages,
+      MessageType projection,
+      ColumnDescriptor column,
+      String createdBy,
+      long groupBytes,
+      DocumentReader.DocumentSink sink,
+      LongConsumer bytesRead)
+      throws IOException {
+    ColumnReader values =
+        new ColumnReadStoreImpl(
+                pages, new GroupRecordConverter(projection).getRootConverter(), projection, createdBy)
+            .getColumnReader(column);
+    int defined = column.getMaxDefinitionLevel();
+    long total = pages.getRowCount(); // one value per row: the column is neither nested nor repeated
+    long reported = 0;
+    for (long i = 0; i < total; i++) {
+      // A lower definition level is a null: a row without a document.
+      if (values.getCurrentDefinitionLevel() == defined) {
+        String document = values.getBinary().toStringUsingUTF8();
+        if (!document.isBlank()) {
+          sink.accept(document);
+        }
+      }
+      values.consume();
+      if ((i & 1023) == 1023) {
+        long due = groupBytes * (i + 1) / total;
+        bytesRead.accept(due - reported);
+        reported = due;
+      }
+    }
+    bytesRead.accept(groupBytes - reported);
   }
 
   private static ParquetFileReader open(CorpusSource source, ParquetReadOptions options)

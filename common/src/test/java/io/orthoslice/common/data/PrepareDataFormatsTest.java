@@ -247,6 +247,28 @@ class PrepareDataFormatsTest {
   }
 
   @Test
+  void corruptParquetPageGivesOneLineNamingTheFile() throws Exception {
+    Path file = TestParquet.write(tmp.resolve("bad.parquet"), DOCS);
+    long textChunk;
+    try (ParquetFileReader reader =
+        ParquetFileReader.open(
+            new LocalInputFile(file),
+            org.apache.parquet.ParquetReadOptions.builder(new PlainParquetConfiguration())
+                .withCodecFactory(new ParquetCodecs(file.toString()))
+                .build())) {
+      textChunk = reader.getRowGroups().get(0).getColumns().get(1).getStartingPos();
+    }
+    byte[] bytes = Files.readAllBytes(file);
+    java.util.Arrays.fill(bytes, (int) textChunk, (int) textChunk + 12, (byte) 0xFF); // its page header
+    Files.write(file, bytes);
+    Exception e = assertThrows(Exception.class, () -> prepare("out", BYTES, options(), file));
+    assertTrue(e instanceof IOException || e instanceof IllegalArgumentException, e.toString());
+    assertTrue(e.getMessage().startsWith(file + ": "), e.getMessage());
+    assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+    assertFalse(Files.exists(tmp.resolve("out")));
+  }
+
+  @Test
   void fileThatIsNotZstdGivesOneLineNamingIt() throws Exception {
     Path fake = Files.writeString(tmp.resolve("fake.jsonl.zst"), "{\"text\": \"not compressed\"}\n");
     var e = assertThrows(IOException.class, () -> prepare("out", BYTES, options(), fake));
