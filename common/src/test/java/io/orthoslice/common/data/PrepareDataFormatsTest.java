@@ -289,6 +289,29 @@ class PrepareDataFormatsTest {
   }
 
   @Test
+  void llamaStyleModelDirectoryAboveUint16GivesUint32ShardsOfItsIds() throws Exception {
+    Path model = LlamaStyleTokenizer.write(tmp.resolve("llama"));
+    List<String> docs = List.of("the theme", "naïve café 👍", "x");
+    Path parquet = TestParquet.write(tmp.resolve("l.parquet"), docs);
+    try (HuggingFaceTokenizerFile tok = (HuggingFaceTokenizerFile) Tokenizers.load(model.toString())) {
+      assertEquals(LlamaStyleTokenizer.VOCAB, tok.vocabSize());
+      assertEquals(LlamaStyleTokenizer.END_OF_TEXT, tok.eosId());
+      assertEquals(LlamaStyleTokenizer.BEGIN_OF_TEXT, tok.bosId());
+      // "the" is one merged token; 'x' is byte 0x78 of the byte-level alphabet.
+      assertArrayEquals(new int[] {LlamaStyleTokenizer.THE}, tok.encode("the"));
+      assertArrayEquals(new int[] {LlamaStyleTokenizer.FIRST_BYTE_ID + 'x'}, tok.encode("x"));
+      Path out = prepare("out", tok, PrepareOptions.DEFAULTS.withValFraction(0), parquet);
+      try (TokenDataset ds = TokenDataset.open(out)) {
+        assertEquals("uint32", ds.manifest().dtype());
+        int[] read = TestCorpus.readAll(ds, Split.TRAIN);
+        assertArrayEquals(TestCorpus.stream(tok, docs), read);
+        assertTrue(IntStream.of(read).allMatch(id -> id >= LlamaStyleTokenizer.FIRST_BYTE_ID), "ids above uint16");
+        assertEquals(String.join("<|end_of_text|>", docs) + "<|end_of_text|>", tok.decode(read));
+      }
+    }
+  }
+
+  @Test
   void aModelDirectoryServesItsTokenizerJson() throws Exception {
     // A Hugging Face snapshot: tokenizer.json beside the model's config and weights.
     Path model = Files.createDirectories(tmp.resolve("model"));
