@@ -124,7 +124,13 @@ public final class PrepareProgress implements AutoCloseable {
   }
 
   private String message() {
+    double seconds = Math.max(seconds(), 1e-9);
     return String.format(
-        Locale.ROOT, " %,d docs %,d tokens %,.0f tok/s", documents, tokens, tokensPerSecond());
+        Locale.ROOT,
+        " %,d docs (%,.0f/s) %,d tokens (%,.0f/s)",
+        documents,
+        documents / seconds,
+        tokens,
+        tokens / seconds);
   }
 }
