@@ -49,7 +49,7 @@ public final class DefaultCorpus {
     long started = System.nanoTime();
     PrepareData.Staged staged =
         PrepareData.stage(
-            List.of(CorpusSource.classpath(RESOURCE, CorpusSource.LineFormat.LINE_DOCS)),
+            List.of(CorpusSource.classpath(RESOURCE, CorpusSource.Format.LINE_DOCS)),
             tokenizer,
             dir,
             PrepareOptions.DEFAULTS,

@@ -25,8 +25,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Tokenizes documents into train and validation shards plus a {@code manifest.json}.
  *
- * <p>Each document is encoded and followed by EOS. Documents stream through one at a time, so a
- * corpus larger than memory works. The split depends only on a document's text (see {@link
+ * <p>Each document is encoded and followed by EOS. Documents stream through one at a time (a
+ * Parquet file one row group at a time), so a corpus larger than memory works, and the shards
+ * depend only on the documents' texts and order, not on the format that carried them. The split depends only on a document's text (see {@link
  * #SPLIT_RULE}), so it is stable under reordering and adding inputs. The output appears atomically:
  * shards are written and fsynced in a temporary sibling directory that is renamed into place, so
  * readers see either nothing or a complete dataset.
@@ -58,7 +59,22 @@ public final class PrepareData {
   public static Manifest prepare(
       List<CorpusSource> sources, Tokenizer tokenizer, Path out, PrepareOptions options)
       throws IOException {
-    return prepare(sources, tokenizer, out, options, TokenDtype.forVocab(tokenizer.vocabSize()));
+    return prepare(sources, tokenizer, out, options, PrepareProgress.quiet());
+  }
+
+  /**
+   * As {@link #prepare(List, Tokenizer, Path, PrepareOptions)}, counting into {@code progress},
+   * which is closed (its bar ended) once every input is read; its counts stay readable.
+   */
+  public static Manifest prepare(
+      List<CorpusSource> sources,
+      Tokenizer tokenizer,
+      Path out,
+      PrepareOptions options,
+      PrepareProgress progress)
+      throws IOException {
+    return prepare(
+        sources, tokenizer, out, options, TokenDtype.forVocab(tokenizer.vocabSize()), progress);
   }
 
   /** As {@link #prepare(List, Tokenizer, Path, PrepareOptions)} with a chosen dtype (tests). */
@@ -69,8 +85,19 @@ public final class PrepareData {
       PrepareOptions options,
       TokenDtype dtype)
       throws IOException {
+    return prepare(sources, tokenizer, out, options, dtype, PrepareProgress.quiet());
+  }
+
+  private static Manifest prepare(
+      List<CorpusSource> sources,
+      Tokenizer tokenizer,
+      Path out,
+      PrepareOptions options,
+      TokenDtype dtype,
+      PrepareProgress progress)
+      throws IOException {
     requireFreshOutput(out);
-    Staged staged = stage(sources, tokenizer, out, options, dtype);
+    Staged staged = stage(sources, tokenizer, out, options, dtype, progress);
     if (!publish(staged.dir(), out)) {
       throw new IllegalStateException(
           "output directory " + out + " was filled by another process while preparing");
@@ -105,6 +132,17 @@ public final class PrepareData {
       PrepareOptions options,
       TokenDtype dtype)
       throws IOException {
+    return stage(sources, tokenizer, out, options, dtype, PrepareProgress.quiet());
+  }
+
+  private static Staged stage(
+      List<CorpusSource> sources,
+      Tokenizer tokenizer,
+      Path out,
+      PrepareOptions options,
+      TokenDtype dtype,
+      PrepareProgress progress)
+      throws IOException {
     if (sources.isEmpty()) {
       throw new IllegalArgumentException(
           "no inputs given; allowed: " + CorpusSource.ALLOWED_EXTENSIONS);
@@ -120,10 +158,13 @@ public final class PrepareData {
     Files.createDirectory(dir);
     try (ShardWriter train = new ShardWriter(dir, Split.TRAIN, dtype, options.shardTokens());
         ShardWriter val = new ShardWriter(dir, Split.VALIDATION, dtype, options.shardTokens())) {
-      DocumentRouter router = new DocumentRouter(tokenizer, train, val, options.valFraction());
+      DocumentRouter router =
+          new DocumentRouter(tokenizer, train, val, options.valFraction(), progress);
       for (CorpusSource source : sources) {
-        DocumentReader.read(source, router::accept);
+        DocumentReader.read(source, options.textField(), router::accept, progress::bytesRead);
       }
+      // The bar ends here, so that the lines logged below do not land inside it.
+      progress.close();
       if (router.trainDocuments + router.valDocuments == 0) {
         throw new IllegalArgumentException(
             "no documents in "
@@ -230,11 +271,18 @@ public final class PrepareData {
     private final ShardWriter val;
     private final long threshold;
     private final MessageDigest sha256;
+    private final PrepareProgress progress;
     long trainDocuments;
     long valDocuments;
 
-    DocumentRouter(Tokenizer tokenizer, ShardWriter train, ShardWriter val, double valFraction) {
+    DocumentRouter(
+        Tokenizer tokenizer,
+        ShardWriter train,
+        ShardWriter val,
+        double valFraction,
+        PrepareProgress progress) {
       this.tokenizer = tokenizer;
+      this.progress = progress;
       this.train = train;
       this.val = val;
       this.threshold = valThreshold(valFraction);
@@ -270,6 +318,7 @@ public final class PrepareData {
       } else {
         trainDocuments++;
       }
+      progress.document(ids.length + 1L);
     }
   }
 }

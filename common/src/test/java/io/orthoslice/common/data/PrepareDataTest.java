@@ -257,12 +257,16 @@ class PrepareDataTest {
 
   @Test
   void jsonlLineWithoutStringTextIsReportedByFileAndLine() throws Exception {
-    for (String bad : List.of("{\"txt\": \"doc\"}", "{\"text\": 7}", "[1, 2]", "{not json")) {
-      Path jsonl = TestCorpus.write(tmp.resolve("a.jsonl"), List.of("{\"text\": \"ok\"}", bad));
+    List<List<String>> cases =
+        List.of(
+            List.of("{\"txt\": \"doc\"}", "no field \"text\"; the object's fields are [txt]; choose one with --text-field"),
+            List.of("{\"text\": 7}", "field \"text\" is number, not a string; choose a string field with --text-field"),
+            List.of("[1, 2]", "not a JSON object; each JSONL line must be an object like {\"text\": \"...\"}"),
+            List.of("{not json", "not a JSON object; each JSONL line must be an object like {\"text\": \"...\"}"));
+    for (List<String> c : cases) {
+      Path jsonl = TestCorpus.write(tmp.resolve("a.jsonl"), List.of("{\"text\": \"ok\"}", c.get(0)));
       var e = assertThrows(IllegalArgumentException.class, () -> prepare(BYTES, ALL_TRAIN, jsonl));
-      assertTrue(e.getMessage().startsWith(jsonl + ":2: "), e.getMessage());
-      assertTrue(
-          e.getMessage().endsWith("each JSONL line must be an object like {\"text\": \"...\"}"));
+      assertEquals(jsonl + ":2: " + c.get(1), e.getMessage());
       assertFalse(Files.exists(tmp.resolve("out")));
     }
     try (Stream<Path> entries = Files.list(tmp)) {
@@ -300,11 +304,11 @@ class PrepareDataTest {
   void optionsOutsideTheirRangesAreRejected() {
     assertEquals(
         "valFraction must be in [0, 1), got 1.0",
-        assertThrows(IllegalArgumentException.class, () -> new PrepareOptions(1.0, 10))
+        assertThrows(IllegalArgumentException.class, () -> new PrepareOptions(1.0, 10, "text"))
             .getMessage());
     assertEquals(
         "shardTokens must be positive, got 0",
-        assertThrows(IllegalArgumentException.class, () -> new PrepareOptions(0.1, 0))
+        assertThrows(IllegalArgumentException.class, () -> new PrepareOptions(0.1, 0, "text"))
             .getMessage());
   }
 }

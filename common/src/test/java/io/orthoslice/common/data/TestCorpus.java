@@ -1,5 +1,6 @@
 package io.orthoslice.common.data;
 
+import com.github.luben.zstd.ZstdOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.OutputStreamWriter;
@@ -16,10 +17,14 @@ final class TestCorpus {
 
   private TestCorpus() {}
 
-  /** Writes {@code lines}, gzip-compressed when the name ends in .gz. */
+  /** Writes {@code lines}, gzip- or zstd-compressed when the name ends in .gz or .zst. */
   static Path write(Path file, List<String> lines) throws IOException {
+    String name = file.toString();
     try (OutputStream raw = Files.newOutputStream(file);
-        OutputStream out = file.toString().endsWith(".gz") ? new GZIPOutputStream(raw) : raw;
+        OutputStream out =
+            name.endsWith(".gz")
+                ? new GZIPOutputStream(raw)
+                : name.endsWith(".zst") ? new ZstdOutputStream(raw) : raw;
         Writer w = new OutputStreamWriter(out, StandardCharsets.UTF_8)) {
       for (String line : lines) {
         w.write(line);

@@ -30,7 +30,7 @@ class TokenDatasetTest {
   void prepare() throws Exception {
     Path txt = TestCorpus.write(tmp.resolve("a.txt"), DOCS);
     dir = tmp.resolve("ds");
-    PrepareData.prepare(List.of(CorpusSource.file(txt)), BYTES, dir, new PrepareOptions(0, 10));
+    PrepareData.prepare(List.of(CorpusSource.file(txt)), BYTES, dir, new PrepareOptions(0, 10, "text"));
     expected = TestCorpus.stream(BYTES, DOCS);
   }
 

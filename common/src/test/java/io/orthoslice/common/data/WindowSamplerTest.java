@@ -117,7 +117,7 @@ class WindowSamplerTest {
         List.of(CorpusSource.file(txt)),
         new ByteTokenizer(),
         tmp.resolve("ds"),
-        new PrepareOptions(0, 64));
+        new PrepareOptions(0, 64, "text"));
     int seqLen = 8;
     try (TokenDataset ds = TokenDataset.open(tmp.resolve("ds"))) {
       int[] all = TestCorpus.readAll(ds, Split.TRAIN);
@@ -144,7 +144,7 @@ class WindowSamplerTest {
         List.of(CorpusSource.file(txt)),
         new ByteTokenizer(),
         tmp.resolve("ds"),
-        new PrepareOptions(0.5, 100));
+        new PrepareOptions(0.5, 100, "text"));
     int seqLen = 16;
     try (TokenDataset ds = TokenDataset.open(tmp.resolve("ds"))) {
       int[] all = TestCorpus.readAll(ds, Split.VALIDATION);

@@ -68,7 +68,12 @@ class ArchitectureTest {
             .and().doNotHaveSimpleName("TensorCodec").and().doNotHaveSimpleName("TensorAssembler")
             .and().doNotHaveSimpleName("WireDType").and().doNotHaveSimpleName("WireMessages")
             .should().dependOnClassesThat().resideInAnyPackage("io.grpc..", "io.orthoslice.proto..")
-            .because("the protocol's records translate to generated messages in one place (wire)"));
+            .because("the protocol's records translate to generated messages in one place (wire)"),
+        noClasses().that().haveNameNotMatching(
+                "io\\.orthoslice\\.common\\.data\\.(ParquetDocuments|ParquetCodecs|ZstdDecoding)(\\$.*)?")
+            .should().dependOnClassesThat().resideInAnyPackage("org.apache.parquet..", "org.apache.hadoop..",
+                "com.github.luben..", "org.xerial.snappy..")
+            .because("training runs on a class path without prepare-data's format libraries (issue 31)"));
   }
 
   @Test
