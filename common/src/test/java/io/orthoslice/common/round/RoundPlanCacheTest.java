@@ -49,6 +49,13 @@ class RoundPlanCacheTest {
       RoundPlan three = cache.get(RoundMode.INDEPENDENT, 7, 1, 3, 8);
       assertEquals(3, three.participants());
       assertTrue(draws.contains("1@" + Thread.currentThread().getName()), draws.toString());
+      // The wrong guess still runs in the background; counting starts once it has (bounded wait), or it
+      // could land between the two counts below.
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      while (!draws.contains("1@round-plan-prefetch") && System.nanoTime() < deadline) {
+        Thread.onSpinWait();
+      }
+      assertTrue(draws.contains("1@round-plan-prefetch"), draws.toString());
       // Draw 0 was forgotten when draw 1 was asked for: asking again draws it anew.
       int before = draws.size();
       RoundPlan again = cache.get(RoundMode.INDEPENDENT, 7, 0, 4, 8);
