@@ -46,6 +46,7 @@ import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -56,14 +57,10 @@ import java.util.function.Supplier;
  * The worker's side of the protocol over any {@link Channel}: the run token on every call, a
  * deadline on every call, and exponential back-off ({@link Backoff}) while the coordinator is UNAVAILABLE.
  */
-public final class CoordinatorClient implements AutoCloseable {
+public final class CoordinatorClient implements RoundClient {
 
   static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of(Protocol.AUTHORIZATION_HEADER, Metadata.ASCII_STRING_MARSHALLER);
-
-  /** What Join returns: this worker's id and key (which every later call carries) and the run, parsed once. */
-  public record Joined(String workerId, String workerKey, RunDescription run, long weightsVersion,
-      int heartbeatIntervalMs) {}
 
   private final ManagedChannel owned;
   private final CoordinatorGrpc.CoordinatorBlockingStub blocking;
@@ -91,6 +88,7 @@ public final class CoordinatorClient implements AutoCloseable {
     this.backoff = backoff;
   }
 
+  @Override
   public Joined join(String name, String device, long memoryBytes) {
     JoinResponse r = retrying("join", () -> blocking.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
         .join(JoinRequest.newBuilder().setWorkerName(name).setDevice(device).setMemoryBytes(memoryBytes)
@@ -100,6 +98,7 @@ public final class CoordinatorClient implements AutoCloseable {
   }
 
   /** Long-polls until a round for this worker opens or the run ends (never returns pending). */
+  @Override
   public Assignment awaitRound(String workerId, String workerKey, long nextRound) {
     while (true) {
       RoundAssignment a = retrying("await round", () -> blocking
@@ -112,6 +111,7 @@ public final class CoordinatorClient implements AutoCloseable {
     }
   }
 
+  @Override
   public Map<String, WireTensor> fetchWeights(String workerId, long version) {
     return retrying("fetch weights", () -> {
       Iterator<io.orthoslice.proto.TensorChunk> it = blocking
@@ -125,23 +125,21 @@ public final class CoordinatorClient implements AutoCloseable {
     });
   }
 
-  /**
-   * The round update from {@code fromVersion}, with the data bytes it carried: factored (f32 wire) or
-   * a delta update (lossy wire); the other is null.
-   */
-  public record Fetched(FactoredUpdate factored, DeltaUpdate delta, long bytes) {
-
-    public long round() {
-      return factored != null ? factored.round() : delta.round();
-    }
-
-    public int weightsChecksum() {
-      return factored != null ? factored.weightsChecksum() : delta.weightsChecksum();
+  @Override
+  public Optional<Fetched> fetchRoundUpdate(String workerId, long fromVersion) {
+    try {
+      return Optional.of(backoff.call("fetch round update", () -> fetchRoundUpdateOnce(workerId, fromVersion),
+          this::resetConnectBackoff));
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.FAILED_PRECONDITION) {
+        return Optional.empty(); // no update from that version (a full-rank round, or it is gone)
+      }
+      throw translate("fetch round update", e);
     }
   }
 
-  public Fetched fetchRoundUpdate(String workerId, long fromVersion) {
-    return retrying("fetch round update", () -> {
+  private Fetched fetchRoundUpdateOnce(String workerId, long fromVersion) {
+    {
       Iterator<RoundUpdatePart> it = blocking.withDeadlineAfter(transferTimeout.toMillis(), TimeUnit.MILLISECONDS)
           .fetchRoundUpdate(FetchRoundUpdateRequest.newBuilder().setWorkerId(workerId).setFromVersion(fromVersion)
               .build());
@@ -164,10 +162,11 @@ public final class CoordinatorClient implements AutoCloseable {
       return header.getKind() == RoundUpdateKind.ROUND_UPDATE_KIND_DELTA
           ? new Fetched(null, WireMessages.deltaFromProto(header, out), bytes)
           : new Fetched(WireMessages.fromProto(header, out), null, bytes);
-    });
+    }
   }
 
   /** Streams an update (header, then every tensor in chunks); returns the bytes of tensor data sent. */
+  @Override
   public long submit(UpdateReport report, Iterable<WireTensor> tensors) {
     UpdateHeader header = WireMessages.toProto(report);
     CompletableFuture<SubmitUpdateResponse> result = new CompletableFuture<>();
@@ -204,14 +203,17 @@ public final class CoordinatorClient implements AutoCloseable {
       return bytes;
     } catch (ExecutionException e) {
       if (e.getCause() instanceof StatusRuntimeException s) {
-        throw s;
+        if (s.getStatus().getCode() == Status.Code.FAILED_PRECONDITION) {
+          throw new LateUpdateException("round " + (report.round() + 1) + ": " + describe(s), s);
+        }
+        throw translate("submit", s);
       }
       throw new IllegalStateException("submit failed: " + e.getCause(), e.getCause());
     } catch (TimeoutException e) {
-      throw Status.DEADLINE_EXCEEDED.withDescription("submit took longer than " + transferTimeout).asRuntimeException();
+      throw new IllegalStateException("submit took longer than " + transferTimeout, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
+      throw new IllegalStateException("submit interrupted", e);
     }
   }
 
@@ -219,6 +221,7 @@ public final class CoordinatorClient implements AutoCloseable {
    * Opens this worker's presence stream (held for the run: when the worker's process dies, the
    * coordinator sees it break and drops the worker at once). Returns what cancels it.
    */
+  @Override
   public Runnable presence(String workerId, String workerKey) {
     AtomicReference<ClientCallStreamObserver<PresenceRequest>> call = new AtomicReference<>();
     async.presence(PresenceRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey).build(),
@@ -245,14 +248,24 @@ public final class CoordinatorClient implements AutoCloseable {
     };
   }
 
+  @Override
   public void heartbeat(String workerId, String workerKey) {
-    blocking.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
-        .heartbeat(HeartbeatRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey).build());
+    try {
+      blocking.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+          .heartbeat(HeartbeatRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey).build());
+    } catch (StatusRuntimeException e) {
+      throw translate("heartbeat", e);
+    }
   }
 
+  @Override
   public void leave(String workerId, String workerKey, String reason) {
-    blocking.withDeadlineAfter(5, TimeUnit.SECONDS)
-        .leave(LeaveRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey).setReason(reason).build());
+    try {
+      blocking.withDeadlineAfter(5, TimeUnit.SECONDS)
+          .leave(LeaveRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey).setReason(reason).build());
+    } catch (StatusRuntimeException e) {
+      throw translate("leave", e);
+    }
   }
 
   /**
@@ -260,11 +273,39 @@ public final class CoordinatorClient implements AutoCloseable {
    * is reset, so a coordinator that came up is reached on the next attempt.
    */
   private <T> T retrying(String what, Supplier<T> call) {
-    return backoff.call(what, call, () -> {
-      if (owned != null) {
-        owned.resetConnectBackoff();
-      }
-    });
+    try {
+      return backoff.call(what, call, this::resetConnectBackoff);
+    } catch (StatusRuntimeException e) {
+      throw translate(what, e);
+    }
+  }
+
+  private void resetConnectBackoff() {
+    if (owned != null) {
+      owned.resetConnectBackoff();
+    }
+  }
+
+  /**
+   * A failed call in the worker's terms (Status.java's litmus test): the coordinator forgot this
+   * worker or went away (NOT_FOUND, a lost connection: join again), the round moved on (ABORTED: ask
+   * for the current one), or a refusal no retry fixes (everything else).
+   */
+  public static RuntimeException translate(String what, StatusRuntimeException e) {
+    Status.Code code = e.getStatus().getCode();
+    String line = what + ": " + describe(e);
+    if (code == Status.Code.NOT_FOUND || Backoff.connectionLost(e)) {
+      return new CoordinatorLostException(line, e);
+    }
+    if (code == Status.Code.ABORTED) {
+      return new StaleRoundException(line, e);
+    }
+    return new CoordinatorRefusedException(line, code == Status.Code.UNAUTHENTICATED, e);
+  }
+
+  private static String describe(StatusRuntimeException e) {
+    Status s = e.getStatus();
+    return s.getCode() + (s.getDescription() == null ? "" : ": " + s.getDescription());
   }
 
   private static ClientInterceptor bearer(String token) {

@@ -1,7 +1,5 @@
 package io.orthoslice.worker;
 
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.orthoslice.common.config.DeviceSpec;
 import io.orthoslice.common.round.DeltaBroadcast;
 import io.orthoslice.common.round.FactoredUpdates;
@@ -40,7 +38,7 @@ public final class Worker implements AutoCloseable {
   public record Summary(String workerId, int roundsTrained, int roundsLate, long bytesSent, long bytesReceived,
       double lastLoss, int rejoins) {}
 
-  private final CoordinatorClient client;
+  private final RoundClient client;
   private final String name;
   private final String device;
   private final boolean preferFactored;
@@ -61,11 +59,11 @@ public final class Worker implements AutoCloseable {
   /**
    * @param preferFactored fetch the factored round update instead of the weights when one exists
    */
-  public Worker(CoordinatorClient client, String name, String device, boolean preferFactored) {
+  public Worker(RoundClient client, String name, String device, boolean preferFactored) {
     this(client, name, device, preferFactored, WorkerMetrics.unregistered());
   }
 
-  public Worker(CoordinatorClient client, String name, String device, boolean preferFactored,
+  public Worker(RoundClient client, String name, String device, boolean preferFactored,
       WorkerMetrics metrics) {
     this.metrics = metrics;
     this.client = client;
@@ -87,7 +85,7 @@ public final class Worker implements AutoCloseable {
    * @param openData opens the training windows the run describes (dataset, seq-len, seed)
    */
   public Summary run(Function<RunDescription, TokenWindows> openData) throws Exception {
-    CoordinatorClient.Joined joined = join();
+    RoundClient.Joined joined = join();
     RunDescription run = joined.run();
     TokenWindows data = openData.apply(run);
     if (!data.datasetId().equals(run.datasetId())) {
@@ -173,31 +171,23 @@ public final class Worker implements AutoCloseable {
             LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s", a.round() + 1, a.slot(),
                 String.format(Locale.ROOT, "%.4f", r.meanLoss()), String.format(Locale.ROOT, "%.3f", r.stepSeconds()),
                 String.format(Locale.ROOT, "%.3f", fetchSeconds));
-          } catch (StatusRuntimeException e) {
-            if (e.getStatus().getCode() != Status.Code.FAILED_PRECONDITION) {
-              throw e;
-            }
+          } catch (LateUpdateException e) {
             // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
             late++;
             metrics.late();
-            LOG.warn("round {}: update refused ({}); moving on", a.round() + 1, e.getStatus().getDescription());
+            LOG.warn("update refused ({}); moving on", e.getMessage());
           }
           nextRound = a.round() + 1;
-        } catch (StatusRuntimeException e) {
-          Status.Code code = e.getStatus().getCode();
-          if (code == Status.Code.NOT_FOUND || Backoff.connectionLost(e)) {
-            // The coordinator forgot this worker (restarted, or dropped it) or went away mid-call:
-            // whatever this round had done is lost with it; join again and take its current round.
-            rejoin(run, e);
-            version = -1; // a restarted coordinator's versions are its checkpoint's: fetch afresh
-            nextRound = 0; // the coordinator's open round, whichever it is
-          } else if (code == Status.Code.ABORTED) {
-            // The weights asked for are gone (the round closed meanwhile): ask for the current round.
-            LOG.warn("{}; asking for the current round", e.getStatus().getDescription());
-            version = -1;
-          } else {
-            throw e;
-          }
+        } catch (CoordinatorLostException e) {
+          // The coordinator forgot this worker (restarted, or dropped it) or went away mid-call:
+          // whatever this round had done is lost with it; join again and take its current round.
+          rejoin(run, e);
+          version = -1; // a restarted coordinator's versions are its checkpoint's: fetch afresh
+          nextRound = 0; // the coordinator's open round, whichever it is
+        } catch (StaleRoundException e) {
+          // The weights asked for are gone (the round closed meanwhile): ask for the current round.
+          LOG.warn("{}; asking for the current round", e.getMessage());
+          version = -1;
         }
       }
     }
@@ -205,8 +195,8 @@ public final class Worker implements AutoCloseable {
     return new Summary(workerId, trained, late, sent, bytesReceived, lastLoss, rejoins);
   }
 
-  private CoordinatorClient.Joined join() {
-    CoordinatorClient.Joined joined = client.join(name, device, Runtime.getRuntime().maxMemory());
+  private RoundClient.Joined join() {
+    RoundClient.Joined joined = client.join(name, device, Runtime.getRuntime().maxMemory());
     workerKey = joined.workerKey();
     workerId = joined.workerId();
     presence.run(); // the previous membership's stream, if any
@@ -216,10 +206,10 @@ public final class Worker implements AutoCloseable {
   }
 
   /** Joins again (with the client's back-off while the coordinator is down); the run must be the same. */
-  private void rejoin(RunDescription run, StatusRuntimeException cause) {
+  private void rejoin(RunDescription run, CoordinatorLostException cause) {
     String before = workerId;
-    LOG.warn("the coordinator lost worker {} ({}); joining again", before, cause.getStatus());
-    CoordinatorClient.Joined again = join();
+    LOG.warn("the coordinator lost worker {} ({}); joining again", before, cause.getMessage());
+    RoundClient.Joined again = join();
     if (!run.sameTrainingAs(again.run())) {
       throw new IllegalStateException("after joining again the coordinator runs another run (" + again.run().runId()
           + ", was " + run.runId() + "); this worker stops");
@@ -235,15 +225,11 @@ public final class Worker implements AutoCloseable {
    */
   private Optional<Map<String, float[]>> factored(RunDescription run, Map<String, float[]> weights, long version,
       RoundPlan trainedPlan) {
-    CoordinatorClient.Fetched f;
-    try {
-      f = client.fetchRoundUpdate(workerId, version);
-    } catch (StatusRuntimeException e) {
-      if (e.getStatus().getCode() == Status.Code.FAILED_PRECONDITION) {
-        return Optional.empty();
-      }
-      throw e;
+    Optional<RoundClient.Fetched> fetched = client.fetchRoundUpdate(workerId, version);
+    if (fetched.isEmpty()) {
+      return Optional.empty();
     }
+    RoundClient.Fetched f = fetched.get();
     bytesReceived += f.bytes();
     Optional<Map<String, float[]>> out = f.delta() != null ? DeltaBroadcast.rebuild(run.model(), weights, f.delta())
         : FactoredUpdates.apply(run, weights, f.factored(), trainedPlan);
@@ -274,8 +260,8 @@ public final class Worker implements AutoCloseable {
   private void beat() {
     try {
       client.heartbeat(workerId, workerKey);
-    } catch (StatusRuntimeException e) {
-      LOG.debug("heartbeat failed: {}", e.getStatus());
+    } catch (CoordinatorLostException | StaleRoundException | CoordinatorRefusedException e) {
+      LOG.debug("heartbeat failed: {}", e.getMessage()); // the round loop's next call acts on it
     }
   }
 
@@ -286,8 +272,8 @@ public final class Worker implements AutoCloseable {
       LOG.info("leaving: {}", reason);
       try {
         client.leave(id, workerKey, reason);
-      } catch (StatusRuntimeException e) {
-        LOG.info("leave: {}", e.getStatus());
+      } catch (CoordinatorLostException | StaleRoundException | CoordinatorRefusedException e) {
+        LOG.info("leave: {}", e.getMessage());
       }
     }
   }

@@ -1,10 +1,9 @@
 package io.orthoslice.worker.cli;
 
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.orthoslice.common.config.FileErrors;
 import io.orthoslice.common.logging.LogIdentity;
 import io.orthoslice.common.wire.Protocol;
+import io.orthoslice.worker.CoordinatorRefusedException;
 import io.orthoslice.worker.CoordinatorUnreachableException;
 
 import java.io.PrintWriter;
@@ -57,16 +56,14 @@ public final class OrthosliceCli implements Runnable {
 
   /** A coordinator's refusal of this worker (a wrong token, a bad request) as one line. */
   static Optional<String> refusal(Exception ex) {
-    if (!(ex instanceof StatusRuntimeException e)) {
+    if (!(ex instanceof CoordinatorRefusedException e)) {
       return Optional.empty();
     }
-    String status = e.getStatus().getCode() + (e.getStatus().getDescription() == null ? ""
-        : ": " + e.getStatus().getDescription());
-    if (e.getStatus().getCode() == Status.Code.UNAUTHENTICATED) {
-      return Optional.of("the coordinator refused this worker's run token (" + status + "); give the worker the"
-          + " coordinator's token with --token or $" + Protocol.TOKEN_ENV);
+    if (e.tokenRefused()) {
+      return Optional.of("the coordinator refused this worker's run token (" + e.getMessage() + "); give the worker"
+          + " the coordinator's token with --token or $" + Protocol.TOKEN_ENV);
     }
-    return Optional.of("the coordinator refused a request (" + status + ")");
+    return Optional.of("the coordinator refused a request (" + e.getMessage() + ")");
   }
 
   public static CommandLine commandLine() {

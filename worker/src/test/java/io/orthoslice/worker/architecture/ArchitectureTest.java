@@ -61,6 +61,10 @@ class ArchitectureTest {
             .because("common serves both roles"),
         slices().matching("io.orthoslice.(**)").should().beFreeOfCycles()
             .because("the import graph runs one way: no package imports one that imports it back"),
+        noClasses().that().haveFullyQualifiedName("io.orthoslice.worker.Worker").or()
+            .haveFullyQualifiedName("io.orthoslice.worker.LocalTraining").should().dependOnClassesThat()
+            .resideInAnyPackage("io.grpc..", "io.orthoslice.proto..")
+            .because("the worker's round loop talks to a RoundClient in its own terms, not to gRPC"),
         noClasses().that().resideInAPackage("io.orthoslice.coordinator").should().dependOnClassesThat()
             .resideInAnyPackage("io.grpc..", "io.orthoslice.proto..")
             .because("the round core is plain Java; coordinator.grpc is its only gRPC edge (STYLE.md habit 3)"),

@@ -106,12 +106,16 @@ class CliErrorsTest {
 
   @org.junit.jupiter.api.Test
   void aCoordinatorsRefusalIsOneLine() {
-    assertEquals("the coordinator refused this worker's run token (UNAUTHENTICATED: wrong run token); give the worker"
-        + " the coordinator's token with --token or $ORTHOSLICE_TOKEN", OrthosliceCli.refusal(
-            io.grpc.Status.UNAUTHENTICATED.withDescription("wrong run token").asRuntimeException()).orElseThrow());
-    assertEquals("the coordinator refused a request (FAILED_PRECONDITION: protocol 2, this coordinator speaks 3)",
-        OrthosliceCli.refusal(io.grpc.Status.FAILED_PRECONDITION.withDescription("protocol 2, this coordinator speaks 3")
-            .asRuntimeException()).orElseThrow());
+    assertEquals("the coordinator refused this worker's run token (join: UNAUTHENTICATED: wrong run token); give the"
+        + " worker the coordinator's token with --token or $ORTHOSLICE_TOKEN", OrthosliceCli.refusal(
+            io.orthoslice.worker.CoordinatorClient.translate("join",
+                io.grpc.Status.UNAUTHENTICATED.withDescription("wrong run token").asRuntimeException())).orElseThrow());
+    assertEquals("the coordinator refused a request (join: FAILED_PRECONDITION: protocol 2, this coordinator speaks 3)",
+        OrthosliceCli.refusal(io.orthoslice.worker.CoordinatorClient.translate("join", io.grpc.Status.FAILED_PRECONDITION
+            .withDescription("protocol 2, this coordinator speaks 3").asRuntimeException())).orElseThrow());
+    // What the round loop acts on itself is no refusal: a lost coordinator, a stale round.
+    assertTrue(OrthosliceCli.refusal(io.orthoslice.worker.CoordinatorClient.translate("submit",
+        io.grpc.Status.NOT_FOUND.asRuntimeException())).isEmpty());
     assertTrue(OrthosliceCli.refusal(new IllegalStateException("x")).isEmpty());
   }
 }
