@@ -88,6 +88,8 @@ public final class RunConfigOptions {
   int evalEvery;
   @Option(names = "--checkpoint-every", description = "Checkpoint every C rounds (0: at the end only). Default: ${DEFAULT-VALUE}.")
   int checkpointEvery;
+  @Option(names = "--keep-checkpoints", description = "Checkpoints kept, newest first. Default: ${DEFAULT-VALUE}.")
+  int keepCheckpoints;
   @Option(names = "--round-timeout", description = "Round deadline in seconds. Default: ${DEFAULT-VALUE}.")
   double roundTimeout;
   @Option(names = "--heartbeat-timeout", description = "Seconds of silence before a worker is dropped. Default: ${DEFAULT-VALUE}.")

@@ -57,6 +57,7 @@ import java.util.Set;
  *     scaling) or fp64
  * @param evalEvery validate every E rounds and after the last
  * @param checkpointEvery checkpoint every C rounds (0: at the end only)
+ * @param keepCheckpoints how many of the newest checkpoints the coordinator keeps (older ones are deleted)
  * @param roundTimeout seconds from a round's opening to its deadline
  * @param heartbeatTimeout seconds of silence before a worker is dropped
  * @param maxUpdateValue largest |value| an update may hold: 1e4 is orders of magnitude above any weight or
@@ -99,6 +100,7 @@ public record RunConfig(
     int evalBatches,
     int evalEvery,
     int checkpointEvery,
+    int keepCheckpoints,
     double roundTimeout,
     double heartbeatTimeout,
     double maxUpdateValue,
@@ -110,14 +112,15 @@ public record RunConfig(
       "orthogonal", 3, 0, 4, 15, 8, 1.0,
       "mean", 1, "reset", "f32", 1.0, 0, 1.0, 0.0,
       2e-3, null, null, 0.0, 1.0, 0.9, 0.95, 1e-8, 42, "fp32",
-      4, 1, 0, 300, 30, 1e4, 10);
+      4, 1, 0, 3, 300, 30, 1e4, 10);
 
   /**
    * Settings a resumed run or a rejoining worker may change: they decide when things happen and what
    * is refused, not the trajectory of the weights. Every other setting is part of {@link #trajectory}.
    */
   public static final Set<String> OPERATIONAL = Set.of("workers", "min_workers", "eval_batches", "eval_every",
-      "checkpoint_every", "round_timeout", "heartbeat_timeout", "max_update_value", "update_outlier_factor",
+      "checkpoint_every", "keep_checkpoints", "round_timeout", "heartbeat_timeout", "max_update_value",
+      "update_outlier_factor",
       // the dataset is checked by its identity (the manifest's digest), not by its path
       "data", "tokenizer");
 
@@ -181,6 +184,7 @@ public record RunConfig(
       throw new IllegalArgumentException("--checkpoint-every must be >= 0 (0: at the end only), got "
           + checkpointEvery);
     }
+    positive("keep-checkpoints", keepCheckpoints);
     if (!(roundTimeout > 0)) {
       throw new IllegalArgumentException("--round-timeout must be > 0 seconds, got " + roundTimeout);
     }

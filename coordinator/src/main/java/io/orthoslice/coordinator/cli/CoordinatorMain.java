@@ -169,7 +169,7 @@ public final class CoordinatorMain implements Callable<Integer> {
       Files.createDirectories(output);
       rc.write(output.resolve(RUN_JSON));
       metrics.runInfo(settings);
-      RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), 3, settings,
+      RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), rc.keepCheckpoints(), settings,
           ds.manifest().bosId(), ds.manifest().eosId());
       ResumeState start = resume
           ? ckpt.latest().orElseThrow(() -> new IllegalArgumentException("--resume: no checkpoint in "
