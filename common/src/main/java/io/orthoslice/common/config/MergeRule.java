@@ -8,7 +8,7 @@ import java.util.Locale;
  * one full-rank step (each direction is trained by exactly one worker); on shared or independently
  * drawn projectors the K updates overlap and the mean is the local-SGD average. Summing the
  * corrections of K workers that each saw the same error is a block-Jacobi step, which overshoots
- * when the blocks are coupled (methods.md 8): the rule is a lever the sweep measures, not a given.
+ * when the blocks are coupled (docs/methods.md 8): the rule is a lever the sweep measures, not a given.
  * The factor scales the projected matrices only; dense parameters are always averaged (the outer
  * learning rate scales everything).
  *

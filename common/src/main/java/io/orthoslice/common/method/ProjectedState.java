@@ -132,10 +132,6 @@ final class ProjectedState implements AutoCloseable {
     }
   }
 
-  long redrawIndex() {
-    return redraw;
-  }
-
   /** m x r or r x n (one side), r x r (two sides). */
   long[] reducedShape() {
     long rows = sides.contains(Side.LEFT) ? rank : spec.rows();

@@ -184,7 +184,7 @@ public final class Llama {
    * GEMMs run at the padded width: gate and up get zero rows, down zero columns, and the padded units
    * carry silu(0) * 0 = 0, so the result is the unpadded one's.
    */
-  private NDArray swiGlu(Weights w, String p, NDArray x) {
+  NDArray swiGlu(Weights w, String p, NDArray x) {
     long d = config.hiddenSize();
     long ffn = config.intermediateSize();
     long width = alignment.pad(ffn, x.getDevice());
@@ -199,11 +199,6 @@ public final class Llama {
   /** The padded product only where there is padding: an aligned model runs exactly as before. */
   private static NDArray linear(Weights w, String name, NDArray x, PaddedMatrix shape) {
     return shape.padded() ? w.linear(name, x, shape) : w.linear(name, x);
-  }
-
-  /** The MLP alone, for tests (prefix "mlp."). */
-  NDArray swiGluForTest(Weights w, NDArray x) {
-    return swiGlu(w, "mlp.", x);
   }
 
   static NDArray silu(NDArray x) {

@@ -11,7 +11,7 @@ import java.util.List;
 
 /**
  * LDAdam (Robert et al., "LDAdam: Adaptive Optimization from Low-Dimensional Gradient Statistics",
- * ICLR 2025; code IST-DASLab/LDAdam), the nine steps of methods.md section 5, for one m x n matrix.
+ * ICLR 2025; code IST-DASLab/LDAdam), the nine steps of docs/methods.md section 5, for one m x n matrix.
  * Written for either {@link Side}; the reference code's right case is its left case transposed, and
  * so is ours. The side follows {@link Side#forShape} (RIGHT for square matrices, where the
  * reference code picks LEFT; the algorithm is symmetric, only the layout differs).

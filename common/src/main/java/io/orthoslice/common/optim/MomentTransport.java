@@ -11,7 +11,7 @@ import java.util.Set;
 
 /**
  * LDAdam's projection-aware update of Adam moments when the projector changes from P_old to P_new
- * (both d x r with orthonormal columns), steps 4 and 6 of methods.md section 5:
+ * (both d x r with orthonormal columns), steps 4 and 6 of docs/methods.md section 5:
  *
  * <pre>
  *   Q  = P_new^T P_old                                  (r x r, change of basis)

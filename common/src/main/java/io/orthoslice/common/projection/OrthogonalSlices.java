@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Pairwise-orthogonal worker slices for the distributed method (methods.md section 7.6, our
+ * Pairwise-orthogonal worker slices for the distributed method (docs/methods.md section 7.6, our
  * construction): one semi-orthogonal Q (d x K r) per (round, matrix), worker k gets columns {@code
  * [k r, (k+1) r)}. Because {@code P_j^T P_k = 0} for j != k, the K lifted updates live in
  * orthogonal subspaces and their plain sum is a rank <= K r step, full rank when K r = d.

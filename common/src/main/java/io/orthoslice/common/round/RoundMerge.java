@@ -22,7 +22,7 @@ import java.util.Map;
  * <ul>
  *   <li>projected matrix: {@code D = alpha w sum_k lift(B_k, P_k)} with the rule's weight w: 1 for
  *       SUM (ORTHOGONAL's own: the slices are pairwise orthogonal, so the K updates add up to one step
- *       of rank up to K r, methods.md 7.6), 1/K for MEAN (INDEPENDENT's and SAME's own), times the
+ *       of rank up to K r, docs/methods.md 7.6), 1/K for MEAN (INDEPENDENT's and SAME's own), times the
  *       rule's factor;
  *   <li>every other parameter, and every parameter in FULL mode: {@code D = mean_k(W_k) - W}, the
  *       mean of the workers' deltas (local SGD; averaging dense parameters is our assumption, 7.6);

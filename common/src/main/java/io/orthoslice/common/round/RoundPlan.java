@@ -25,7 +25,7 @@ import java.util.zip.CRC32C;
  *
  * <ul>
  *   <li>ORTHOGONAL: {@code P_k = Q[:, k r:(k+1) r]} with {@code Q = basis(derive(seed, draw, name, 0), d, K, r)}
- *       (methods.md 7.6); needs K r <= d.
+ *       (docs/methods.md 7.6); needs K r <= d.
  *   <li>INDEPENDENT: {@code P_k = random(ORTHOGONAL, derive(seed, draw, name, k + 1), d, r)}.
  *   <li>SAME: slot 0's independent projector for every slot.
  * </ul>

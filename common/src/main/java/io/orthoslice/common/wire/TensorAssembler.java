@@ -71,11 +71,6 @@ public final class TensorAssembler {
     return Optional.of(t);
   }
 
-  /** True when no tensor is half received. */
-  public boolean idle() {
-    return buffer == null;
-  }
-
   /** Call at the end of the stream: a half-received tensor is an error. */
   public void finish() {
     if (buffer != null) {

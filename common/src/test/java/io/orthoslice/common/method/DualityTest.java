@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * training a one-sided adapter W + B P^T with the same P, optimizer and data give the same W_eff at
  * every step, across merges and re-draws; likewise GaLore's two-sided projection L^T G R and the
  * two-sided adapter W + L M R^T. Exact when weight decay is 0, clipping is off and alpha =
- * 1 (methods.md section 7.3); so in float64 only rounding separates the two.
+ * 1 (docs/methods.md section 7.3); so in float64 only rounding separates the two.
  */
 class DualityTest {
 

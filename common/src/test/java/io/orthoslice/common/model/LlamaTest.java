@@ -145,7 +145,7 @@ class LlamaTest {
     double gate = 0.8;
     double up = 1.2;
     double expected = 0.5 * gate / (1 + Math.exp(-gate)) * up;
-    double[] out = new Llama(one).swiGluForTest(weights, h).toDoubleArray();
+    double[] out = new Llama(one).swiGlu(weights, "mlp.", h).toDoubleArray();
     assertArrayEquals(new double[] {expected, 0}, out, 1e-12);
   }
 

@@ -1,7 +1,7 @@
 package io.orthoslice.common.optim;
 
 /**
- * LDAdam's left case (methods.md section 5, steps 1-9) in plain double loops over double[][],
+ * LDAdam's left case (docs/methods.md section 5, steps 1-9) in plain double loops over double[][],
  * written independently of the NDArray implementation: the SVD comes from a Jacobi eigensolver on a
  * a^T and the QR from modified Gram-Schmidt (which gives diag(R) > 0). The right case is run by
  * feeding transposed gradients.
