@@ -22,6 +22,7 @@ import io.orthoslice.common.method.ParameterTrainer;
 import io.orthoslice.common.data.TokenWindows;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.train.Trainer;
+import io.orthoslice.common.train.TrainingLoop;
 import io.orthoslice.common.method.TrainingMethods;
 import io.orthoslice.common.wire.WireTensor;
 import java.util.ArrayList;
@@ -143,21 +144,9 @@ final class LocalTraining implements AutoCloseable {
     int perStep = cfg.microBatch() * cfg.gradAccum();
     // The learning-rate schedule spans the whole run: this round's steps are globalStep .. +H-1.
     trainer.startAt(globalStep);
-    double lossSum = 0;
-    long t0 = System.nanoTime();
-    for (int i = 0; i < localSteps; i++) {
-      long s0 = System.nanoTime();
-      Trainer.StepStats s = trainer.step(data.trainBatch(firstWindow + (long) i * perStep, perStep),
-          rules.lrFactor(i));
-      metrics.step((System.nanoTime() - s0) / 1e9, s.loss(), cfg.tokensPerStep());
-      if (!Double.isFinite(s.loss())) {
-        throw new IllegalStateException("local loss became " + s.loss() + " at step " + s.step()
-            + "; lower --lr");
-      }
-      lossSum += s.loss();
-    }
-    double stepSeconds = (System.nanoTime() - t0) / 1e9 / localSteps;
-    return new Result(List.of(), lossSum / localSteps, (long) localSteps * cfg.tokensPerStep(), stepSeconds,
+    TrainingLoop.Result r = TrainingLoop.run(trainer, data, firstWindow, perStep, localSteps, rules::lrFactor,
+        (i, s, seconds) -> metrics.step(seconds, s.loss(), cfg.tokensPerStep()));
+    return new Result(List.of(), r.meanLoss(), (long) localSteps * cfg.tokensPerStep(), r.seconds() / localSteps,
         trainer.memory());
   }
 

@@ -3,7 +3,6 @@ package io.orthoslice.common.train;
 import io.orthoslice.common.method.MemoryUse;
 import io.orthoslice.common.method.TrainingMethods;
 import io.orthoslice.common.config.RunOptions;
-import io.orthoslice.common.config.Precision;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.data.TokenWindows;
 import ai.djl.Device;
@@ -68,37 +67,34 @@ public final class TrainingRun {
           "model %,d parameters; memory: weights %s, gradients %s, optimizer state %s, projections %s",
           model.parameterCount(), bytes(mem.weightBytes()), bytes(mem.gradientBytes()),
           bytes(mem.optimizerBytes()), bytes(mem.projectionBytes())));
-      double firstLoss = Double.NaN;
-      double lastLoss = Double.NaN;
-      double valLoss = Double.NaN;
-      Path lastCheckpoint = null;
-      while (trainer.step() < cfg.steps()) {
-        long position = trainer.step() * windowsPerStep;
-        Trainer.StepStats s = trainer.step(data.trainBatch(position, (int) windowsPerStep));
-        if (Double.isNaN(firstLoss)) {
-          firstLoss = s.loss();
-        }
-        lastLoss = s.loss();
-        if (!Double.isFinite(s.loss()) && cfg.precision() != Precision.FP16) {
-          throw new IllegalStateException("loss became " + s.loss() + " at step " + s.step()
-              + "; lower --lr or enable --grad-clip (the last checkpoint is kept)");
-        }
-        progress.onStep(s);
-        listener.accept(s);
-        boolean last = s.step() == cfg.steps();
-        if (last || (opts.evalEvery() > 0 && s.step() % opts.evalEvery() == 0)) {
-          valLoss = trainer.evaluate(validation, cfg.microBatch());
-          progress.message(String.format(Locale.ROOT, "step %d validation loss %.4f perplexity %.2f",
-              s.step(), valLoss, Math.exp(valLoss)));
-        }
-        if (last || (opts.checkpointEvery() > 0 && s.step() % opts.checkpointEvery() == 0)) {
-          lastCheckpoint = save(trainer, store, windowsPerStep, data, bosId, eosId, opts.evalBatches());
-          progress.message("checkpoint " + lastCheckpoint);
-        }
-      }
+      double[] losses = {Double.NaN, Double.NaN, Double.NaN}; // first, last, validation
+      Path[] lastCheckpoint = {null};
+      // The whole run, from the step a resume restored; evaluation and checkpoints after their steps.
+      TrainingLoop.run(trainer, data, trainer.step() * windowsPerStep, (int) windowsPerStep,
+          Math.toIntExact(cfg.steps() - trainer.step()), (i, s, seconds) -> {
+            if (Double.isNaN(losses[0])) {
+              losses[0] = s.loss();
+            }
+            losses[1] = s.loss();
+            progress.onStep(s);
+            listener.accept(s);
+            boolean last = s.step() == cfg.steps();
+            if (last || (opts.evalEvery() > 0 && s.step() % opts.evalEvery() == 0)) {
+              losses[2] = trainer.evaluate(validation, cfg.microBatch());
+              progress.message(String.format(Locale.ROOT, "step %d validation loss %.4f perplexity %.2f",
+                  s.step(), losses[2], Math.exp(losses[2])));
+            }
+            if (last || (opts.checkpointEvery() > 0 && s.step() % opts.checkpointEvery() == 0)) {
+              lastCheckpoint[0] = save(trainer, store, windowsPerStep, data, bosId, eosId, opts.evalBatches());
+              progress.message("checkpoint " + lastCheckpoint[0]);
+            }
+          });
+      double firstLoss = losses[0];
+      double lastLoss = losses[1];
+      double valLoss = losses[2];
       double seconds = (System.nanoTime() - start) / 1e9;
       Summary summary = new Summary(trainer.step(), trainer.step() * cfg.tokensPerStep(), firstLoss, lastLoss,
-          valLoss, Math.exp(valLoss), seconds, trainer.memory(), lastCheckpoint);
+          valLoss, Math.exp(valLoss), seconds, trainer.memory(), lastCheckpoint[0]);
       RunRecord.writeSummary(opts.outputDir(), model, cfg, data.datasetId(), summary);
       return summary;
     }

@@ -14,6 +14,7 @@ import io.orthoslice.common.method.MemoryUse;
 import io.orthoslice.common.train.ModelInit;
 import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.train.Trainer;
+import io.orthoslice.common.train.TrainingLoop;
 import io.orthoslice.common.method.TrainingMethods;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -92,16 +93,16 @@ final class BenchCommand implements Callable<Integer> {
           .recomputeActivations(recompute)) {
         int perStep = cfg.microBatch() * cfg.gradAccum();
         double[] seconds = new double[measureSteps];
-        for (int i = 0; i < warmupSteps + measureSteps; i++) {
-          long[] batch = windows.trainBatch((long) i * perStep, perStep);
-          long t0 = System.nanoTime();
-          trainer.step(batch); // ends with the step's one read of the device (its loss and norm)
+        long[] peakSeen = {peak};
+        // A step's time ends with its one read of the device (its loss and norm); the batch read is outside it.
+        TrainingLoop.run(trainer, windows, 0, perStep, warmupSteps + measureSteps, (i, s, t) -> {
           if (i >= warmupSteps) {
-            seconds[i - warmupSteps] = (System.nanoTime() - t0) / 1e9;
+            seconds[i - warmupSteps] = t;
           }
           // Torch's caching allocator keeps what it reserved, so the use after a step is its peak.
-          peak = Math.max(peak, deviceUsed(dev));
-        }
+          peakSeen[0] = Math.max(peakSeen[0], deviceUsed(dev));
+        });
+        peak = peakSeen[0];
         Arrays.sort(seconds);
         double median = seconds[measureSteps / 2];
         MemoryUse mem = trainer.memory();
@@ -125,10 +126,8 @@ final class BenchCommand implements Callable<Integer> {
           NativeKernels.startProfile();
           long t0 = System.nanoTime();
           try {
-            for (int i = 0; i < profileSteps; i++) {
-              long offset = (long) (warmupSteps + measureSteps + i) * perStep;
-              trainer.step(windows.trainBatch(offset, perStep));
-            }
+            TrainingLoop.run(trainer, windows, (long) (warmupSteps + measureSteps) * perStep, perStep, profileSteps,
+                (i, s, t) -> { });
           } finally {
             double wall = (System.nanoTime() - t0) / 1e9 / profileSteps;
             ProfileSummary summary = ProfileSummary.parse(NativeKernels.stopProfile(profile.toString()), profileSteps);
