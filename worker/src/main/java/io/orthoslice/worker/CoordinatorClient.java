@@ -56,6 +56,9 @@ import java.util.function.Supplier;
 /**
  * The worker's side of the protocol over any {@link Channel}: the run token on every call, a
  * deadline on every call, and exponential back-off ({@link Backoff}) while the coordinator is UNAVAILABLE.
+ *
+ * <p>Over 300 lines because the protocol has eight calls, each a method here, plus the one translation of
+ * status codes.
  */
 public final class CoordinatorClient implements RoundClient {
 

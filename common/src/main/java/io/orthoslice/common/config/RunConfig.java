@@ -64,6 +64,9 @@ import java.util.Set;
  *     factor a healthy fp32 run holds (they are O(1) or smaller) and far below where fp32 sums overflow
  * @param updateOutlierFactor with 3 or more updates, leave out one whose change exceeds F x the
  *     round's median (0: off); 10 leaves room for honest workers whose data differs
+ *
+ * <p>Over 300 lines by design: one component, default and range check for each of the run's settings, and
+ * nothing else.
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record RunConfig(

@@ -36,6 +36,9 @@ import java.util.List;
  * <p>Memory: P (d x r) plus m and v in the reduced shape, and, with EF, the m x n error buffer that
  * the reference code keeps in {@code p.grad}; here it lives in the state, so the caller may free
  * its gradient.
+ *
+ * <p>Over 300 lines because it is one algorithm, the nine steps of docs/methods.md section 5, kept in one
+ * place to be read against it.
  */
 public final class LdAdam {
 

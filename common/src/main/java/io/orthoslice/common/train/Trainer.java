@@ -40,6 +40,10 @@ import java.util.Map;
  * activations are gone before the optimizer runs), each block of the forward pass in its own (see
  * {@link Llama}), and each parameter's norm and update in its own, so no temporary of one parameter
  * waits for the others. The loss and the gradient norm come to the host once per step, together.
+ *
+ * <p>Over 300 lines because it is the step and the state the step shares: micro-batches, loss scaling,
+ * clipping, the per-parameter rules, evaluation and exact restore all read the same weights and scaler;
+ * evaluation is the next piece to move out.
  */
 public final class Trainer implements AutoCloseable {
 

@@ -37,6 +37,8 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * {@code cells.jsonl}. A cell already there is not run again, so a stopped sweep resumes where it
  * was. With several learning rates and several seeds it runs in two phases, the issue's protocol:
  * every lr on the first seed, then the other seeds at each configuration's best lr.
+ *
+ * <p>Over 300 lines because running, resuming and reading back a cell share its record of finished cells.
  */
 public final class SweepRunner {
 
