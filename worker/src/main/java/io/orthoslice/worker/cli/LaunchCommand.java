@@ -44,7 +44,9 @@ final class LaunchCommand implements Callable<Integer> {
   @Option(names = "--run-dir", description = "Logs and the coordinator's checkpoints. Default: a new"
       + " runs/launch/<yyyyMMdd-HHmmss>, so a second launch never meets the first one's checkpoints.")
   Path runDir;
-  @Option(names = "--threads", defaultValue = "1", description = "Torch threads per process (OMP_NUM_THREADS). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--threads", defaultValue = "0", description = "Torch threads per process (OMP_NUM_THREADS);"
+      + " 0: one each on the CPU, the cores split over the coordinator and the workers with --gpus."
+      + " Default: ${DEFAULT-VALUE}.")
   int threads;
   @Option(names = MetricsPorts.FLAG, defaultValue = "" + MetricsPorts.COORDINATOR,
       description = "The coordinator's metrics port; worker i gets this + 1 + i (0: free ports, -1: off)."
@@ -132,7 +134,9 @@ final class LaunchCommand implements Callable<Integer> {
     rc.write(runJson);
     List<String> c = new ArrayList<>(List.of("--config", runJson.toString()));
     c.addAll(extraCoordinator);
-    Launcher.Result r = new Launcher(new LaunchConfig(rc.workers(), dir, c, w, gpus, threads,
+    int perProcess = LaunchConfig.threadsPerProcess(threads, rc.workers(), !gpus.isEmpty(),
+        Runtime.getRuntime().availableProcessors());
+    Launcher.Result r = new Launcher(new LaunchConfig(rc.workers(), dir, c, w, gpus, perProcess,
         childJvm(parameters(rc.preset(), rc.tokenizer(), data)), metricsPort), System.out).run();
     return r.exitCode();
   }

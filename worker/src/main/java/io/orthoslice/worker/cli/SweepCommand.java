@@ -94,7 +94,8 @@ final class SweepCommand implements Callable<Integer> {
   Path config;
   @Option(names = "--gpu", defaultValue = "-1", description = "Put every worker on this GPU (-1: CPU). Default: ${DEFAULT-VALUE}.")
   int gpu;
-  @Option(names = "--threads", defaultValue = "1", description = "Torch threads per process. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--threads", defaultValue = "0", description = "Torch threads per process (0: as launch's"
+      + " --threads 0). Default: ${DEFAULT-VALUE}.")
   int threads;
   @Option(names = "--output", defaultValue = "runs/sweep", description = "Sweep directory. Default: ${DEFAULT-VALUE}.")
   Path output;

@@ -23,6 +23,22 @@ public record LaunchConfig(int workers, Path runDir, List<String> coordinatorArg
     this(workers, runDir, coordinatorArgs, workerArgs, gpus, threadsPerProcess, jvmArgs, 0);
   }
 
+  /**
+   * Torch threads per process for {@code --threads N} (0: automatic). On the CPU the processes share
+   * the cores, one thread each (more only oversubscribes them). With GPUs the workers' steps run on
+   * their devices and the host work left (the coordinator's merge, a worker's rebuild of the round's
+   * update) is CPU-bound, so the cores are split evenly over the coordinator and the workers.
+   */
+  public static int threadsPerProcess(int requested, int workers, boolean onGpus, int cores) {
+    if (requested < 0) {
+      throw new IllegalArgumentException("--threads must be >= 0 (0: automatic), got " + requested);
+    }
+    if (requested > 0) {
+      return requested;
+    }
+    return onGpus ? Math.max(1, cores / (workers + 1)) : 1;
+  }
+
   public LaunchConfig {
     if (workers < 1) {
       throw new IllegalArgumentException("workers must be >= 1, got " + workers);

@@ -186,7 +186,9 @@ public final class SweepRunner {
     long t0 = System.nanoTime();
     Launcher.Result r;
     try (PrintStream log = new PrintStream(new RoundLines(runDir, roundsDone), true, StandardCharsets.UTF_8)) {
-      r = new Launcher(new LaunchConfig(c.workers(), runDir, coordinator, worker, gpus, spec.threads(), jvmArgs, -1),
+      int threads = LaunchConfig.threadsPerProcess(spec.threads(), c.workers(), !gpus.isEmpty(),
+          Runtime.getRuntime().availableProcessors());
+      r = new Launcher(new LaunchConfig(c.workers(), runDir, coordinator, worker, gpus, threads, jvmArgs, -1),
           log).run();
     }
     double seconds = (System.nanoTime() - t0) / 1e9;

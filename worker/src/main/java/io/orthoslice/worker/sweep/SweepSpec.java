@@ -56,7 +56,9 @@ public record SweepSpec(
     positive("local-steps", localSteps);
     positive("eval-batches", evalBatches);
     positive("eval-every", evalEvery);
-    positive("threads", threads);
+    if (threads < 0) {
+      throw new IllegalArgumentException("--threads must be >= 0 (0: automatic), got " + threads);
+    }
     nonEmpty("modes", modes);
     nonEmpty("workers", workers);
     nonEmpty("merge", merges);
