@@ -258,6 +258,22 @@ public final class Coordinator implements AutoCloseable {
   }
 
   /** After the run: waits until every worker has left, or the time-out; returns those still there. */
+  /**
+   * A run resumed from the checkpoint of its last round has nothing left to train: it is FINISHED at
+   * once, so every worker that joins learns so at its first poll and leaves.
+   */
+  synchronized void finishAtStart(String why) {
+    finish(why);
+  }
+
+  /**
+   * Waits until {@code workers} workers have joined and left again (a finished run tells each to leave at
+   * its first poll), or the time-out; returns whether they did.
+   */
+  public boolean awaitWorkersToldToLeave(int workers, Duration timeout) throws InterruptedException {
+    return members.awaitJoinedAndLeft(workers, timeout);
+  }
+
   public List<String> drain(Duration timeout) throws InterruptedException {
     return members.awaitEmpty(timeout) ? List.of() : members.live();
   }

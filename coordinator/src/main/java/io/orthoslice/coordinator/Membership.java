@@ -37,6 +37,7 @@ final class Membership {
     String key = Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
     lastSeenMs.put(id, System.currentTimeMillis());
     keys.put(id, key.getBytes(StandardCharsets.US_ASCII));
+    notifyAll();
     return new Member(id, key);
   }
 
@@ -93,6 +94,22 @@ final class Membership {
 
   synchronized int size() {
     return lastSeenMs.size();
+  }
+
+  /**
+   * Waits until at least {@code joins} workers have joined since the start and none is left, or the
+   * time-out; returns whether that happened.
+   */
+  synchronized boolean awaitJoinedAndLeft(long joins, java.time.Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (joined < joins || !lastSeenMs.isEmpty()) {
+      long left = end - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return true;
   }
 
   /** Waits until no worker is left, or the time-out; returns whether none is. */

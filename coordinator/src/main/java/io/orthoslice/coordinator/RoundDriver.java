@@ -59,6 +59,10 @@ final class RoundDriver {
   /** Evaluates the starting weights (or takes the checkpoint's loss), opens the first round; sweeps heartbeats. */
   void start(long firstRound, RunHistory history, Runnable sweep) {
     thread.execute(() -> {
+      if (firstRound >= settings.rounds()) {
+        run.finishAtStart("resumed after its last round (" + settings.rounds() + "): nothing left to run");
+        return;
+      }
       try {
         WeightsSnapshot w = run.broadcasts().current();
         double known = history.validationLoss();

@@ -6,6 +6,7 @@ import io.orthoslice.coordinator.DatasetValidation;
 import io.orthoslice.coordinator.ResumeState;
 import io.orthoslice.coordinator.RoundCheckpoints;
 import io.orthoslice.coordinator.RoundResult;
+import io.orthoslice.coordinator.RunSummary;
 import io.orthoslice.coordinator.RunSettings;
 import io.orthoslice.coordinator.WeightsSnapshot;
 import io.orthoslice.coordinator.grpc.CoordinatorServer;
@@ -171,10 +172,14 @@ public final class CoordinatorMain implements Callable<Integer> {
       metrics.runInfo(settings);
       RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), rc.keepCheckpoints(), settings,
           ds.manifest().bosId(), ds.manifest().eosId());
-      ResumeState start = resume
-          ? ckpt.latest().orElseThrow(() -> new IllegalArgumentException("--resume: no checkpoint in "
-              + output.resolve("checkpoints")))
-          : ResumeState.fresh(WeightsSnapshot.initial(model, rc.seed()));
+      Optional<ResumeState> saved = resume ? ckpt.latest() : Optional.empty();
+      if (resume && saved.isEmpty()) {
+        // Crashed before its first checkpoint (or never started): a fresh start is that run's continuation.
+        out.println("--resume: no checkpoint in " + output.resolve("checkpoints") + " yet; starting the run fresh");
+      }
+      ResumeState start = saved.orElseGet(() -> ResumeState.fresh(WeightsSnapshot.initial(model, rc.seed())));
+      RunSummary earlier = saved.isPresent() ? RunSummary.earlier(output, start.nextRound()) : RunSummary.fresh();
+      boolean finished = start.nextRound() >= rounds;
       List<long[]> val = new DatasetWindows(ds, rc.seqLen(), rc.seed()).validationBatches(rc.evalBatches(), rc.batchSize());
       List<RoundResult> results = new ArrayList<>();
       long started = System.nanoTime();
@@ -196,9 +201,20 @@ public final class CoordinatorMain implements Callable<Integer> {
         out.println("coordinator listening on port " + server.port() + " (" + m.label() + ", " + rc.workers()
             + " workers, rank " + rc.rank() + ", " + rounds + " rounds x " + rc.localSteps() + " local steps)");
         out.flush();
+        if (finished) {
+          // Nothing to train: keep summary.json as the run left it, tell every worker that joins to leave.
+          out.println("the run in " + output + " is finished (its checkpoint is after round " + rounds + " of "
+              + rounds + "); summary.json is kept, and workers that join are told to leave");
+          out.flush();
+          if (!core.awaitWorkersToldToLeave(rc.workers(), settings.heartbeatTimeout())) {
+            out.println("exiting after " + settings.heartbeatTimeout().toSeconds() + " s without hearing from every"
+                + " worker; they learn that the run is finished at their next call");
+          }
+          return 0;
+        }
         core.record().awaitEnd(Duration.ofDays(365));
         double seconds = (System.nanoTime() - started) / 1e9;
-        writeSummary(settings, core, results, seconds);
+        earlier.write(output, settings, core.record().initialValidationLoss(), results, seconds);
         Optional<RuntimeException> failure = core.record().failure();
         if (failure.isEmpty()) {
           // One println per line: logback writes to the same stream from other threads.
@@ -255,21 +271,5 @@ public final class CoordinatorMain implements Callable<Integer> {
         }
       }
     }
-  }
-
-  private void writeSummary(RunSettings s, Coordinator core, List<RoundResult> results, double seconds)
-      throws IOException {
-    Files.createDirectories(output);
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("config", s.config().asMap());
-    m.put("dataset_id", s.datasetId());
-    m.put("seconds", seconds);
-    m.put("initial_validation_loss", core.record().initialValidationLoss());
-    // Over the whole run: all training seconds over all round seconds (rounds that merged nothing aside).
-    double train = results.stream().filter(r -> !r.mergedSlots().isEmpty()).mapToDouble(RoundResult::trainSeconds).sum();
-    double round = results.stream().filter(r -> !r.mergedSlots().isEmpty()).mapToDouble(RoundResult::roundSeconds).sum();
-    m.put("round_efficiency", round > 0 ? train / round : null);
-    m.put("round_results", results);
-    new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(output.resolve("summary.json").toFile(), m);
   }
 }

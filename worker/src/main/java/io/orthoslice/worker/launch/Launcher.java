@@ -182,6 +182,7 @@ public final class Launcher {
           w.write('\n');
           w.flush();
           if (line.startsWith("round ") || line.startsWith("coordinator listening") || line.startsWith("done:")
+              || line.startsWith("--resume:") || line.startsWith("the run in ")
               || line.startsWith("final validation perplexity") || line.startsWith("error")) {
             synchronized (progress) {
               progress.add(line);
