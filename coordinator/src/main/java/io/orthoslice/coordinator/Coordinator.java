@@ -72,6 +72,13 @@ public final class Coordinator implements AutoCloseable {
   // ---- events ----
   public synchronized JoinedWorker join(String name) {
     ensureOpenForBusiness();
+    int admitted = settings.config().workers() + settings.config().spareWorkers();
+    if (members.size() >= admitted) {
+      metrics.refused("members_full");
+      throw new CoordinatorException(Code.RESOURCE_EXHAUSTED, "the run admits at most " + admitted + " members (--workers "
+          + settings.config().workers() + " + --spare-workers " + settings.config().spareWorkers() + "), and "
+          + members.size() + " are live; join again when one has left");
+    }
     Membership.Member m = members.join(name);
     LOG.info("worker {} joined ({} live)", m.id(), members.size());
     metrics.joined(members.size());

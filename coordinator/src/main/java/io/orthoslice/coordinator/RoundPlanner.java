@@ -35,7 +35,9 @@ final class RoundPlanner implements AutoCloseable {
     if (live.size() < needed) {
       return null;
     }
-    return List.copyOf(live.subList(0, Math.min(live.size(), maxParticipants())));
+    // A round has at most --workers slots, taken in join order; spare members wait to replace a lost one.
+    int slots = Math.min(settings.expectedWorkers(), maxParticipants());
+    return List.copyOf(live.subList(0, Math.min(live.size(), slots)));
   }
 
   /** Round {@code round} with its projection plan drawn (slow for a large model: not under a lock). */

@@ -38,6 +38,9 @@ public final class RunConfigOptions {
   int workers;
   @Option(names = "--min-workers", description = "Fewest live workers a later round opens with (0: --workers). Default: ${DEFAULT-VALUE}.")
   int minWorkers;
+  @Option(names = "--spare-workers", description = "Members admitted beyond --workers, who step in for a lost"
+      + " worker; more Joins are refused. Default: ${DEFAULT-VALUE}.")
+  int spareWorkers;
   @Option(names = "--rounds", description = "Rounds. Default: ${DEFAULT-VALUE}.")
   int rounds;
   @Option(names = "--local-steps", description = "Local steps H per round. Default: ${DEFAULT-VALUE}.")

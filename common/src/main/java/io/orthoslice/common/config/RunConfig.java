@@ -42,6 +42,8 @@ import java.util.Set;
  * @param mode orthogonal | independent | same | full
  * @param workers workers the first round waits for
  * @param minWorkers fewest live workers a later round opens with (0: {@code workers})
+ * @param spareWorkers members admitted beyond {@code workers}: they wait and step into a round when a
+ *     worker is lost; a Join beyond {@code workers + spareWorkers} live members is refused
  * @param localSteps local steps H of every round
  * @param rank r of every worker's slice (unused in mode full)
  * @param scale the adapter scale alpha of W + alpha B P^T
@@ -78,6 +80,7 @@ public record RunConfig(
     String mode,
     int workers,
     int minWorkers,
+    int spareWorkers,
     int rounds,
     int localSteps,
     int rank,
@@ -112,7 +115,7 @@ public record RunConfig(
   /** The defaults of every setting; {@code launch} with no options runs exactly this. */
   public static final RunConfig DEFAULTS = new RunConfig(
       "tiny", null, "byte", 64, 8,
-      "orthogonal", 3, 0, 4, 15, 8, 1.0,
+      "orthogonal", 3, 0, 2, 4, 15, 8, 1.0,
       "mean", 1, "reset", "f32", 1.0, 0, 1.0, 0.0,
       2e-3, null, null, 0.0, 1.0, 0.9, 0.95, 1e-8, 42, "fp32",
       4, 1, 0, 3, 300, 30, 1e4, 10);
@@ -121,7 +124,8 @@ public record RunConfig(
    * Settings a resumed run or a rejoining worker may change: they decide when things happen and what
    * is refused, not the trajectory of the weights. Every other setting is part of {@link #trajectory}.
    */
-  public static final Set<String> OPERATIONAL = Set.of("workers", "min_workers", "eval_batches", "eval_every",
+  public static final Set<String> OPERATIONAL = Set.of("workers", "min_workers", "spare_workers", "eval_batches",
+      "eval_every",
       "checkpoint_every", "keep_checkpoints", "round_timeout", "heartbeat_timeout", "max_update_value",
       "update_outlier_factor",
       // the dataset is checked by its identity (the manifest's digest), not by its path
@@ -144,6 +148,9 @@ public record RunConfig(
     if (minWorkers < 0 || minWorkers > workers) {
       throw new IllegalArgumentException("--min-workers must be in [0, --workers " + workers + "] (0: --workers), got "
           + minWorkers);
+    }
+    if (spareWorkers < 0) {
+      throw new IllegalArgumentException("--spare-workers must be >= 0, got " + spareWorkers);
     }
     positive("rounds", rounds);
     positive("local-steps", localSteps);
