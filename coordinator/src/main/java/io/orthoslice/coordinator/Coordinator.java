@@ -113,6 +113,29 @@ public final class Coordinator implements AutoCloseable {
     }
   }
 
+  /**
+   * An update was refused for what it held (non-finite, out of bound, mis-shaped, too large): one log
+   * line, and when it came from the open round's participant for its own slot (its key checked), the
+   * round no longer waits for that slot: it closes as soon as the other updates are in.
+   */
+  public synchronized void refusedUpdate(String workerId, String workerKey, long round, int slot, String why) {
+    LOG.warn("round {}: refused the update of {} (slot {}): {}", round + 1, workerId, slot, why);
+    OpenRound r = open;
+    if (r == null || !r.accepting() || r.round != round || !members.contains(workerId)) {
+      return;
+    }
+    try {
+      members.check(workerId, workerKey, reason -> { }); // an impostor's refusal frees no one's slot
+    } catch (CoordinatorException e) {
+      return;
+    }
+    Assignment a = r.assignment(workerId);
+    if (a != null && a.slot() == slot) {
+      r.refuse(slot);
+      closeIfComplete();
+    }
+  }
+
   /** A worker's presence stream broke (its process died): dropped now, not at the heartbeat time-out. */
   public void presenceLost(String workerId) {
     drop(() -> members.leave(workerId) ? List.of(workerId) : List.of(), "lost its connection");

@@ -27,6 +27,8 @@ final class OpenRound {
   final long openedNanos = System.nanoTime();
   private final Map<String, Assignment> assignments = new LinkedHashMap<>();
   private final Map<Integer, Submission> submissions = new TreeMap<>();
+  /** Slots whose update was refused for its content: nothing more is coming from them this round. */
+  private final java.util.Set<Integer> refused = new java.util.HashSet<>();
   private ScheduledFuture<?> deadline;
   private boolean closed;
 
@@ -57,10 +59,11 @@ final class OpenRound {
     return !closed && round >= wantedRound && a != null && !submissions.containsKey(a.slot()) ? a : null;
   }
 
-  /** True when every participant still alive has submitted. */
+  /** True when every participant still alive has submitted, or had its update refused. */
   boolean complete(Predicate<String> alive) {
     for (Map.Entry<String, Assignment> e : assignments.entrySet()) {
-      if (!submissions.containsKey(e.getValue().slot()) && alive.test(e.getKey())) {
+      int slot = e.getValue().slot();
+      if (!submissions.containsKey(slot) && !refused.contains(slot) && alive.test(e.getKey())) {
         return false;
       }
     }
@@ -68,7 +71,15 @@ final class OpenRound {
   }
 
   void accept(Submission s) {
+    refused.remove(s.slot()); // a valid update after a refused one still counts
     submissions.put(s.slot(), s);
+  }
+
+  /** The slot's update was refused for its content: the round need not wait for it. */
+  void refuse(int slot) {
+    if (!submissions.containsKey(slot)) {
+      refused.add(slot);
+    }
   }
 
   /** Stops accepting updates; returns those received in slot order, or null when already closed. */

@@ -251,10 +251,12 @@ class CoordinatorRoundTest {
 
   @Test
   void misShapedUpdateIsInvalidArgumentAndNothingOfItIsMerged() throws Exception {
-    start(1, Duration.ofSeconds(60));
-    TestWorker w = new TestWorker(channel, TOKEN);
-    w.join("only");
+    // Two workers: the round waits for the second, so the first may still send a well-formed update.
+    start(2, Duration.ofSeconds(60));
+    List<TestWorker> ws = joined(2);
+    TestWorker w = ws.get(0);
     RoundAssignment a = w.awaitRound(0);
+    RoundAssignment other = ws.get(1).awaitRound(0);
     Map<String, WireTensor> wrongRank = update(RANK + 1, new Random(3));
     ExecutionException e = assertThrows(ExecutionException.class, () -> w.submit(a, wrongRank).get(10, TimeUnit.SECONDS));
     StatusRuntimeException s = (StatusRuntimeException) e.getCause();
@@ -264,14 +266,16 @@ class CoordinatorRoundTest {
     assertTrue(core.record().rounds().isEmpty());
     // The round is still open and takes a well-formed update from the same slot.
     w.submit(a, update(RANK, new Random(4))).get(10, TimeUnit.SECONDS);
-    assertEquals(List.of(0), merged.poll(30, TimeUnit.SECONDS).mergedSlots());
+    ws.get(1).submit(other, update(RANK, new Random(6))).get(10, TimeUnit.SECONDS);
+    assertEquals(List.of(0, 1), merged.poll(30, TimeUnit.SECONDS).mergedSlots());
   }
 
   @Test
   void oversizedChunkOrUpdateIsResourceExhaustedAndNothingOfItIsMerged() throws Exception {
-    start(1, Duration.ofSeconds(60));
-    TestWorker w = new TestWorker(channel, TOKEN);
-    w.join("only");
+    // Two workers: the round stays open for the second while the first's oversized updates are refused.
+    start(2, Duration.ofSeconds(60));
+    List<TestWorker> ws = joined(2);
+    TestWorker w = ws.get(0);
     RoundAssignment a = w.awaitRound(0);
     Map<String, WireTensor> good = update(RANK, new Random(5));
     String first = good.keySet().iterator().next();
@@ -304,10 +308,11 @@ class CoordinatorRoundTest {
     assertEquals(0, core.currentWeights().version());
     assertTrue(core.record().rounds().isEmpty());
     assertTrue(merged.isEmpty());
-    // Nothing was stored for the slot: the same slot's well-formed update is taken and merged alone.
+    // Nothing was stored for the slot: the same slot's well-formed update is taken, and merges with the other.
     w.submit(a, good).get(10, TimeUnit.SECONDS);
+    ws.get(1).submit(ws.get(1).awaitRound(0), update(RANK, new Random(7))).get(10, TimeUnit.SECONDS);
     RoundResult r = merged.poll(30, TimeUnit.SECONDS);
-    assertEquals(List.of(0), r.mergedSlots());
+    assertEquals(List.of(0, 1), r.mergedSlots());
     assertEquals(allowed, r.uploadBytesPerWorker());
   }
 
@@ -366,6 +371,35 @@ class CoordinatorRoundTest {
     RoundResult r = merged.poll(30, TimeUnit.SECONDS);
     assertEquals(List.of(0, 1), r.mergedSlots(), "the 100x update is left out of the merge");
     assertEquals(1.0, refused("outlier"));
+  }
+
+  /**
+   * A refused update is cheap: the round does not wait for the refused slot until its deadline (60 s
+   * here) but merges as soon as the other updates are in; an impostor's refused update frees no slot.
+   */
+  @Test
+  void aRoundWhoseOnlyMissingUpdateWasRefusedClosesWhenTheRestAreIn() throws Exception {
+    start(2, Duration.ofSeconds(60));
+    List<TestWorker> ws = joined(2);
+    RoundAssignment a0 = ws.get(0).awaitRound(0);
+    RoundAssignment a1 = ws.get(1).awaitRound(0);
+    Map<String, WireTensor> good = update(RANK, new Random(31));
+    String first = good.keySet().iterator().next();
+    Map<String, WireTensor> bad = new LinkedHashMap<>(good);
+    float[] v = good.get(first).toFloats();
+    v[0] = Float.NaN;
+    bad.put(first, WireTensor.ofFloats(first, v, good.get(first).shape()));
+    TestWorker impostor = new TestWorker(channel, TOKEN);
+    impostor.id = ws.get(0).id;
+    impostor.key = ws.get(1).key;
+    assertEquals(Status.Code.PERMISSION_DENIED, statusOf(impostor.submit(a0, bad)).getStatus().getCode());
+    long t0 = System.nanoTime();
+    ws.get(1).submit(a1, update(RANK, new Random(32))).get(10, TimeUnit.SECONDS);
+    assertEquals(null, merged.poll(500, TimeUnit.MILLISECONDS), "slot 0 is still awaited");
+    assertEquals(Status.Code.INVALID_ARGUMENT, statusOf(ws.get(0).submit(a0, bad)).getStatus().getCode());
+    RoundResult r = merged.poll(10, TimeUnit.SECONDS);
+    assertEquals(List.of(a1.getSlot()), r.mergedSlots());
+    assertTrue((System.nanoTime() - t0) / 1e9 < 15, "the round waited for its deadline");
   }
 
   @Test

@@ -204,7 +204,19 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
           }
         } catch (RuntimeException e) {
           failed = true;
+          refusedForItsContent(e);
           out.onError(toStatus(e));
+        }
+      }
+
+      /** Tells the core an update was refused for what it held (not for being late or someone else's). */
+      private void refusedForItsContent(RuntimeException e) {
+        boolean content = e instanceof WireFormatException || (e instanceof CoordinatorException c
+            && (c.code() == CoordinatorException.Code.INVALID_ARGUMENT
+                || c.code() == CoordinatorException.Code.RESOURCE_EXHAUSTED));
+        if (header != null && content) {
+          core.refusedUpdate(header.getWorkerId(), header.getWorkerKey(), header.getRound(), header.getSlot(),
+              e.getMessage());
         }
       }
 
@@ -222,8 +234,14 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
           if (header == null) {
             throw new WireFormatException("empty update stream");
           }
-          assembler.finish();
-          boolean merged = core.submit(new Submission(WireMessages.fromProto(header), tensors));
+          boolean merged;
+          try {
+            assembler.finish();
+            merged = core.submit(new Submission(WireMessages.fromProto(header), tensors));
+          } catch (RuntimeException e) {
+            refusedForItsContent(e);
+            throw e;
+          }
           return SubmitUpdateResponse.newBuilder().setAccepted(true).setMerged(merged).build();
         });
       }
