@@ -22,6 +22,16 @@ public record ResumeState(long nextRound, long dataCursor, WeightsSnapshot weigh
     mergerState = Map.copyOf(mergerState);
   }
 
+  /**
+   * This state with its own copy of the merger's buffers, which the merger updates in place the next
+   * round (the weights are a new snapshot every round and are shared).
+   */
+  public ResumeState withMergerStateCopied() {
+    Map<String, float[]> copy = new java.util.LinkedHashMap<>();
+    mergerState.forEach((k, v) -> copy.put(k, v.clone()));
+    return new ResumeState(nextRound, dataCursor, weights, copy, validationLoss);
+  }
+
   public static ResumeState fresh(WeightsSnapshot initial) {
     return new ResumeState(0, 0, initial, Map.of(), Double.NaN);
   }

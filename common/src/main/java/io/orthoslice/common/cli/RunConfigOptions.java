@@ -89,7 +89,8 @@ public final class RunConfigOptions {
   int evalBatches;
   @Option(names = "--eval-every", description = "Validate every E rounds and after the last. Default: ${DEFAULT-VALUE}.")
   int evalEvery;
-  @Option(names = "--checkpoint-every", description = "Checkpoint every C rounds (0: at the end only). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--checkpoint-every", description = "Checkpoint every C rounds, written in the background"
+      + " (0: at the end only). Default: ${DEFAULT-VALUE}.")
   int checkpointEvery;
   @Option(names = "--keep-checkpoints", description = "Checkpoints kept, newest first. Default: ${DEFAULT-VALUE}.")
   int keepCheckpoints;

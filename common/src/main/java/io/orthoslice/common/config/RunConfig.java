@@ -58,7 +58,8 @@ import java.util.Set;
  * @param dtype the workers' precision: fp32, fp16 (fp16 compute, fp32 master weights, dynamic loss
  *     scaling) or fp64
  * @param evalEvery validate every E rounds and after the last
- * @param checkpointEvery checkpoint every C rounds (0: at the end only)
+ * @param checkpointEvery checkpoint every C rounds (0: at the end only); every round by default, written in
+ *     the background (BackgroundCheckpointer), so a coordinator crash loses at most the rounds since
  * @param keepCheckpoints how many of the newest checkpoints the coordinator keeps (older ones are deleted)
  * @param roundTimeout seconds from a round's opening to its deadline
  * @param heartbeatTimeout seconds of silence before a worker is dropped
@@ -118,7 +119,7 @@ public record RunConfig(
       "orthogonal", 3, 0, 2, 4, 15, 8, 1.0,
       "mean", 1, "reset", "f32", 1.0, 0, 1.0, 0.0,
       2e-3, null, null, 0.0, 1.0, 0.9, 0.95, 1e-8, 42, "fp32",
-      4, 1, 0, 3, 300, 30, 1e4, 10);
+      4, 1, 1, 3, 300, 30, 1e4, 10);
 
   /**
    * Settings a resumed run or a rejoining worker may change: they decide when things happen and what

@@ -1,5 +1,6 @@
 package io.orthoslice.coordinator.cli;
 
+import io.orthoslice.coordinator.BackgroundCheckpointer;
 import io.orthoslice.coordinator.Coordinator;
 import io.orthoslice.coordinator.CoordinatorMetrics;
 import io.orthoslice.coordinator.DatasetValidation;
@@ -183,14 +184,15 @@ public final class CoordinatorMain implements Callable<Integer> {
       List<long[]> val = new DatasetWindows(ds, rc.seqLen(), rc.seed()).validationBatches(rc.evalBatches(), rc.batchSize());
       List<RoundResult> results = new ArrayList<>();
       long started = System.nanoTime();
-      try (Coordinator core = new Coordinator(settings, start, new DatasetValidation(model, val, rc.batchSize()),
+      try (BackgroundCheckpointer writer = new BackgroundCheckpointer(ckpt, rounds);
+          Coordinator core = new Coordinator(settings, start, new DatasetValidation(model, val, rc.batchSize()),
               r -> {
                 synchronized (out) {
                   out.println(r.line(rounds));
                   out.flush();
                 }
                 results.add(r);
-              }, ckpt, metrics);
+              }, writer, metrics);
           CoordinatorServer server = new CoordinatorServer(serverBuilder(),
               new CoordinatorService(core, CoordinatorService.runSpec(settings, UUID.randomUUID().toString(),
                   ds.manifest().bosId(), ds.manifest().eosId()), Duration.ofSeconds(20), metrics), token)) {
