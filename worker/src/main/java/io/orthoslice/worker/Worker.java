@@ -92,9 +92,9 @@ public final class Worker implements AutoCloseable {
       throw new IllegalArgumentException("this worker's dataset " + data.datasetId() + " is not the run's "
           + run.datasetId() + "; use the same --data / --tokenizer as the coordinator");
     }
-    LOG.info("joined as {}: {} mode, rank {}, {} local steps", workerId, run.mode().label(), run.rank(),
-        run.localSteps());
-    metrics.runInfo(run.rank(), run.train().method().method().name(), run.mode().label());
+    LOG.info("joined as {}: {} mode, rank {}, {} local steps", workerId, run.config().roundMode().label(), run.config().rank(),
+        run.config().localSteps());
+    metrics.runInfo(run.config().rank(), run.config().trainConfig().method().method().name(), run.config().roundMode().label());
     metrics.joined();
     long period = Math.max(50, joined.heartbeatIntervalMs());
     heartbeats.scheduleAtFixedRate(this::beat, period, period, TimeUnit.MILLISECONDS);
@@ -108,7 +108,7 @@ public final class Worker implements AutoCloseable {
     double lastLoss = Double.NaN;
     RoundPlan lastPlan = null;
     // Training runs on the worker's own device (every --gpus entry of a launch is one), never DJL's default.
-    try (LocalTraining local = new LocalTraining(run.model(), DeviceSpec.parse(device), run.train(), run.rules());
+    try (LocalTraining local = new LocalTraining(run.model(), DeviceSpec.parse(device), run.config().trainConfig(), run.config().rules());
         RoundPlanCache plans = new RoundPlanCache(run.model())) {
       while (true) {
         long w0 = System.nanoTime();
@@ -127,7 +127,7 @@ public final class Worker implements AutoCloseable {
             long f0 = System.nanoTime();
             long before = bytesReceived;
             Optional<Map<String, float[]>> updated = Optional.empty();
-            if (preferFactored && weights != null && (run.mode().projected() || run.rules().wire().lossy())
+            if (preferFactored && weights != null && (run.config().roundMode().projected() || run.config().rules().wire().lossy())
                 && version == a.weightsVersion() - 1) {
               updated = factored(run, weights, version, lastPlan);
             }
@@ -145,9 +145,9 @@ public final class Worker implements AutoCloseable {
           // checksum mismatch means the two sides would train and merge different subspaces, so it
           // stops the worker rather than diverge silently. The next draw's plan is drawn in the background
           // while this round trains (a no-op in mode full).
-          RoundPlan plan = !run.mode().projected() ? null
-              : plans.get(run.mode(), a.runSeed(), a.projectionDraw(), a.participants(), run.rank());
-          plans.prefetch(run.mode(), a.runSeed(), run.rules().draw(a.round() + 1), a.participants(), run.rank());
+          RoundPlan plan = !run.config().roundMode().projected() ? null
+              : plans.get(run.config().roundMode(), a.runSeed(), a.projectionDraw(), a.participants(), run.config().rank());
+          plans.prefetch(run.config().roundMode(), a.runSeed(), run.config().rules().draw(a.round() + 1), a.participants(), run.config().rank());
           lastPlan = plan;
           int checksum = plan == null ? 0 : plan.checksum(a.slot());
           if (checksum != a.sliceChecksum()) {

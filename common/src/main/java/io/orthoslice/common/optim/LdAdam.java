@@ -46,15 +46,7 @@ public final class LdAdam {
   public record Hyper(
       double beta1, double beta2, double eps, double rho, int rank, boolean errorFeedback) {
     public Hyper {
-      if (!(beta1 >= 0 && beta1 < 1)) {
-        throw new IllegalArgumentException("beta1 must be in [0, 1), got " + beta1);
-      }
-      if (!(beta2 >= 0 && beta2 < 1)) {
-        throw new IllegalArgumentException("beta2 must be in [0, 1), got " + beta2);
-      }
-      if (!(eps > 0)) {
-        throw new IllegalArgumentException("eps must be > 0, got " + eps);
-      }
+      new io.orthoslice.common.config.AdamHyper(beta1, beta2, eps); // Adam's own checks
       if (!(rho >= 0 && rho < 1)) {
         throw new IllegalArgumentException("rho must be in [0, 1), got " + rho);
       }

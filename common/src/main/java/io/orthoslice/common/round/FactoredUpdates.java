@@ -33,7 +33,7 @@ public final class FactoredUpdates {
     RoundPlan plan = trainedPlan != null && trainedPlan.draw() == u.projectionDraw()
         && trainedPlan.runSeed() == u.runSeed() && trainedPlan.participants() == u.participants()
         ? trainedPlan
-        : RoundPlan.of(run.model(), run.mode(), u.runSeed(), u.projectionDraw(), u.participants(), run.rank());
+        : RoundPlan.of(run.model(), run.config().roundMode(), u.runSeed(), u.projectionDraw(), u.participants(), run.config().rank());
     Map<Integer, Map<String, float[]>> bySlot = new TreeMap<>();
     for (int slot : u.mergedSlots()) {
       Map<String, float[]> t = new HashMap<>();
@@ -49,7 +49,7 @@ public final class FactoredUpdates {
       }
       bySlot.put(slot, t);
     }
-    Map<String, float[]> d = HostMerge.deltas(plan, weights, bySlot, run.alpha(), run.rules().merge());
+    Map<String, float[]> d = HostMerge.deltas(plan, weights, bySlot, run.config().scale(), run.config().rules().merge());
     OuterNesterov plain = new OuterNesterov(1.0, 0.0); // the coordinator's step when it broadcasts factors
     Map<String, float[]> out = new LinkedHashMap<>();
     for (ParameterSpec p : run.model().parameters()) {

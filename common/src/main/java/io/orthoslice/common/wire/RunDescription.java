@@ -1,9 +1,6 @@
 package io.orthoslice.common.wire;
 
-import io.orthoslice.common.config.RoundMode;
-import io.orthoslice.common.config.RoundRules;
 import io.orthoslice.common.config.RunConfig;
-import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.common.model.LlamaConfig;
 
 /**
@@ -30,40 +27,5 @@ public record RunDescription(String runId, LlamaConfig model, int bosId, int eos
   public boolean sameTrainingAs(RunDescription o) {
     return model.equals(o.model) && bosId == o.bosId && eosId == o.eosId && datasetId.equals(o.datasetId)
         && config.trajectory().equals(o.config.trajectory());
-  }
-
-  /** The workers' training configuration (its steps span the whole run: rounds x H). */
-  public TrainConfig train() {
-    return config.trainConfig();
-  }
-
-  public RoundMode mode() {
-    return config.roundMode();
-  }
-
-  public int rank() {
-    return config.rank();
-  }
-
-  public int localSteps() {
-    return config.localSteps();
-  }
-
-  public int totalRounds() {
-    return config.rounds();
-  }
-
-  public RoundRules rules() {
-    return config.rules();
-  }
-
-  /** The seed every random draw of the run derives from. */
-  public long runSeed() {
-    return config.seed();
-  }
-
-  /** The adapter scale alpha. */
-  public double alpha() {
-    return config.scale();
   }
 }

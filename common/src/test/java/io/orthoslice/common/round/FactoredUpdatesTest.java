@@ -62,7 +62,7 @@ class FactoredUpdatesTest {
       bySlot.put(slot, t);
     }
     // The coordinator's side: the merge, the plain step, the new dense values and the checksum.
-    Map<String, float[]> d = HostMerge.deltas(plan, before, bySlot, run.alpha(), rules.merge());
+    Map<String, float[]> d = HostMerge.deltas(plan, before, bySlot, run.config().scale(), rules.merge());
     OuterNesterov plain = new OuterNesterov(1.0, 0.0);
     Map<String, float[]> after = new LinkedHashMap<>();
     for (ParameterSpec p : SMALL.parameters()) {

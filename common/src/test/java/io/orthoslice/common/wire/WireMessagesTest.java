@@ -31,7 +31,7 @@ class WireMessagesTest {
             "wire_density", 0.25, "round_warmup", 7, "dtype", "fp16", "min_lr", 1e-5)), "ds");
     assertEquals(run, WireMessages.fromProto(WireMessages.toProto(run)));
     assertEquals(new RoundRules(MergeRule.parse("mean*2"), 3, InnerState.TRANSPORT, WirePrecision.INT8, 0.25, 7),
-        WireMessages.fromProto(WireMessages.toProto(run)).rules());
+        WireMessages.fromProto(WireMessages.toProto(run)).config().rules());
 
     Assignment a = new Assignment(false, 3, 4, 1, 9, 15, 3, 45, 120, 0xabcdef, 1234, 1);
     assertEquals(a, WireMessages.fromProto(WireMessages.toProto(a)));

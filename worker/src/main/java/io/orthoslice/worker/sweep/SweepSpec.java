@@ -183,16 +183,8 @@ public record SweepSpec(
    * rule, lr / 10, unless {@code base} sets one.
    */
   public RunConfig runConfig(RunConfig base, SweepCell c) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("preset", preset);
-    m.put("seq_len", seqLen);
-    m.put("batch_size", batchSize);
-    m.put("rounds", rounds);
-    m.put("local_steps", localSteps);
-    m.put("eval_batches", evalBatches);
-    m.put("eval_every", evalEvery);
-    m.put("data", data);
-    m.put("tokenizer", tokenizer);
+    Map<String, Object> m = new LinkedHashMap<>(sharedSettings()); // the same names as the run's settings
+    m.put("data", data); // null: the embedded sample (sharedSettings spells it "")
     m.putAll(c.settings());
     return base.with(m);
   }
