@@ -1,5 +1,7 @@
 package io.orthoslice.common.logging;
 
+import org.slf4j.bridge.SLF4JBridgeHandler;
+
 /**
  * Who this process is in its log lines: role and, for a worker, its name and later its id. Kept
  * as one process-wide system property that the logback pattern reads on every event
@@ -14,10 +16,19 @@ public final class LogIdentity {
 
   private LogIdentity() {}
 
-  /** Sets the identity; {@code id} may be null or blank (the coordinator has none). */
+  /**
+   * Sets the identity; {@code id} may be null or blank (the coordinator has none). Every entry point
+   * names itself here first, so this is also where java.util.logging (gRPC's logger) is bridged into
+   * SLF4J, once per process: gRPC's records then follow logback.xml's levels and pattern instead of
+   * printing a stack trace per failed name resolution or undecodable request on stderr.
+   */
   public static void set(String role, String id) {
     if (role == null || role.isBlank()) {
       throw new IllegalArgumentException("log role must be non-blank, got '" + role + "'");
+    }
+    if (!SLF4JBridgeHandler.isInstalled()) {
+      SLF4JBridgeHandler.removeHandlersForRootLogger();
+      SLF4JBridgeHandler.install();
     }
     System.setProperty(PROPERTY, id == null || id.isBlank() ? role : role + " " + id);
   }
