@@ -39,6 +39,8 @@ public final class Launcher {
   /** Why the launcher ended the run itself (a worker that kept failing); null while it has not. */
   private final AtomicReference<String> failure = new AtomicReference<>();
   private volatile boolean stopping;
+  /** The coordinator process now (a killed one is started again with --resume). */
+  private final AtomicReference<Process> coordinatorNow = new AtomicReference<>();
 
   /** How many times a failed worker process is started again before the run stops. */
   static final int RESTARTS = 2;
@@ -63,7 +65,8 @@ public final class Launcher {
           Integer.toString(metricsPorts.isEmpty() ? MetricsPorts.OFF : metricsPorts.get(0))));
       coord.addAll(config.coordinatorArgs());
       Process coordinator = start(coord, token, null, false);
-      Thread view = progressView(coordinator, config.runDir().resolve("coordinator.log"), progress);
+      coordinatorNow.set(coordinator);
+      Thread view = progressView(coordinator, config.runDir().resolve("coordinator.log"), progress, false);
       for (int i = 0; i < config.workers(); i++) {
         List<String> w = new ArrayList<>(javaCommand(WORKER_MAIN));
         w.addAll(List.of("worker", "--coordinator", "localhost:" + port, "--name", "worker-" + i, MetricsPorts.FLAG,
@@ -72,7 +75,7 @@ public final class Launcher {
           w.addAll(List.of("--device", "gpu:" + config.gpus().get(i)));
         }
         w.addAll(config.workerArgs());
-        supervise(i, w, token, coordinator, 0);
+        supervise(i, w, token, 0);
       }
       print("launched a coordinator on port " + port + " and " + config.workers() + " workers; logs in "
           + config.runDir());
@@ -81,6 +84,22 @@ public final class Launcher {
             + ", workers on ports " + metricsPorts.subList(1, metricsPorts.size()));
       }
       int code = coordinator.waitFor();
+      // A coordinator killed (SIGKILL, a crash of the JVM) is started again on the same port with --resume:
+      // it continues from its last checkpoint and the workers rejoin by themselves. A run that stopped
+      // for a reason of its own (status 1, 2) or that the user stopped is not.
+      for (int again = 1; killed(code) && !stopping && again <= RESTARTS; again++) {
+        view.join(TimeUnit.SECONDS.toMillis(5));
+        print("coordinator exited with status " + code + " (killed); starting it again with --resume (" + again
+            + " of " + RESTARTS + ")");
+        List<String> resumed = new ArrayList<>(coord);
+        if (!resumed.contains("--resume")) {
+          resumed.add("--resume");
+        }
+        coordinator = start(resumed, token, null, false);
+        coordinatorNow.set(coordinator);
+        view = progressView(coordinator, config.runDir().resolve("coordinator.log"), progress, true);
+        code = coordinator.waitFor();
+      }
       view.join(TimeUnit.SECONDS.toMillis(10));
       // After a finished run the workers leave on their own; after a failed one they would only
       // keep reconnecting, so they are stopped at once (in finally).
@@ -118,11 +137,11 @@ public final class Launcher {
    * model, a bad argument) ends the run: the coordinator is stopped (it checkpoints on SIGTERM) rather
    * than left waiting for workers that will not come.
    */
-  private void supervise(int index, List<String> command, String token, Process coordinator, int restarts)
-      throws IOException {
+  private void supervise(int index, List<String> command, String token, int restarts) throws IOException {
     Path log = config.runDir().resolve("worker-" + index + ".log");
     Process p = start(command, token, log, restarts > 0);
     p.onExit().thenAccept(done -> {
+      Process coordinator = coordinatorNow.get();
       if (done.exitValue() == 0 || !coordinator.isAlive() || stopping) {
         return;
       }
@@ -131,7 +150,7 @@ public final class Launcher {
       if (restarts < RESTARTS) {
         print(why + "; starting it again (" + (restarts + 1) + " of " + RESTARTS + ")");
         try {
-          supervise(index, command, token, coordinator, restarts + 1);
+          supervise(index, command, token, restarts + 1);
           return;
         } catch (IOException e) {
           why += "; it could not be started again: " + e.getMessage();
@@ -143,6 +162,16 @@ public final class Launcher {
         coordinator.destroy();
       }
     });
+  }
+
+  /** The coordinator process now, if one has started (what a supervisor or a test watches). */
+  Optional<ProcessHandle> coordinator() {
+    return Optional.ofNullable(coordinatorNow.get()).map(Process::toHandle);
+  }
+
+  /** Whether a coordinator's exit status says it was killed by a signal other than the launcher's own stop. */
+  static boolean killed(int status) {
+    return status > 128 && status != 128 + 15; // 143: SIGTERM, a stop someone asked for
   }
 
   /** The last line of a worker's log that names an error, shortened; empty when there is none. */
@@ -171,11 +200,12 @@ public final class Launcher {
   }
 
   /** Copies the coordinator's output to its log and shows the lines a person follows a run by. */
-  private Thread progressView(Process coordinator, Path log, List<String> progress) {
+  private Thread progressView(Process coordinator, Path log, List<String> progress, boolean append) {
     Thread t = new Thread(() -> {
       try (BufferedReader in = new BufferedReader(new InputStreamReader(coordinator.getInputStream(),
               StandardCharsets.UTF_8));
-          Writer w = Files.newBufferedWriter(log, StandardCharsets.UTF_8)) {
+          Writer w = append ? Files.newBufferedWriter(log, StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
+              java.nio.file.StandardOpenOption.APPEND) : Files.newBufferedWriter(log, StandardCharsets.UTF_8)) {
         String line;
         while ((line = in.readLine()) != null) {
           w.write(line);
