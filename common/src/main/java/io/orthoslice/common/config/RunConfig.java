@@ -7,7 +7,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import io.orthoslice.common.model.LlamaConfig;
 import java.io.IOException;
 import java.lang.reflect.Constructor;
@@ -373,23 +375,24 @@ public record RunConfig(
     }
   }
 
-  /** The setting a Jackson conversion failed on, in one line. */
+  /**
+   * The one line a failed conversion deserves: the record's own check (which Jackson wraps in a
+   * ValueInstantiationException), an unknown name, or the setting whose value did not convert.
+   */
   private static String reason(IllegalArgumentException e) {
-    Throwable t = e;
-    while (t.getCause() != null && t != t.getCause()) {
-      t = t.getCause();
-      if (t instanceof IllegalArgumentException && !(t instanceof com.fasterxml.jackson.core.JsonProcessingException)
-          && t.getMessage() != null && t.getMessage().startsWith("--")) {
-        return t.getMessage();
+    for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+      if (t instanceof ValueInstantiationException v && v.getCause() != null) {
+        return v.getCause().getMessage();
       }
-    }
-    if (e.getCause() instanceof UnrecognizedPropertyException u) {
-      return "unknown run setting '" + u.getPropertyName() + "'; allowed: " + DEFAULTS.asMap().keySet();
-    }
-    if (e.getCause() instanceof com.fasterxml.jackson.databind.JsonMappingException j) {
-      String path = j.getPath().isEmpty() ? "" : j.getPath().get(0).getFieldName();
-      return "run setting '" + path + "': " + j.getOriginalMessage();
+      if (t instanceof UnrecognizedPropertyException u) {
+        return "unknown run setting '" + u.getPropertyName() + "'; allowed: " + DEFAULTS.asMap().keySet();
+      }
+      if (t instanceof JsonMappingException j) {
+        String path = j.getPath().isEmpty() ? "" : j.getPath().get(0).getFieldName();
+        return "run setting '" + path + "': " + j.getOriginalMessage();
+      }
     }
     return e.getMessage();
   }
+
 }

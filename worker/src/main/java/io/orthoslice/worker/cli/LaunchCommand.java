@@ -44,7 +44,8 @@ final class LaunchCommand implements Callable<Integer> {
   @Option(names = "--run-dir", description = "Logs and the coordinator's checkpoints. Default: a new"
       + " runs/launch/<yyyyMMdd-HHmmss>, so a second launch never meets the first one's checkpoints.")
   Path runDir;
-  @Option(names = "--threads", defaultValue = "0", description = "Torch threads per process (OMP_NUM_THREADS);"
+  @Option(names = "--threads", defaultValue = LaunchConfig.AUTO_THREADS,
+      description = "Torch threads per process (OMP_NUM_THREADS);"
       + " 0: one each on the CPU, the cores split over the coordinator and the workers with --gpus."
       + " Default: ${DEFAULT-VALUE}.")
   int threads;

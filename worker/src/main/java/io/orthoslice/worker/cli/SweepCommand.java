@@ -2,6 +2,7 @@ package io.orthoslice.worker.cli;
 
 import io.orthoslice.common.cli.RunConfigDefaults;
 import io.orthoslice.common.config.RunConfig;
+import io.orthoslice.worker.launch.LaunchConfig;
 import io.orthoslice.worker.sweep.CellResult;
 import io.orthoslice.worker.sweep.ResultsDoc;
 import io.orthoslice.worker.sweep.SweepPlots;
@@ -94,7 +95,8 @@ final class SweepCommand implements Callable<Integer> {
   Path config;
   @Option(names = "--gpu", defaultValue = "-1", description = "Put every worker on this GPU (-1: CPU). Default: ${DEFAULT-VALUE}.")
   int gpu;
-  @Option(names = "--threads", defaultValue = "0", description = "Torch threads per process (0: as launch's"
+  @Option(names = "--threads", defaultValue = LaunchConfig.AUTO_THREADS,
+      description = "Torch threads per process (0: as launch's"
       + " --threads 0). Default: ${DEFAULT-VALUE}.")
   int threads;
   @Option(names = "--output", defaultValue = "runs/sweep", description = "Sweep directory. Default: ${DEFAULT-VALUE}.")

@@ -96,7 +96,7 @@ final class WorkerCommand implements Callable<Integer> {
       Worker.Summary s = worker.run(run -> {
         TokenDataset ds = data.open();
         dataset.set(ds);
-        return new DatasetWindows(ds, run.config().trainConfig().seqLen(), run.config().trainConfig().seed());
+        return new DatasetWindows(ds, run.config().seqLen(), run.config().seed());
       });
       System.out.printf(Locale.ROOT, "worker %s done: %d rounds trained, %d late; sent %,d bytes, received %,d bytes;"
           + " last local loss %.4f%n", s.workerId(), s.roundsTrained(), s.roundsLate(), s.bytesSent(),

@@ -23,6 +23,9 @@ public record LaunchConfig(int workers, Path runDir, List<String> coordinatorArg
     this(workers, runDir, coordinatorArgs, workerArgs, gpus, threadsPerProcess, jvmArgs, 0);
   }
 
+  /** {@code --threads}' default, as picocli needs it: automatic ({@link #threadsPerProcess}). */
+  public static final String AUTO_THREADS = "0";
+
   /**
    * Torch threads per process for {@code --threads N} (0: automatic). On the CPU the processes share
    * the cores, one thread each (more only oversubscribes them). With GPUs the workers' steps run on
