@@ -18,6 +18,9 @@ import org.slf4j.LoggerFactory;
  * changed only by {@link Lifecycle#transition}) moved by events: join, leave, submit, a lost worker
  * (heartbeat sweep, broken presence) and a round's deadline. The {@link RoundDriver} does a round's slow
  * work on its thread and reports through the locked transitions below; requests never block.
+ *
+ * <p>Over 300 lines because it is the run's state machine and every event that moves it (join, leave, submit,
+ * refusal, drop, the driver's transitions) under one lock; splitting it would split the lock.
  */
 public final class Coordinator implements AutoCloseable {
 

@@ -23,6 +23,9 @@ import java.util.concurrent.TimeUnit;
  * Starts a coordinator and N workers as child JVMs on this machine, shows the coordinator's round
  * lines as the combined progress view, writes each child's output to its own log in the run
  * directory, and stops every child when the run ends or the launcher is stopped (Ctrl-C).
+ *
+ * <p>Over 300 lines because it starts and supervises the coordinator and every worker, whose restarts and stop
+ * share its state.
  */
 public final class Launcher {
 
