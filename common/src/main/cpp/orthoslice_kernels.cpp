@@ -10,6 +10,8 @@
 //   adapterWeight(w, b, p, right, ...)  an adapter's effective weight W + alpha B P^T (or W + alpha P B)
 //                                       in the compute dtype, as one addmm, differentiable
 //   swiGlu(gate, up)                    SwiGLU's silu(gate) * up through at::silu, differentiable
+//   bitSum(w)                           sum_i bits(w_i) (2i + 1) modulo 2^64 of a float32 tensor's raw
+//                                       bits, on its device (WeightsChecksum's per-parameter term)
 //   profileStart() / profileStop(path)  torch's Kineto profiler (host ops and GPU kernels) around
 //                                       steps: a Chrome trace at path, and a per-name summary
 //
@@ -19,7 +21,7 @@
 
 // The entry points' contract; build.sh writes it into the manifest and the Java loader refuses a
 // library whose number differs from its own (io.orthoslice.common.kernels.Kernels.API).
-#define ORTHOSLICE_KERNELS_API 3
+#define ORTHOSLICE_KERNELS_API 4
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -131,6 +133,27 @@ JNIEXPORT void JNICALL Java_io_orthoslice_common_kernels_NativeKernels_adamw(
 
 // Starts torch's Kineto profiler on the calling thread (autograd's backward threads inherit it) for
 // host-side ATen ops and, through CUPTI, every GPU kernel, copy and memset.
+// Integer arithmetic modulo 2^64: any reduction order gives the host's value. In chunks of 2^24 values, so
+// the int64 temporaries stay at 256 MiB whatever the parameter's size.
+JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_bitSum(JNIEnv* env, jclass, jlong w) {
+  KERNEL_BEGIN
+  at::NoGradGuard no_grad;
+  const at::Tensor flat = tensor(w).detach().contiguous().view(-1);
+  TORCH_CHECK(flat.scalar_type() == at::kFloat, "bitSum needs a float32 tensor, got ", flat.scalar_type());
+  const at::Tensor bits = flat.view(at::kInt);
+  const auto longs = bits.options().dtype(at::kLong);
+  const int64_t n = bits.numel();
+  constexpr int64_t chunk = int64_t{1} << 24;
+  at::Tensor total = at::zeros({}, longs);
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t len = std::min(chunk, n - start);
+    const at::Tensor odd = at::arange(2 * start + 1, 2 * (start + len), 2, longs);
+    total.add_(bits.narrow(0, start, len).to(at::kLong).mul_(odd).sum());
+  }
+  return static_cast<jlong>(total.item<int64_t>());
+  KERNEL_END(0)
+}
+
 JNIEXPORT void JNICALL Java_io_orthoslice_common_kernels_NativeKernels_profileStart(JNIEnv* env, jclass) {
   KERNEL_BEGIN
   using torch::profiler::impl::ActivityType;

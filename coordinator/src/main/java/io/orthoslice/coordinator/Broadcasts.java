@@ -1,42 +1,34 @@
 package io.orthoslice.coordinator;
 
-import io.orthoslice.common.wire.DeltaUpdate;
-import io.orthoslice.common.wire.FactoredUpdate;
-
 import io.orthoslice.common.model.ParameterSpec;
-import io.orthoslice.common.round.RoundMerge;
-import io.orthoslice.common.round.WeightsChecksum;
-import io.orthoslice.common.wire.Protocol;
+import io.orthoslice.common.wire.DeltaUpdate;
 import io.orthoslice.coordinator.CoordinatorException.Code;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.Map;
 
 /**
  * What stale workers fetch: the current weights (the full broadcast) and, when the last merge has
- * one, its round update: the factored form on the f32 wire (every merged slot's factor plus the new
- * dense parameters, from which a worker holding the previous version rebuilds the merge), the delta
- * update on a lossy wire. All are immutable and read without a lock; {@link #publish} replaces them
- * together after a merge.
+ * one, its round update (every parameter's change in the run's wire precision), which a worker
+ * holding the previous version adds to its weights. Both are immutable and read without a lock;
+ * {@link #publish} replaces them together after a merge.
  */
 public final class Broadcasts {
 
-  private final RunSettings settings;
   private final Map<String, long[]> shapes = new HashMap<>();
   private volatile WeightsSnapshot weights;
-  private volatile FactoredUpdate lastUpdate;
   private volatile DeltaUpdate lastDelta;
+  /** The version a merge in progress will publish (overlap), completed when it does; -1 when none. */
+  private long expected = -1;
+  private CompletableFuture<Void> merged = CompletableFuture.completedFuture(null);
 
   Broadcasts(RunSettings settings, WeightsSnapshot start) {
-    this.settings = settings;
     this.weights = start;
-    Map<String, long[]> factors = RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank());
     for (ParameterSpec p : settings.model().parameters()) {
       shapes.put(p.name(), p.shape());
-      if (p.role() == ParameterSpec.Role.PROJECTED && settings.mode().projected()) {
-        shapes.put(RoundMerge.factorName(p.name()), factors.get(RoundMerge.factorName(p.name())));
-      }
     }
   }
 
@@ -54,53 +46,66 @@ public final class Broadcasts {
     return w;
   }
 
-  /** The factored update from {@code fromVersion}; FAILED_PRECONDITION when the last merge has none from it. */
-  public FactoredUpdate roundUpdate(long fromVersion) {
-    FactoredUpdate u = lastUpdate;
-    requireFrom(fromVersion, u == null ? -1 : u.fromVersion(), "factored");
-    return u;
-  }
-
-  /** The delta update from {@code fromVersion} (lossy wire); FAILED_PRECONDITION when there is none from it. */
+  /** The round update from {@code fromVersion}; FAILED_PRECONDITION when the last merge has none from it. */
   public DeltaUpdate deltaUpdate(long fromVersion) {
     DeltaUpdate u = lastDelta;
-    requireFrom(fromVersion, u == null ? -1 : u.fromVersion(), "delta");
+    long held = u == null ? -1 : u.fromVersion();
+    if (held < 0 || held != fromVersion) {
+      throw new CoordinatorException(Code.FAILED_PRECONDITION, "no round update from version " + fromVersion
+          + (held < 0 ? " (none exists yet)" : "; the last one is from version " + held) + "; fetch the weights");
+    }
     return u;
   }
 
-  private static void requireFrom(long wanted, long held, String kind) {
-    if (held < 0 || held != wanted) {
-      throw new CoordinatorException(Code.FAILED_PRECONDITION, "no " + kind + " update from version " + wanted
-          + (held < 0 ? " (none exists in this mode or yet)" : "; the last one is from version " + held)
-          + "; fetch the weights");
+  void publish(WeightsSnapshot after, DeltaUpdate delta) {
+    CompletableFuture<Void> done;
+    synchronized (this) {
+      weights = after;
+      lastDelta = delta;
+      expected = -1;
+      done = merged;
     }
+    done.complete(null);
   }
 
-  void publish(WeightsSnapshot after, FactoredUpdate update, DeltaUpdate delta) {
-    weights = after;
-    lastUpdate = update;
-    lastDelta = delta;
+  /** Overlap: a merge is about to produce {@code version}; fetches of it wait for {@link #publish}. */
+  synchronized void expect(long version) {
+    expected = version;
+    merged = new CompletableFuture<>();
   }
 
-  /** The factored form of a merge of {@code bySlot} that produced {@code after} from {@code fromVersion}. */
-  FactoredUpdate factored(OpenRound r, Map<Integer, Map<String, float[]>> bySlot, WeightsSnapshot after,
-      long fromVersion) {
-    LinkedHashMap<String, float[]> t = new LinkedHashMap<>();
-    for (ParameterSpec p : settings.model().parameters()) {
-      if (p.role() == ParameterSpec.Role.PROJECTED) {
-        String f = RoundMerge.factorName(p.name());
-        bySlot.forEach((slot, m) -> t.put(Protocol.slotFactorName(f, slot), m.get(f)));
-      } else {
-        t.put(p.name(), after.values().get(p.name()));
+  /** The version the next round's updates merge into: the one being merged, else the current one. */
+  synchronized long latestVersion() {
+    return expected >= 0 ? expected : weights.version();
+  }
+
+  /**
+   * Waits up to {@code timeout} while {@code version} is the one a merge in progress will publish;
+   * returns at once otherwise (the caller's lookup then answers).
+   */
+  public void awaitVersion(long version, Duration timeout) {
+    CompletableFuture<Void> f;
+    synchronized (this) {
+      if (expected < 0 || version != expected) {
+        return;
       }
+      f = merged;
     }
-    return new FactoredUpdate(r.round, fromVersion, after.version(), r.participants.size(), settings.train().seed(),
-        r.plan.draw(), new ArrayList<>(bySlot.keySet()), t, WeightsChecksum.of(settings.model(), after.values()));
+    try {
+      f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      throw new CoordinatorException(Code.UNAVAILABLE, "version " + version + " is still being merged after "
+          + timeout.toSeconds() + " s; ask again");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CoordinatorException(Code.UNAVAILABLE, "interrupted while version " + version + " merged");
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException(e.getCause());
+    }
   }
 
-  /** Shape of a tensor's wire name; a slot's factor {@code <param>#B@k} has its factor's shape. */
+  /** Shape of a parameter by name. */
   public long[] wireShape(String name) {
-    int at = name.lastIndexOf('@');
-    return shapes.get(at < 0 ? name : name.substring(0, at));
+    return shapes.get(name);
   }
 }

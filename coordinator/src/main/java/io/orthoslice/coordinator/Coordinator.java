@@ -48,11 +48,18 @@ public final class Coordinator implements AutoCloseable {
 
   public Coordinator(RunSettings settings, ResumeState start, ValidationLoss validation,
       Consumer<RoundResult> listener, Checkpointer checkpointer, CoordinatorMetrics metrics) {
+    this(settings, start, validation, listener, checkpointer, metrics, ai.djl.Device.cpu());
+  }
+
+  /** @param mergeDevice where the merge computes each parameter's change (the coordinator's --device) */
+  public Coordinator(RunSettings settings, ResumeState start, ValidationLoss validation,
+      Consumer<RoundResult> listener, Checkpointer checkpointer, CoordinatorMetrics metrics,
+      ai.djl.Device mergeDevice) {
     this.settings = settings;
     this.metrics = metrics;
     this.validator = new UpdateValidator(settings, metrics::refused);
     this.broadcasts = new Broadcasts(settings, start.weights());
-    this.driver = new RoundDriver(this, settings, new RoundMerger(settings, start.mergerState()),
+    this.driver = new RoundDriver(this, settings, new RoundMerger(settings, start.mergerState(), mergeDevice),
         new RoundEvaluation(settings, validation), checkpointer, listener, metrics);
     this.nextRound = start.nextRound();
     this.firstRound = start.nextRound();
@@ -187,7 +194,7 @@ public final class Coordinator implements AutoCloseable {
       return null;
     }
     life.transition(RunPhase.DRAWING, "round " + (nextRound + 1) + " with " + participants.size() + " workers");
-    return new RoundDriver.Draw(nextRound, participants, cursor, broadcasts.current().version());
+    return new RoundDriver.Draw(nextRound, participants, cursor, broadcasts.latestVersion());
   }
 
   /** DRAWING -> TRAINING: the round and its assignments become visible. */
@@ -214,17 +221,45 @@ public final class Coordinator implements AutoCloseable {
   }
 
   /** The merged weights become the current ones; returns what a checkpoint of this point holds. */
+  /**
+   * Publishes a merge. Synchronous rounds: MERGING ends here (the run moves on to the next round);
+   * with overlap ({@code advanced}) {@link #advance} did that before the merge, and the next round may
+   * be open already.
+   */
   synchronized ResumeState completeMerge(OpenRound r, RoundMerger.Outcome o, long cursorAfter,
-      Map<String, float[]> mergerState) {
-    broadcasts.publish(o.after(), o.update(), o.delta());
-    history.add(o.result());
+      Map<String, float[]> mergerState, boolean advanced) {
+    broadcasts.publish(o.after(), o.delta());
+    if (!advanced) {
+      cursor = cursorAfter;
+      nextRound = r.round + 1;
+      open = null;
+    }
+    return new ResumeState(r.round + 1, cursorAfter, o.after(), mergerState, history.validationLoss());
+  }
+
+  /**
+   * Overlap: MERGING -> WAITING before {@code r} merges, so the next round can open at once; its
+   * assignments name the version this merge will publish ({@code merges}: whether it makes one).
+   */
+  synchronized void advance(OpenRound r, long cursorAfter, boolean merges) {
     cursor = cursorAfter;
     nextRound = r.round + 1;
     open = null;
-    return new ResumeState(nextRound, cursor, o.after(), mergerState, history.validationLoss());
+    if (merges) {
+      broadcasts.expect(broadcasts.current().version() + 1);
+    }
+    if (life.is(RunPhase.MERGING)) {
+      life.transition(RunPhase.WAITING, "round " + (r.round + 1) + " in, merging while the next trains");
+    }
   }
 
+
   /** MERGING -> FINISHED after the last round, else -> WAITING; returns whether the next may open. */
+  /** Records a merged round's result, once its validation loss is known. */
+  void recordResult(RoundResult result) {
+    history.add(result);
+  }
+
   synchronized boolean endRound(OpenRound r, boolean last) {
     if (last) {
       finish("the last round merged");

@@ -19,8 +19,15 @@ public final class DatasetValidation implements ValidationLoss {
   private final Llama model;
   private final List<long[]> batches;
   private final int batchSize;
+  private final ai.djl.Device device;
 
   public DatasetValidation(LlamaConfig config, List<long[]> batches, int batchSize) {
+    this(config, batches, batchSize, ai.djl.Device.cpu());
+  }
+
+  /** @param device where the validation pass computes */
+  public DatasetValidation(LlamaConfig config, List<long[]> batches, int batchSize, ai.djl.Device device) {
+    this.device = device;
     this.model = new Llama(config);
     this.batches = List.copyOf(batches);
     this.batchSize = batchSize;
@@ -28,7 +35,7 @@ public final class DatasetValidation implements ValidationLoss {
 
   @Override
   public double of(Map<String, float[]> weights) {
-    try (NDManager m = NDManager.newBaseManager()) {
+    try (NDManager m = NDManager.newBaseManager(device)) {
       Map<String, NDArray> w = new HashMap<>();
       for (ParameterSpec p : model.config().parameters()) {
         w.put(p.name(), HostArrays.of(m, weights.get(p.name()), new Shape(p.shape())));

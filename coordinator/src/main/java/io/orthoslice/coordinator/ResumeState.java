@@ -32,6 +32,11 @@ public record ResumeState(long nextRound, long dataCursor, WeightsSnapshot weigh
     return new ResumeState(nextRound, dataCursor, weights, copy, validationLoss);
   }
 
+  /** This state with the validation loss its weights turned out to have. */
+  public ResumeState withValidationLoss(double loss) {
+    return new ResumeState(nextRound, dataCursor, weights, mergerState, loss);
+  }
+
   public static ResumeState fresh(WeightsSnapshot initial) {
     return new ResumeState(0, 0, initial, Map.of(), Double.NaN);
   }

@@ -102,7 +102,14 @@ final class RoundDriver {
         TimeUnit.MILLISECONDS));
   }
 
-  /** TRAINING -> MERGING -> WAITING (or FINISHED): merge, evaluate, publish, checkpoint, open the next. */
+  /**
+   * TRAINING -> MERGING -> WAITING (or FINISHED): merge, publish, open the next round, then evaluate
+   * and checkpoint while it trains (the last round evaluates and checkpoints before the run finishes).
+   * With overlap the next round opens before the merge: its workers train on their own continuation
+   * and fetch this merge when they have submitted (the fetch waits for it). The next round's close
+   * queues behind this merge and evaluation on the driver thread, so they delay that round only by what
+   * they take beyond its training.
+   */
   void closeRound(OpenRound r) {
     try {
       List<Submission> received = run.beginMerge(r);
@@ -110,7 +117,7 @@ final class RoundDriver {
         return; // already closed: the deadline and the last update both asked
       }
       UpdateScreen.Outcome screened = UpdateScreen.screen(received, run.broadcasts().current().values(),
-          settings.limits().outlierFactor(), settings.rules().wire().lossy(),
+          settings.limits().outlierFactor(), settings.rules().denseChanges(),
           io.orthoslice.common.round.RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank()));
       for (UpdateScreen.Dropped d : screened.dropped()) {
         LOG.warn("round {}: left out the update of {} (slot {}): {}", r.round + 1, d.submission().workerId(),
@@ -118,19 +125,34 @@ final class RoundDriver {
         metrics.refused("outlier");
       }
       List<Submission> subs = screened.kept();
-      RoundMerger.Outcome o = merger.close(r, subs, run.broadcasts(), evaluation, run.record().validationLoss());
+      boolean last = evaluation.lastRound(r.round);
+      boolean early = settings.rules().overlap() && !last;
+      double roundSeconds = 0;
+      if (early) {
+        run.advance(r, planner.cursorAfter(r), !subs.isEmpty());
+        roundSeconds = (System.nanoTime() - r.openedNanos) / 1e9;
+        tryOpen(); // the next round trains while this one merges
+      }
+      RoundMerger.Outcome o = merger.close(r, subs, run.broadcasts(), evaluation);
       requireFinite(o.after(), r.round);
-      ResumeState state = run.completeMerge(r, o, planner.cursorAfter(r), merger.state());
-      RoundResult result = o.result();
+      double previousLoss = run.record().validationLoss();
+      ResumeState state = run.completeMerge(r, o, planner.cursorAfter(r), merger.state(), early);
+      if (!early) {
+        roundSeconds = (System.nanoTime() - r.openedNanos) / 1e9;
+        if (!last && run.endRound(r, false)) {
+          tryOpen(); // the workers go on while this round is evaluated
+        }
+      }
+      RoundResult result = evaluation.validated(o.result().withRoundSeconds(roundSeconds), o.after(), previousLoss);
+      run.recordResult(result);
       LOG.info(result.line(settings.rounds()));
-      metrics.merged(result, subs.stream().mapToLong(Submission::tokens).sum(),
-          (System.nanoTime() - r.openedNanos) / 1e9);
+      metrics.merged(result, subs.stream().mapToLong(Submission::tokens).sum(), roundSeconds);
       listener.accept(result);
       if (evaluation.checkpointDue(r.round)) {
-        checkpointer.save(state, result);
+        checkpointer.save(state.withValidationLoss(run.record().validationLoss()), result);
       }
-      if (run.endRound(r, evaluation.lastRound(r.round))) {
-        tryOpen();
+      if (last) {
+        run.endRound(r, true);
       }
     } catch (RuntimeException | Error e) {
       stop(e, "round " + (r.round + 1));

@@ -6,10 +6,11 @@ import io.orthoslice.common.config.Precision;
 import java.util.List;
 
 /**
- * After a merge: the validation loss of the new weights (timed; every {@code --eval-every} rounds and
- * after the last, NaN in between; a round that merged nothing keeps the previous loss), the round's
- * {@link RoundResult}, and whether a checkpoint is due (every {@code --checkpoint-every} rounds and
- * after the last one).
+ * After a merge: the round's {@link RoundResult}, then the validation loss of the new weights (timed;
+ * every {@code --eval-every} rounds and after the last, NaN in between; a round that merged nothing
+ * keeps the previous loss), and whether a checkpoint is due (every {@code --checkpoint-every} rounds
+ * and after the last one). The driver evaluates after it has opened the next round, so validation
+ * costs a round only while its workers wait for it.
  */
 final class RoundEvaluation {
 
@@ -26,18 +27,16 @@ final class RoundEvaluation {
   }
 
   /**
-   * Evaluates {@code after} (unless nothing was merged: then {@code previousLoss} stands) and
-   * describes the round.
+   * Describes the round, its validation loss not yet known (NaN; see {@link #validated}); its seconds
+   * end now, when the merge is published.
    *
-   * @param fetchBytes what a worker fetches of the merge: its round update (factored or delta) when
-   *     {@code roundUpdate}, else the weights
+   * @param fetchBytes what a worker fetches of the merge: its round update when {@code roundUpdate},
+   *     else the weights
    */
   RoundResult result(OpenRound r, List<Submission> subs, WeightsSnapshot after, long fetchBytes,
-      boolean roundUpdate, double previousLoss, double mergeSeconds) {
-    long t1 = System.nanoTime();
-    boolean due = lastRound(r.round) || (r.round + 1) % settings.evalEvery() == 0;
-    double val = subs.isEmpty() ? previousLoss : due ? evaluate(after) : Double.NaN;
-    double evalSeconds = (System.nanoTime() - t1) / 1e9;
+      boolean roundUpdate, double mergeSeconds) {
+    double val = Double.NaN;
+    double evalSeconds = 0;
     List<Integer> slots = subs.stream().map(Submission::slot).toList();
     long upload = (long) subs.stream().mapToLong(Submission::bytes).average().orElse(0);
     long download = fetchBytes;
@@ -51,6 +50,17 @@ final class RoundEvaluation {
         subs.stream().mapToDouble(s -> s.report().fetchSeconds()).max().orElse(0),
         subs.stream().mapToDouble(s -> s.report().trainSeconds()).max().orElse(0),
         (System.nanoTime() - r.openedNanos) / 1e9, CommunicationCost.perToken(upload, download, tokens), syncDp);
+  }
+
+  /**
+   * {@code result} with the validation loss of {@code after}, timed, when an evaluation is due (a
+   * round that merged nothing keeps {@code previousLoss}).
+   */
+  RoundResult validated(RoundResult result, WeightsSnapshot after, double previousLoss) {
+    long t1 = System.nanoTime();
+    boolean due = lastRound(result.round()) || (result.round() + 1) % settings.evalEvery() == 0;
+    double val = result.mergedSlots().isEmpty() ? previousLoss : due ? evaluate(after) : Double.NaN;
+    return result.withValidation(val, (System.nanoTime() - t1) / 1e9);
   }
 
   boolean lastRound(long round) {

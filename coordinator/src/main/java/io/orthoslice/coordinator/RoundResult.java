@@ -13,12 +13,14 @@ import java.util.Locale;
  * @param validationLoss after the merge (NaN when not evaluated)
  * @param uploadBytesPerWorker mean data bytes of one merged update
  * @param fullBroadcastBytes data bytes of the whole weights a stale worker fetches
- * @param factoredBroadcastBytes data bytes of the round update a worker one version behind fetches: the factored
- *     update on the f32 wire, the delta update on a lossy one (0 when none exists; the name predates the delta)
+ * @param updateBroadcastBytes data bytes of the round update a worker one version behind fetches: every
+ *     parameter's change in the run's wire precision (0 when none exists)
  * @param fetchSeconds the slowest merged worker's fetch of this round's weights (the broadcast of
  *     the previous merge; 0 when every worker already held them)
  * @param trainSeconds the slowest merged worker's local training
- * @param roundSeconds open to merged and evaluated, on the coordinator
+ * @param roundSeconds from this round's opening to the next round's, on the coordinator: to its merge's
+ *     publication when rounds are synchronous, to its last update with overlap (the merge and the
+ *     validation run while the next round trains)
  * @param bytesPerToken what a worker moved per token it trained this round (update plus its fetch of
  *     the merge: {@link CommunicationCost#perToken})
  * @param syncDpBytesPerToken what synchronous data parallel on the same workers would move
@@ -33,7 +35,7 @@ public record RoundResult(
     double validationLoss,
     long uploadBytesPerWorker,
     long fullBroadcastBytes,
-    long factoredBroadcastBytes,
+    long updateBroadcastBytes,
     double mergeSeconds,
     double evalSeconds,
     double fetchSeconds,
@@ -42,6 +44,20 @@ public record RoundResult(
     double bytesPerToken,
     double syncDpBytesPerToken) {
 
+  /** This result with its round's seconds: from its opening to the next round's (to its merge when last). */
+  public RoundResult withRoundSeconds(double seconds) {
+    return new RoundResult(round, participants, mergedSlots, version, meanLoss, validationLoss, uploadBytesPerWorker,
+        fullBroadcastBytes, updateBroadcastBytes, mergeSeconds, evalSeconds, fetchSeconds, trainSeconds, seconds,
+        bytesPerToken, syncDpBytesPerToken);
+  }
+
+  /** This result with its validation loss and the seconds its evaluation took. */
+  public RoundResult withValidation(double loss, double seconds) {
+    return new RoundResult(round, participants, mergedSlots, version, meanLoss, loss, uploadBytesPerWorker,
+        fullBroadcastBytes, updateBroadcastBytes, mergeSeconds, seconds, fetchSeconds, trainSeconds, roundSeconds,
+        bytesPerToken, syncDpBytesPerToken);
+  }
+
   /** How many times fewer bytes per trained token than synchronous data parallel (NaN with one worker). */
   public double reductionVsSyncDp() {
     return CommunicationCost.reduction(bytesPerToken, syncDpBytesPerToken);
@@ -49,7 +65,7 @@ public record RoundResult(
 
   /**
    * Round efficiency, the figure a distributed trainer is judged by: the slowest merged worker's
-   * training seconds over the round's seconds on the coordinator (open to merged and evaluated). 1
+   * training seconds over the round's seconds on the coordinator (its opening to the next one's). 1
    * means the round cost nothing beside training; NaN when no update was merged.
    */
   @JsonProperty("roundEfficiency")
@@ -69,7 +85,7 @@ public record RoundResult(
             + " fetch %.3f s, train %.2f s, merge %.3f s, eval %.3f s, round %.2f s (training %s of it)",
         round + 1, totalRounds, mergedSlots.size(), participants, meanLoss,
         Double.isNaN(validationLoss) ? "-" : String.format(Locale.ROOT, "%.2f", validationPerplexity()),
-        human(uploadBytesPerWorker), human(fullBroadcastBytes), human(factoredBroadcastBytes), bytesPerToken,
+        human(uploadBytesPerWorker), human(fullBroadcastBytes), human(updateBroadcastBytes), bytesPerToken,
         Double.isNaN(reductionVsSyncDp()) ? "-" : String.format(Locale.ROOT, "%.0fx", reductionVsSyncDp()), fetchSeconds,
         trainSeconds, mergeSeconds, evalSeconds, roundSeconds,
         Double.isNaN(roundEfficiency()) ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * roundEfficiency()));

@@ -3,6 +3,7 @@ package io.orthoslice.coordinator;
 import io.orthoslice.coordinator.grpc.CoordinatorServer;
 import io.orthoslice.coordinator.grpc.CoordinatorService;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -165,12 +166,22 @@ class CoordinatorRoundTest {
         assertEquals(expected[i], got[i], 1e-4 * (1 + Math.abs(expected[i])), p.name() + "[" + i + "]");
       }
     }
-    // The factored update is smaller than the weights and names every merged slot.
+    // The round update: version 0 plus its changes, one float32 addition per value, is exactly what
+    // a stale worker fetches, and its checksum says so.
     Iterator<RoundUpdatePart> u = ws.get(0).blocking.withDeadlineAfter(10, TimeUnit.SECONDS)
         .fetchRoundUpdate(FetchRoundUpdateRequest.newBuilder().setWorkerId(ws.get(0).id).setFromVersion(0).build());
-    assertEquals(List.of(0, 1, 2), u.next().getHeader().getMergedSlotsList());
-    assertTrue(r.factoredBroadcastBytes() > 0 && r.factoredBroadcastBytes() < r.fullBroadcastBytes(),
-        r.factoredBroadcastBytes() + " vs " + r.fullBroadcastBytes());
+    io.orthoslice.proto.RoundUpdateHeader h = u.next().getHeader();
+    assertEquals(List.of(0L, 1L), List.of(h.getFromVersion(), h.getToVersion()));
+    io.orthoslice.common.wire.TensorAssembler assembler = new io.orthoslice.common.wire.TensorAssembler();
+    Map<String, float[]> changes = new java.util.HashMap<>();
+    u.forEachRemaining(part -> assembler.accept(part.getTensor()).ifPresent(t -> changes.put(t.name(), t.toFloats())));
+    assembler.finish();
+    Map<String, float[]> rebuilt = io.orthoslice.common.round.DeltaBroadcast.apply(MODEL, base, changes);
+    for (ParameterSpec p : MODEL.parameters()) {
+      assertArrayEquals(after.get(p.name()), rebuilt.get(p.name()), p.name());
+    }
+    assertEquals(io.orthoslice.common.round.WeightsChecksum.of(MODEL, after), h.getWeightsChecksum());
+    assertEquals(r.fullBroadcastBytes(), r.updateBroadcastBytes(), "the f32 wire's update is as large as the weights");
   }
 
   /**

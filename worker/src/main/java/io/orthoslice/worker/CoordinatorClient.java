@@ -14,7 +14,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.orthoslice.common.wire.Assignment;
 import io.orthoslice.common.wire.DeltaUpdate;
-import io.orthoslice.common.wire.FactoredUpdate;
 import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.common.wire.RunDescription;
 import io.orthoslice.common.wire.TensorAssembler;
@@ -37,7 +36,6 @@ import io.grpc.stub.ClientResponseObserver;
 import java.util.concurrent.atomic.AtomicReference;
 import io.orthoslice.proto.RoundAssignment;
 import io.orthoslice.proto.RoundUpdateHeader;
-import io.orthoslice.proto.RoundUpdateKind;
 import io.orthoslice.proto.RoundUpdatePart;
 import io.orthoslice.proto.SubmitUpdateResponse;
 import io.orthoslice.proto.UpdateHeader;
@@ -162,9 +160,7 @@ public final class CoordinatorClient implements RoundClient {
         throw new IllegalStateException("round update without a header");
       }
       long bytes = out.values().stream().mapToLong(t -> t.data().length).sum();
-      return header.getKind() == RoundUpdateKind.ROUND_UPDATE_KIND_DELTA
-          ? new Fetched(null, WireMessages.deltaFromProto(header, out), bytes)
-          : new Fetched(WireMessages.fromProto(header, out), null, bytes);
+      return new Fetched(WireMessages.deltaFromProto(header, out), bytes);
     }
   }
 

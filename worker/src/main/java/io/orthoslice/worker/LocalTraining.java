@@ -1,11 +1,9 @@
 package io.orthoslice.worker;
 
-import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.round.ErrorFeedback;
@@ -61,6 +59,9 @@ final class LocalTraining implements AutoCloseable {
   private RoundProjections projections;
   private int keptSlices;
   private long redraws;
+  /** Overlap: this worker's own change of its last merged round, on its device; null when none. */
+  private Map<String, NDArray> own;
+  private NDManager ownManager;
 
   /**
    * @param device where the worker trains (its --device)
@@ -81,11 +82,14 @@ final class LocalTraining implements AutoCloseable {
   }
 
   /**
+   * @param weights the shared weights on this worker's device (the replica's; only read)
    * @param plan the round's plan, or null in mode full
    * @param firstWindow data position of the first local step
+   * @param continuing overlap: start from {@code weights} plus this worker's own change of the last
+   *     round (its continuation), not from {@code weights} alone
    */
-  Result round(Map<String, float[]> weights, RoundPlan plan, int slot, long globalStep, int localSteps,
-      long firstWindow, TokenWindows data, WorkerMetrics metrics) {
+  Result round(Map<String, NDArray> weights, RoundPlan plan, int slot, long globalStep, int localSteps,
+      long firstWindow, TokenWindows data, WorkerMetrics metrics, boolean continuing) {
     synchronized (ONE_COLLECTOR) {
       // PyTorch's grad mode is per thread and on by default; DJL turns it off only on the thread that
       // loaded the engine, and a collector restores the mode it found. Training on any other thread
@@ -93,20 +97,76 @@ final class LocalTraining implements AutoCloseable {
       if (ai.djl.engine.Engine.getInstance().getEngineName().equals("PyTorch")) {
         ai.djl.pytorch.jni.JniUtils.setGradMode(false);
       }
-      Trainer trainer = trainerFor(weights, plan, slot);
-      try {
-        Result r = train(trainer, globalStep, localSteps, firstWindow, data, metrics);
-        return new Result(update(trainer, weights, plan, slot), r.meanLoss(), r.tokens(), r.stepSeconds(), r.memory());
-      } finally {
-        if (!rules.innerState().persistent()) {
-          trainer.close();
+      try (NDManager startScope = NDManager.newBaseManager(device)) {
+        Map<String, NDArray> start = rules.overlap() ? startOf(weights, continuing, startScope) : weights;
+        Trainer trainer = trainerFor(start, plan, slot);
+        try {
+          Result r = train(trainer, globalStep, localSteps, firstWindow, data, metrics);
+          List<WireTensor> update = update(trainer, start, plan, slot);
+          if (rules.overlap()) {
+            keepContinuation(trainer, start);
+          }
+          return new Result(update, r.meanLoss(), r.tokens(), r.stepSeconds(), r.memory());
+        } finally {
+          if (!rules.innerState().persistent()) {
+            trainer.close();
+          }
         }
       }
     }
   }
 
+  /**
+   * Overlap: where this round starts, {@code weights + own} when continuing (new arrays in
+   * {@code scope}), else {@code weights} (copied, so the round's change can be taken against them).
+   */
+  private Map<String, NDArray> startOf(Map<String, NDArray> weights, boolean continuing, NDManager scope) {
+    Map<String, NDArray> out = new LinkedHashMap<>();
+    for (ParameterSpec p : model.parameters()) {
+      NDArray w = weights.get(p.name());
+      NDArray s = continuing && own != null ? w.add(own.get(p.name())) : w.duplicate();
+      s.attach(scope);
+      out.put(p.name(), s);
+    }
+    return out;
+  }
+
+  /** Overlap: keeps this round's own change, {@code W_eff - start} per parameter, for the next round. */
+  private void keepContinuation(Trainer trainer, Map<String, NDArray> start) {
+    NDManager next = NDManager.newBaseManager(device);
+    Map<String, NDArray> change = new LinkedHashMap<>();
+    try (NDManager scope = next.newSubManager()) {
+      for (ParameterTrainer p : trainer.parameters().values()) {
+        String name = p.spec().name();
+        NDArray eff = p.effectiveWeight(scope);
+        NDArray d = (eff.getDataType() == DataType.FLOAT32 ? eff : eff.toType(DataType.FLOAT32, true))
+            .sub(start.get(name));
+        d.attach(next);
+        change.put(name, d);
+      }
+    } catch (RuntimeException e) {
+      next.close();
+      throw e;
+    }
+    dropContinuation();
+    own = change;
+    ownManager = next;
+  }
+
+  /**
+   * Forgets this worker's continuation (overlap): after a round that was not merged, a fetch of the
+   * weights, a rejoin. The next round starts from the shared weights alone.
+   */
+  void dropContinuation() {
+    if (ownManager != null) {
+      ownManager.close();
+    }
+    own = null;
+    ownManager = null;
+  }
+
   /** A fresh trainer on {@code weights}, or the kept one rebased onto them. */
-  private Trainer trainerFor(Map<String, float[]> weights, RoundPlan plan, int slot) {
+  private Trainer trainerFor(Map<String, NDArray> weights, RoundPlan plan, int slot) {
     int slices = plan == null ? 0 : plan.checksum(slot);
     if (kept != null) {
       boolean redraw = plan != null && slices != keptSlices;
@@ -122,7 +182,9 @@ final class LocalTraining implements AutoCloseable {
     try {
       Map<String, NDArray> w = new LinkedHashMap<>();
       for (ParameterSpec p : model.parameters()) {
-        w.put(p.name(), HostArrays.of(root, weights.get(p.name()), new Shape(p.shape())));
+        NDArray own = weights.get(p.name()).duplicate(); // the trainer's: dense ones train in place
+        own.attach(root);
+        w.put(p.name(), own);
       }
       projections = plan == null ? null : new RoundProjections(plan, slot);
       LinkedHashMap<String, ParameterTrainer> params = plan == null ? TrainingMethods.build(model, cfg, w, root)
@@ -150,8 +212,11 @@ final class LocalTraining implements AutoCloseable {
         trainer.memory());
   }
 
-  /** The update's tensors: each factor, and each dense parameter's new value (f32) or change (lossy wire). */
-  private List<WireTensor> update(Trainer trainer, Map<String, float[]> start, RoundPlan plan, int slot) {
+  /**
+   * The update's tensors: each factor, and each dense parameter's new value (the f32 wire, rounds in
+   * step) or its change since {@code start} (a lossy wire, or overlap: see {@link RoundRules#denseChanges}).
+   */
+  private List<WireTensor> update(Trainer trainer, Map<String, NDArray> start, RoundPlan plan, int slot) {
     List<WireTensor> out = new ArrayList<>();
     for (ParameterTrainer p : trainer.parameters().values()) {
       ParameterSpec spec = p.spec();
@@ -165,13 +230,14 @@ final class LocalTraining implements AutoCloseable {
           out.add(wire(factor, a.factor()));
         }
       } else if (p instanceof DenseParameter d) {
-        if (rules.wire().lossy()) {
-          float[] now = floats(d.weight());
-          float[] was = start.get(name);
-          for (int i = 0; i < now.length; i++) {
-            now[i] -= was[i];
+        if (rules.denseChanges()) {
+          float[] change;
+          try (NDArray was = start.get(name).toType(d.weight().getDataType(), true);
+              NDArray diff = d.weight().sub(was)) {
+            change = floats(diff);
           }
-          out.addAll(feedback.dense(name, now, spec.shape(), rules.wire(), rules.density()));
+          out.addAll(rules.wire().lossy() ? feedback.dense(name, change, spec.shape(), rules.wire(), rules.density())
+              : List.of(WireTensor.ofFloats(name, change, spec.shape())));
         } else {
           out.add(wire(name, d.weight()));
         }
@@ -198,6 +264,7 @@ final class LocalTraining implements AutoCloseable {
 
   @Override
   public void close() {
+    dropContinuation();
     if (kept != null) {
       kept.close();
       kept = null;

@@ -2,7 +2,6 @@ package io.orthoslice.worker;
 
 import io.orthoslice.common.wire.Assignment;
 import io.orthoslice.common.wire.DeltaUpdate;
-import io.orthoslice.common.wire.FactoredUpdate;
 import io.orthoslice.common.wire.RunDescription;
 import io.orthoslice.common.wire.UpdateReport;
 import io.orthoslice.common.wire.WireTensor;
@@ -23,20 +22,8 @@ public interface RoundClient extends AutoCloseable {
   record Joined(String workerId, String workerKey, RunDescription run, long weightsVersion,
       int heartbeatIntervalMs) {}
 
-  /**
-   * The round update from a version, with the data bytes it carried: factored (f32 wire) or a delta
-   * update (lossy wire); the other is null.
-   */
-  record Fetched(FactoredUpdate factored, DeltaUpdate delta, long bytes) {
-
-    public long round() {
-      return factored != null ? factored.round() : delta.round();
-    }
-
-    public int weightsChecksum() {
-      return factored != null ? factored.weightsChecksum() : delta.weightsChecksum();
-    }
-  }
+  /** The round update from a version, with the data bytes it carried. */
+  record Fetched(DeltaUpdate delta, long bytes) {}
 
   Joined join(String name, String device, long memoryBytes);
 

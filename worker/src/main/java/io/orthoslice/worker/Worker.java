@@ -1,8 +1,7 @@
 package io.orthoslice.worker;
 
 import io.orthoslice.common.config.DeviceSpec;
-import io.orthoslice.common.round.DeltaBroadcast;
-import io.orthoslice.common.round.FactoredUpdates;
+import io.orthoslice.common.round.ReplicaWeights;
 import io.orthoslice.common.round.RoundPlan;
 import io.orthoslice.common.round.RoundPlanCache;
 import io.orthoslice.common.data.TokenWindows;
@@ -10,10 +9,10 @@ import io.orthoslice.common.wire.Assignment;
 import io.orthoslice.common.wire.RunDescription;
 import io.orthoslice.common.wire.UpdateReport;
 import io.orthoslice.common.wire.WireTensor;
-import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -24,8 +23,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A distributed worker: joins, then round after round fetches the weights when stale, rebuilds and
- * verifies its slice, trains its local steps and submits the update, until the run ends. It heals
+ * A distributed worker: joins, then round after round brings its weights (held on its device) up to
+ * the round's version, rebuilds and verifies its slice, trains its local steps and submits the
+ * update, until the run ends. It heals
  * itself: when the coordinator forgets it (NOT_FOUND: it was restarted, or dropped this worker) or
  * goes away mid-call (UNAVAILABLE after the client's back-off), the worker joins again, with the
  * client's back-off, and takes the coordinator's current round; nobody has to restart it.
@@ -41,7 +41,7 @@ public final class Worker implements AutoCloseable {
   private final RoundClient client;
   private final String name;
   private final String device;
-  private final boolean preferFactored;
+  private final boolean preferRoundUpdates;
   private final WorkerMetrics metrics;
   private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "worker-heartbeat");
@@ -49,6 +49,12 @@ public final class Worker implements AutoCloseable {
     return t;
   });
   private final AtomicBoolean left = new AtomicBoolean();
+  /** Overlap: fetches the last round's merge while this round trains. */
+  private final java.util.concurrent.ExecutorService background = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "worker-prefetch");
+    t.setDaemon(true);
+    return t;
+  });
   private volatile String workerId;
   private volatile String workerKey;
   private Runnable presence = () -> {};
@@ -57,19 +63,19 @@ public final class Worker implements AutoCloseable {
   private Consumer<String> joinedListener = id -> {};
 
   /**
-   * @param preferFactored fetch the factored round update instead of the weights when one exists
+   * @param preferRoundUpdates fetch the round update instead of the weights when one exists
    */
-  public Worker(RoundClient client, String name, String device, boolean preferFactored) {
-    this(client, name, device, preferFactored, WorkerMetrics.unregistered());
+  public Worker(RoundClient client, String name, String device, boolean preferRoundUpdates) {
+    this(client, name, device, preferRoundUpdates, WorkerMetrics.unregistered());
   }
 
-  public Worker(RoundClient client, String name, String device, boolean preferFactored,
+  public Worker(RoundClient client, String name, String device, boolean preferRoundUpdates,
       WorkerMetrics metrics) {
     this.metrics = metrics;
     this.client = client;
     this.name = name;
     this.device = device;
-    this.preferFactored = preferFactored;
+    this.preferRoundUpdates = preferRoundUpdates;
   }
 
   /** Calls {@code listener} with the worker id once joined (the CLI puts it into every log line). */
@@ -99,16 +105,19 @@ public final class Worker implements AutoCloseable {
     long period = Math.max(50, joined.heartbeatIntervalMs());
     heartbeats.scheduleAtFixedRate(this::beat, period, period, TimeUnit.MILLISECONDS);
 
-    Map<String, float[]> weights = null;
-    long version = -1;
     long nextRound = 0;
+    boolean overlap = run.config().rules().overlap();
+    long lastSubmitted = -1; // the round whose update this worker's continuation holds (overlap), or -1
+    double carriedFetch = 0; // fetch seconds spent after the last submit, reported with the next update
     int trained = 0;
     int late = 0;
     long sent = 0;
     double lastLoss = Double.NaN;
-    RoundPlan lastPlan = null;
-    // Training runs on the worker's own device (every --gpus entry of a launch is one), never DJL's default.
-    try (LocalTraining local = new LocalTraining(run.model(), DeviceSpec.parse(device), run.config().trainConfig(), run.config().rules());
+    // Training runs on the worker's own device (every --gpus entry of a launch is one), never DJL's
+    // default; the shared weights stay there between rounds.
+    ai.djl.Device dev = DeviceSpec.parse(device);
+    try (ReplicaWeights weights = new ReplicaWeights(run.model(), dev);
+        LocalTraining local = new LocalTraining(run.model(), dev, run.config().trainConfig(), run.config().rules());
         RoundPlanCache plans = new RoundPlanCache(run.model())) {
       while (true) {
         long w0 = System.nanoTime();
@@ -121,25 +130,20 @@ public final class Worker implements AutoCloseable {
             break;
           }
           metrics.assigned(a.round(), a.slot(), a.weightsVersion());
-          // Stale weights: the round update when it applies (one version behind: the factored one in a
-          // projected mode on the f32 wire, the delta update on a lossy wire), else the weights.
-          if (version != a.weightsVersion()) {
-            long f0 = System.nanoTime();
-            long before = bytesReceived;
-            Optional<Map<String, float[]>> updated = Optional.empty();
-            if (preferFactored && weights != null && (run.config().roundMode().projected() || run.config().rules().wire().lossy())
-                && version == a.weightsVersion() - 1) {
-              updated = factored(run, weights, version, lastPlan);
-            }
-            boolean factored = updated.isPresent();
-            if (!factored) {
-              updated = Optional.of(floats(client.fetchWeights(workerId, a.weightsVersion())));
-              bytesReceived += bytes(updated.get());
-            }
-            fetchSeconds = (System.nanoTime() - f0) / 1e9;
-            metrics.fetched(factored, bytesReceived - before, fetchSeconds);
-            weights = updated.get();
-            version = a.weightsVersion();
+          // Overlap: a worker that submitted the last round trains this one on its own continuation
+          // (the weights one version behind plus its own last change), while the last round's merge,
+          // the version this one's updates merge into, is fetched in the background.
+          boolean continuing = overlap && lastSubmitted == a.round() - 1 && weights.version() >= 0
+              && weights.version() == a.weightsVersion() - 1;
+          CompletableFuture<Optional<RoundClient.Fetched>> merged = null;
+          fetchSeconds = carriedFetch;
+          carriedFetch = 0;
+          if (!continuing) {
+            local.dropContinuation();
+            fetchSeconds += bringUpTo(weights, a.weightsVersion());
+          } else if (preferRoundUpdates) {
+            long from = weights.version();
+            merged = CompletableFuture.supplyAsync(() -> client.fetchRoundUpdate(workerId, from), background);
           }
           // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
           // checksum mismatch means the two sides would train and merge different subspaces, so it
@@ -148,7 +152,6 @@ public final class Worker implements AutoCloseable {
           RoundPlan plan = !run.config().roundMode().projected() ? null
               : plans.get(run.config().roundMode(), a.runSeed(), a.projectionDraw(), a.participants(), run.config().rank());
           plans.prefetch(run.config().roundMode(), a.runSeed(), run.config().rules().draw(a.round() + 1), a.participants(), run.config().rank());
-          lastPlan = plan;
           int checksum = plan == null ? 0 : plan.checksum(a.slot());
           if (checksum != a.sliceChecksum()) {
             throw new IllegalStateException("slice checksum mismatch in round " + (a.round() + 1) + " slot "
@@ -156,14 +159,15 @@ public final class Worker implements AutoCloseable {
                 + Integer.toHexString(checksum));
           }
           long t0 = System.nanoTime();
-          LocalTraining.Result r = local.round(weights, plan, a.slot(), a.globalStep(), a.localSteps(),
-              a.dataPosition(), data, metrics);
+          LocalTraining.Result r = local.round(weights.arrays(), plan, a.slot(), a.globalStep(), a.localSteps(),
+              a.dataPosition(), data, metrics, continuing);
           double trainSeconds = (System.nanoTime() - t0) / 1e9;
           metrics.trained(trainSeconds, r.tokens(), r.memory());
           UpdateReport report = new UpdateReport(workerId, workerKey, a.round(), a.slot(), a.weightsVersion(),
               r.meanLoss(), r.tokens(), r.stepSeconds(), fetchSeconds, waitSeconds, trainSeconds);
           try {
             long n = client.submit(report, r.tensors());
+            lastSubmitted = a.round();
             sent += n;
             metrics.sent(n);
             trained++;
@@ -176,18 +180,33 @@ public final class Worker implements AutoCloseable {
             late++;
             metrics.late();
             LOG.warn("update refused ({}); moving on", e.getMessage());
+            lastSubmitted = -1; // its change was not merged: the next round starts from the weights alone
+          }
+          if (continuing) {
+            // The last round's merge (the version this round's update merges into), fetched while it
+            // trained; what waiting for it costs is reported with the next update.
+            long f0 = System.nanoTime();
+            long before = bytesReceived;
+            if (merged != null && applyRoundUpdate(weights, join(merged))) {
+              metrics.fetched(true, bytesReceived - before, (System.nanoTime() - f0) / 1e9);
+            } else {
+              bringUpTo(weights, a.weightsVersion());
+            }
+            carriedFetch = (System.nanoTime() - f0) / 1e9;
           }
           nextRound = a.round() + 1;
         } catch (CoordinatorLostException e) {
           // The coordinator forgot this worker (restarted, or dropped it) or went away mid-call:
           // whatever this round had done is lost with it; join again and take its current round.
           rejoin(run, e);
-          version = -1; // a restarted coordinator's versions are its checkpoint's: fetch afresh
+          weights.invalidate(); // a restarted coordinator's versions are its checkpoint's: fetch afresh
+          lastSubmitted = -1;
           nextRound = 0; // the coordinator's open round, whichever it is
         } catch (StaleRoundException e) {
           // The weights asked for are gone (the round closed meanwhile): ask for the current round.
           LOG.warn("{}; asking for the current round", e.getMessage());
-          version = -1;
+          weights.invalidate();
+          lastSubmitted = -1;
         }
       }
     }
@@ -220,41 +239,60 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * The weights after the last round's factored update, or empty when the coordinator has none or
-   * the rebuilt weights are not bit for bit the coordinator's (the caller then fetches those).
+   * Brings {@code weights} to {@code version}: the round update when they are one version behind
+   * (and this worker prefers those), else the weights themselves.
+   *
+   * @return the seconds it took
    */
-  private Optional<Map<String, float[]>> factored(RunDescription run, Map<String, float[]> weights, long version,
-      RoundPlan trainedPlan) {
-    Optional<RoundClient.Fetched> fetched = client.fetchRoundUpdate(workerId, version);
+  private double bringUpTo(ReplicaWeights weights, long version) {
+    if (weights.version() == version) {
+      return 0;
+    }
+    long f0 = System.nanoTime();
+    long before = bytesReceived;
+    boolean updated = preferRoundUpdates && weights.version() >= 0 && weights.version() == version - 1
+        && applyRoundUpdate(weights, client.fetchRoundUpdate(workerId, weights.version()));
+    if (!updated) {
+      Map<String, WireTensor> fetched = client.fetchWeights(workerId, version);
+      bytesReceived += fetched.values().stream().mapToLong(t -> t.data().length).sum();
+      weights.load(version, fetched);
+    }
+    double seconds = (System.nanoTime() - f0) / 1e9;
+    metrics.fetched(updated, bytesReceived - before, seconds);
+    return seconds;
+  }
+
+  /**
+   * Adds a fetched round update to {@code weights} on their device; false when the coordinator had
+   * none from their version or the result is not the coordinator's bits (the caller then fetches the
+   * weights, so workers never drift apart).
+   */
+  private boolean applyRoundUpdate(ReplicaWeights weights, Optional<RoundClient.Fetched> fetched) {
     if (fetched.isEmpty()) {
-      return Optional.empty();
+      return false;
     }
     RoundClient.Fetched f = fetched.get();
     bytesReceived += f.bytes();
-    Optional<Map<String, float[]>> out = f.delta() != null ? DeltaBroadcast.rebuild(run.model(), weights, f.delta())
-        : FactoredUpdates.apply(run, weights, f.factored(), trainedPlan);
-    if (out.isEmpty()) {
-      // Not the coordinator's bits (another BLAS or device rounds differently): training on them
-      // would drift from every other worker, so take the weights themselves.
-      metrics.factoredMismatch();
-      LOG.warn("the round update of round {} rebuilt other weights than the coordinator's (checksum {});"
-          + " fetching the weights instead", f.round() + 1, Integer.toHexString(f.weightsChecksum()));
-    } else if (f.factored() != null) {
-      LOG.info("applied the factored update of round {} ({} slots)", f.round() + 1, f.factored().mergedSlots().size());
-    } else {
-      LOG.info("applied the delta update of round {} ({} bytes)", f.round() + 1, f.bytes());
+    if (!weights.apply(f.delta())) {
+      metrics.updateMismatch();
+      LOG.warn("the round update of round {} gave other weights than the coordinator's (checksum {});"
+          + " fetching the weights instead", f.delta().round() + 1, Long.toHexString(f.delta().weightsChecksum()));
+      return false;
     }
-    return out;
+    LOG.debug("applied the round update of round {} ({} bytes)", f.delta().round() + 1, f.bytes());
+    return true;
   }
 
-  private static Map<String, float[]> floats(Map<String, WireTensor> t) {
-    Map<String, float[]> out = new LinkedHashMap<>();
-    t.forEach((k, v) -> out.put(k, v.toFloats()));
-    return out;
-  }
-
-  private static long bytes(Map<String, float[]> m) {
-    return m.values().stream().mapToLong(v -> (long) v.length * Float.BYTES).sum();
+  /** The background fetch's result, its failure rethrown as the client threw it. */
+  private static <T> T join(CompletableFuture<T> f) {
+    try {
+      return f.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      throw e;
+    }
   }
 
   private void beat() {
@@ -281,6 +319,7 @@ public final class Worker implements AutoCloseable {
   @Override
   public void close() {
     heartbeats.shutdownNow();
+    background.shutdownNow();
     presence.run();
     client.close();
   }

@@ -30,7 +30,7 @@ public final class WorkerMetrics {
   private final Counter updatesReceived;
   private final Counter updatesSent;
   private final Counter roundsLate;
-  private final Counter factoredMismatches;
+  private final Counter updateMismatches;
   private final AtomicLong round = new AtomicLong();
   private final AtomicLong slot = new AtomicLong(-1);
   private final AtomicLong version = new AtomicLong(-1);
@@ -50,14 +50,14 @@ public final class WorkerMetrics {
     step = timer("step.duration", "Duration of one optimizer step");
     compute = timer("round.compute", "Time spent training a round's local steps");
     waiting = timer("round.wait", "Time spent waiting for the next round's assignment");
-    fetch = timer("broadcast.duration", "Time to fetch the weights or the factored update");
+    fetch = timer("broadcast.duration", "Time to bring the weights up to the round: the round update applied, or the weights fetched");
     weightsReceived = bytes("network.received", "weights", "Bytes received from the coordinator");
     updatesReceived = bytes("network.received", "updates", "Bytes received from the coordinator");
     updatesSent = bytes("network.sent", "updates", "Bytes sent to the coordinator");
     roundsLate = Counter.builder(P + "rounds.late").description("Rounds whose update arrived after the merge")
         .register(registry);
-    factoredMismatches = Counter.builder(P + "factored.mismatches")
-        .description("Factored updates whose rebuilt weights differed from the coordinator's (the weights were"
+    updateMismatches = Counter.builder(P + "update.mismatches")
+        .description("Round updates whose applied weights differed from the coordinator's (the weights were"
             + " fetched instead)").register(registry);
     Gauge.builder(P + "train.loss", this, m -> m.loss).description("Training loss of the last step")
         .register(registry);
@@ -129,8 +129,8 @@ public final class WorkerMetrics {
     waiting.record((long) (seconds * 1e9), TimeUnit.NANOSECONDS);
   }
 
-  void fetched(boolean factored, long bytes, double seconds) {
-    (factored ? updatesReceived : weightsReceived).increment(bytes);
+  void fetched(boolean update, long bytes, double seconds) {
+    (update ? updatesReceived : weightsReceived).increment(bytes);
     fetch.record((long) (seconds * 1e9), TimeUnit.NANOSECONDS);
   }
 
@@ -138,8 +138,8 @@ public final class WorkerMetrics {
     updatesSent.increment(bytes);
   }
 
-  void factoredMismatch() {
-    factoredMismatches.increment();
+  void updateMismatch() {
+    updateMismatches.increment();
   }
 
   void late() {

@@ -61,6 +61,10 @@ public final class RunConfigOptions {
   double wireDensity;
   @Option(names = "--round-warmup", paramLabel = "W", description = "Ramp the learning rate up again over the first W local steps of every round (0: none; at most --local-steps). Default: ${DEFAULT-VALUE}.")
   int roundWarmup;
+  @Option(names = "--overlap", arity = "0..1", description = "Workers train round r+1 while round r's updates travel and merge,"
+      + " and add the merged change one round late (Streaming DiLoCo's one-step delay): the round costs training, not the"
+      + " network or the merge. Default: ${DEFAULT-VALUE}.")
+  boolean overlap;
   @Option(names = "--outer-lr", description = "DiLoCo outer learning rate on the merged change (1: the plain merge). Default: ${DEFAULT-VALUE}.")
   double outerLr;
   @Option(names = "--outer-momentum", description = "DiLoCo outer Nesterov momentum (0: off). Default: ${DEFAULT-VALUE}.")

@@ -16,9 +16,12 @@ package io.orthoslice.common.config;
  *     the run's schedule at step W - 1); 0 trains every local step at the schedule's rate. A worker whose
  *     optimizer restarts each round takes its largest steps first (Adam's first update has size lr in
  *     every coordinate), which a ramp tempers.
+ * @param overlap a worker trains round r + 1 from its own continuation of round r while round r's
+ *     updates travel and merge, and adds the merged change one round late (Streaming DiLoCo's and
+ *     DiLoCoX's one-step delay)
  */
 public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState, WirePrecision wire,
-    double density, int roundWarmup) {
+    double density, int roundWarmup, boolean overlap) {
 
   public RoundRules {
     if (merge == null || innerState == null || wire == null) {
@@ -36,6 +39,21 @@ public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState
     if (roundWarmup < 0) {
       throw new IllegalArgumentException("round-warmup must be >= 0 local steps, got " + roundWarmup);
     }
+  }
+
+  /** Synchronous rounds. */
+  public RoundRules(MergeRule merge, int sliceRounds, InnerState innerState, WirePrecision wire, double density,
+      int roundWarmup) {
+    this(merge, sliceRounds, innerState, wire, density, roundWarmup, false);
+  }
+
+  /**
+   * Whether a dense parameter travels as its change rather than its new value: on a lossy wire (its
+   * error feedback works on changes), and with overlap (a worker's values start from its own
+   * continuation, not from the weights the merge adds to).
+   */
+  public boolean denseChanges() {
+    return wire.lossy() || overlap;
   }
 
   /** Rules without a warm-up per round. */

@@ -55,6 +55,9 @@ import java.util.Set;
  * @param wire how updates and the broadcast travel (see {@link WirePrecision})
  * @param wireDensity on a lossy wire, the fraction of every change's entries sent
  * @param roundWarmup local steps over which every round ramps its learning rate up again
+ * @param overlap workers train round r + 1 while round r's updates travel and merge, and apply the
+ *     merged change one round late (the one-step delay of Streaming DiLoCo); dense parameters then
+ *     travel as changes on every wire
  * @param outerLr outer learning rate on the merged change (DiLoCo); 1 is the plain merge
  * @param outerMomentum outer Nesterov momentum; 0 is off
  * @param dtype the workers' precision: fp32, fp16 (fp16 compute, fp32 master weights, dynamic loss
@@ -94,6 +97,7 @@ public record RunConfig(
     String wire,
     double wireDensity,
     int roundWarmup,
+    boolean overlap,
     double outerLr,
     double outerMomentum,
     double lr,
@@ -119,7 +123,7 @@ public record RunConfig(
   public static final RunConfig DEFAULTS = new RunConfig(
       "tiny", null, "byte", 64, 8,
       "orthogonal", 3, 0, 2, 4, 15, 8, 1.0,
-      "mean", 1, "reset", "f32", 1.0, 0, 1.0, 0.0,
+      "mean", 1, "reset", "f32", 1.0, 0, false, 1.0, 0.0,
       2e-3, null, null, 0.0, 1.0, 0.9, 0.95, 1e-8, 42, "fp32",
       4, 1, 1, 3, 300, 30, 1e4, 10);
 
@@ -169,7 +173,7 @@ public record RunConfig(
     innerState = InnerState.parse(innerState).label();
     wire = WirePrecision.parse(wire).label();
     new RoundRules(MergeRule.parse(merge), sliceRounds, InnerState.parse(innerState), WirePrecision.parse(wire),
-        wireDensity, roundWarmup); // the rules' own checks
+        wireDensity, roundWarmup, overlap); // the rules' own checks
     RoundRules.requireRoundWarmup(roundWarmup, localSteps);
     if (!(outerLr > 0)) {
       throw new IllegalArgumentException("--outer-lr must be > 0, got " + outerLr);
@@ -231,7 +235,7 @@ public record RunConfig(
   @JsonIgnore
   public RoundRules rules() {
     return new RoundRules(MergeRule.parse(merge), sliceRounds, InnerState.parse(innerState), WirePrecision.parse(wire),
-        wireDensity, roundWarmup);
+        wireDensity, roundWarmup, overlap);
   }
 
   @JsonIgnore

@@ -6,8 +6,8 @@ package io.orthoslice.common.config;
  * broadcast):
  *
  * <ul>
- *   <li>F32: exact float32; a dense parameter travels as its new value and a projected round's
- *       broadcast is the factored update (the merge, rebuilt by the worker);
+ *   <li>F32: exact float32; a dense parameter travels as its new value and the broadcast as the
+ *       round's exact change;
  *   <li>F16: IEEE half precision, round to nearest even;
  *   <li>INT8: symmetric int8 with one float32 scale per row ({@code max |row| / 127}, rounded to
  *       nearest), a 1-D tensor being one row.

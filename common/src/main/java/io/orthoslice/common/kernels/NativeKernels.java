@@ -25,6 +25,8 @@ public final class NativeKernels {
 
   private static native long swiGlu(long gate, long up);
 
+  private static native long bitSum(long w);
+
   private static native void profileStart();
 
   private static native String profileStop(String tracePath);
@@ -85,6 +87,14 @@ public final class NativeKernels {
    */
   public static NDArray swiGlu(NDArray gate, NDArray up) {
     return wrap(gate, swiGlu(handle(gate), handle(up)));
+  }
+
+  /**
+   * {@code sum_i bits(w_i) (2i + 1)} modulo 2^64 over a float32 tensor's raw bits, computed where the
+   * tensor lives (see {@code WeightsChecksum}).
+   */
+  public static long bitSum(NDArray w) {
+    return bitSum(handle(w));
   }
 
   private static long handle(NDArray a) {

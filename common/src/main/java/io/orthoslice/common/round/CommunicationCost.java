@@ -6,8 +6,8 @@ package io.orthoslice.common.round;
  *
  * <pre>
  *   ours    = (upload + download) / tokens          per worker and round: its update, what it fetches of
- *                                                   the merge (the factored update when the merge has one,
- *                                                   as the default --fetch factored does, else the weights),
+ *                                                   the merge (the round update when the merge has one,
+ *                                                   as the default --fetch update does, else the weights),
  *                                                   and the tokens it trained on in the round
  *   sync DP = 2 x 2 (K - 1) / K x P x b / t         a ring all-reduce of the P-parameter gradient every step
  *                                                   sends 2 (K-1)/K P b bytes per worker and receives as

@@ -7,15 +7,19 @@ import io.orthoslice.common.wire.TensorEncoding;
 import io.orthoslice.common.config.WirePrecision;
 import io.orthoslice.common.wire.WireTensor;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
- * The broadcast of a run with a lossy wire: the coordinator sends every parameter's change of the
- * round (merge and outer step together, so any mode, merge rule or outer optimizer) in the run's
- * precision, with its own error feedback, and it adopts the weights the workers will rebuild,
- * {@code before + deq(Q(change + e))}, as the next version. The coordinator and every worker compute
- * those with the same float additions, so they hold the same bits (a checksum confirms it).
+ * The broadcast of every round: the coordinator sends every parameter's change of the round (merge
+ * and outer step together, so any mode, merge rule or outer optimizer) in the run's wire precision,
+ * and it adopts the weights the workers will rebuild, {@code before + deq(Q(change + e))}, as the next
+ * version. Applying it is one float32 addition per value, which IEEE 754 rounds alike on every CPU
+ * and GPU, so the coordinator and every worker hold the same bits whatever device computed the merge
+ * or holds the replica (a checksum confirms it). The f32 wire sends the change exactly and needs no
+ * residual; the lossy ones (and a density below 1) carry their quantisation residual into the next
+ * round (error feedback).
  */
 public final class DeltaBroadcast {
 
@@ -33,9 +37,6 @@ public final class DeltaBroadcast {
 
   /** @param density the fraction of every change's entries sent (the largest), as the run's updates */
   public DeltaBroadcast(LlamaConfig model, WirePrecision precision, double density) {
-    if (!precision.lossy()) {
-      throw new IllegalArgumentException("a delta broadcast is for a lossy wire, not " + precision.label());
-    }
     this.model = model;
     this.precision = precision;
     this.density = density;
@@ -43,19 +44,46 @@ public final class DeltaBroadcast {
 
   /** Encodes the change from {@code before} to {@code merged}; what workers will hold is {@code published}. */
   public Encoded encode(Map<String, float[]> before, Map<String, float[]> merged) {
+    LinkedHashMap<String, float[]> published = new LinkedHashMap<>();
     LinkedHashMap<String, WireTensor> tensors = new LinkedHashMap<>();
     for (ParameterSpec p : model.parameters()) {
-      float[] b = before.get(p.name());
-      float[] a = merged.get(p.name());
-      float[] change = new float[a.length];
-      for (int i = 0; i < a.length; i++) {
-        change[i] = a[i] - b[i];
-      }
-      for (WireTensor t : feedback.dense(p.name(), change, p.shape(), precision, density)) {
-        tensors.put(t.name(), t);
-      }
+      Piece piece = encode(p, before.get(p.name()), merged.get(p.name()));
+      published.put(p.name(), piece.published());
+      piece.tensors().forEach(t -> tensors.put(t.name(), t));
     }
-    return new Encoded(apply(model, before, decode(model, tensors)), tensors);
+    return new Encoded(published, tensors);
+  }
+
+  /** One parameter's share of a broadcast: the values every side will hold, and the tensors that lead there. */
+  public record Piece(float[] published, List<WireTensor> tensors) {}
+
+  /** {@link #encode(Map, Map)} of one parameter, so the coordinator never holds all changes at once. */
+  public Piece encode(ParameterSpec p, float[] before, float[] merged) {
+    float[] change = new float[merged.length];
+    for (int i = 0; i < change.length; i++) {
+      change[i] = merged[i] - before[i];
+    }
+    List<WireTensor> sent = exact()
+        ? TensorEncoding.encode(p.name(), change, p.shape(), precision)
+        : feedback.dense(p.name(), change, p.shape(), precision, density);
+    // The f32 wire carries the change's bits as they are: no decode needed to know what arrives.
+    float[] arrives = exact() ? change : decode(model, byName(sent)).get(p.name());
+    float[] published = new float[before.length];
+    for (int i = 0; i < published.length; i++) {
+      published[i] = before[i] + arrives[i];
+    }
+    return new Piece(published, sent);
+  }
+
+  private static Map<String, WireTensor> byName(List<WireTensor> ts) {
+    Map<String, WireTensor> out = new LinkedHashMap<>();
+    ts.forEach(t -> out.put(t.name(), t));
+    return out;
+  }
+
+  /** Whether the change travels exactly: the f32 wire, every value sent; no residual is kept then. */
+  private boolean exact() {
+    return !precision.lossy() && density >= 1.0;
   }
 
   /** {@code weights + change} per parameter, as every side computes it. */
@@ -88,7 +116,8 @@ public final class DeltaBroadcast {
     return WeightsChecksum.of(model, out) == u.weightsChecksum() ? Optional.of(out) : Optional.empty();
   }
 
-  private static Map<String, float[]> decode(LlamaConfig model, Map<String, WireTensor> tensors) {
+  /** The changes of a broadcast, by parameter name. */
+  public static Map<String, float[]> decode(LlamaConfig model, Map<String, WireTensor> tensors) {
     Map<String, long[]> shapes = new java.util.HashMap<>();
     model.parameters().forEach(p -> shapes.put(p.name(), p.shape()));
     return TensorEncoding.decode(tensors, shapes::get);

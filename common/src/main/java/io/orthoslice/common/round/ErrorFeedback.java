@@ -26,11 +26,12 @@ import java.util.Map;
  * kept in the full m x n space (in factor units, {@code W_eff = W + alpha lift(B, P)}): the round sends
  * {@code Q(B + project(E, P))}, the residual's part in this slice, and keeps
  * {@code E' = E + lift(B - deq, P)}, which is the part outside the slice plus the new rounding error.
- * Host float32, on the CPU; one instance per sender, used by one thread.
+ * Host float32, on the CPU; one instance per sender; distinct tensors may be sent from several
+ * threads at once.
  */
 public final class ErrorFeedback {
 
-  private final Map<String, float[]> residual = new LinkedHashMap<>();
+  private final Map<String, float[]> residual = new java.util.concurrent.ConcurrentHashMap<>();
 
   /** The wire tensors of dense change {@code change} (shape {@code shape}) with this tensor's residual added. */
   public List<WireTensor> dense(String name, float[] change, long[] shape, WirePrecision p) {
@@ -92,9 +93,9 @@ public final class ErrorFeedback {
     return e == null ? null : e.clone();
   }
 
-  /** Every residual, for a checkpoint (copies). */
+  /** Every residual, for a checkpoint (copies, in name order). */
   public Map<String, float[]> state() {
-    Map<String, float[]> out = new LinkedHashMap<>();
+    Map<String, float[]> out = new java.util.TreeMap<>();
     residual.forEach((k, v) -> out.put(k, v.clone()));
     return out;
   }

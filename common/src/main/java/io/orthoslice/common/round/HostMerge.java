@@ -1,65 +1,44 @@
 package io.orthoslice.common.round;
 
-import io.orthoslice.common.config.MergeRule;
-
-import io.orthoslice.common.tensor.HostArrays;
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import io.orthoslice.common.config.MergeRule;
 import io.orthoslice.common.model.ParameterSpec;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
+import io.orthoslice.common.tensor.HostArrays;
 import java.util.List;
 import java.util.Map;
 
 /**
- * {@link RoundMerge} over host float32 arrays, as the coordinator holds its weights and as a worker
- * applies a factored round update: both run this same code on the same inputs, so they compute
- * the same deltas.
+ * {@link RoundMerge} of one parameter from host float32 arrays, as the coordinator holds its weights
+ * and receives its updates, computed on the device of {@code m} (the coordinator's {@code --device}):
+ * only this parameter's contributions go there, its starting weights only when its change needs them,
+ * and its change D comes back. One parameter at a time, so the merge never holds a second copy of the
+ * model.
  */
 public final class HostMerge {
 
   private HostMerge() {}
 
   /**
-   * @param weights the round's starting weights by parameter name
-   * @param bySlot each merged slot's tensors by wire name (see {@link RoundMerge#expectedShapes})
-   * @return D by parameter name
+   * @param weight the parameter's starting weights
+   * @param bySlot each merged slot's tensor of this parameter (by wire name, see
+   *     {@link RoundMerge#expectedShapes}), in slot order
+   * @param denseChanges whether a dense contribution is a delta (a lossy wire), not a value
+   * @return D of this parameter
    */
-  public static LinkedHashMap<String, float[]> deltas(RoundPlan plan, Map<String, float[]> weights,
-      Map<Integer, Map<String, float[]>> bySlot, double alpha, MergeRule rule) {
-    return deltas(plan, weights, bySlot, alpha, rule, false);
-  }
-
-  /** @param denseChanges whether the dense tensors of {@code bySlot} are deltas (a lossy wire), not values */
-  public static LinkedHashMap<String, float[]> deltas(RoundPlan plan, Map<String, float[]> weights,
-      Map<Integer, Map<String, float[]>> bySlot, double alpha, MergeRule rule, boolean denseChanges) {
-    Map<String, long[]> shapes = RoundMerge.expectedShapes(plan.model(), plan.mode(), plan.rank());
-    LinkedHashMap<String, float[]> out = new LinkedHashMap<>();
-    // On the CPU wherever the process trains: the coordinator and the workers must round alike.
-    try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
-      Map<String, NDArray> current = new HashMap<>();
-      for (ParameterSpec p : plan.model().parameters()) {
-        current.put(p.name(), HostArrays.of(m, weights.get(p.name()), new Shape(p.shape())));
-      }
-      List<RoundMerge.Contribution> cs = new ArrayList<>();
-      for (Map.Entry<Integer, Map<String, float[]>> e : bySlot.entrySet()) {
-        Map<String, NDArray> t = new HashMap<>();
-        for (Map.Entry<String, float[]> v : e.getValue().entrySet()) {
-          long[] shape = shapes.get(v.getKey());
-          if (shape == null) {
-            throw new IllegalArgumentException("slot " + e.getKey() + " sent unknown tensor " + v.getKey());
-          }
-          t.put(v.getKey(), HostArrays.of(m, v.getValue(), new Shape(shape)));
-        }
-        cs.add(new RoundMerge.Contribution(e.getKey(), t));
-      }
-      for (Map.Entry<String, NDArray> d : RoundMerge.deltas(plan, current, cs, alpha, rule, denseChanges, m).entrySet()) {
-        out.put(d.getKey(), d.getValue().toFloatArray());
-      }
+  public static float[] delta(RoundPlan plan, ParameterSpec p, float[] weight, Map<Integer, float[]> bySlot,
+      double alpha, MergeRule rule, boolean denseChanges, NDManager m) {
+    String wire = RoundMerge.needsWeights(plan, p) ? p.name() : RoundMerge.factorName(p.name());
+    long[] shape = RoundMerge.needsWeights(plan, p) ? p.shape()
+        : RoundPlan.side(p).reducedShape(p.rows(), p.cols(), plan.rank());
+    try (NDManager scope = m.newSubManager()) {
+      Map<String, NDArray> current = RoundMerge.needsWeights(plan, p)
+          ? Map.of(p.name(), HostArrays.of(scope, weight, new Shape(p.shape()))) : Map.of();
+      List<RoundMerge.Contribution> cs = bySlot.entrySet().stream()
+          .map(e -> new RoundMerge.Contribution(e.getKey(), Map.of(wire, HostArrays.of(scope, e.getValue(),
+              new Shape(shape))))).toList();
+      return RoundMerge.delta(plan, p, current, cs, alpha, rule, denseChanges, scope).toFloatArray();
     }
-    return out;
   }
 }

@@ -7,13 +7,14 @@ import java.util.Map;
  * DiLoCo's outer optimizer (Douillard et al. 2023): the round's change D is treated as a negative
  * pseudo-gradient and applied with Nesterov momentum, {@code m <- mu m + D; W <- W + lr (D + mu m)}.
  * With mu = 0 and lr = 1 it is the plain merge {@code W <- W + D}. Host float32, one buffer per
- * parameter; the buffers are its whole state (checkpointed by the coordinator).
+ * parameter; the buffers are its whole state (checkpointed by the coordinator). Parameters may be
+ * stepped from several threads at once, each parameter by one.
  */
 public final class OuterNesterov {
 
   private final double lr;
   private final double momentum;
-  private final Map<String, float[]> velocity = new HashMap<>();
+  private final Map<String, float[]> velocity = new java.util.concurrent.ConcurrentHashMap<>();
 
   public OuterNesterov(double lr, double momentum) {
     if (!(lr > 0)) {
@@ -26,7 +27,7 @@ public final class OuterNesterov {
     this.momentum = momentum;
   }
 
-  /** True when it differs from the plain merge (a factored broadcast no longer reproduces it). */
+  /** True when it differs from the plain merge. */
   public boolean active() {
     return lr != 1.0 || momentum != 0.0;
   }
@@ -51,9 +52,9 @@ public final class OuterNesterov {
     return out;
   }
 
-  /** The momentum buffers by parameter name (live; for checkpoints). */
+  /** The momentum buffers by parameter name (live arrays, in name order; for checkpoints). */
   public Map<String, float[]> state() {
-    return velocity;
+    return new java.util.TreeMap<>(velocity);
   }
 
   public void restore(Map<String, float[]> state) {

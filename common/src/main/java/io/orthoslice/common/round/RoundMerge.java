@@ -77,15 +77,32 @@ public final class RoundMerge {
     }
     LinkedHashMap<String, NDArray> deltas = new LinkedHashMap<>();
     for (ParameterSpec p : plan.model().parameters()) {
-      try (NDManager scope = out.newSubManager()) {
-        NDArray d = plan.mode().projected() && p.role() == ParameterSpec.Role.PROJECTED
-            ? projectedDelta(plan, p, contributions, alpha, rule, scope)
-            : denseDelta(p, current, contributions, denseChanges, scope);
-        d.attach(out);
-        deltas.put(p.name(), d);
-      }
+      deltas.put(p.name(), delta(plan, p, current, contributions, alpha, rule, denseChanges, out));
     }
     return deltas;
+  }
+
+  /** Whether {@code p}'s change needs the round's starting weights (dense ones do; a lifted factor does not). */
+  public static boolean needsWeights(RoundPlan plan, ParameterSpec p) {
+    return !(plan.mode().projected() && p.role() == ParameterSpec.Role.PROJECTED);
+  }
+
+  /**
+   * D of one parameter (a new array owned by {@code out}); {@code current} and every contribution
+   * need hold only this parameter's tensors.
+   */
+  public static NDArray delta(RoundPlan plan, ParameterSpec p, Map<String, NDArray> current,
+      List<Contribution> contributions, double alpha, MergeRule rule, boolean denseChanges, NDManager out) {
+    if (contributions.isEmpty()) {
+      throw new IllegalArgumentException("a merge needs at least one contribution");
+    }
+    try (NDManager scope = out.newSubManager()) {
+      NDArray d = needsWeights(plan, p)
+          ? denseDelta(p, current, contributions, denseChanges, scope)
+          : projectedDelta(plan, p, contributions, alpha, rule, scope);
+      d.attach(out);
+      return d;
+    }
   }
 
   private static NDArray projectedDelta(RoundPlan plan, ParameterSpec p, List<Contribution> cs, double alpha,
@@ -116,17 +133,19 @@ public final class RoundMerge {
     NDArray sum = null;
     for (Contribution c : cs) {
       NDArray v = require(c, p.name());
-      // duplicate(): a same-type toType() may share the caller's buffer, and addi would then write into it.
-      NDArray local = v.getDataType() == w.getDataType() ? v.duplicate() : v.toType(w.getDataType(), true);
-      local.attach(scope);
-      sum = sum == null ? local : sum.addi(local);
+      if (sum == null) {
+        // duplicate(): a same-type toType() may share the caller's buffer, and addi would then write into it.
+        sum = v.getDataType() == w.getDataType() ? v.duplicate() : v.toType(w.getDataType(), true);
+        sum.attach(scope);
+      } else if (v.getDataType() == w.getDataType()) {
+        sum.addi(v); // reads v only: one copy per parameter, not one per contribution
+      } else {
+        try (NDArray cast = v.toType(w.getDataType(), true)) {
+          sum.addi(cast);
+        }
+      }
     }
-    if (changes) {
-      return sum.divi(cs.size());
-    }
-    NDArray base = w.duplicate();
-    base.attach(scope);
-    return sum.divi(cs.size()).subi(base);
+    return changes ? sum.divi(cs.size()) : sum.divi(cs.size()).subi(w);
   }
 
   private static NDArray require(Contribution c, String name) {

@@ -1,26 +1,37 @@
 package io.orthoslice.common.round;
 
+import ai.djl.ndarray.NDArray;
+import io.orthoslice.common.kernels.Kernels;
+import io.orthoslice.common.kernels.NativeKernels;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.Map;
-import java.util.zip.CRC32C;
+import java.util.stream.IntStream;
 
 /**
- * CRC32C of a whole set of weights: the little-endian float32 bytes of every parameter in the
- * model's order. The coordinator sends it with a factored round update; a worker that rebuilt the
- * merge on its own compares it with the bits it got, so a difference (another BLAS, another device)
- * costs a full fetch instead of a silent divergence.
+ * A 64-bit checksum of a whole set of float32 weights that any device computes alike: the coordinator
+ * sends it with every round update, and a worker compares it with the weights it rebuilt, so a
+ * difference costs a full fetch instead of a silent divergence.
+ *
+ * <p>The definition is integer arithmetic modulo 2^64, so the order of the additions does not matter
+ * and a GPU reduction gives the host's value: for parameter p (model order) with raw float32 bits
+ * {@code b_i} read as signed 32-bit integers, {@code s_p = sum_i b_i (2i + 1)}; then {@code h = h M +
+ * s_p + n_p} over the parameters, from {@code h = 0}, with {@code M} the odd constant below and
+ * {@code n_p} the element count. One changed value always changes {@code s_p}: the difference of its
+ * bits times an odd number is never 0 modulo 2^64.
  */
 public final class WeightsChecksum {
+
+  /** An odd multiplier (2^64 over the golden ratio): consecutive parameters mix, none cancels another. */
+  static final long MIX = 0x9E3779B97F4A7C15L;
+  /** Values per task of the host sum (large arrays split over the common pool). */
+  private static final int CHUNK = 1 << 20;
 
   private WeightsChecksum() {}
 
   /** @throws IllegalArgumentException when a parameter is missing or has the wrong length */
-  public static int of(LlamaConfig model, Map<String, float[]> weights) {
-    CRC32C crc = new CRC32C();
-    ByteBuffer b = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+  public static long of(LlamaConfig model, Map<String, float[]> weights) {
+    long h = 0;
     for (ParameterSpec p : model.parameters()) {
       float[] v = weights.get(p.name());
       long n = p.numel();
@@ -28,15 +39,39 @@ public final class WeightsChecksum {
         throw new IllegalArgumentException(p.name() + ": expected " + n + " values, got "
             + (v == null ? "none" : v.length));
       }
-      for (int i = 0; i < v.length; ) {
-        int len = Math.min(v.length - i, b.capacity() / Float.BYTES);
-        b.clear();
-        b.asFloatBuffer().put(v, i, len);
-        b.limit(len * Float.BYTES);
-        crc.update(b);
-        i += len;
-      }
+      h = h * MIX + bitSum(v) + n;
     }
-    return (int) crc.getValue();
+    return h;
+  }
+
+  /**
+   * The same checksum of weights held as float32 arrays on any device: on the device itself with the
+   * native kernels loaded (no copy to the host), else over a host copy of one parameter at a time.
+   */
+  public static long ofArrays(LlamaConfig model, Map<String, NDArray> weights) {
+    long h = 0;
+    for (ParameterSpec p : model.parameters()) {
+      NDArray a = weights.get(p.name());
+      if (a == null || a.size() != p.numel() || a.getDataType() != ai.djl.ndarray.types.DataType.FLOAT32) {
+        throw new IllegalArgumentException(p.name() + ": expected " + p.numel() + " float32 values, got "
+            + (a == null ? "none" : a.size() + " " + a.getDataType()));
+      }
+      h = h * MIX + (Kernels.loaded() ? NativeKernels.bitSum(a) : bitSum(a.toFloatArray())) + p.numel();
+    }
+    return h;
+  }
+
+  /** {@code sum_i bits(v_i) (2i + 1)} modulo 2^64: one parameter's term. */
+  public static long bitSum(float[] v) {
+    int chunks = (v.length + CHUNK - 1) / CHUNK;
+    IntStream range = IntStream.range(0, chunks);
+    return (chunks > 4 ? range.parallel() : range).mapToLong(c -> {
+      long s = 0;
+      int end = Math.min(v.length, (c + 1) * CHUNK);
+      for (int i = c * CHUNK; i < end; i++) {
+        s += (long) Float.floatToRawIntBits(v[i]) * (2L * i + 1);
+      }
+      return s;
+    }).sum();
   }
 }

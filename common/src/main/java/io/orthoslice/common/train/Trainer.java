@@ -227,14 +227,14 @@ public final class Trainer implements AutoCloseable {
    * name): every W_eff becomes the given weights, the optimizer state stays, and with {@code redraw
    * >= 0} the projected matrices take new projectors (see {@link ParameterTrainer#rebase}).
    */
-  public void rebase(Map<String, float[]> weights, long redraw) {
+  public void rebase(Map<String, NDArray> weights, long redraw) {
     try (NDManager scope = root.newSubManager()) {
       for (ParameterTrainer p : params.values()) {
-        float[] w = weights.get(p.spec().name());
+        NDArray w = weights.get(p.spec().name());
         if (w == null) {
           throw new IllegalArgumentException("round weights lack parameter " + p.spec().name());
         }
-        p.rebase(HostArrays.of(scope, w, new Shape(p.spec().shape())), redraw, scope);
+        p.rebase(w, redraw, scope);
       }
     }
   }

@@ -7,13 +7,13 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * A compressed broadcast (a run with a lossy {@link WirePrecision}): version {@code fromVersion}
- * plus the decoded tensors is {@code toVersion}. Tensors are {@code <param>} (the change of every
- * parameter, encoded; INT8 ones with their {@code <param>#scale}); {@code weightsChecksum} is the
- * {@code WeightsChecksum} of {@code toVersion}'s weights.
+ * A round's broadcast in the run's {@link WirePrecision}: version {@code fromVersion} plus the decoded
+ * tensors is {@code toVersion}. Tensors are {@code <param>} (the change of every parameter, encoded;
+ * INT8 ones with their {@code <param>#scale}); {@code weightsChecksum} is the {@code WeightsChecksum}
+ * of {@code toVersion}'s weights.
  */
 public record DeltaUpdate(long round, long fromVersion, long toVersion, Map<String, WireTensor> tensors,
-    int weightsChecksum) {
+    long weightsChecksum) {
 
   public DeltaUpdate {
     tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));

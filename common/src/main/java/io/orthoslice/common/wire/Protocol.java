@@ -9,14 +9,16 @@ package io.orthoslice.common.wire;
 public final class Protocol {
 
   /**
-   * Version 6: the run spec carries the run's whole configuration as one JSON object ({@code
+   * Version 7: every round's broadcast is the weights' change in the run's wire precision, applied
+   * by one float32 addition per value on any device, with a 64-bit checksum; the factored broadcast,
+   * which each worker merged again on its CPU, is gone. Version 6: the run spec carries the run's whole configuration as one JSON object ({@code
    * run_config_json}, the coordinator's run.json) instead of field-by-field copies. Version 5: the run spec carries the warm-up per round ({@code round_warmup}), which an older
    * worker would ignore. Version 4: a projected matrix's trained factor travels as {@code <param>#B} (DESIGN's name for
    * it; {@code #A} before). Version 3: every call of a joined worker carries the worker key its Join returned. Version 2: a
    * round's projections derive from its projection draw (slices may live several rounds); the run
    * spec carries the merge rule, the slice lifetime and the inner-state policy.
    */
-  public static final int VERSION = 6;
+  public static final int VERSION = 7;
 
   /** The longest worker name a Join may carry, in bytes of UTF-8. */
   public static final int MAX_WORKER_NAME_BYTES = 128;
@@ -56,10 +58,6 @@ public final class Protocol {
     return param + FACTOR_SUFFIX;
   }
 
-  /** Slot k's factor in a factored round update: {@code <param>#B@<slot>}. */
-  public static String slotFactorName(String factorName, int slot) {
-    return factorName + "@" + slot;
-  }
 
   /** The name of tensor {@code name}'s per-row scales. */
   public static String scaleName(String name) {

@@ -94,14 +94,6 @@ public final class WireMessages {
         h.getTokens(), h.getStepSeconds(), h.getFetchSeconds(), h.getWaitSeconds(), h.getTrainSeconds());
   }
 
-  /** The header of a factored update (its tensors travel as chunks after it). */
-  public static RoundUpdateHeader header(FactoredUpdate u) {
-    return RoundUpdateHeader.newBuilder().setRound(u.round()).setFromVersion(u.fromVersion())
-        .setToVersion(u.toVersion()).setParticipants(u.participants()).setRunSeed(u.runSeed())
-        .addAllMergedSlots(u.mergedSlots()).setWeightsChecksum(u.weightsChecksum())
-        .setProjectionDraw(u.projectionDraw()).setKind(RoundUpdateKind.ROUND_UPDATE_KIND_FACTORED).build();
-  }
-
   /** The header of a delta update (its encoded tensors travel as chunks after it). */
   public static RoundUpdateHeader header(DeltaUpdate u) {
     return RoundUpdateHeader.newBuilder().setRound(u.round()).setFromVersion(u.fromVersion())
@@ -122,12 +114,4 @@ public final class WireMessages {
     }
   }
 
-  /** A factored update from its header and the tensors that followed it. */
-  public static FactoredUpdate fromProto(RoundUpdateHeader h, Map<String, WireTensor> tensors) {
-    requireKind(h, RoundUpdateKind.ROUND_UPDATE_KIND_FACTORED);
-    Map<String, float[]> values = new java.util.LinkedHashMap<>();
-    tensors.forEach((k, v) -> values.put(k, v.toFloats()));
-    return new FactoredUpdate(h.getRound(), h.getFromVersion(), h.getToVersion(), h.getParticipants(),
-        h.getRunSeed(), h.getProjectionDraw(), List.copyOf(h.getMergedSlotsList()), values, h.getWeightsChecksum());
-  }
 }

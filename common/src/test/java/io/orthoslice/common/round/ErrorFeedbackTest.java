@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Error feedback over many rounds: what arrived plus the residual is exactly what was meant, and the
@@ -150,9 +152,10 @@ class ErrorFeedbackTest {
     assertTrue(worst < 2e-3, "residual reached " + worst);
   }
 
-  @Test
-  void workersRebuildTheCoordinatorsDeltaBroadcastBitForBit() {
-    LlamaConfig model = FactoredUpdatesTest.SMALL;
+  @ParameterizedTest
+  @EnumSource(WirePrecision.class)
+  void workersRebuildTheCoordinatorsDeltaBroadcastBitForBit(WirePrecision wire) {
+    LlamaConfig model = WeightsChecksumTest.SMALL;
     Random rng = new Random(9);
     Map<String, float[]> coordinator = new LinkedHashMap<>();
     for (ParameterSpec p : model.parameters()) {
@@ -164,7 +167,7 @@ class ErrorFeedbackTest {
     }
     Map<String, float[]> worker = new LinkedHashMap<>(coordinator);
     Map<String, float[]> exact = new LinkedHashMap<>(coordinator); // the merges without compression
-    DeltaBroadcast broadcast = new DeltaBroadcast(model, WirePrecision.INT8);
+    DeltaBroadcast broadcast = new DeltaBroadcast(model, wire);
     for (int round = 0; round < 20; round++) {
       Map<String, float[]> merged = new LinkedHashMap<>();
       for (ParameterSpec p : model.parameters()) {
@@ -180,7 +183,7 @@ class ErrorFeedbackTest {
         exact.put(p.name(), ex);
       }
       DeltaBroadcast.Encoded e = broadcast.encode(coordinator, merged);
-      int checksum = WeightsChecksum.of(model, e.published());
+      long checksum = WeightsChecksum.of(model, e.published());
       DeltaUpdate u = new DeltaUpdate(round, round, round + 1, e.tensors(), checksum);
       worker = DeltaBroadcast.rebuild(model, worker, u).orElseThrow(); // the coordinator's bits
       coordinator = e.published();
@@ -193,13 +196,14 @@ class ErrorFeedbackTest {
     for (ParameterSpec p : model.parameters()) {
       float[] held = coordinator.get(p.name());
       float[] ex = exact.get(p.name());
-      float[] e = residuals.get(p.name());
+      float[] e = residuals.getOrDefault(p.name(), new float[held.length]); // the f32 wire keeps none
+      assertEquals(wire.lossy(), residuals.containsKey(p.name()));
       for (int i = 0; i < held.length; i++) {
         assertEquals(ex[i], held[i] + e[i], 1e-6, p.name() + " element " + i);
       }
     }
     // A broadcast restored from its state (a resumed coordinator) encodes the next round as the original does.
-    DeltaBroadcast resumed = new DeltaBroadcast(model, WirePrecision.INT8);
+    DeltaBroadcast resumed = new DeltaBroadcast(model, wire);
     resumed.restore(broadcast.state());
     Map<String, float[]> next = new LinkedHashMap<>();
     coordinator.forEach((k, v) -> {

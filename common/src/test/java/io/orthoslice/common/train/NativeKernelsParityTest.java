@@ -243,4 +243,20 @@ class NativeKernelsParityTest {
       assertTrue(worst < (p == Precision.FP32 ? 1e-3 : 2e-2), p + ": losses differ by up to " + worst);
     }
   }
+
+  /** The device's bit sum is the host's, across the kernel's 2^24-value chunks and for NaN, infinities and -0. */
+  @Test
+  void theBitSumOnTheGpuIsTheHostsChecksumTerm() {
+    use("attention");
+    float[] v = uniform(11, (1 << 24) + 3, 40.0);
+    v[0] = Float.NaN;
+    v[1] = Float.NEGATIVE_INFINITY;
+    v[2] = -0.0f;
+    v[(1 << 24) + 1] = Float.MAX_VALUE;
+    try (NDManager m = NDManager.newBaseManager(Device.gpu())) {
+      NDArray a = HostArrays.of(m, v, new Shape(v.length));
+      long host = io.orthoslice.common.round.WeightsChecksum.bitSum(v);
+      assertTrue(NativeKernels.bitSum(a) == host, "device " + NativeKernels.bitSum(a) + ", host " + host);
+    }
+  }
 }

@@ -64,7 +64,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "coordinator", mixinStandardHelpOptions = true, sortOptions = false,
     defaultValueProvider = RunConfigDefaults.class,
-    description = "Run the coordinator of a distributed Orthoslice run.")
+    subcommands = BenchMergeCommand.class,
+    description = "Run the coordinator of a distributed Orthoslice run (or time its merge: bench-merge).")
 public final class CoordinatorMain implements Callable<Integer> {
 
   /** The default gRPC port; deploy/ uses the same (a test checks). */
@@ -100,6 +101,9 @@ public final class CoordinatorMain implements Callable<Integer> {
   Path output;
   @Option(names = "--resume", description = "Continue from the newest checkpoint in --output/checkpoints.")
   boolean resume;
+  @Option(names = "--device", defaultValue = "cpu", description = "Where the merge's lifts and the validation pass"
+      + " compute: cpu (all its cores), gpu or gpu:N. The weights stay on the host either way. Default: ${DEFAULT-VALUE}.")
+  String device;
 
   public static void main(String[] args) {
     System.exit(commandLine().execute(args));
@@ -173,6 +177,7 @@ public final class CoordinatorMain implements Callable<Integer> {
       metrics.runInfo(settings);
       RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), rc.keepCheckpoints(), settings,
           ds.manifest().bosId(), ds.manifest().eosId());
+      ai.djl.Device where = io.orthoslice.common.config.DeviceSpec.parse(device);
       Optional<ResumeState> saved = resume ? ckpt.latest() : Optional.empty();
       if (resume && saved.isEmpty()) {
         // Crashed before its first checkpoint (or never started): a fresh start is that run's continuation.
@@ -185,14 +190,14 @@ public final class CoordinatorMain implements Callable<Integer> {
       List<RoundResult> results = new ArrayList<>();
       long started = System.nanoTime();
       try (BackgroundCheckpointer writer = new BackgroundCheckpointer(ckpt, rounds);
-          Coordinator core = new Coordinator(settings, start, new DatasetValidation(model, val, rc.batchSize()),
+          Coordinator core = new Coordinator(settings, start, new DatasetValidation(model, val, rc.batchSize(), where),
               r -> {
                 synchronized (out) {
                   out.println(r.line(rounds));
                   out.flush();
                 }
                 results.add(r);
-              }, writer, metrics);
+              }, writer, metrics, where);
           CoordinatorServer server = new CoordinatorServer(serverBuilder(),
               new CoordinatorService(core, CoordinatorService.runSpec(settings, UUID.randomUUID().toString(),
                   ds.manifest().bosId(), ds.manifest().eosId()), Duration.ofSeconds(20), metrics), token)) {

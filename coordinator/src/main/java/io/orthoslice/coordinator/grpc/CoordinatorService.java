@@ -10,7 +10,6 @@ import io.orthoslice.coordinator.WeightsSnapshot;
 
 import io.orthoslice.common.wire.Assignment;
 import io.orthoslice.common.wire.DeltaUpdate;
-import io.orthoslice.common.wire.FactoredUpdate;
 
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -60,6 +59,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
 
+  /** How long a fetch of the version a merge is producing waits for it (overlap) before UNAVAILABLE. */
+  private static final Duration MERGE_WAIT = Duration.ofMinutes(5);
+
   public static final int PROTOCOL_VERSION = Protocol.VERSION;
 
   private final Coordinator core;
@@ -106,6 +108,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
   public void fetchWeights(FetchWeightsRequest req, StreamObserver<TensorChunk> out) {
     WeightsSnapshot w;
     try {
+      core.broadcasts().awaitVersion(req.getVersion(), MERGE_WAIT); // overlap: the version may be merging now
       w = core.broadcasts().weights(req.getVersion());
     } catch (RuntimeException e) {
       out.onError(toStatus(e));
@@ -116,30 +119,12 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
         new TensorMessages<>(w.values(), core.broadcasts()::wireShape, c -> c, List.of()));
   }
 
+  /** A round's update: every parameter's change, already encoded in the run's wire precision. */
   @Override
   public void fetchRoundUpdate(FetchRoundUpdateRequest req, StreamObserver<RoundUpdatePart> out) {
-    if (core.settings().rules().wire().lossy()) {
-      fetchDeltaUpdate(req, out);
-      return;
-    }
-    FactoredUpdate u;
-    try {
-      u = core.broadcasts().roundUpdate(req.getFromVersion());
-    } catch (RuntimeException e) {
-      out.onError(toStatus(e));
-      return;
-    }
-    RoundUpdateHeader h = WireMessages.header(u);
-    metrics.updateSent(u.bytes());
-    ChunkSender.send((ServerCallStreamObserver<RoundUpdatePart>) out, new TensorMessages<>(u.tensors(), core.broadcasts()::wireShape,
-        c -> RoundUpdatePart.newBuilder().setTensor(c).build(),
-        List.of(RoundUpdatePart.newBuilder().setHeader(h).build())));
-  }
-
-  /** A lossy wire's round update: every parameter's change, already encoded. */
-  private void fetchDeltaUpdate(FetchRoundUpdateRequest req, StreamObserver<RoundUpdatePart> out) {
     DeltaUpdate u;
     try {
+      core.broadcasts().awaitVersion(req.getFromVersion() + 1, MERGE_WAIT);
       u = core.broadcasts().deltaUpdate(req.getFromVersion());
     } catch (RuntimeException e) {
       out.onError(toStatus(e));

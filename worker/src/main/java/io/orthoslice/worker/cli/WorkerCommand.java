@@ -46,9 +46,9 @@ final class WorkerCommand implements Callable<Integer> {
   @Option(names = "--tls-ca", paramLabel = "PEM", description = "Use TLS, trusting this CA certificate.")
   Path tlsCa;
 
-  @Option(names = "--fetch", defaultValue = "factored",
-      description = "factored (one version behind: the round update, factors on the f32 wire and the encoded change on"
-          + " f16/int8; else the weights) | full. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--fetch", defaultValue = "update",
+      description = "update (one version behind: the round's change in the run's wire precision, added on this worker's"
+          + " device; else the weights) | full (always the weights). Default: ${DEFAULT-VALUE}.")
   String fetch;
 
   @Option(names = MetricsPorts.FLAG, defaultValue = "" + MetricsPorts.WORKER,
@@ -72,8 +72,8 @@ final class WorkerCommand implements Callable<Integer> {
     }
     // logback.xml prints this on every line, from any thread: the name now, the worker id once joined.
     LogIdentity.set("worker", name);
-    if (!fetch.equals("factored") && !fetch.equals("full")) {
-      throw new IllegalArgumentException("--fetch must be factored or full, got '" + fetch + "'");
+    if (!fetch.equals("update") && !fetch.equals("full")) {
+      throw new IllegalArgumentException("--fetch must be update or full, got '" + fetch + "'");
     }
     ManagedChannel channel = CoordinatorChannels.open(coordinator, tlsCa);
     AtomicReference<TokenDataset> dataset = new AtomicReference<>();
@@ -83,7 +83,7 @@ final class WorkerCommand implements Callable<Integer> {
     GpuMemoryMeters.bindIfGpu(registry, DeviceSpec.parse(device));
     try (MetricsServer http = MetricsServer.startUnlessOff(metricsPort, registry::scrape);
         Worker worker = new Worker(new CoordinatorClient(channel, channel, token, Duration.ofSeconds(giveUpAfter)),
-        name, device, fetch.equals("factored"), metrics).onJoined(id -> LogIdentity.set("worker", id))) {
+        name, device, fetch.equals("update"), metrics).onJoined(id -> LogIdentity.set("worker", id))) {
       if (http != null) {
         System.out.println("worker " + name + " metrics on port " + http.port());
         http.lingerOnClose(Duration.ofMillis(Math.round(metricsLinger * 1000)));

@@ -66,6 +66,9 @@ public final class Launcher {
       coord.addAll(List.of("--port", Integer.toString(port), "--workers", Integer.toString(config.workers()),
           "--output", config.runDir().resolve("coordinator").toString(), MetricsPorts.FLAG,
           Integer.toString(metricsPorts.isEmpty() ? MetricsPorts.OFF : metricsPorts.get(0))));
+      if (!config.gpus().isEmpty()) { // the merge's lifts and the validation on the first worker's GPU
+        coord.addAll(List.of("--device", "gpu:" + config.gpus().get(0)));
+      }
       coord.addAll(config.coordinatorArgs());
       Process coordinator = start(coord, token, null, false);
       coordinatorNow.set(coordinator);

@@ -97,8 +97,8 @@ public final class SweepRunner {
     int workers = r.cell().workers();
     for (JsonNode round : summary.get("round_results")) {
       long full = round.get("fullBroadcastBytes").asLong();
-      long factored = round.get("factoredBroadcastBytes").asLong();
-      moved += round.get("uploadBytesPerWorker").asLong() + (factored > 0 ? factored : full);
+      long update = updateBytes(round);
+      moved += round.get("uploadBytesPerWorker").asLong() + (update > 0 ? update : full);
       tokens += (long) tokensPerStep * summary.get("local_steps").asLong();
       parameters = full / Float.BYTES;
     }
@@ -204,8 +204,7 @@ public final class SweepRunner {
     double bytes = 0;
     for (JsonNode round : s.get("round_results")) {
       ppl.add(Math.exp(round.get("validationLoss").asDouble()));
-      long broadcast = round.get("factoredBroadcastBytes").asLong() > 0
-          ? round.get("factoredBroadcastBytes").asLong() : round.get("fullBroadcastBytes").asLong();
+      long broadcast = updateBytes(round) > 0 ? updateBytes(round) : round.get("fullBroadcastBytes").asLong();
       bytes += round.get("uploadBytesPerWorker").asLong() + broadcast;
     }
     // Checkpoints are not kept: a cell is re-run from its command, and a sweep holds hundreds.
@@ -306,5 +305,11 @@ public final class SweepRunner {
   /** The result of one cell of this sweep, if it has run. */
   public Optional<CellResult> result(SweepCell c) {
     return Optional.ofNullable(done.get(c.slug()));
+  }
+
+  /** A round's update bytes; summaries written before protocol 7 call them factoredBroadcastBytes. */
+  private static long updateBytes(JsonNode round) {
+    JsonNode n = round.has("updateBroadcastBytes") ? round.get("updateBroadcastBytes") : round.path("factoredBroadcastBytes");
+    return n.asLong();
   }
 }

@@ -131,8 +131,8 @@ class SweepReportTest {
     // the weights are 40000 bytes (10000 fp32 parameters); 5 local steps of 64 tokens; K = 4.
     com.fasterxml.jackson.databind.JsonNode summary = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
         "{\"local_steps\": 5, \"round_results\": ["
-            + "{\"uploadBytesPerWorker\": 1000, \"factoredBroadcastBytes\": 3000, \"fullBroadcastBytes\": 40000},"
-            + "{\"uploadBytesPerWorker\": 1000, \"factoredBroadcastBytes\": 3000, \"fullBroadcastBytes\": 40000}]}");
+            + "{\"uploadBytesPerWorker\": 1000, \"updateBroadcastBytes\": 3000, \"fullBroadcastBytes\": 40000},"
+            + "{\"uploadBytesPerWorker\": 1000, \"updateBroadcastBytes\": 3000, \"fullBroadcastBytes\": 40000}]}");
     SweepSpec s = spec(List.of("orthogonal"), List.of(4), List.of("auto"), List.of(1e-3), List.of(1L));
     CellResult r = SweepRunner.communication(result(s.cells(s.lrs(), s.seeds()).get(0), 30, 20), summary, 64);
     assertEquals(2 * 4000 / (2 * 5 * 64.0), r.bytesPerToken(), 1e-12); // 12.5
