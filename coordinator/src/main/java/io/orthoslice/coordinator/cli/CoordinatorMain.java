@@ -104,6 +104,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "Where the merge's lifts and the validation pass"
       + " compute: cpu (all its cores), gpu or gpu:N. The weights stay on the host either way. Default: ${DEFAULT-VALUE}.")
   String device;
+  @picocli.CommandLine.Mixin io.orthoslice.common.cli.LinkOptions link;
 
   public static void main(String[] args) {
     System.exit(commandLine().execute(args));
@@ -177,6 +178,7 @@ public final class CoordinatorMain implements Callable<Integer> {
       metrics.runInfo(settings);
       RoundCheckpoints ckpt = new RoundCheckpoints(output.resolve("checkpoints"), rc.keepCheckpoints(), settings,
           ds.manifest().bosId(), ds.manifest().eosId());
+      io.orthoslice.common.wire.LinkModel shaped = link.model(); // a bad --link-rate fails before anything starts
       ai.djl.Device where = io.orthoslice.common.config.DeviceSpec.parse(device);
       Optional<ResumeState> saved = resume ? ckpt.latest() : Optional.empty();
       if (resume && saved.isEmpty()) {
@@ -200,7 +202,7 @@ public final class CoordinatorMain implements Callable<Integer> {
               }, writer, metrics, where);
           CoordinatorServer server = new CoordinatorServer(serverBuilder(),
               new CoordinatorService(core, CoordinatorService.runSpec(settings, UUID.randomUUID().toString(),
-                  ds.manifest().bosId(), ds.manifest().eosId()), Duration.ofSeconds(20), metrics), token)) {
+                  ds.manifest().bosId(), ds.manifest().eosId()), Duration.ofSeconds(20), metrics), token, shaped)) {
         core.start();
         if (http != null) {
           http.ready();

@@ -15,9 +15,16 @@ public final class CoordinatorServer implements AutoCloseable {
   private final Server server;
 
   public CoordinatorServer(ServerBuilder<?> builder, CoordinatorService service, String token) throws IOException {
+    this(builder, service, token, io.orthoslice.common.wire.LinkModel.NONE);
+  }
+
+  /** @param link the simulated link every call passes through (outermost: its time is the network's) */
+  public CoordinatorServer(ServerBuilder<?> builder, CoordinatorService service, String token,
+      io.orthoslice.common.wire.LinkModel link) throws IOException {
+    io.grpc.ServerServiceDefinition guarded = ServerInterceptors.intercept(
+        UndecodableRequests.refusedAsInvalid(service), new TokenAuthInterceptor(token));
     Server built = builder
-        .addService(ServerInterceptors.intercept(UndecodableRequests.refusedAsInvalid(service),
-            new TokenAuthInterceptor(token)))
+        .addService(link.shapes() ? ServerInterceptors.intercept(guarded, new LinkShaping(link)) : guarded)
         .build();
     try {
       this.server = built.start();

@@ -35,6 +35,8 @@ final class LaunchCommand implements Callable<Integer> {
 
   @Mixin
   RunConfigOptions run;
+  @Mixin io.orthoslice.common.cli.LinkOptions link; // every worker's simulated link
+
   @Option(names = "--kernels", paramLabel = "auto|native|djl",
       description = "The workers' --kernels (see worker --help). Default: the worker's, auto.")
   String kernels;
@@ -121,6 +123,8 @@ final class LaunchCommand implements Callable<Integer> {
     if (data != null) {
       w.addAll(List.of("--data", data.toString()));
     }
+    link.model(); // a bad --link-rate or --link-latency fails here, before any process starts
+    w.addAll(link.args());
     Path dir = runDir != null ? runDir : Path.of("runs", "launch",
         LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)));
     Optional<Path> previous = new CheckpointStore(dir.resolve("coordinator").resolve("checkpoints"), 1).latest();

@@ -99,6 +99,8 @@ final class SweepCommand implements Callable<Integer> {
       description = "Torch threads per process (0: as launch's"
       + " --threads 0). Default: ${DEFAULT-VALUE}.")
   int threads;
+  @picocli.CommandLine.Mixin io.orthoslice.common.cli.LinkOptions link; // every worker's simulated link
+
   @Option(names = "--output", defaultValue = "runs/sweep", description = "Sweep directory. Default: ${DEFAULT-VALUE}.")
   Path output;
   @Option(names = "--results-doc", paramLabel = "FILE", description = "Also write the table into this Markdown file"
@@ -123,7 +125,7 @@ final class SweepCommand implements Callable<Integer> {
         sliceRounds, innerStates, outerLrs, outerMomentums, wires, densities, scales, roundWarmups, lrs, seeds);
     List<String> jvm = reportOnly ? List.of() : LaunchCommand.childJvm(LaunchCommand.parameters(preset, tokenizer, data));
     SweepRunner runner = new SweepRunner(spec, config == null ? RunConfig.DEFAULTS : RunConfig.read(config), output,
-        jvm, System.out);
+        jvm, System.out).workerArgs(link.args());
     List<CellResult> results = reportOnly ? reportable(spec, runner) : runner.run();
     List<String> args = new ArrayList<>(commandSpec.commandLine().getParseResult().originalArgs());
     if (!args.isEmpty() && args.get(0).equals("sweep")) {

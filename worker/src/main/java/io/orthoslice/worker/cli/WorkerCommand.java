@@ -64,6 +64,8 @@ final class WorkerCommand implements Callable<Integer> {
 
   @Mixin DataOptions data;
 
+  @Mixin io.orthoslice.common.cli.LinkOptions link;
+
   @Override
   public Integer call() throws Exception {
     String device = where.apply();
@@ -82,7 +84,7 @@ final class WorkerCommand implements Callable<Integer> {
     WorkerMetrics metrics = new WorkerMetrics(registry);
     GpuMemoryMeters.bindIfGpu(registry, DeviceSpec.parse(device));
     try (MetricsServer http = MetricsServer.startUnlessOff(metricsPort, registry::scrape);
-        Worker worker = new Worker(new CoordinatorClient(channel, channel, token, Duration.ofSeconds(giveUpAfter)),
+        Worker worker = new Worker(new CoordinatorClient(shaped(channel), channel, token, Duration.ofSeconds(giveUpAfter)),
         name, device, fetch.equals("update"), metrics).onJoined(id -> LogIdentity.set("worker", id))) {
       if (http != null) {
         System.out.println("worker " + name + " metrics on port " + http.port());
@@ -112,5 +114,11 @@ final class WorkerCommand implements Callable<Integer> {
         dataset.get().close();
       }
     }
+  }
+
+  /** The channel through this worker's simulated link, if it has one. */
+  private io.grpc.Channel shaped(io.grpc.Channel channel) {
+    io.orthoslice.common.wire.LinkModel m = link.model();
+    return m.shapes() ? io.grpc.ClientInterceptors.intercept(channel, new io.orthoslice.worker.LinkShaping(m)) : channel;
   }
 }

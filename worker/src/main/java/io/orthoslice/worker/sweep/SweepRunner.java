@@ -52,9 +52,16 @@ public final class SweepRunner {
   private final PrintStream console;
   private final ObjectMapper json = new ObjectMapper();
   private final Map<String, CellResult> done = new LinkedHashMap<>();
+  private List<String> workerArgs = List.of();
 
   public SweepRunner(SweepSpec spec, Path dir, List<String> jvmArgs, PrintStream console) throws IOException {
     this(spec, RunConfig.DEFAULTS, dir, jvmArgs, console);
+  }
+
+  /** Options every cell's workers get beside the run's own (a simulated link: --link-rate, --link-latency). */
+  public SweepRunner workerArgs(List<String> args) {
+    this.workerArgs = List.copyOf(args);
+    return this;
   }
 
   /** A sweep whose cells start from {@code base}'s settings (a run.json), the axes and shared ones put in. */
@@ -182,6 +189,7 @@ public final class SweepRunner {
     if (run.data() != null) {
       worker.addAll(List.of("--data", run.data()));
     }
+    worker.addAll(workerArgs);
     List<Integer> gpus = spec.gpu() < 0 ? List.of() : java.util.Collections.nCopies(c.workers(), spec.gpu());
     long t0 = System.nanoTime();
     Launcher.Result r;

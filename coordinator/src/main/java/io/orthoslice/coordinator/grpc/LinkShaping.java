@@ -1,0 +1,63 @@
+package io.orthoslice.coordinator.grpc;
+
+import com.google.protobuf.MessageLite;
+import io.grpc.ForwardingServerCall;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.orthoslice.common.wire.LinkModel;
+
+/**
+ * The coordinator's end of a simulated link ({@code --link-rate}, {@code --link-latency}): all it
+ * sends and receives shares the link's two queues (one link for every worker, as a coordinator's own
+ * network port is), and the first message each way of every call takes one latency.
+ */
+final class LinkShaping implements ServerInterceptor {
+
+  private final LinkModel link;
+
+  LinkShaping(LinkModel link) {
+    this.link = link;
+  }
+
+  @Override
+  public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
+      ServerCallHandler<Q, A> next) {
+    ServerCall<Q, A> shaped = new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+      private boolean first = true;
+
+      @Override
+      public void sendMessage(A message) {
+        if (first) {
+          first = false;
+          link.arrive();
+        }
+        link.send(size(message));
+        super.sendMessage(message);
+      }
+    };
+    return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(next.startCall(shaped, headers)) {
+      private boolean first = true;
+
+      @Override
+      public void onMessage(Q message) {
+        if (first) {
+          first = false;
+          link.arrive();
+        }
+        link.receive(size(message));
+        super.onMessage(message);
+      }
+    };
+  }
+
+  /** Bytes a message takes on the wire (raw byte arrays, as this service reads them, or protobuf). */
+  static long size(Object message) {
+    if (message instanceof byte[] b) {
+      return b.length;
+    }
+    return message instanceof MessageLite m ? m.getSerializedSize() : 0;
+  }
+}
