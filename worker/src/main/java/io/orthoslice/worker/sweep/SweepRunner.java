@@ -106,7 +106,7 @@ public final class SweepRunner {
       long full = round.get("fullBroadcastBytes").asLong();
       long update = updateBytes(round);
       moved += round.get("uploadBytesPerWorker").asLong() + (update > 0 ? update : full);
-      tokens += (long) tokensPerStep * summary.get("local_steps").asLong();
+      tokens += (long) tokensPerStep * localSteps(summary);
       parameters = full / Float.BYTES;
     }
     double ours = CommunicationCost.perToken(moved, 0, tokens);
@@ -313,6 +313,12 @@ public final class SweepRunner {
   /** The result of one cell of this sweep, if it has run. */
   public Optional<CellResult> result(SweepCell c) {
     return Optional.ofNullable(done.get(c.slug()));
+  }
+
+  /** The run's local steps: under "config" since summaries hold the run's record, at the top before. */
+  private static long localSteps(JsonNode summary) {
+    JsonNode n = summary.path("config").path("local_steps");
+    return (n.isMissingNode() ? summary.path("local_steps") : n).asLong();
   }
 
   /** A round's update bytes; summaries written before protocol 7 call them factoredBroadcastBytes. */

@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.api.io.TempDir;
 
 class SweepReportTest {
@@ -125,14 +127,22 @@ class SweepReportTest {
     assertTrue(e.getMessage().contains("merge must be sum, mean"), e.getMessage());
   }
 
-  @Test
-  void aCellsCommunicationFiguresComeFromItsRunSummary() throws Exception {
-    // Two rounds; a worker sends 1000 bytes and fetches the 3000-byte factored update each round;
+  /**
+   * summary.json as the coordinator writes it (the run's record under "config") and as it did before
+   * protocol 7 (local_steps at the top, the update's bytes named factoredBroadcastBytes): a sweep
+   * resumed over old cells reads both.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "{\"config\": {\"local_steps\": 5}, \"round_results\": [%s, %s]}",
+      "{\"local_steps\": 5, \"round_results\": [%s, %s]}"})
+  void aCellsCommunicationFiguresComeFromItsRunSummary(String format) throws Exception {
+    // Two rounds; a worker sends 1000 bytes and fetches the 3000-byte round update each round;
     // the weights are 40000 bytes (10000 fp32 parameters); 5 local steps of 64 tokens; K = 4.
+    String bytesName = format.startsWith("{\"config\"") ? "updateBroadcastBytes" : "factoredBroadcastBytes";
+    String round = "{\"uploadBytesPerWorker\": 1000, \"" + bytesName + "\": 3000, \"fullBroadcastBytes\": 40000}";
     com.fasterxml.jackson.databind.JsonNode summary = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
-        "{\"local_steps\": 5, \"round_results\": ["
-            + "{\"uploadBytesPerWorker\": 1000, \"updateBroadcastBytes\": 3000, \"fullBroadcastBytes\": 40000},"
-            + "{\"uploadBytesPerWorker\": 1000, \"updateBroadcastBytes\": 3000, \"fullBroadcastBytes\": 40000}]}");
+        String.format(format, round, round));
     SweepSpec s = spec(List.of("orthogonal"), List.of(4), List.of("auto"), List.of(1e-3), List.of(1L));
     CellResult r = SweepRunner.communication(result(s.cells(s.lrs(), s.seeds()).get(0), 30, 20), summary, 64);
     assertEquals(2 * 4000 / (2 * 5 * 64.0), r.bytesPerToken(), 1e-12); // 12.5
