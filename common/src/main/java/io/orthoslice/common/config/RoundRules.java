@@ -16,9 +16,10 @@ package io.orthoslice.common.config;
  *     the run's schedule at step W - 1); 0 trains every local step at the schedule's rate. A worker whose
  *     optimizer restarts each round takes its largest steps first (Adam's first update has size lr in
  *     every coordinate), which a ramp tempers.
- * @param overlap a worker trains round r + 1 from its own continuation of round r while round r's
- *     updates travel and merge, and adds the merged change one round late (Streaming DiLoCo's and
- *     DiLoCoX's one-step delay)
+ * @param overlap a worker trains round r + 1 while round r's updates travel and merge, from the
+ *     weights before round r's merge plus its own share of that merge (its change weighted as the
+ *     merge weighs it), and takes the merged change one round late (Streaming DiLoCo's and DiLoCoX's
+ *     one-step delay; the share is the eager update's local proxy)
  */
 public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState, WirePrecision wire,
     double density, int roundWarmup, boolean overlap) {
