@@ -53,14 +53,13 @@ final class LocalTraining implements AutoCloseable {
   private final Device device;
   private final TrainConfig cfg;
   private final RoundRules rules;
-  private final double outerLr;
   /** The quantisation residuals of a lossy wire, carried from round to round. */
   private final ErrorFeedback feedback = new ErrorFeedback();
   private Trainer kept;
   private RoundProjections projections;
   private int keptSlices;
   private long redraws;
-  /** Overlap: this worker's share of its last round's merge, on its device; null when none. */
+  /** Overlap: this worker's own change of its last merged round, on its device; null when none. */
   private Map<String, NDArray> own;
   private NDManager ownManager;
 
@@ -72,12 +71,6 @@ final class LocalTraining implements AutoCloseable {
    *     a lossy wire sends factors and dense deltas, encoded with error feedback) and the warm-up per round
    */
   LocalTraining(LlamaConfig model, Device device, TrainConfig cfg, RoundRules rules) {
-    this(model, device, cfg, rules, 1.0);
-  }
-
-  /** @param outerLr the coordinator's outer learning rate (overlap weighs a worker's share of the merge by it) */
-  LocalTraining(LlamaConfig model, Device device, TrainConfig cfg, RoundRules rules, double outerLr) {
-    this.outerLr = outerLr;
     this.model = model;
     this.device = device;
     MethodSpec m = cfg.method();
@@ -92,13 +85,11 @@ final class LocalTraining implements AutoCloseable {
    * @param weights the shared weights on this worker's device (the replica's; only read)
    * @param plan the round's plan, or null in mode full
    * @param firstWindow data position of the first local step
-   * @param participants K, the round's workers (overlap: this worker's share of the merge is 1 / K
-   *     of a mean)
-   * @param continuing overlap: start from {@code weights} plus this worker's share of the last merge
-   *     (its continuation), not from {@code weights} alone
+   * @param continuing overlap: start from {@code weights} plus this worker's own change of the last
+   *     round (its continuation), not from {@code weights} alone
    */
-  Result round(Map<String, NDArray> weights, RoundPlan plan, int slot, int participants, long globalStep,
-      int localSteps, long firstWindow, TokenWindows data, WorkerMetrics metrics, boolean continuing) {
+  Result round(Map<String, NDArray> weights, RoundPlan plan, int slot, long globalStep, int localSteps,
+      long firstWindow, TokenWindows data, WorkerMetrics metrics, boolean continuing) {
     synchronized (ONE_COLLECTOR) {
       // PyTorch's grad mode is per thread and on by default; DJL turns it off only on the thread that
       // loaded the engine, and a collector restores the mode it found. Training on any other thread
@@ -113,7 +104,7 @@ final class LocalTraining implements AutoCloseable {
           Result r = train(trainer, globalStep, localSteps, firstWindow, data, metrics);
           List<WireTensor> update = update(trainer, start, plan, slot);
           if (rules.overlap()) {
-            keepContinuation(trainer, start, participants);
+            keepContinuation(trainer, start);
           }
           return new Result(update, r.meanLoss(), r.tokens(), r.stepSeconds(), r.memory());
         } finally {
@@ -141,25 +132,19 @@ final class LocalTraining implements AutoCloseable {
   }
 
   /**
-   * Overlap: keeps this worker's share of the coming merge for the next round: its own change {@code
-   * W_eff - start} per parameter, weighted as the merge will weigh it (the merge rule's weight for K
-   * slots on a projected matrix, 1 / K on a dense parameter, times the outer lr). The merge then
-   * replaces that share by the real one, everyone's; a worker that continued from its whole change
-   * would overshoot along its own direction by K times (measured: docs/RESULTS.md, "Overlap").
+   * Overlap: keeps this round's own change, {@code W_eff - start} per parameter, whole, for the next
+   * round's start (Streaming DiLoCo's local continuation). Weighting it as the merge weighs it (1 / K
+   * under the mean) was measured worse: docs/RESULTS.md, "Overlap".
    */
-  private void keepContinuation(Trainer trainer, Map<String, NDArray> start, int participants) {
+  private void keepContinuation(Trainer trainer, Map<String, NDArray> start) {
     NDManager next = NDManager.newBaseManager(device);
     Map<String, NDArray> change = new LinkedHashMap<>();
     try (NDManager scope = next.newSubManager()) {
       for (ParameterTrainer p : trainer.parameters().values()) {
         String name = p.spec().name();
         NDArray eff = p.effectiveWeight(scope);
-        double share = outerLr * (p instanceof AdapterMatrix ? rules.merge().weight(participants) : 1.0 / participants);
         NDArray d = (eff.getDataType() == DataType.FLOAT32 ? eff : eff.toType(DataType.FLOAT32, true))
             .sub(start.get(name));
-        if (share != 1.0) {
-          d.muli(share);
-        }
         d.attach(next);
         change.put(name, d);
       }

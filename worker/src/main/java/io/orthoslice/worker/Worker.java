@@ -117,8 +117,7 @@ public final class Worker implements AutoCloseable {
     // default; the shared weights stay there between rounds.
     ai.djl.Device dev = DeviceSpec.parse(device);
     try (ReplicaWeights weights = new ReplicaWeights(run.model(), dev);
-        LocalTraining local = new LocalTraining(run.model(), dev, run.config().trainConfig(), run.config().rules(),
-            run.config().outerLr());
+        LocalTraining local = new LocalTraining(run.model(), dev, run.config().trainConfig(), run.config().rules());
         RoundPlanCache plans = new RoundPlanCache(run.model())) {
       while (true) {
         long w0 = System.nanoTime();
@@ -132,7 +131,7 @@ public final class Worker implements AutoCloseable {
           }
           metrics.assigned(a.round(), a.slot(), a.weightsVersion());
           // Overlap: a worker that submitted the last round trains this one on its own continuation
-          // (the weights one version behind plus its share of its last update), while the last round's merge,
+          // (the weights one version behind plus its own last change), while the last round's merge,
           // the version this one's updates merge into, is fetched in the background.
           boolean continuing = overlap && lastSubmitted == a.round() - 1 && weights.version() >= 0
               && weights.version() == a.weightsVersion() - 1;
@@ -160,7 +159,7 @@ public final class Worker implements AutoCloseable {
                 + Integer.toHexString(checksum));
           }
           long t0 = System.nanoTime();
-          LocalTraining.Result r = local.round(weights.arrays(), plan, a.slot(), a.participants(), a.globalStep(), a.localSteps(),
+          LocalTraining.Result r = local.round(weights.arrays(), plan, a.slot(), a.globalStep(), a.localSteps(),
               a.dataPosition(), data, metrics, continuing);
           double trainSeconds = (System.nanoTime() - t0) / 1e9;
           metrics.trained(trainSeconds, r.tokens(), r.memory());

@@ -17,9 +17,8 @@ package io.orthoslice.common.config;
  *     optimizer restarts each round takes its largest steps first (Adam's first update has size lr in
  *     every coordinate), which a ramp tempers.
  * @param overlap a worker trains round r + 1 while round r's updates travel and merge, from the
- *     weights before round r's merge plus its own share of that merge (its change weighted as the
- *     merge weighs it), and takes the merged change one round late (Streaming DiLoCo's and DiLoCoX's
- *     one-step delay; the share is the eager update's local proxy)
+ *     weights before round r's merge plus its own change of round r (its local continuation), and
+ *     takes the merged change one round late (Streaming DiLoCo's and DiLoCoX's one-step delay)
  */
 public record RoundRules(MergeRule merge, int sliceRounds, InnerState innerState, WirePrecision wire,
     double density, int roundWarmup, boolean overlap) {

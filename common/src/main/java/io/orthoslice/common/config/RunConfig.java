@@ -56,8 +56,8 @@ import java.util.Set;
  * @param wireDensity on a lossy wire, the fraction of every change's entries sent
  * @param roundWarmup local steps over which every round ramps its learning rate up again
  * @param overlap workers train round r + 1 while round r's updates travel and merge (from the weights
- *     before that merge plus their own share of it), and apply the merged change one round late (the
- *     one-step delay of Streaming DiLoCo); dense parameters then travel as changes on every wire
+ *     before that merge plus their own change of round r), and apply the merged change one round late
+ *     (the one-step delay of Streaming DiLoCo); dense parameters then travel as changes on every wire
  * @param outerLr outer learning rate on the merged change (DiLoCo); 1 is the plain merge
  * @param outerMomentum outer Nesterov momentum; 0 is off
  * @param dtype the workers' precision: fp32, fp16 (fp16 compute, fp32 master weights, dynamic loss
