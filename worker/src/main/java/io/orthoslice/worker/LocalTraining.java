@@ -41,7 +41,23 @@ import java.util.Map;
 final class LocalTraining implements AutoCloseable {
 
   /** What the round produced: the update's tensors by wire name and statistics. */
-  record Result(List<WireTensor> tensors, double meanLoss, long tokens, double stepSeconds, MemoryUse memory) {}
+  record Result(List<WireTensor> tensors, double meanLoss, long tokens, double stepSeconds, MemoryUse memory,
+      Phases phases) {}
+
+  /**
+   * Where a round's training time went: preparing the trainer (its start, a fresh trainer or the kept
+   * one rebased), the local steps, and the update (read back, encoded; overlap's continuation kept).
+   */
+  record Phases(double setupSeconds, double stepsSeconds, double updateSeconds) {
+
+    static final Phases NONE = new Phases(0, 0, 0);
+
+    @Override
+    public String toString() {
+      return String.format(java.util.Locale.ROOT, "setup %.3f s, steps %.3f s, update %.3f s", setupSeconds,
+          stepsSeconds, updateSeconds);
+    }
+  }
 
   /**
    * DJL's PyTorch engine allows one gradient collector per JVM at a time, so workers sharing a JVM
@@ -98,15 +114,19 @@ final class LocalTraining implements AutoCloseable {
         ai.djl.pytorch.jni.JniUtils.setGradMode(false);
       }
       try (NDManager startScope = NDManager.newBaseManager(device)) {
+        long t0 = System.nanoTime();
         Map<String, NDArray> start = rules.overlap() ? startOf(weights, continuing, startScope) : weights;
         Trainer trainer = trainerFor(start, plan, slot);
         try {
+          long t1 = System.nanoTime();
           Result r = train(trainer, globalStep, localSteps, firstWindow, data, metrics);
+          long t2 = System.nanoTime();
           List<WireTensor> update = update(trainer, start, plan, slot);
           if (rules.overlap()) {
             keepContinuation(trainer, start);
           }
-          return new Result(update, r.meanLoss(), r.tokens(), r.stepSeconds(), r.memory());
+          Phases phases = new Phases((t1 - t0) / 1e9, (t2 - t1) / 1e9, (System.nanoTime() - t2) / 1e9);
+          return new Result(update, r.meanLoss(), r.tokens(), r.stepSeconds(), r.memory(), phases);
         } finally {
           if (!rules.innerState().persistent()) {
             trainer.close();
@@ -213,7 +233,7 @@ final class LocalTraining implements AutoCloseable {
     TrainingLoop.Result r = TrainingLoop.run(trainer, data, firstWindow, perStep, localSteps, rules::lrFactor,
         (i, s, seconds) -> metrics.step(seconds, s.loss(), cfg.tokensPerStep()));
     return new Result(List.of(), r.meanLoss(), (long) localSteps * cfg.tokensPerStep(), r.seconds() / localSteps,
-        trainer.memory());
+        trainer.memory(), Phases.NONE);
   }
 
   /**

@@ -172,9 +172,10 @@ public final class Worker implements AutoCloseable {
             metrics.sent(n);
             trained++;
             lastLoss = r.meanLoss();
-            LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s", a.round() + 1, a.slot(),
+            LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s, train {} s ({})", a.round() + 1, a.slot(),
                 String.format(Locale.ROOT, "%.4f", r.meanLoss()), String.format(Locale.ROOT, "%.3f", r.stepSeconds()),
-                String.format(Locale.ROOT, "%.3f", fetchSeconds));
+                String.format(Locale.ROOT, "%.3f", fetchSeconds), String.format(Locale.ROOT, "%.3f", trainSeconds),
+                r.phases());
           } catch (LateUpdateException e) {
             // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
             late++;
