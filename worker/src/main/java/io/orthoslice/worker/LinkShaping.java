@@ -1,6 +1,5 @@
 package io.orthoslice.worker;
 
-import com.google.protobuf.MessageLite;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -39,7 +38,7 @@ public final class LinkShaping implements ClientInterceptor {
               first = false;
               link.arrive(); // the response's trip
             }
-            link.receive(size(message));
+            link.receive(LinkModel.bytesOf(message));
             super.onMessage(message);
           }
         }, headers);
@@ -47,17 +46,9 @@ public final class LinkShaping implements ClientInterceptor {
 
       @Override
       public void sendMessage(Q message) {
-        link.send(size(message));
+        link.send(LinkModel.bytesOf(message));
         super.sendMessage(message);
       }
     };
-  }
-
-  /** Bytes a message takes on the wire (its protobuf encoding; raw byte arrays as they are). */
-  static long size(Object message) {
-    if (message instanceof MessageLite m) {
-      return m.getSerializedSize();
-    }
-    return message instanceof byte[] b ? b.length : 0;
   }
 }

@@ -86,6 +86,14 @@ public final class LinkModel {
     return Duration.ofNanos(Math.round(nanos));
   }
 
+  /** Bytes a gRPC message takes on the wire: its protobuf encoding, or a raw byte array as it is. */
+  public static long bytesOf(Object message) {
+    if (message instanceof byte[] b) {
+      return b.length;
+    }
+    return message instanceof com.google.protobuf.MessageLite m ? m.getSerializedSize() : 0;
+  }
+
   /** Whether this link shapes anything. */
   public boolean shapes() {
     return bytesPerSecond > 0 || !latency.isZero();

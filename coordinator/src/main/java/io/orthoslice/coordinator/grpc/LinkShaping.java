@@ -1,6 +1,5 @@
 package io.orthoslice.coordinator.grpc;
 
-import com.google.protobuf.MessageLite;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -34,7 +33,7 @@ final class LinkShaping implements ServerInterceptor {
           first = false;
           link.arrive();
         }
-        link.send(size(message));
+        link.send(LinkModel.bytesOf(message));
         super.sendMessage(message);
       }
     };
@@ -47,17 +46,9 @@ final class LinkShaping implements ServerInterceptor {
           first = false;
           link.arrive();
         }
-        link.receive(size(message));
+        link.receive(LinkModel.bytesOf(message));
         super.onMessage(message);
       }
     };
-  }
-
-  /** Bytes a message takes on the wire (raw byte arrays, as this service reads them, or protobuf). */
-  static long size(Object message) {
-    if (message instanceof byte[] b) {
-      return b.length;
-    }
-    return message instanceof MessageLite m ? m.getSerializedSize() : 0;
   }
 }
