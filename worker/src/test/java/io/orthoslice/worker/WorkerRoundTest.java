@@ -273,6 +273,47 @@ class WorkerRoundTest {
 
   /** Two rounds of H = 2 on the orthogonal slices (rank 4) of {@code workers} workers. */
   /**
+   * A CPU worker and a GPU worker in one run (tag {@code gpu}): each adds the round's change to the
+   * replica on its own device, and both must hold the coordinator's bits, so neither fetches the
+   * weights a second time (a checksum mismatch would cost exactly one more fetch of them).
+   */
+  @Test
+  @org.junit.jupiter.api.Tag("gpu")
+  void aCpuWorkerAndAGpuWorkerHoldTheCoordinatorsBits() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(ai.djl.engine.Engine.getInstance().getGpuCount() > 0,
+        "no GPU visible to DJL");
+    RunSettings s = twoRounds(2, Duration.ofSeconds(60));
+    RunSettings three = new RunSettings(MODEL, s.config().with(Map.of("rounds", 3)), "pattern");
+    String name = InProcessServerBuilder.generateName();
+    List<Worker> workers = new ArrayList<>();
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try (Coordinator core = new Coordinator(three, ResumeState.fresh(weights(MODEL)), ValidationLoss.NONE, r -> {},
+            (st, r) -> {});
+        CoordinatorServer server = new CoordinatorServer(InProcessServerBuilder.forName(name),
+            new CoordinatorService(core, CoordinatorService.runSpec(three, "run", 1, 2), Duration.ofSeconds(5)),
+            "tok")) {
+      core.start();
+      List<Future<Worker.Summary>> results = new ArrayList<>();
+      for (String device : List.of("cpu", "gpu")) {
+        ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
+        Worker w = new Worker(new CoordinatorClient(ch, ch, "tok", Duration.ofSeconds(10)), device, device, true);
+        workers.add(w);
+        results.add(pool.submit(() -> w.run(run -> new PatternWindows(8))));
+      }
+      long full = core.currentWeights().bytes();
+      for (Future<Worker.Summary> f : results) {
+        Worker.Summary sum = f.get(180, TimeUnit.SECONDS);
+        assertEquals(3, sum.roundsTrained());
+        assertEquals(3 * full, sum.bytesReceived(), "the weights once, then two round updates of their size");
+      }
+      assertTrue(core.record().awaitEnd(Duration.ofSeconds(30)));
+    } finally {
+      workers.forEach(Worker::close);
+      pool.shutdownNow();
+    }
+  }
+
+  /**
    * Overlap with one worker is the synchronous run up to float rounding: the merge of a lone worker's
    * round is its own change, so its continuation (the weights one version behind plus that change)
    * is the next version. A continuation that forgot its own change, or added it twice, would drift by
