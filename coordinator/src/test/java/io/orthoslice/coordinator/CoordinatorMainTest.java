@@ -57,4 +57,30 @@ class CoordinatorMainTest {
           && line.contains("already in use") && line.lines().count() == 1, line);
     }
   }
+
+  /** A metrics port in use and a TLS pair that is not one: one line each, naming the flag and what it got. */
+  @Test
+  void aMetricsPortInUseAndAnUnreadableTlsPairAreOneLineNamingTheFlag(@TempDir Path out) throws Exception {
+    try (java.net.ServerSocket taken = new java.net.ServerSocket(0)) {
+      StringWriter err = new StringWriter();
+      CommandLine cl = CoordinatorMain.commandLine();
+      cl.setErr(new PrintWriter(err, true));
+      int code = cl.execute("--output", out.resolve("a").toString(), "--token", "t", "--port", "0", "--metrics-port",
+          "" + taken.getLocalPort(), "--workers", "1", "--rounds", "1");
+      String line = err.toString().strip();
+      assertEquals(2, code, line);
+      assertEquals("error: --metrics-port " + taken.getLocalPort() + ": the port is already in use (another process"
+          + " listens there); choose another, 0 for any free port, or -1 for no metrics", line);
+    }
+    Path junk = java.nio.file.Files.writeString(out.resolve("junk.pem"), "not a certificate\n");
+    StringWriter err = new StringWriter();
+    CommandLine cl = CoordinatorMain.commandLine();
+    cl.setErr(new PrintWriter(err, true));
+    int code = cl.execute("--output", out.resolve("b").toString(), "--token", "t", "--port", "0", "--metrics-port",
+        "-1", "--workers", "1", "--rounds", "1", "--tls-cert", junk.toString(), "--tls-key", junk.toString());
+    String line = err.toString().strip();
+    assertEquals(2, code, line);
+    assertTrue(line.startsWith("error: --tls-cert " + junk + " and --tls-key " + junk + " are not a PEM certificate chain")
+        && line.lines().count() == 1, line);
+  }
 }

@@ -52,7 +52,15 @@ public final class MetricsServer implements AutoCloseable {
 
   /** Starts a server unless {@code port} is {@link MetricsPorts#OFF}; null when off. */
   public static MetricsServer startUnlessOff(int port, Supplier<String> scrape) throws IOException {
-    return port == MetricsPorts.OFF ? null : new MetricsServer(port, scrape);
+    if (port == MetricsPorts.OFF) {
+      return null;
+    }
+    try {
+      return new MetricsServer(port, scrape);
+    } catch (java.net.BindException e) {
+      throw new IllegalArgumentException(MetricsPorts.FLAG + " " + port + ": the port is already in use (another"
+          + " process listens there); choose another, 0 for any free port, or -1 for no metrics", e);
+    }
   }
 
   public int port() {

@@ -258,7 +258,17 @@ public final class CoordinatorMain implements Callable<Integer> {
     if (tlsCert == null) {
       return Grpc.newServerBuilderForPort(port, InsecureServerCredentials.create());
     }
-    return Grpc.newServerBuilderForPort(port, TlsServerCredentials.create(tlsCert.toFile(), tlsKey.toFile()));
+    for (Path f : List.of(tlsCert, tlsKey)) {
+      if (!java.nio.file.Files.isRegularFile(f)) {
+        throw new IllegalArgumentException((f == tlsCert ? "--tls-cert " : "--tls-key ") + f + " is not a file");
+      }
+    }
+    try {
+      return Grpc.newServerBuilderForPort(port, TlsServerCredentials.create(tlsCert.toFile(), tlsKey.toFile()));
+    } catch (IOException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("--tls-cert " + tlsCert + " and --tls-key " + tlsKey + " are not a PEM"
+          + " certificate chain and its PKCS#8 PEM private key (" + e.getMessage() + ")", e);
+    }
   }
 
   private static Path dataset(Path data, String tokenizer) throws IOException {
