@@ -76,7 +76,12 @@ public final class RoundCheckpoints implements Checkpointer {
           new Checkpoint(settings.model(), weights, momentum, ts, bosId, eosId));
       LOG.info("checkpoint after round {}: {}", s.nextRound(), dir);
     } catch (IOException e) {
-      throw new UncheckedIOException("checkpoint after round " + s.nextRound() + ": " + e.getMessage(), e);
+      // The store names the failed checkpoint and the last good one itself; a fault before it got that
+      // far (the directory cannot even be made) is named here, with the last good checkpoint.
+      String why = e.getMessage() != null && e.getMessage().contains("last good") ? e.getMessage()
+          : "could not be written to " + store.root() + " (" + e.getClass().getSimpleName() + ": " + e.getMessage()
+              + "); " + lastGood();
+      throw new UncheckedIOException("checkpoint after round " + s.nextRound() + ": " + why, e);
     }
   }
 
@@ -148,6 +153,16 @@ public final class RoundCheckpoints implements Checkpointer {
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read checkpoints in " + store.root() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** "the last good checkpoint is <dir>", or that there is none, for the line a failed save ends with. */
+  private String lastGood() {
+    try {
+      return store.latest().map(p -> "the last good checkpoint is " + p + ", intact")
+          .orElse("there is no earlier checkpoint");
+    } catch (IOException | RuntimeException e) {
+      return "the earlier checkpoints cannot be listed either (" + e.getMessage() + ")";
     }
   }
 }

@@ -223,8 +223,15 @@ public final class CoordinatorMain implements Callable<Integer> {
         }
         core.record().awaitEnd(Duration.ofDays(365));
         double seconds = (System.nanoTime() - started) / 1e9;
-        earlier.write(output, settings, core.record().initialValidationLoss(), results, seconds);
         Optional<RuntimeException> failure = core.record().failure();
+        String summaryFault = null;
+        try {
+          earlier.write(output, settings, core.record().initialValidationLoss(), results, seconds);
+        } catch (IOException e) {
+          // The run's own failure (a checkpoint that could not be written, say) stays the line to read;
+          // an unwritable summary is said beside it, never instead of it.
+          summaryFault = output.resolve("summary.json") + " could not be written (" + e.getMessage() + ")";
+        }
         if (failure.isEmpty()) {
           // One println per line: logback writes to the same stream from other threads.
           out.println(String.format(Locale.ROOT, "done: %d rounds in %.1f s; validation perplexity %.2f -> %.2f",
@@ -242,7 +249,10 @@ public final class CoordinatorMain implements Callable<Integer> {
         }
         if (failure.isPresent()) {
           throw new RunStopped("run stopped after " + results.size() + " of " + rounds + " rounds: "
-              + failure.get().getMessage());
+              + failure.get().getMessage() + (summaryFault == null ? "" : "; " + summaryFault));
+        }
+        if (summaryFault != null) {
+          throw new RunStopped("the run finished, but " + summaryFault + "; its checkpoints hold the weights");
         }
       }
     }
