@@ -92,6 +92,11 @@ class DeployFilesTest {
     checkFlags(coordinator.subList(1, coordinator.size()), COORDINATOR_FLAGS, "compose coordinator");
     assertEquals("" + CoordinatorMain.DEFAULT_PORT, after(coordinator, "--port"));
     assertEquals("" + MetricsPorts.COORDINATOR, after(coordinator, MetricsPorts.FLAG));
+    // A restarted coordinator continues from its checkpoints in the volume (issue 30).
+    assertTrue(coordinator.contains("--resume"), coordinator.toString());
+    assertEquals("on-failure", services.get("coordinator").get("restart"));
+    assertTrue(((List<String>) services.get("coordinator").get("volumes")).stream()
+        .anyMatch(v -> after(coordinator, "--output").startsWith(v.substring(v.indexOf(':') + 1))), coordinator.toString());
     for (int i = 0; i < 2; i++) {
       List<String> worker = (List<String>) services.get("worker-" + i).get("command");
       assertEquals("worker", worker.get(0));
@@ -126,6 +131,13 @@ class DeployFilesTest {
     checkContainer(only(docs, "StatefulSet"), worker, WORKER_FLAGS, MetricsPorts.WORKER);
     List<String> coordinatorArgs = words(coordinator);
     assertEquals("" + CoordinatorMain.DEFAULT_PORT, after(coordinatorArgs, "--port"));
+    // A rescheduled coordinator continues from its checkpoints, which live on a claim, not in the pod.
+    assertTrue(coordinatorArgs.contains("--resume"), coordinatorArgs.toString());
+    Map<String, Object> podSpec = (Map<String, Object>) ((Map<String, Object>) ((Map<String, Object>) only(docs,
+        "Deployment").get("spec")).get("template")).get("spec");
+    String claim = (String) ((Map<String, Object>) ((List<Map<String, Object>>) podSpec.get("volumes")).get(0)
+        .get("persistentVolumeClaim")).get("claimName");
+    assertEquals(claim, ((Map<String, Object>) only(docs, "PersistentVolumeClaim").get("metadata")).get("name"));
     assertEquals("orthoslice-coordinator:" + CoordinatorMain.DEFAULT_PORT, after(words(worker), "--coordinator"));
     Map<String, Object> service = docs.stream().filter(d -> "Service".equals(d.get("kind"))
         && "orthoslice-coordinator".equals(((Map<String, Object>) d.get("metadata")).get("name"))).findFirst()
