@@ -87,9 +87,8 @@ public final class ReplicaWeights implements AutoCloseable {
     }
     version = -1; // half-applied until the checksum says otherwise
     for (ParameterSpec p : model.parameters()) {
-      float[] change = change(u.tensors(), p);
       try (NDManager scope = manager.newSubManager()) {
-        weights.get(p.name()).addi(HostArrays.of(scope, change, new Shape(p.shape())));
+        weights.get(p.name()).addi(change(u.tensors(), p, scope));
       }
     }
     if (checksum() != u.weightsChecksum()) {
@@ -104,8 +103,41 @@ public final class ReplicaWeights implements AutoCloseable {
     return WeightsChecksum.ofArrays(model, weights);
   }
 
-  /** One parameter's decoded change: its tensor and the tensor's companions (scales, positions). */
-  private static float[] change(Map<String, WireTensor> tensors, ParameterSpec p) {
+  /**
+   * One parameter's change as a float32 array on the replica's device. Dense encodings travel to the
+   * device as they came and are decoded there: f32 as it is, f16 widened (exact), int8 times its row's
+   * scale (one float32 product, as the host's decoder computes it), so no host array of the change is
+   * ever made; a sparse change (positions) is decoded on the host.
+   */
+  private static NDArray change(Map<String, WireTensor> tensors, ParameterSpec p, NDManager scope) {
+    WireTensor t = tensors.get(p.name());
+    if (t != null && !tensors.containsKey(Protocol.indexName(p.name())) && t.shape().length == p.shape().length
+        && java.util.Arrays.equals(t.shape(), p.shape())) {
+      switch (t.dtype()) {
+        case F32 -> {
+          return t.toNDArray(scope);
+        }
+        case F16 -> {
+          return t.toNDArray(scope).toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+        }
+        case I8 -> {
+          WireTensor scales = tensors.get(Protocol.scaleName(p.name()));
+          int rows = TensorEncoding.rows(p.shape());
+          if (scales != null && scales.dtype() == io.orthoslice.common.wire.WireDType.F32 && scales.shape().length == 1
+              && scales.shape()[0] == rows) {
+            NDArray q = t.toNDArray(scope).toType(ai.djl.ndarray.types.DataType.FLOAT32, false)
+                .reshape(rows, p.numel() / rows);
+            return q.muli(scales.toNDArray(scope).reshape(rows, 1)).reshape(new Shape(p.shape()));
+          }
+        }
+        default -> { }
+      }
+    }
+    return HostArrays.of(scope, hostChange(tensors, p), new Shape(p.shape()));
+  }
+
+  /** One parameter's decoded change on the host: its tensor and the tensor's companions (scales, positions). */
+  private static float[] hostChange(Map<String, WireTensor> tensors, ParameterSpec p) {
     Map<String, WireTensor> own = new HashMap<>();
     for (String name : new String[] {p.name(), Protocol.scaleName(p.name()), Protocol.indexName(p.name())}) {
       WireTensor t = tensors.get(name);
