@@ -6,43 +6,25 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.ForwardingServerCall;
-import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.orthoslice.common.model.LlamaConfig;
-import io.orthoslice.common.config.InnerState;
-import io.orthoslice.common.config.MergeRule;
 import io.orthoslice.common.round.RoundMerge;
-import io.orthoslice.common.config.RoundMode;
-import io.orthoslice.common.config.RoundRules;
 import io.orthoslice.common.wire.TensorEncoding;
 import io.orthoslice.common.config.WirePrecision;
-import io.orthoslice.coordinator.UpdateLimits;
-import io.orthoslice.common.config.Precision;
 import io.orthoslice.common.data.TokenWindows;
-import io.orthoslice.common.config.TrainConfig;
 import io.orthoslice.coordinator.Coordinator;
-import io.orthoslice.coordinator.cli.CoordinatorMain;
-import io.orthoslice.coordinator.grpc.CoordinatorServer;
-import io.orthoslice.coordinator.grpc.CoordinatorService;
-import io.orthoslice.coordinator.ResumeState;
 import io.orthoslice.coordinator.RoundResult;
 import io.orthoslice.coordinator.RunSettings;
-import io.orthoslice.coordinator.ValidationLoss;
 import io.orthoslice.coordinator.WeightsSnapshot;
 import io.orthoslice.proto.RoundUpdateHeader;
 import io.orthoslice.proto.RoundUpdatePart;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -108,19 +90,10 @@ class WorkerRoundTest {
   private static void threeWorkersTwoRounds(boolean alterChecksums) throws Exception {
     int rounds = 2;
     RunSettings s = twoRounds(3, Duration.ofSeconds(60));
-    String name = InProcessServerBuilder.generateName();
-    InProcessServerBuilder builder = InProcessServerBuilder.forName(name);
-    if (alterChecksums) {
-      builder.intercept(new AlterUpdateChecksums());
-    }
-    List<Worker> workers = new ArrayList<>();
-    ExecutorService pool = Executors.newFixedThreadPool(3);
-    try (Coordinator core = new Coordinator(s, ResumeState.fresh(weights(MODEL)), ValidationLoss.NONE, r -> {},
-            (st, r) -> {});
-        CoordinatorServer server = new CoordinatorServer(builder,
-            new CoordinatorService(core, CoordinatorService.runSpec(s, "run", 1, 2), Duration.ofSeconds(5)), "tok")) {
-      core.start();
-      List<Future<Worker.Summary>> results = startWorkers(name, 3, workers, pool);
+    try (InProcessRun run = alterChecksums ? new InProcessRun(s, weights(MODEL), (st, r) -> {}, new AlterUpdateChecksums())
+        : new InProcessRun(s, weights(MODEL))) {
+      Coordinator core = run.core;
+      List<Future<Worker.Summary>> results = run.workers(() -> new PatternWindows(8), "cpu", "cpu", "cpu");
       long full = core.currentWeights().bytes();
       for (Future<Worker.Summary> f : results) {
         Worker.Summary sum = f.get(120, TimeUnit.SECONDS);
@@ -142,9 +115,6 @@ class WorkerRoundTest {
         assertTrue(r.roundSeconds() >= r.trainSeconds() + r.mergeSeconds(), r.line(rounds));
       }
       assertEquals(rounds, core.currentWeights().version());
-    } finally {
-      workers.forEach(Worker::close);
-      pool.shutdownNow();
     }
   }
 
@@ -200,15 +170,9 @@ class WorkerRoundTest {
         "lr", 1e-2, "min_lr", 1e-3, "seed", 5, "rank", 4, "local_steps", 2, "rounds", rounds, "workers", 3))
         .with(java.util.Map.of("eval_batches", 1, "round_timeout", two.config().roundTimeout(), "heartbeat_timeout",
             two.config().heartbeatTimeout(), "wire", wire.label(), "wire_density", density)), "pattern");
-    String name = InProcessServerBuilder.generateName();
-    List<Worker> workers = new ArrayList<>();
-    ExecutorService pool = Executors.newFixedThreadPool(3);
-    try (Coordinator core = new Coordinator(s, ResumeState.fresh(weights(MODEL)), ValidationLoss.NONE, r -> {},
-            (st, r) -> {});
-        CoordinatorServer server = new CoordinatorServer(InProcessServerBuilder.forName(name),
-            new CoordinatorService(core, CoordinatorService.runSpec(s, "run", 1, 2), Duration.ofSeconds(5)), "tok")) {
-      core.start();
-      List<Future<Worker.Summary>> results = startWorkers(name, 3, workers, pool);
+    try (InProcessRun run = new InProcessRun(s, weights(MODEL))) {
+      Coordinator core = run.core;
+      List<Future<Worker.Summary>> results = run.workers(() -> new PatternWindows(8), "cpu", "cpu", "cpu");
       for (Future<Worker.Summary> f : results) {
         Worker.Summary sum = f.get(120, TimeUnit.SECONDS);
         assertEquals(rounds, sum.roundsTrained());
@@ -225,9 +189,6 @@ class WorkerRoundTest {
         }
       }
       return core.currentWeights();
-    } finally {
-      workers.forEach(Worker::close);
-      pool.shutdownNow();
     }
   }
 
@@ -245,17 +206,11 @@ class WorkerRoundTest {
     // Only the final checkpoint (the default writes one every round): it is the one that fails.
     RunSettings s = new RunSettings(MODEL, twoRounds(2, Duration.ofMillis(400)).config().with("checkpoint_every", 0),
         "pattern");
-    String name = InProcessServerBuilder.generateName();
-    List<Worker> workers = new ArrayList<>();
-    ExecutorService pool = Executors.newFixedThreadPool(2);
-    try (Coordinator core = new Coordinator(s, ResumeState.fresh(weights(MODEL)), ValidationLoss.NONE, r -> {},
-            (st, r) -> {
-              throw new UncheckedIOException(new IOException("No space left on device"));
-            });
-        CoordinatorServer server = new CoordinatorServer(InProcessServerBuilder.forName(name),
-            new CoordinatorService(core, CoordinatorService.runSpec(s, "run", 1, 2), Duration.ofSeconds(5)), "tok")) {
-      core.start();
-      List<Future<Worker.Summary>> results = startWorkers(name, 2, workers, pool);
+    try (InProcessRun run = new InProcessRun(s, weights(MODEL), (st, r) -> {
+      throw new UncheckedIOException(new IOException("No space left on device"));
+    })) {
+      Coordinator core = run.core;
+      List<Future<Worker.Summary>> results = run.workers(() -> new PatternWindows(8), "cpu", "cpu");
       assertTrue(core.record().awaitEnd(Duration.ofSeconds(60)), "the run did not end");
       assertTrue(core.record().failure().orElseThrow().getMessage().contains("No space left on device"));
       for (Future<Worker.Summary> f : results) {
@@ -265,9 +220,6 @@ class WorkerRoundTest {
       Thread.sleep(500);
       assertEquals(rounds, core.record().rounds().size());
       assertEquals(rounds, core.currentWeights().version());
-    } finally {
-      workers.forEach(Worker::close);
-      pool.shutdownNow();
     }
   }
 
@@ -284,22 +236,9 @@ class WorkerRoundTest {
         "no GPU visible to DJL");
     RunSettings s = twoRounds(2, Duration.ofSeconds(60));
     RunSettings three = new RunSettings(MODEL, s.config().with(Map.of("rounds", 3)), "pattern");
-    String name = InProcessServerBuilder.generateName();
-    List<Worker> workers = new ArrayList<>();
-    ExecutorService pool = Executors.newFixedThreadPool(2);
-    try (Coordinator core = new Coordinator(three, ResumeState.fresh(weights(MODEL)), ValidationLoss.NONE, r -> {},
-            (st, r) -> {});
-        CoordinatorServer server = new CoordinatorServer(InProcessServerBuilder.forName(name),
-            new CoordinatorService(core, CoordinatorService.runSpec(three, "run", 1, 2), Duration.ofSeconds(5)),
-            "tok")) {
-      core.start();
-      List<Future<Worker.Summary>> results = new ArrayList<>();
-      for (String device : List.of("cpu", "gpu")) {
-        ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
-        Worker w = new Worker(new CoordinatorClient(ch, ch, "tok", Duration.ofSeconds(10)), device, device, true);
-        workers.add(w);
-        results.add(pool.submit(() -> w.run(run -> new PatternWindows(8))));
-      }
+    try (InProcessRun run = new InProcessRun(three, weights(MODEL))) {
+      Coordinator core = run.core;
+      List<Future<Worker.Summary>> results = run.workers(() -> new PatternWindows(8), "cpu", "gpu");
       long full = core.currentWeights().bytes();
       for (Future<Worker.Summary> f : results) {
         Worker.Summary sum = f.get(180, TimeUnit.SECONDS);
@@ -307,9 +246,6 @@ class WorkerRoundTest {
         assertEquals(3 * full, sum.bytesReceived(), "the weights once, then two round updates of their size");
       }
       assertTrue(core.record().awaitEnd(Duration.ofSeconds(30)));
-    } finally {
-      workers.forEach(Worker::close);
-      pool.shutdownNow();
     }
   }
 
@@ -346,22 +282,13 @@ class WorkerRoundTest {
     RunSettings base = twoRounds(1, Duration.ofSeconds(60));
     RunSettings s = new RunSettings(MODEL, base.config().with(Map.of("rounds", 4, "overlap", overlap, "wire", wire,
         "local_steps", 3)), "pattern");
-    String name = InProcessServerBuilder.generateName();
-    List<Worker> workers = new ArrayList<>();
-    ExecutorService pool = Executors.newFixedThreadPool(1);
-    try (Coordinator core = new Coordinator(s, ResumeState.fresh(weights(MODEL)), ValidationLoss.NONE, r -> {},
-            (st, r) -> {});
-        CoordinatorServer server = new CoordinatorServer(InProcessServerBuilder.forName(name),
-            new CoordinatorService(core, CoordinatorService.runSpec(s, "run", 1, 2), Duration.ofSeconds(5)), "tok")) {
-      core.start();
-      Worker.Summary sum = startWorkers(name, 1, workers, pool).get(0).get(120, TimeUnit.SECONDS);
+    try (InProcessRun run = new InProcessRun(s, weights(MODEL))) {
+      Coordinator core = run.core;
+      Worker.Summary sum = run.workers(() -> new PatternWindows(8), "cpu").get(0).get(120, TimeUnit.SECONDS);
       assertEquals(4, sum.roundsTrained());
       assertTrue(core.record().awaitEnd(Duration.ofSeconds(30)));
       assertEquals(4, core.currentWeights().version());
       return core.currentWeights().values();
-    } finally {
-      workers.forEach(Worker::close);
-      pool.shutdownNow();
     }
   }
 
@@ -370,19 +297,6 @@ class WorkerRoundTest {
         "lr", 1e-2, "min_lr", 1e-3, "seed", 5, "rank", 4, "local_steps", 2, "rounds", 2, "workers", workers))
         .with(java.util.Map.of("eval_batches", 1, "round_timeout", 120,
             "heartbeat_timeout", heartbeatTimeout.toMillis() / 1000.0)), "pattern");
-  }
-
-  /** Starts {@code n} workers against the in-process server {@code name} (round updates on). */
-  private static List<Future<Worker.Summary>> startWorkers(String name, int n, List<Worker> workers,
-      ExecutorService pool) {
-    List<Future<Worker.Summary>> results = new ArrayList<>();
-    for (int k = 0; k < n; k++) {
-      ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
-      Worker w = new Worker(new CoordinatorClient(ch, ch, "tok", Duration.ofSeconds(10)), "w" + k, "cpu", true);
-      workers.add(w);
-      results.add(pool.submit(() -> w.run(run -> new PatternWindows(8))));
-    }
-    return results;
   }
 
   /** Flips one bit of weights_checksum in every RoundUpdateHeader the server sends. */
