@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.round.ErrorFeedback;
+import io.orthoslice.common.round.FactorFeedback;
 import io.orthoslice.common.config.InnerState;
 import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.RoundPlan;
@@ -69,8 +70,11 @@ final class LocalTraining implements AutoCloseable {
   private final Device device;
   private final TrainConfig cfg;
   private final RoundRules rules;
-  /** The quantisation residuals of a lossy wire, carried from round to round. */
+  /** The quantisation residuals of a lossy wire, carried from round to round: the dense parameters' on the host. */
   private final ErrorFeedback feedback = new ErrorFeedback();
+  /** The projected matrices' residuals, on this worker's device (made at the first lossy update). */
+  private NDManager feedbackManager;
+  private FactorFeedback factorFeedback;
   private Trainer kept;
   private RoundProjections projections;
   private int keptSlices;
@@ -248,7 +252,7 @@ final class LocalTraining implements AutoCloseable {
       if (p instanceof AdapterMatrix a) {
         String factor = RoundMerge.factorName(name);
         if (rules.wire().lossy()) {
-          out.addAll(feedback.factor(factor, name, floats(a.factor()), spec.rows(), spec.cols(), plan.rank(),
+          out.addAll(factorFeedback().factor(factor, name, a.factor(), spec.rows(), spec.cols(), plan.rank(),
               plan.slice(spec, slot), rules.wire(), rules.density()));
         } else {
           out.add(wire(factor, a.factor()));
@@ -286,9 +290,21 @@ final class LocalTraining implements AutoCloseable {
     }
   }
 
+  private FactorFeedback factorFeedback() {
+    if (factorFeedback == null) {
+      feedbackManager = NDManager.newBaseManager(device);
+      factorFeedback = new FactorFeedback(feedbackManager);
+    }
+    return factorFeedback;
+  }
+
   @Override
   public void close() {
     dropContinuation();
+    if (factorFeedback != null) {
+      factorFeedback.close();
+      feedbackManager.close();
+    }
     if (kept != null) {
       kept.close();
       kept = null;

@@ -76,14 +76,11 @@ public final class ErrorFeedback {
     Shape full = new Shape(rows, cols);
     try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
       NDArray pk = Projector.toNDArray(m, projector, side.dimension(rows, cols), rank, DataType.FLOAT32);
-      NDArray factor = HostArrays.of(m, b, new Shape(bShape));
       float[] e = residual.get(matrix);
-      NDArray u = e == null ? factor : factor.add(side.project(HostArrays.of(m, e, full), pk));
-      List<WireTensor> sent = TensorEncoding.encode(wireName, u.toFloatArray(), bShape, p, density);
-      NDArray missed = factor.sub(HostArrays.of(m, decoded(sent, wireName, bShape), new Shape(bShape)));
-      NDArray lifted = side.lift(missed, pk);
-      residual.put(matrix, (e == null ? lifted : lifted.addi(HostArrays.of(m, e, full))).toFloatArray());
-      return sent;
+      FactorFeedback.Step s = FactorFeedback.step(wireName, HostArrays.of(m, b, new Shape(bShape)),
+          e == null ? null : HostArrays.of(m, e, full), pk, side, bShape, p, density, m);
+      residual.put(matrix, s.residual().toFloatArray());
+      return s.sent();
     }
   }
 

@@ -1,5 +1,6 @@
 package io.orthoslice.common.round;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -215,5 +216,37 @@ class ErrorFeedbackTest {
     });
     assertEquals(WeightsChecksum.of(model, broadcast.encode(coordinator, next).published()),
         WeightsChecksum.of(model, resumed.encode(coordinator, next).published()));
+  }
+
+  /** The device form of the factor rule (a worker's) sends what the host form sends, bit for bit, on the CPU. */
+  @Test
+  void theDeviceFactorRuleIsTheHostOneOnTheCpu() {
+    int rows = 12;
+    int cols = 8;
+    int rank = 2;
+    Random rng = new Random(3);
+    ErrorFeedback host = new ErrorFeedback();
+    try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager(ai.djl.Device.cpu());
+        FactorFeedback device = new FactorFeedback(m)) {
+      for (int round = 0; round < 4; round++) {
+        io.orthoslice.common.projection.Side side = io.orthoslice.common.projection.Side.forShape(rows, cols);
+        int d = side.dimension(rows, cols);
+        double[] p = OrthogonalSlices.slice(OrthogonalSlices.basis(200 + round, d, 2, rank), d, 2, rank, round % 2);
+        long[] bShape = side.reducedShape(rows, cols, rank);
+        float[] b = new float[(int) (bShape[0] * bShape[1])];
+        for (int i = 0; i < b.length; i++) {
+          b[i] = (float) rng.nextGaussian();
+        }
+        List<WireTensor> a = host.factor("w#B", "w", b, rows, cols, rank, p, WirePrecision.INT8);
+        List<WireTensor> c = device.factor("w#B", "w",
+            io.orthoslice.common.tensor.HostArrays.of(m, b, new ai.djl.ndarray.types.Shape(bShape)), rows, cols, rank,
+            p, WirePrecision.INT8, 1.0);
+        assertEquals(a.size(), c.size());
+        for (int t = 0; t < a.size(); t++) {
+          assertArrayEquals(a.get(t).data(), c.get(t).data(), "round " + round + " tensor " + a.get(t).name());
+        }
+        assertArrayEquals(host.residual("w"), device.residual("w"), "round " + round);
+      }
+    }
   }
 }
