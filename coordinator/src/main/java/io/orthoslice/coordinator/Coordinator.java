@@ -114,7 +114,7 @@ public final class Coordinator implements AutoCloseable {
     validator.check(s);
     synchronized (this) {
       touch(s.workerId(), s.workerKey());
-      OpenRound r = OpenRound.require(open, s.workerId(), s.round(), s.slot(), s.weightsVersion());
+      OpenRound r = requireOpen(s.workerId(), s.round(), s.slot(), s.weightsVersion());
       r.accept(s);
       metrics.updateReceived(s.bytes());
       LOG.info("round {}: update from {} (slot {}, {} bytes, loss {})", r.round + 1, s.workerId(), s.slot(),
@@ -169,14 +169,27 @@ public final class Coordinator implements AutoCloseable {
     driver.tryOpen();
   }
 
-  /** Under the lock: when every live participant has submitted, the round closes on the driver. */
+  /**
+   * Under the lock: when every live participant has submitted, the round closes on the driver; with
+   * a quorum ({@code --round-quorum}), once that many updates are in it closes after the grace
+   * window, whatever has arrived by then (the stragglers' updates are refused as late).
+   */
   private boolean closeIfComplete() {
     OpenRound r = open;
-    if (r == null || !life.is(RunPhase.TRAINING) || !r.complete(members::contains)) {
+    if (r == null || !life.is(RunPhase.TRAINING)) {
       return false;
     }
-    driver.execute(() -> driver.closeRound(r)); // the deadline event runs the same on the driver
-    return true;
+    if (r.complete(members::contains)) {
+      driver.execute(() -> driver.closeRound(r)); // the deadline event runs the same on the driver
+      return true;
+    }
+    int quorum = settings.config().roundQuorum();
+    if (quorum > 0 && r.received() >= quorum && r.startGrace()) {
+      LOG.info("round {}: {} of {} updates in (the quorum); closing in {} s whatever has arrived", r.round + 1,
+          r.received(), r.participants.size(), settings.config().roundGrace());
+      driver.closeAfter(r, java.time.Duration.ofMillis(Math.round(settings.config().roundGrace() * 1000)));
+    }
+    return false;
   }
 
   // ---- the transitions the driver reports ----
@@ -303,7 +316,21 @@ public final class Coordinator implements AutoCloseable {
   /** Refuses an update early, from its header alone (before its tensors are read). */
   public synchronized void checkHeader(String workerId, String workerKey, long round, int slot, long version) {
     touch(workerId, workerKey);
-    OpenRound.require(open, workerId, round, slot, version);
+    requireOpen(workerId, round, slot, version);
+  }
+
+  /** The open round this update belongs to; a late one (its round closed without it) is logged and counted. */
+  private OpenRound requireOpen(String workerId, long round, int slot, long version) {
+    try {
+      return OpenRound.require(open, workerId, round, slot, version);
+    } catch (CoordinatorException e) {
+      if (e.code() == Code.FAILED_PRECONDITION) { // a straggler's, or a duplicate
+        metrics.refused("late");
+        LOG.info("round {}: the update of {} (slot {}) came late and is not merged: {}", round + 1, workerId, slot,
+            e.getMessage());
+      }
+      throw e;
+    }
   }
 
   public WeightsSnapshot currentWeights() {

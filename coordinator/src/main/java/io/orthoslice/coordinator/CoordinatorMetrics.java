@@ -85,10 +85,11 @@ public final class CoordinatorMetrics {
     weightsSent = bytes("network.sent", "weights", "Bytes sent to workers");
     updatesSent = bytes("network.sent", "updates", "Bytes sent to workers");
     updatesReceived = bytes("network.received", "updates", "Bytes received from workers");
-    for (String reason : List.of("non_finite", "out_of_bound", "not_that_worker", "outlier", "members_full")) {
+    for (String reason : List.of("non_finite", "out_of_bound", "not_that_worker", "outlier", "members_full", "late")) {
       refused.put(reason, Counter.builder(P + "requests.refused").tag("reason", reason)
           .description("Requests refused before they touched the run: non-finite or out-of-bound update values,"
-              + " another worker's id, an outlier left out of the merge, a Join beyond the admitted members")
+              + " another worker's id, an outlier left out of the merge, a Join beyond the admitted members, an"
+              + " update whose round had closed (a straggler's under --round-quorum)")
           .register(registry));
     }
   }

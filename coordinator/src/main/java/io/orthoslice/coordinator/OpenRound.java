@@ -27,6 +27,7 @@ final class OpenRound {
   final long openedNanos = System.nanoTime();
   private final Map<String, Assignment> assignments = new LinkedHashMap<>();
   private final Map<Integer, Submission> submissions = new TreeMap<>();
+  private boolean graceStarted;
   /** Slots whose update was refused for its content: nothing more is coming from them this round. */
   private final java.util.Set<Integer> refused = new java.util.HashSet<>();
   private ScheduledFuture<?> deadline;
@@ -67,6 +68,20 @@ final class OpenRound {
         return false;
       }
     }
+    return true;
+  }
+
+  /** Updates accepted so far. */
+  int received() {
+    return submissions.size();
+  }
+
+  /** Marks the quorum's grace as started; false when it already was (so it starts once). */
+  boolean startGrace() {
+    if (graceStarted) {
+      return false;
+    }
+    graceStarted = true;
     return true;
   }
 

@@ -83,6 +83,15 @@ final class RoundDriver {
     thread.execute(r);
   }
 
+  /** Closes {@code r} after {@code grace} (a round with its quorum; a no-op if it has closed by then). */
+  void closeAfter(OpenRound r, java.time.Duration grace) {
+    try {
+      thread.schedule(() -> closeRound(r), grace.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      LOG.debug("round {}: not closed after its grace, the coordinator is shutting down", r.round + 1);
+    }
+  }
+
   /** WAITING -> DRAWING -> TRAINING when enough workers are live. */
   void tryOpen() {
     Draw d = run.beginDraw(planner);

@@ -20,6 +20,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import io.orthoslice.common.data.TokenWindows;
 
 
@@ -62,13 +63,18 @@ final class InProcessRun implements AutoCloseable {
   List<Future<Worker.Summary>> workers(Supplier<TokenWindows> data, String... devices) {
     List<Future<Worker.Summary>> results = new ArrayList<>();
     for (String device : devices) {
-      ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
-      Worker w = new Worker(new CoordinatorClient(ch, ch, "tok", Duration.ofSeconds(10)), "w" + workers.size(), device,
-          true);
-      workers.add(w);
-      results.add(pool.submit(() -> w.run(run -> data.get())));
+      results.add(worker(data, device, c -> c));
     }
     return results;
+  }
+
+  /** One more worker, whose client {@code wrap} may change (delay its submits: a straggler, say). */
+  Future<Worker.Summary> worker(Supplier<TokenWindows> data, String device, UnaryOperator<RoundClient> wrap) {
+    ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
+    Worker w = new Worker(wrap.apply(new CoordinatorClient(ch, ch, "tok", Duration.ofSeconds(10))),
+        "w" + workers.size(), device, true);
+    workers.add(w);
+    return pool.submit(() -> w.run(run -> data.get()));
   }
 
   @Override

@@ -250,6 +250,47 @@ class WorkerRoundTest {
   }
 
   /**
+   * Stragglers: with a quorum of 2 of 3 and a short grace, a worker whose updates leave 1.5 s after
+   * the others' no longer holds the rounds: they merge the two fast updates, its
+   * updates come late and are refused and counted, and the run finishes. The fast workers train every
+   * round.
+   */
+  @Test
+  void aQuorumMergesWithoutTheStragglerAndCountsItsUpdatesLate() throws Exception {
+    RunSettings two = twoRounds(3, Duration.ofSeconds(60));
+    RunSettings s = new RunSettings(MODEL, two.config().with(Map.of("rounds", 8, "local_steps", 30, "round_quorum", 2, "round_grace", 0.05,
+        "min_workers", 3)),
+        "pattern");
+    try (InProcessRun run = new InProcessRun(s, weights(MODEL))) {
+      List<Future<Worker.Summary>> fast = run.workers(() -> new PatternWindows(8), "cpu", "cpu");
+      // The straggler's updates leave 1.5 s after its training (a slow machine or link): outside the
+      // in-process workers' shared gradient collector, so the fast ones do not wait for it.
+      Future<Worker.Summary> slow = run.worker(() -> new PatternWindows(8), "cpu", c -> (RoundClient)
+          java.lang.reflect.Proxy.newProxyInstance(RoundClient.class.getClassLoader(), new Class<?>[] {RoundClient.class},
+              (proxy, method, args) -> {
+                if (method.getName().equals("submit")) {
+                  Thread.sleep(1500);
+                }
+                try {
+                  return method.invoke(c, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              }));
+      for (Future<Worker.Summary> f : fast) {
+        assertEquals(8, f.get(120, TimeUnit.SECONDS).roundsTrained());
+      }
+      Worker.Summary straggler = slow.get(120, TimeUnit.SECONDS);
+      assertTrue(run.core.record().awaitEnd(Duration.ofSeconds(30)));
+      List<RoundResult> rounds = run.core.record().rounds();
+      assertEquals(8, rounds.size());
+      long merged = rounds.stream().mapToLong(r -> r.mergedSlots().size()).sum();
+      assertTrue(straggler.roundsLate() > 0, "the straggler was never late: " + straggler);
+      assertEquals(2 * 8 + straggler.roundsTrained(), merged, "every fast update and every timely straggler one");
+    }
+  }
+
+  /**
    * Overlap with one worker is the synchronous run up to float rounding: the merge of a lone worker's
    * round is its own change, so its continuation (the weights one version behind plus that change)
    * is the next version. A continuation that forgot its own change, or added it twice, would drift by

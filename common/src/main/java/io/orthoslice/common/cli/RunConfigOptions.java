@@ -100,6 +100,10 @@ public final class RunConfigOptions {
   int keepCheckpoints;
   @Option(names = "--round-timeout", description = "Round deadline in seconds. Default: ${DEFAULT-VALUE}.")
   double roundTimeout;
+  @Option(names = "--round-quorum", paramLabel = "Q", description = "Stragglers: once Q updates of a round are in, wait only --round-grace more seconds for the rest, then merge (a later update is refused as late and counted); 0: wait for every live worker. Default: ${DEFAULT-VALUE}.")
+  int roundQuorum;
+  @Option(names = "--round-grace", paramLabel = "SECONDS", description = "With --round-quorum, how long a round waits for its other updates. Default: ${DEFAULT-VALUE}.")
+  double roundGrace;
   @Option(names = "--heartbeat-timeout", description = "Seconds of silence before a worker is dropped. Default: ${DEFAULT-VALUE}.")
   double heartbeatTimeout;
   @Option(names = "--max-update-value", description = "Largest |value| an update may hold; more, or a non-finite value, refuses the update. Default: ${DEFAULT-VALUE}.")

@@ -67,6 +67,10 @@ import java.util.Set;
  *     the background (BackgroundCheckpointer), so a coordinator crash loses at most the rounds since
  * @param keepCheckpoints how many of the newest checkpoints the coordinator keeps (older ones are deleted)
  * @param roundTimeout seconds from a round's opening to its deadline
+ * @param roundQuorum stragglers: once this many of a round's updates are in, the round waits only
+ *     {@code roundGrace} more seconds for the rest, then merges what it has (0: it waits for every
+ *     live participant); a later update is refused as late and counted
+ * @param roundGrace seconds a round with its quorum waits for the rest of its updates
  * @param heartbeatTimeout seconds of silence before a worker is dropped
  * @param maxUpdateValue largest |value| an update may hold: 1e4 is orders of magnitude above any weight or
  *     factor a healthy fp32 run holds (they are O(1) or smaller) and far below where fp32 sums overflow
@@ -115,6 +119,8 @@ public record RunConfig(
     int checkpointEvery,
     int keepCheckpoints,
     double roundTimeout,
+    int roundQuorum,
+    double roundGrace,
     double heartbeatTimeout,
     double maxUpdateValue,
     double updateOutlierFactor) {
@@ -125,7 +131,7 @@ public record RunConfig(
       "orthogonal", 3, 0, 2, 4, 15, 8, 1.0,
       "mean", 1, "reset", "f32", 1.0, 0, false, 1.0, 0.0,
       2e-3, null, null, 0.0, 1.0, 0.9, 0.95, 1e-8, 42, "fp32",
-      4, 1, 1, 3, 300, 30, 1e4, 10);
+      4, 1, 1, 3, 300, 0, 0.0, 30, 1e4, 10);
 
   /**
    * Settings a resumed run or a rejoining worker may change: they decide when things happen and what
@@ -133,7 +139,8 @@ public record RunConfig(
    */
   public static final Set<String> OPERATIONAL = Set.of("workers", "min_workers", "spare_workers", "eval_batches",
       "eval_every",
-      "checkpoint_every", "keep_checkpoints", "round_timeout", "heartbeat_timeout", "max_update_value",
+      "checkpoint_every", "keep_checkpoints", "round_timeout", "round_quorum", "round_grace", "heartbeat_timeout",
+      "max_update_value",
       "update_outlier_factor",
       // the dataset is checked by its identity (the manifest's digest), not by its path
       "data", "tokenizer");
@@ -204,6 +211,13 @@ public record RunConfig(
     positive("keep-checkpoints", keepCheckpoints);
     if (!(roundTimeout > 0)) {
       throw new IllegalArgumentException("--round-timeout must be > 0 seconds, got " + roundTimeout);
+    }
+    if (roundQuorum < 0 || roundQuorum > workers) {
+      throw new IllegalArgumentException("--round-quorum must be 0 (every update) to --workers " + workers + ", got "
+          + roundQuorum);
+    }
+    if (!(roundGrace >= 0) || Double.isInfinite(roundGrace)) {
+      throw new IllegalArgumentException("--round-grace must be >= 0 seconds, got " + roundGrace);
     }
     if (!(heartbeatTimeout > 0)) {
       throw new IllegalArgumentException("--heartbeat-timeout must be > 0 seconds, got " + heartbeatTimeout);
