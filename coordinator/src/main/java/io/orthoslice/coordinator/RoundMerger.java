@@ -9,12 +9,10 @@ import io.orthoslice.common.config.WirePrecision;
 import io.orthoslice.common.config.MergeRule;
 import io.orthoslice.common.round.OuterNesterov;
 import io.orthoslice.common.round.RoundMerge;
-import io.orthoslice.common.round.RoundPlan;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
-import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.common.wire.WireTensor;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -106,7 +104,11 @@ final class RoundMerger {
           String wire = RoundMerge.needsWeights(r.plan, p) ? p.name() : RoundMerge.factorName(p.name());
           Map<Integer, float[]> bySlot = new TreeMap<>();
           for (Submission s : subs) {
-            bySlot.put(s.slot(), TensorEncoding.decode(own(s.tensors(), wire), shapes::get).get(wire));
+            Map<String, WireTensor> own = TensorEncoding.withCompanions(s.tensors(), wire);
+            if (own.isEmpty()) {
+              throw new IllegalArgumentException("an update lacks " + wire);
+            }
+            bySlot.put(s.slot(), TensorEncoding.decode(own, shapes::get).get(wire));
           }
           float[] w = before.values().get(p.name());
           float[] d = HostMerge.delta(r.plan, p, w, bySlot, alpha, rule, denseChanges, m);
@@ -126,21 +128,6 @@ final class RoundMerger {
     double mergeSeconds = (System.nanoTime() - t0) / 1e9;
     long broadcastBytes = delta != null ? delta.bytes() : after.bytes();
     return new Outcome(after, delta, evaluation.result(r, subs, after, broadcastBytes, delta != null, mergeSeconds));
-  }
-
-  /** A submission's tensor {@code name} with its companions (int8 scales, sparse positions). */
-  private static Map<String, WireTensor> own(Map<String, WireTensor> tensors, String name) {
-    Map<String, WireTensor> out = new HashMap<>();
-    for (String n : new String[] {name, Protocol.scaleName(name), Protocol.indexName(name)}) {
-      WireTensor t = tensors.get(n);
-      if (t != null) {
-        out.put(n, t);
-      }
-    }
-    if (!out.containsKey(name)) {
-      throw new IllegalArgumentException("an update lacks " + name);
-    }
-    return out;
   }
 
   /** The outer optimizer's buffers and the broadcast's residuals, for a checkpoint. */

@@ -67,18 +67,12 @@ public final class DeltaBroadcast {
         ? TensorEncoding.encode(p.name(), change, p.shape(), precision)
         : feedback.dense(p.name(), change, p.shape(), precision, density);
     // The f32 wire carries the change's bits as they are: no decode needed to know what arrives.
-    float[] arrives = exact() ? change : decode(model, byName(sent)).get(p.name());
+    float[] arrives = exact() ? change : TensorEncoding.decoded(sent, p.name(), p.shape());
     float[] published = new float[before.length];
     for (int i = 0; i < published.length; i++) {
       published[i] = before[i] + arrives[i];
     }
     return new Piece(published, sent);
-  }
-
-  private static Map<String, WireTensor> byName(List<WireTensor> ts) {
-    Map<String, WireTensor> out = new LinkedHashMap<>();
-    ts.forEach(t -> out.put(t.name(), t));
-    return out;
   }
 
   /** Whether the change travels exactly: the f32 wire, every value sent; no residual is kept then. */

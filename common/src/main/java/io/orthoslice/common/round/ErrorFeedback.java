@@ -11,7 +11,6 @@ import io.orthoslice.common.tensor.HostArrays;
 import io.orthoslice.common.wire.TensorEncoding;
 import io.orthoslice.common.config.WirePrecision;
 import io.orthoslice.common.wire.WireTensor;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -48,7 +47,7 @@ public final class ErrorFeedback {
       }
     }
     List<WireTensor> sent = TensorEncoding.encode(name, u, shape, p, density);
-    float[] got = decoded(sent, name, shape);
+    float[] got = TensorEncoding.decoded(sent, name, shape);
     for (int i = 0; i < u.length; i++) {
       u[i] -= got[i];
     }
@@ -103,9 +102,4 @@ public final class ErrorFeedback {
     state.forEach((k, v) -> residual.put(k, v.clone()));
   }
 
-  private static float[] decoded(List<WireTensor> sent, String name, long[] shape) {
-    Map<String, WireTensor> byName = new LinkedHashMap<>();
-    sent.forEach(t -> byName.put(t.name(), t));
-    return TensorEncoding.decode(byName, n -> shape).get(name);
-  }
 }

@@ -65,19 +65,13 @@ public final class FactorFeedback implements AutoCloseable {
     try (NDManager scope = out.newSubManager()) {
       NDArray u = residual == null ? factor : factor.add(side.project(residual, pk));
       List<WireTensor> sent = TensorEncoding.encode(wireName, u.toFloatArray(), bShape, p, density);
-      float[] got = TensorEncoding.decode(byName(sent), n -> bShape).get(wireName);
+      float[] got = TensorEncoding.decoded(sent, wireName, bShape);
       NDArray missed = factor.sub(HostArrays.of(scope, got, new Shape(bShape)));
       NDArray lifted = side.lift(missed, pk);
       NDArray next = residual == null ? lifted : lifted.addi(residual);
       next.attach(out);
       return new Step(sent, next);
     }
-  }
-
-  private static Map<String, WireTensor> byName(List<WireTensor> sent) {
-    Map<String, WireTensor> m = new HashMap<>();
-    sent.forEach(t -> m.put(t.name(), t));
-    return m;
   }
 
   /** The residual kept for {@code matrix}, copied to the host (null before its first send). */

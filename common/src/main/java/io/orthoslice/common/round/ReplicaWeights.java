@@ -12,7 +12,6 @@ import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.common.wire.TensorEncoding;
 import io.orthoslice.common.wire.WireTensor;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -138,14 +137,8 @@ public final class ReplicaWeights implements AutoCloseable {
 
   /** One parameter's decoded change on the host: its tensor and the tensor's companions (scales, positions). */
   private static float[] hostChange(Map<String, WireTensor> tensors, ParameterSpec p) {
-    Map<String, WireTensor> own = new HashMap<>();
-    for (String name : new String[] {p.name(), Protocol.scaleName(p.name()), Protocol.indexName(p.name())}) {
-      WireTensor t = tensors.get(name);
-      if (t != null) {
-        own.put(name, t);
-      }
-    }
-    float[] d = own.containsKey(p.name()) ? TensorEncoding.decode(own, n -> p.shape()).get(p.name()) : null;
+    Map<String, WireTensor> own = TensorEncoding.withCompanions(tensors, p.name());
+    float[] d = own.isEmpty() ? null : TensorEncoding.decode(own, n -> p.shape()).get(p.name());
     if (d == null || d.length != p.numel()) {
       throw new IllegalArgumentException("the round update lacks a change of " + p.name() + " with " + p.numel()
           + " values");

@@ -195,6 +195,29 @@ public final class TensorEncoding {
     return m;
   }
 
+  /** What a receiver decodes of tensor {@code name} from the tensors {@code encode} gave for it. */
+  public static float[] decoded(List<WireTensor> sent, String name, long[] shape) {
+    return decode(byName(sent), n -> shape).get(name);
+  }
+
+  /**
+   * Tensor {@code name} of a message with its companions (int8 scales, sparse positions), to decode
+   * it alone; empty when the message lacks it.
+   */
+  public static Map<String, WireTensor> withCompanions(Map<String, WireTensor> tensors, String name) {
+    Map<String, WireTensor> out = new LinkedHashMap<>();
+    if (!tensors.containsKey(name)) {
+      return out;
+    }
+    for (String n : new String[] {name, Protocol.scaleName(name), Protocol.indexName(name)}) {
+      WireTensor t = tensors.get(n);
+      if (t != null) {
+        out.put(n, t);
+      }
+    }
+    return out;
+  }
+
   private static WireTensor half(String name, float[] values, long[] shape) {
     try (NDManager m = NDManager.newBaseManager(Device.cpu());
         NDArray f = HostArrays.of(m, values, new Shape(shape));
