@@ -34,7 +34,7 @@ public final class BackgroundCheckpointer implements Checkpointer, AutoCloseable
   @Override
   public synchronized void save(ResumeState state, RoundResult result) {
     awaitPending();
-    ResumeState own = state.withMergerStateCopied();
+    ResumeState own = state; // its merger buffers are host copies made for it; its weights never change
     if (result.round() + 1 >= rounds) {
       target.save(own, result);
     } else {

@@ -233,21 +233,19 @@ public final class Coordinator implements AutoCloseable {
     return subs;
   }
 
-  /** The merged weights become the current ones; returns what a checkpoint of this point holds. */
   /**
-   * Publishes a merge. Synchronous rounds: MERGING ends here (the run moves on to the next round);
+   * Publishes a merge and returns what a checkpoint of this point holds, less the merger's buffers. Synchronous rounds: MERGING ends here (the run moves on to the next round);
    * with overlap ({@code advanced}) {@link #advance} did that before the merge, and the next round may
    * be open already.
    */
-  synchronized ResumeState completeMerge(OpenRound r, RoundMerger.Outcome o, long cursorAfter,
-      Map<String, float[]> mergerState, boolean advanced) {
+  synchronized ResumeState completeMerge(OpenRound r, RoundMerger.Outcome o, long cursorAfter, boolean advanced) {
     broadcasts.publish(o.after(), o.delta());
     if (!advanced) {
       cursor = cursorAfter;
       nextRound = r.round + 1;
       open = null;
     }
-    return new ResumeState(r.round + 1, cursorAfter, o.after(), mergerState, history.validationLoss());
+    return new ResumeState(r.round + 1, cursorAfter, o.after(), Map.of(), history.validationLoss());
   }
 
   /**

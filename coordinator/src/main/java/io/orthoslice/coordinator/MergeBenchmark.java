@@ -6,6 +6,7 @@ import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.projection.PortableRandom;
 import io.orthoslice.common.round.ReplicaWeights;
+import io.orthoslice.common.round.WeightsChecksum;
 import io.orthoslice.common.round.RoundMerge;
 import io.orthoslice.common.round.RoundPlan;
 import io.orthoslice.common.wire.TensorEncoding;
@@ -27,14 +28,19 @@ import java.util.Map;
 public final class MergeBenchmark {
 
   /**
-   * One measurement: medians over the repeats, seconds. {@code retainedBytes} is the heap still live
-   * (after a full collection, less what was live before the benchmark) when a merge has finished but
-   * nothing of it is dropped yet: the weights before and after, the encoded broadcast, the error
-   * feedback's residuals on a lossy wire, and the K updates received ({@code updateBytes} of them); the
-   * merge's transients beyond that are one parameter's.
+   * One measurement: medians over the repeats, seconds. {@code mirrorSeconds} is the host copy of the
+   * merged weights, which the coordinator makes after the next round has opened (off the round's path).
+   * {@code retainedBytes} is the heap still live (after a full collection, less what was live before
+   * the benchmark) when a merge has finished and its host copy is made: the weights before and after
+   * and the encoded broadcast, beside the K updates received ({@code updateBytes} of them).
+   * {@code deviceBytes} is what the merge device holds beyond its state before the benchmark, on a
+   * GPU (the weights, the outer optimizer's and the broadcast's buffers, and torch's cached
+   * temporaries; -1 on the CPU). {@code peakRssGrowthBytes} is the process's peak resident memory less
+   * its resident memory at the start (-1 where /proc is not readable).
    */
   public record Result(double mergeSeconds, List<Double> merges, double applySeconds, List<Double> applies,
-      long retainedBytes, long updateBytes, long weightsBytes, long broadcastBytes, boolean replicaMatched) {}
+      double mirrorSeconds, List<Double> mirrors, long retainedBytes, long updateBytes, long weightsBytes,
+      long broadcastBytes, long deviceBytes, long peakRssGrowthBytes, boolean replicaMatched) {}
 
   private MergeBenchmark() {}
 
@@ -45,6 +51,8 @@ public final class MergeBenchmark {
    */
   public static Result run(LlamaConfig model, RunConfig config, Device mergeDevice, Device applyDevice, int repeats) {
     long baseline = liveHeap();
+    long rssBefore = procStatus("VmRSS");
+    long deviceBefore = deviceUsed(mergeDevice);
     RunSettings settings = new RunSettings(model, config, "synthetic");
     WeightsSnapshot start = WeightsSnapshot.initial(model, config.seed());
     int k = config.workers();
@@ -53,10 +61,75 @@ public final class MergeBenchmark {
     for (int i = 0; i < k; i++) {
       ids.add("w" + i);
     }
+    List<Submission> subs = syntheticUpdates(model, config, start, config.seed() + 1);
+    RoundEvaluation evaluation = new RoundEvaluation(settings, ValidationLoss.NONE);
+    List<Double> merges = new ArrayList<>();
+    List<Double> applies = new ArrayList<>();
+    List<Double> mirrors = new ArrayList<>();
+    long retained = 0;
+    long broadcastBytes = 0;
+    long device = -1;
+    boolean matched = true;
+    try (RoundMerger merger = new RoundMerger(settings, Map.of(), mergeDevice);
+        ReplicaWeights replica = new ReplicaWeights(model, applyDevice)) {
+      for (int r = 0; r < repeats; r++) {
+        Broadcasts broadcasts = new Broadcasts(settings, start);
+        OpenRound round = new OpenRound(0, plan, ids, 0);
+        long t0 = System.nanoTime();
+        RoundMerger.Outcome o = merger.close(round, subs, broadcasts, evaluation);
+        merges.add((System.nanoTime() - t0) / 1e9);
+        long t1 = System.nanoTime();
+        o.after().materialize();
+        mirrors.add((System.nanoTime() - t1) / 1e9);
+        device = Math.max(device, deviceUsed(mergeDevice) - deviceBefore);
+        retained = Math.max(retained, liveHeap() - baseline);
+        broadcastBytes = o.delta().bytes();
+        Map<String, WireTensor> startTensors = new LinkedHashMap<>();
+        for (ParameterSpec p : model.parameters()) {
+          startTensors.put(p.name(), WireTensor.ofFloats(p.name(), start.values().get(p.name()), p.shape()));
+        }
+        replica.load(0, startTensors);
+        long t2 = System.nanoTime();
+        matched &= replica.apply(o.delta());
+        applies.add((System.nanoTime() - t2) / 1e9);
+        matched &= replica.checksum() == WeightsChecksum.of(model, o.after().values());
+      }
+    }
+    long peak = procStatus("VmHWM");
+    return new Result(median(merges), merges, median(applies), applies, median(mirrors), mirrors, retained,
+        subs.stream().mapToLong(Submission::bytes).sum(), start.bytes(), broadcastBytes,
+        mergeDevice.isGpu() ? device : -1, peak < 0 || rssBefore < 0 ? -1 : peak - rssBefore, matched);
+  }
+
+  /** Bytes in use on a GPU (every process's, as the driver counts them), -1 on the CPU. */
+  private static long deviceUsed(Device d) {
+    return d.isGpu() ? ai.djl.util.cuda.CudaUtils.getGpuMemory(d).getUsed() : -1;
+  }
+
+  /** A /proc/self/status field in bytes (VmRSS, VmHWM), -1 where it cannot be read. */
+  private static long procStatus(String field) {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+        if (line.startsWith(field + ":")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      return -1;
+    }
+    return -1;
+  }
+
+  /**
+   * K updates of round 0 as workers would send them in {@code config}'s wire: every tensor a small
+   * random change (dense values around {@code start}'s on the f32 wire, which sends values), drawn
+   * from {@code seed}.
+   */
+  static List<Submission> syntheticUpdates(LlamaConfig model, RunConfig config, WeightsSnapshot start, long seed) {
     List<Submission> subs = new ArrayList<>();
-    PortableRandom rng = new PortableRandom(config.seed() + 1);
+    PortableRandom rng = new PortableRandom(seed);
     Map<String, long[]> shapes = RoundMerge.expectedShapes(model, config.roundMode(), config.rank());
-    for (int slot = 0; slot < k; slot++) {
+    for (int slot = 0; slot < config.workers(); slot++) {
       Map<String, WireTensor> tensors = new LinkedHashMap<>();
       for (Map.Entry<String, long[]> e : shapes.entrySet()) {
         float[] v = new float[Math.toIntExact(Arrays.stream(e.getValue()).reduce(1, Math::multiplyExact))];
@@ -68,36 +141,9 @@ public final class MergeBenchmark {
         TensorEncoding.encode(e.getKey(), v, e.getValue(), config.rules().wire(), config.rules().density())
             .forEach(t -> tensors.put(t.name(), t));
       }
-      subs.add(new Submission(new UpdateReport(ids.get(slot), "key", 0, slot, 0, 3.0, 1, 0, 0, 0, 0), tensors));
+      subs.add(new Submission(new UpdateReport("w" + slot, "key", 0, slot, 0, 3.0, 1, 0, 0, 0, 0), tensors));
     }
-    RoundMerger merger = new RoundMerger(settings, Map.of(), mergeDevice);
-    RoundEvaluation evaluation = new RoundEvaluation(settings, ValidationLoss.NONE);
-    List<Double> merges = new ArrayList<>();
-    List<Double> applies = new ArrayList<>();
-    long retained = 0;
-    long broadcastBytes = 0;
-    boolean matched = true;
-    try (ReplicaWeights replica = new ReplicaWeights(model, applyDevice)) {
-      for (int r = 0; r < repeats; r++) {
-        Broadcasts broadcasts = new Broadcasts(settings, start);
-        OpenRound round = new OpenRound(0, plan, ids, 0);
-        long t0 = System.nanoTime();
-        RoundMerger.Outcome o = merger.close(round, subs, broadcasts, evaluation);
-        merges.add((System.nanoTime() - t0) / 1e9);
-        retained = Math.max(retained, liveHeap() - baseline);
-        broadcastBytes = o.delta().bytes();
-        Map<String, WireTensor> startTensors = new LinkedHashMap<>();
-        for (ParameterSpec p : model.parameters()) {
-          startTensors.put(p.name(), WireTensor.ofFloats(p.name(), start.values().get(p.name()), p.shape()));
-        }
-        replica.load(0, startTensors);
-        long t1 = System.nanoTime();
-        matched &= replica.apply(o.delta());
-        applies.add((System.nanoTime() - t1) / 1e9);
-      }
-    }
-    return new Result(median(merges), merges, median(applies), applies, retained,
-        subs.stream().mapToLong(Submission::bytes).sum(), start.bytes(), broadcastBytes, matched);
+    return subs;
   }
 
   /** Heap in use after a full collection. */

@@ -22,14 +22,9 @@ public record ResumeState(long nextRound, long dataCursor, WeightsSnapshot weigh
     mergerState = Map.copyOf(mergerState);
   }
 
-  /**
-   * This state with its own copy of the merger's buffers, which the merger updates in place the next
-   * round (the weights are a new snapshot every round and are shared).
-   */
-  public ResumeState withMergerStateCopied() {
-    Map<String, float[]> copy = new java.util.LinkedHashMap<>();
-    mergerState.forEach((k, v) -> copy.put(k, v.clone()));
-    return new ResumeState(nextRound, dataCursor, weights, copy, validationLoss);
+  /** This state with the merger's buffers {@code mergerState} (host copies the merger made for it). */
+  public ResumeState withMergerState(Map<String, float[]> state) {
+    return new ResumeState(nextRound, dataCursor, weights, state, validationLoss);
   }
 
   /** This state with the validation loss its weights turned out to have. */

@@ -143,22 +143,23 @@ final class RoundDriver {
         tryOpen(); // the next round trains while this one merges
       }
       RoundMerger.Outcome o = merger.close(r, subs, run.broadcasts(), evaluation);
-      requireFinite(o.after(), r.round);
       double previousLoss = run.record().validationLoss();
-      ResumeState state = run.completeMerge(r, o, planner.cursorAfter(r), merger.state(), early);
+      ResumeState state = run.completeMerge(r, o, planner.cursorAfter(r), early);
       if (!early) {
         roundSeconds = (System.nanoTime() - r.openedNanos) / 1e9;
         if (!last && run.endRound(r, false)) {
           tryOpen(); // the workers go on while this round is evaluated
         }
       }
+      o.after().materialize(); // the host copy, while the next round trains, before the next merge
       RoundResult result = evaluation.validated(o.result().withRoundSeconds(roundSeconds), o.after(), previousLoss);
       run.recordResult(result);
       LOG.info(result.line(settings.rounds()));
       metrics.merged(result, subs.stream().mapToLong(Submission::tokens).sum(), roundSeconds);
       listener.accept(result);
       if (evaluation.checkpointDue(r.round)) {
-        checkpointer.save(state.withValidationLoss(run.record().validationLoss()), result);
+        checkpointer.save(state.withMergerState(merger.state()).withValidationLoss(run.record().validationLoss()),
+            result);
       }
       if (last) {
         run.endRound(r, true);
@@ -189,26 +190,12 @@ final class RoundDriver {
     run.fail(e instanceof RuntimeException re ? re : new IllegalStateException(why, e), why);
   }
 
-  /**
-   * The last line of defence: merged weights holding a non-finite value are never published or
-   * checkpointed; the run stops on the previous round's weights (its checkpoint intact).
-   */
-  static void requireFinite(WeightsSnapshot after, long round) {
-    for (Map.Entry<String, float[]> e : after.values().entrySet()) {
-      float[] v = e.getValue();
-      for (int i = 0; i < v.length; i++) {
-        if (!Float.isFinite(v[i])) {
-          throw new IllegalStateException("round " + (round + 1) + " merged to " + v[i] + " in " + e.getKey()
-              + " (element " + i + "); nothing of it was published or checkpointed");
-        }
-      }
-    }
-  }
-
   void shutdown() {
     thread.shutdownNow();
     try {
-      thread.awaitTermination(10, TimeUnit.SECONDS);
+      if (thread.awaitTermination(10, TimeUnit.SECONDS)) {
+        merger.close();
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

@@ -41,7 +41,7 @@ final class RoundEvaluation {
     long upload = (long) subs.stream().mapToLong(Submission::bytes).average().orElse(0);
     long download = fetchBytes;
     long tokens = (long) subs.stream().mapToLong(Submission::tokens).average().orElse(0);
-    long parameters = after.values().values().stream().mapToLong(v -> v.length).sum();
+    long parameters = after.parameters();
     double syncDp = CommunicationCost.syncDataParallelPerToken(parameters, r.participants.size(),
         settings.train().precision() == Precision.FP32 ? Float.BYTES : 2, settings.train().tokensPerStep());
     return new RoundResult(r.round, r.participants.size(), slots, after.version(),

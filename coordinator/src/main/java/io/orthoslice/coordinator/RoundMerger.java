@@ -1,7 +1,11 @@
 package io.orthoslice.coordinator;
 
 import io.orthoslice.common.round.DeltaBroadcast;
-import io.orthoslice.common.round.HostMerge;
+import io.orthoslice.common.round.DeviceWire;
+import io.orthoslice.common.tensor.HostArrays;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
 import io.orthoslice.common.round.WeightsChecksum;
 import io.orthoslice.common.wire.DeltaUpdate;
 import io.orthoslice.common.wire.TensorEncoding;
@@ -18,56 +22,61 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.stream.IntStream;
 
 /**
- * Turns a round's updates into the next weights: the host merge of {@code common/round} (sum of the
- * slices' lifts or mean, by mode; dense parameters averaged), then the outer optimizer (DiLoCo's
- * Nesterov step; the identity at outer lr 1 without momentum). On a lossy wire the updates are
- * decoded first (dense tensors are then the workers' deltas). The next version is what the
- * {@link DeltaBroadcast} lets every worker rebuild by one addition per value, on any device. Holds
- * the outer optimizer's state and the broadcast's error feedback; used on the coordinator's driver
- * thread only.
+ * Turns a round's updates into the next weights on the coordinator's device ({@code --device}): the
+ * merge of {@code common/round} (sum of the slices' lifts or mean, by mode; dense parameters
+ * averaged), then the outer optimizer (DiLoCo's Nesterov step; the identity at outer lr 1 without
+ * momentum), then the {@link DeltaBroadcast} that lets every worker rebuild the next version by one
+ * addition per value, on any device. The current weights, the outer optimizer's buffers and the
+ * broadcast's residuals live on that device from round to round; a round's updates go there as they
+ * came on the wire and are decoded there, and only the encoded broadcast comes back to the host. The
+ * host copy of a version ({@link WeightsSnapshot}) is made when it is first needed, at the latest
+ * before the next merge changes the device weights. Used on the coordinator's driver thread only.
  */
-final class RoundMerger {
-
+final class RoundMerger implements AutoCloseable {
 
   private final LlamaConfig model;
-  private final Device device;
   private final double alpha;
   private final MergeRule rule;
   private final OuterNesterov outer;
   private final boolean denseChanges;
   private final DeltaBroadcast broadcast;
   private final Map<String, long[]> shapes; // of every tensor an update carries, by wire name
+  private final NDManager manager;
+  private final Map<String, NDArray> weights = new java.util.concurrent.ConcurrentHashMap<>();
+  /** The version the device weights hold (null: none loaded, or a failed merge left them behind). */
+  private WeightsSnapshot held;
 
   /**
    * @param state the outer optimizer's buffers and, on a lossy wire, the broadcast's residuals
    *     (names under {@link #BROADCAST_RESIDUAL}), as {@link #state} gave them
-   * @param device where each parameter's change is computed (the lifts are the merge's flops)
+   * @param device where the weights live and each parameter's change is computed
    */
   RoundMerger(RunSettings settings, Map<String, float[]> state, Device device) {
     this.model = settings.model();
     this.alpha = settings.alpha();
     this.rule = settings.rules().merge();
-    this.outer = new OuterNesterov(settings.outerLr(), settings.outerMomentum());
+    this.outer = new OuterNesterov(settings.outerLr(), settings.outerMomentum(), device);
     WirePrecision wire = settings.rules().wire();
     this.denseChanges = settings.rules().denseChanges();
-    this.broadcast = new DeltaBroadcast(settings.model(), wire, settings.rules().density());
+    this.broadcast = new DeltaBroadcast(settings.model(), wire, settings.rules().density(), device);
     this.shapes = RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank());
-    this.device = device;
+    this.manager = NDManager.newBaseManager(device);
     Map<String, float[]> outerState = new HashMap<>();
     Map<String, float[]> residuals = new HashMap<>();
     state.forEach((k, v) -> (k.startsWith(BROADCAST_RESIDUAL) ? residuals : outerState)
         .put(k.startsWith(BROADCAST_RESIDUAL) ? k.substring(BROADCAST_RESIDUAL.length()) : k, v));
-    outer.restore(outerState);
+    Map<String, long[]> byName = new HashMap<>();
+    model.parameters().forEach(p -> byName.put(p.name(), p.shape()));
+    outer.restore(outerState, byName::get);
     broadcast.restore(residuals);
   }
 
   /**
-   * Parameters merged at once: each is a few host loops the JVM runs on one core, beside torch's own
-   * threads; four keep a 16-core machine busy without holding more than four parameters' temporaries.
+   * Parameters merged at once: their host work (the wire's bytes in and out) runs beside the device's,
+   * and four keep a 16-core machine busy without holding more than four parameters' temporaries.
    */
   private static final java.util.concurrent.ForkJoinPool PARALLEL = new java.util.concurrent.ForkJoinPool(
       Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors())), pool -> {
@@ -86,54 +95,127 @@ final class RoundMerger {
 
   /**
    * The MERGING phase's work: the merge of {@code subs} (none: the weights stay), the outer step and
-   * the broadcast, one parameter at a time: its change D on the merge device, the outer step, the
-   * encoded change and the values every worker will rebuild. Besides the weights before and after,
-   * only one parameter's temporaries and the encoded broadcast are ever held.
+   * the broadcast, one parameter at a time on the device: its contributions decoded, its change D,
+   * the outer step, the encoded change, and the change every worker will decode added to the weights.
+   * Besides the weights and the optimizer's and broadcast's buffers, only a few parameters'
+   * temporaries are held on the device, and only the encoded broadcast on the host.
+   *
+   * @throws IllegalStateException when the merged weights hold a non-finite value: nothing of the
+   *     round is published or checkpointed, and the run stops on the previous round's weights
    */
   Outcome close(OpenRound r, List<Submission> subs, Broadcasts broadcasts, RoundEvaluation evaluation) {
     WeightsSnapshot before = broadcasts.current();
-    long t0 = System.nanoTime();
     WeightsSnapshot after = before;
     DeltaUpdate delta = null;
+    double mergeSeconds = 0;
     if (!subs.isEmpty()) {
+      hold(before);
+      long t0 = System.nanoTime();
       List<ParameterSpec> params = model.parameters();
-      DeltaBroadcast.Piece[] pieces = new DeltaBroadcast.Piece[params.size()];
-      try (NDManager m = NDManager.newBaseManager(device)) {
-        PARALLEL.submit(() -> IntStream.range(0, params.size()).parallel().forEach(i -> {
-          ParameterSpec p = params.get(i);
+      List<Submission> bySlot = subs.stream().sorted(java.util.Comparator.comparingInt(Submission::slot)).toList();
+      @SuppressWarnings("unchecked")
+      List<WireTensor>[] sent = new List[params.size()];
+      String[] nonFinite = new String[params.size()];
+      held = null; // half-merged until every parameter is
+      PARALLEL.submit(() -> IntStream.range(0, params.size()).parallel().forEach(i -> {
+        ParameterSpec p = params.get(i);
+        try (NDManager scope = manager.newSubManager()) {
           String wire = RoundMerge.needsWeights(r.plan, p) ? p.name() : RoundMerge.factorName(p.name());
-          Map<Integer, float[]> bySlot = new TreeMap<>();
-          for (Submission s : subs) {
+          List<RoundMerge.Contribution> cs = new ArrayList<>();
+          for (Submission s : bySlot) {
             Map<String, WireTensor> own = TensorEncoding.withCompanions(s.tensors(), wire);
             if (own.isEmpty()) {
               throw new IllegalArgumentException("an update lacks " + wire);
             }
-            bySlot.put(s.slot(), TensorEncoding.decode(own, shapes::get).get(wire));
+            cs.add(new RoundMerge.Contribution(s.slot(), Map.of(wire, DeviceWire.decode(own, wire, shapes.get(wire),
+                scope))));
           }
-          float[] w = before.values().get(p.name());
-          float[] d = HostMerge.delta(r.plan, p, w, bySlot, alpha, rule, denseChanges, m);
-          pieces[i] = broadcast.encode(p, w, outer.apply(p.name(), w, d));
-        })).join();
+          NDArray w = weights.get(p.name());
+          NDArray d = RoundMerge.delta(r.plan, p, Map.of(p.name(), w), cs, alpha, rule, denseChanges, scope);
+          sent[i] = broadcast.send(p, w, outer.step(p.name(), d));
+          try (NDArray nan = w.isNaN(); NDArray inf = w.isInfinite(); NDArray bad = nan.logicalOr(inf);
+              NDArray any = bad.any()) {
+            if (any.getBoolean()) {
+              nonFinite[i] = p.name();
+            }
+          }
+        }
+      })).join();
+      for (String bad : nonFinite) {
+        if (bad != null) {
+          throw new IllegalStateException("round " + (r.round + 1) + " merged to a non-finite value in " + bad
+              + "; nothing of it was published or checkpointed");
+        }
       }
-      LinkedHashMap<String, float[]> published = new LinkedHashMap<>();
       LinkedHashMap<String, WireTensor> tensors = new LinkedHashMap<>();
-      for (int i = 0; i < pieces.length; i++) {
-        published.put(params.get(i).name(), pieces[i].published());
-        pieces[i].tensors().forEach(t -> tensors.put(t.name(), t));
+      for (List<WireTensor> ts : sent) {
+        ts.forEach(t -> tensors.put(t.name(), t));
       }
-      after = new WeightsSnapshot(before.version() + 1, published);
-      delta = new DeltaUpdate(r.round, before.version(), after.version(), tensors,
-          WeightsChecksum.of(model, published));
+      after = WeightsSnapshot.mirrored(before.version() + 1, model.parameterCount(), this::hostCopy);
+      long checksum = WeightsChecksum.ofArrays(model, weights); // on the device with the native kernels
+      held = after;
+      delta = new DeltaUpdate(r.round, before.version(), after.version(), tensors, checksum);
+      mergeSeconds = (System.nanoTime() - t0) / 1e9;
     }
-    double mergeSeconds = (System.nanoTime() - t0) / 1e9;
     long broadcastBytes = delta != null ? delta.bytes() : after.bytes();
     return new Outcome(after, delta, evaluation.result(r, subs, after, broadcastBytes, delta != null, mergeSeconds));
   }
 
-  /** The outer optimizer's buffers and the broadcast's residuals, for a checkpoint. */
+  /**
+   * Makes the device weights hold {@code version}: the host copy of the version they held is made first
+   * (its snapshot must still read it), then {@code version} is loaded unless it is the one held.
+   */
+  private void hold(WeightsSnapshot version) {
+    if (held != null) {
+      held.materialize();
+    }
+    if (held == version) {
+      return;
+    }
+    held = null;
+    Map<String, float[]> values = version.values();
+    for (ParameterSpec p : model.parameters()) {
+      float[] v = values.get(p.name());
+      if (v == null || v.length != p.numel()) {
+        throw new IllegalArgumentException("weights version " + version.version() + " lack " + p.name());
+      }
+      NDArray old = weights.put(p.name(), HostArrays.of(manager, v, new Shape(p.shape())));
+      if (old != null) {
+        old.close();
+      }
+    }
+    held = version;
+  }
+
+  /** The device weights copied to the host, by parameter name. */
+  private Map<String, float[]> hostCopy() {
+    List<ParameterSpec> params = model.parameters();
+    float[][] out = new float[params.size()][];
+    PARALLEL.submit(() -> IntStream.range(0, params.size()).parallel()
+        .forEach(i -> out[i] = weights.get(params.get(i).name()).toFloatArray())).join();
+    LinkedHashMap<String, float[]> m = new LinkedHashMap<>();
+    for (int i = 0; i < out.length; i++) {
+      m.put(params.get(i).name(), out[i]);
+    }
+    return m;
+  }
+
+  /** The outer optimizer's buffers and the broadcast's residuals, copied to the host, for a checkpoint. */
   Map<String, float[]> state() {
     Map<String, float[]> out = new LinkedHashMap<>(outer.state());
     broadcast.state().forEach((k, v) -> out.put(BROADCAST_RESIDUAL + k, v));
     return out;
+  }
+
+  @Override
+  public void close() {
+    if (held != null) {
+      held.materialize();
+    }
+    held = null;
+    weights.clear();
+    outer.close();
+    broadcast.close();
+    manager.close();
   }
 }

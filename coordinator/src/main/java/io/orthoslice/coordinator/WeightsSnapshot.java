@@ -1,32 +1,78 @@
 package io.orthoslice.coordinator;
 
-import io.orthoslice.common.train.ModelInit;
-
-import io.orthoslice.common.model.LlamaConfig;
-
-import ai.djl.ndarray.types.DataType;
-
-import ai.djl.ndarray.NDManager;
-
 import ai.djl.ndarray.NDArray;
-
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.train.ModelInit;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
- * The shared weights of one version, host float32 by parameter name. Never modified after it is
- * made, so any number of FetchWeights streams read it without a lock while the next merge builds
- * the next snapshot.
+ * The shared weights of one version, host float32 by parameter name. Never modified once made, so any
+ * number of FetchWeights streams read it without a lock. A merge makes the next version on its device
+ * and hands over a snapshot whose host copy is made on first use ({@link #values}) or when the
+ * coordinator asks for it after opening the next round ({@link #materialize}); the merger copies it
+ * before it changes those device weights again, so every snapshot reads its own version.
  */
-public record WeightsSnapshot(long version, Map<String, float[]> values) {
+public final class WeightsSnapshot {
 
-  public WeightsSnapshot {
-    values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
+  private final long version;
+  private final long parameters;
+  private Supplier<Map<String, float[]>> source;
+  private volatile Map<String, float[]> values;
+
+  /** A snapshot of host values held already. */
+  public WeightsSnapshot(long version, Map<String, float[]> values) {
+    this.version = version;
+    this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
+    this.parameters = this.values.values().stream().mapToLong(v -> v.length).sum();
+  }
+
+  private WeightsSnapshot(long version, long parameters, Supplier<Map<String, float[]>> source) {
+    this.version = version;
+    this.parameters = parameters;
+    this.source = source;
+  }
+
+  /** A snapshot of {@code parameters} values whose host copy {@code source} makes once, when first needed. */
+  static WeightsSnapshot mirrored(long version, long parameters, Supplier<Map<String, float[]>> source) {
+    return new WeightsSnapshot(version, parameters, source);
+  }
+
+  public long version() {
+    return version;
+  }
+
+  /** The values by parameter name (made now if this is the first use of a mirrored snapshot). */
+  public Map<String, float[]> values() {
+    Map<String, float[]> v = values;
+    return v != null ? v : materialize();
+  }
+
+  /** Makes the host copy if it is not made yet; returns it. */
+  public synchronized Map<String, float[]> materialize() {
+    if (values == null) {
+      values = Collections.unmodifiableMap(new LinkedHashMap<>(source.get()));
+      source = null;
+    }
+    return values;
+  }
+
+  /** Whether the host copy exists. */
+  boolean materialized() {
+    return values != null;
+  }
+
+  /** Values held. */
+  public long parameters() {
+    return parameters;
   }
 
   public long bytes() {
-    return values.values().stream().mapToLong(v -> (long) v.length * Float.BYTES).sum();
+    return parameters * Float.BYTES;
   }
 
   /** The run's initial weights (ModelInit, float32) as version 0. */

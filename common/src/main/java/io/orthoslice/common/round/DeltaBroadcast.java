@@ -1,6 +1,11 @@
 package io.orthoslice.common.round;
 
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import io.orthoslice.common.model.LlamaConfig;
+import io.orthoslice.common.tensor.HostArrays;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.wire.DeltaUpdate;
 import io.orthoslice.common.wire.TensorEncoding;
@@ -19,9 +24,11 @@ import java.util.Optional;
  * and GPU, so the coordinator and every worker hold the same bits whatever device computed the merge
  * or holds the replica (a checksum confirms it). The f32 wire sends the change exactly and needs no
  * residual; the lossy ones (and a density below 1) carry their quantisation residual into the next
- * round (error feedback).
+ * round (error feedback). The coordinator computes all of it where its weights live
+ * ({@link DeviceWire}): only the encoded bytes come to the host. Distinct parameters may be sent from
+ * several threads at once.
  */
-public final class DeltaBroadcast {
+public final class DeltaBroadcast implements AutoCloseable {
 
   /** The weights every side holds after the round, and the encoded changes that lead there. */
   public record Encoded(LinkedHashMap<String, float[]> published, LinkedHashMap<String, WireTensor> tensors) {}
@@ -29,7 +36,8 @@ public final class DeltaBroadcast {
   private final LlamaConfig model;
   private final WirePrecision precision;
   private final double density;
-  private final ErrorFeedback feedback = new ErrorFeedback();
+  private final NDManager manager;
+  private final Map<String, NDArray> residual = new java.util.concurrent.ConcurrentHashMap<>();
 
   public DeltaBroadcast(LlamaConfig model, WirePrecision precision) {
     this(model, precision, 1.0);
@@ -37,42 +45,65 @@ public final class DeltaBroadcast {
 
   /** @param density the fraction of every change's entries sent (the largest), as the run's updates */
   public DeltaBroadcast(LlamaConfig model, WirePrecision precision, double density) {
+    this(model, precision, density, Device.cpu());
+  }
+
+  /** @param device where the residuals live: the coordinator's weights' device */
+  public DeltaBroadcast(LlamaConfig model, WirePrecision precision, double density, Device device) {
     this.model = model;
     this.precision = precision;
     this.density = density;
+    this.manager = NDManager.newBaseManager(device);
   }
 
-  /** Encodes the change from {@code before} to {@code merged}; what workers will hold is {@code published}. */
+  /**
+   * Sends parameter {@code p}'s change {@code change} (float32, on the weights' device): adds what every
+   * worker will decode to {@code weights} in place and returns the tensors that carry it. The residual
+   * of a lossy wire stays on the device.
+   */
+  public List<WireTensor> send(ParameterSpec p, NDArray weights, NDArray change) {
+    try (NDManager scope = manager.newSubManager()) {
+      NDArray e = residual.get(p.name());
+      NDArray u = change;
+      if (e != null && !exact()) {
+        u = change.add(e);
+        u.attach(scope);
+      }
+      DeviceWire.Sent sent = DeviceWire.encode(p.name(), u, p.shape(), precision, density, scope);
+      if (!exact()) {
+        NDArray next = u.sub(sent.arrives());
+        next.attach(manager);
+        NDArray old = residual.put(p.name(), next);
+        if (old != null) {
+          old.close();
+        }
+      }
+      weights.addi(sent.arrives());
+      return sent.tensors();
+    }
+  }
+
+  /**
+   * Encodes the change from {@code before} to {@code merged} (host arrays, on the CPU); what workers
+   * will hold is {@code published}.
+   */
   public Encoded encode(Map<String, float[]> before, Map<String, float[]> merged) {
     LinkedHashMap<String, float[]> published = new LinkedHashMap<>();
     LinkedHashMap<String, WireTensor> tensors = new LinkedHashMap<>();
-    for (ParameterSpec p : model.parameters()) {
-      Piece piece = encode(p, before.get(p.name()), merged.get(p.name()));
-      published.put(p.name(), piece.published());
-      piece.tensors().forEach(t -> tensors.put(t.name(), t));
+    try (NDManager m = manager.newSubManager()) {
+      for (ParameterSpec p : model.parameters()) {
+        float[] from = before.get(p.name());
+        float[] to = merged.get(p.name());
+        float[] change = new float[to.length];
+        for (int i = 0; i < change.length; i++) {
+          change[i] = to[i] - from[i];
+        }
+        NDArray w = HostArrays.of(m, from, new Shape(p.shape()));
+        send(p, w, HostArrays.of(m, change, new Shape(p.shape()))).forEach(t -> tensors.put(t.name(), t));
+        published.put(p.name(), w.toFloatArray());
+      }
     }
     return new Encoded(published, tensors);
-  }
-
-  /** One parameter's share of a broadcast: the values every side will hold, and the tensors that lead there. */
-  public record Piece(float[] published, List<WireTensor> tensors) {}
-
-  /** {@link #encode(Map, Map)} of one parameter, so the coordinator never holds all changes at once. */
-  public Piece encode(ParameterSpec p, float[] before, float[] merged) {
-    float[] change = new float[merged.length];
-    for (int i = 0; i < change.length; i++) {
-      change[i] = merged[i] - before[i];
-    }
-    List<WireTensor> sent = exact()
-        ? TensorEncoding.encode(p.name(), change, p.shape(), precision)
-        : feedback.dense(p.name(), change, p.shape(), precision, density);
-    // The f32 wire carries the change's bits as they are: no decode needed to know what arrives.
-    float[] arrives = exact() ? change : TensorEncoding.decoded(sent, p.name(), p.shape());
-    float[] published = new float[before.length];
-    for (int i = 0; i < published.length; i++) {
-      published[i] = before[i] + arrives[i];
-    }
-    return new Piece(published, sent);
   }
 
   /** Whether the change travels exactly: the f32 wire, every value sent; no residual is kept then. */
@@ -117,12 +148,27 @@ public final class DeltaBroadcast {
     return TensorEncoding.decode(tensors, shapes::get);
   }
 
-  /** The residuals of the broadcast's error feedback, for a checkpoint. */
+  /** The residuals of the broadcast's error feedback, copied to the host, for a checkpoint. */
   public Map<String, float[]> state() {
-    return feedback.state();
+    Map<String, float[]> out = new java.util.TreeMap<>();
+    residual.forEach((k, v) -> out.put(k, v.toFloatArray()));
+    return out;
   }
 
   public void restore(Map<String, float[]> state) {
-    feedback.restore(state);
+    residual.values().forEach(NDArray::close);
+    residual.clear();
+    for (ParameterSpec p : model.parameters()) {
+      float[] e = state.get(p.name());
+      if (e != null) {
+        residual.put(p.name(), HostArrays.of(manager, e, new Shape(p.shape())));
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    residual.clear();
+    manager.close();
   }
 }

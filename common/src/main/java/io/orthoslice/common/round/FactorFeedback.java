@@ -3,12 +3,9 @@ package io.orthoslice.common.round;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import io.orthoslice.common.config.WirePrecision;
 import io.orthoslice.common.projection.Projector;
 import io.orthoslice.common.projection.Side;
-import io.orthoslice.common.tensor.HostArrays;
-import io.orthoslice.common.wire.TensorEncoding;
 import io.orthoslice.common.wire.WireTensor;
 import java.util.HashMap;
 import java.util.List;
@@ -64,13 +61,12 @@ public final class FactorFeedback implements AutoCloseable {
       WirePrecision p, double density, NDManager out) {
     try (NDManager scope = out.newSubManager()) {
       NDArray u = residual == null ? factor : factor.add(side.project(residual, pk));
-      List<WireTensor> sent = TensorEncoding.encode(wireName, u.toFloatArray(), bShape, p, density);
-      float[] got = TensorEncoding.decoded(sent, wireName, bShape);
-      NDArray missed = factor.sub(HostArrays.of(scope, got, new Shape(bShape)));
+      DeviceWire.Sent sent = DeviceWire.encode(wireName, u, bShape, p, density, scope);
+      NDArray missed = factor.sub(sent.arrives());
       NDArray lifted = side.lift(missed, pk);
       NDArray next = residual == null ? lifted : lifted.addi(residual);
       next.attach(out);
-      return new Step(sent, next);
+      return new Step(sent.tensors(), next);
     }
   }
 

@@ -8,8 +8,6 @@ import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.tensor.HostArrays;
 import io.orthoslice.common.wire.DeltaUpdate;
-import io.orthoslice.common.wire.Protocol;
-import io.orthoslice.common.wire.TensorEncoding;
 import io.orthoslice.common.wire.WireTensor;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -103,47 +101,17 @@ public final class ReplicaWeights implements AutoCloseable {
   }
 
   /**
-   * One parameter's change as a float32 array on the replica's device. Dense encodings travel to the
-   * device as they came and are decoded there: f32 as it is, f16 widened (exact), int8 times its row's
-   * scale (one float32 product, as the host's decoder computes it), so no host array of the change is
-   * ever made; a sparse change (positions) is decoded on the host.
+   * One parameter's change as a float32 array on the replica's device ({@link DeviceWire#decode}: dense
+   * encodings travel to the device as they came and are decoded there, so no host array of the change
+   * is made; a sparse change is decoded on the host).
    */
   private static NDArray change(Map<String, WireTensor> tensors, ParameterSpec p, NDManager scope) {
-    WireTensor t = tensors.get(p.name());
-    if (t != null && !tensors.containsKey(Protocol.indexName(p.name())) && t.shape().length == p.shape().length
-        && java.util.Arrays.equals(t.shape(), p.shape())) {
-      switch (t.dtype()) {
-        case F32 -> {
-          return t.toNDArray(scope);
-        }
-        case F16 -> {
-          return t.toNDArray(scope).toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
-        }
-        case I8 -> {
-          WireTensor scales = tensors.get(Protocol.scaleName(p.name()));
-          int rows = TensorEncoding.rows(p.shape());
-          if (scales != null && scales.dtype() == io.orthoslice.common.wire.WireDType.F32 && scales.shape().length == 1
-              && scales.shape()[0] == rows) {
-            NDArray q = t.toNDArray(scope).toType(ai.djl.ndarray.types.DataType.FLOAT32, false)
-                .reshape(rows, p.numel() / rows);
-            return q.muli(scales.toNDArray(scope).reshape(rows, 1)).reshape(new Shape(p.shape()));
-          }
-        }
-        default -> { }
-      }
-    }
-    return HostArrays.of(scope, hostChange(tensors, p), new Shape(p.shape()));
-  }
-
-  /** One parameter's decoded change on the host: its tensor and the tensor's companions (scales, positions). */
-  private static float[] hostChange(Map<String, WireTensor> tensors, ParameterSpec p) {
-    Map<String, WireTensor> own = TensorEncoding.withCompanions(tensors, p.name());
-    float[] d = own.isEmpty() ? null : TensorEncoding.decode(own, n -> p.shape()).get(p.name());
-    if (d == null || d.length != p.numel()) {
+    try {
+      return DeviceWire.decode(tensors, p.name(), p.shape(), scope);
+    } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("the round update lacks a change of " + p.name() + " with " + p.numel()
           + " values");
     }
-    return d;
   }
 
   @Override

@@ -66,6 +66,12 @@ final class BenchMergeCommand implements Callable<Integer> {
       + " replica's checksum on its GPU (the worker's --kernels). Default: ${DEFAULT-VALUE}.")
   String kernels;
 
+  /** Bytes as GiB and as a multiple of the fp32 weights, or "n/a" when not measured (negative). */
+  private static String timesWeights(long bytes, long weights) {
+    return bytes < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f GiB = %.2fx", bytes / 1073741824.0,
+        bytes / (double) weights);
+  }
+
   @Override
   public Integer call() throws IOException {
     if (repeats < 1) {
@@ -81,13 +87,16 @@ final class BenchMergeCommand implements Callable<Integer> {
         int r = rank > 0 ? rank : Math.max(1, shape.hiddenSize() / (2 * k));
         RunConfig cfg = RunConfig.DEFAULTS.with(Map.of("preset", preset, "workers", k, "rank", r, "wire", wire));
         MergeBenchmark.Result res = MergeBenchmark.run(shape, cfg, merge, apply, repeats);
-        System.out.printf(Locale.ROOT, "bench-merge %s K=%d r=%d wire=%s merge[%s] %.3f s (%s), apply[%s] %.3f s (%s),"
-                + " heap retained %.2f GiB less the updates %.2f GiB = %.2fx the fp32 weights (%.2f GiB), broadcast %.1f MiB,"
-            + " replica %s%n",
-            preset, k, r, wire, device, res.mergeSeconds(), seconds(res.merges()), applyDevice, res.applySeconds(),
-            seconds(res.applies()), res.retainedBytes() / 1073741824.0, res.updateBytes() / 1073741824.0,
+        System.out.printf(Locale.ROOT, "bench-merge %s K=%d r=%d wire=%s merge[%s] %.3f s (%s), host copy %.3f s (%s),"
+                + " apply[%s] %.3f s (%s), heap retained %.2f GiB less the updates %.2f GiB = %.2fx the fp32"
+                + " weights (%.2f GiB), device %s, peak RSS growth %s, broadcast %.1f MiB, replica %s%n",
+            preset, k, r, wire, device, res.mergeSeconds(), seconds(res.merges()), res.mirrorSeconds(),
+            seconds(res.mirrors()), applyDevice, res.applySeconds(), seconds(res.applies()),
+            res.retainedBytes() / 1073741824.0, res.updateBytes() / 1073741824.0,
             (res.retainedBytes() - res.updateBytes()) / (double) res.weightsBytes(), res.weightsBytes() / 1073741824.0,
-            res.broadcastBytes() / 1048576.0, res.replicaMatched() ? "bit-identical" : "DIFFERS");
+            timesWeights(res.deviceBytes(), res.weightsBytes()), timesWeights(res.peakRssGrowthBytes(),
+                res.weightsBytes()), res.broadcastBytes() / 1048576.0,
+            res.replicaMatched() ? "bit-identical" : "DIFFERS");
         if (jsonl != null) {
           Map<String, Object> line = new LinkedHashMap<>();
           line.put("preset", preset);
@@ -98,6 +107,9 @@ final class BenchMergeCommand implements Callable<Integer> {
           line.put("apply_device", applyDevice);
           line.put("merge_seconds", res.merges());
           line.put("apply_seconds", res.applies());
+          line.put("host_copy_seconds", res.mirrors());
+          line.put("device_bytes", res.deviceBytes());
+          line.put("peak_rss_growth_bytes", res.peakRssGrowthBytes());
           line.put("retained_heap_bytes", res.retainedBytes());
           line.put("update_bytes", res.updateBytes());
           line.put("weights_bytes", res.weightsBytes());
