@@ -35,12 +35,11 @@ public final class MergeBenchmark {
    * and the encoded broadcast, beside the K updates received ({@code updateBytes} of them).
    * {@code deviceBytes} is what the merge device holds beyond its state before the benchmark, on a
    * GPU (the weights, the outer optimizer's and the broadcast's buffers, and torch's cached
-   * temporaries; -1 on the CPU). {@code peakRssGrowthBytes} is the process's peak resident memory less
-   * its resident memory at the start (-1 where /proc is not readable).
+   * temporaries; -1 on the CPU).
    */
   public record Result(double mergeSeconds, List<Double> merges, double applySeconds, List<Double> applies,
       double mirrorSeconds, List<Double> mirrors, long retainedBytes, long updateBytes, long weightsBytes,
-      long broadcastBytes, long deviceBytes, long peakRssGrowthBytes, boolean replicaMatched) {}
+      long broadcastBytes, long deviceBytes, boolean replicaMatched) {}
 
   private MergeBenchmark() {}
 
@@ -51,7 +50,6 @@ public final class MergeBenchmark {
    */
   public static Result run(LlamaConfig model, RunConfig config, Device mergeDevice, Device applyDevice, int repeats) {
     long baseline = liveHeap();
-    long rssBefore = procStatus("VmRSS");
     long deviceBefore = deviceUsed(mergeDevice);
     RunSettings settings = new RunSettings(model, config, "synthetic");
     WeightsSnapshot start = WeightsSnapshot.initial(model, config.seed());
@@ -95,29 +93,14 @@ public final class MergeBenchmark {
         matched &= replica.checksum() == WeightsChecksum.of(model, o.after().values());
       }
     }
-    long peak = procStatus("VmHWM");
     return new Result(median(merges), merges, median(applies), applies, median(mirrors), mirrors, retained,
         subs.stream().mapToLong(Submission::bytes).sum(), start.bytes(), broadcastBytes,
-        mergeDevice.isGpu() ? device : -1, peak < 0 || rssBefore < 0 ? -1 : peak - rssBefore, matched);
+        mergeDevice.isGpu() ? device : -1, matched);
   }
 
   /** Bytes in use on a GPU (every process's, as the driver counts them), -1 on the CPU. */
   private static long deviceUsed(Device d) {
     return d.isGpu() ? ai.djl.util.cuda.CudaUtils.getGpuMemory(d).getUsed() : -1;
-  }
-
-  /** A /proc/self/status field in bytes (VmRSS, VmHWM), -1 where it cannot be read. */
-  private static long procStatus(String field) {
-    try {
-      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
-        if (line.startsWith(field + ":")) {
-          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-        }
-      }
-    } catch (java.io.IOException | RuntimeException e) {
-      return -1;
-    }
-    return -1;
   }
 
   /**

@@ -133,9 +133,8 @@ final class RoundMerger implements AutoCloseable {
           NDArray w = weights.get(p.name());
           NDArray d = RoundMerge.delta(r.plan, p, Map.of(p.name(), w), cs, alpha, rule, denseChanges, scope);
           sent[i] = broadcast.send(p, w, outer.step(p.name(), d));
-          try (NDArray nan = w.isNaN(); NDArray inf = w.isInfinite(); NDArray bad = nan.logicalOr(inf);
-              NDArray any = bad.any()) {
-            if (any.getBoolean()) {
+          try (NDArray sum = w.sum()) { // one pass: finite exactly when every value is (short of overflow)
+            if (!Float.isFinite(sum.getFloat())) {
               nonFinite[i] = p.name();
             }
           }

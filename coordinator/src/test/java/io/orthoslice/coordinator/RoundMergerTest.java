@@ -91,4 +91,36 @@ class RoundMergerTest {
       assertEquals(continued, again);
     }
   }
+
+  @org.junit.jupiter.api.Test
+  void aMergeToANonFiniteValueIsRefusedAndTheWeightsBeforeItStay() {
+    RunSettings s = settings("f32", 1.0, 0.0);
+    WeightsSnapshot start = WeightsSnapshot.initial(MODEL, 5);
+    RoundPlan plan = RoundPlan.of(MODEL, s.mode(), 5, 0, 2, 4);
+    List<Submission> subs = new java.util.ArrayList<>(MergeBenchmark.syntheticUpdates(MODEL, s.config(), start, 300));
+    String dense = "model.norm.weight";
+    Submission first = subs.get(0);
+    Map<String, io.orthoslice.common.wire.WireTensor> tensors = new java.util.LinkedHashMap<>(first.tensors());
+    float[] huge = new float[Math.toIntExact(tensors.get(dense).elementCount())];
+    java.util.Arrays.fill(huge, 3e38f);
+    tensors.put(dense, io.orthoslice.common.wire.WireTensor.ofFloats(dense, huge, tensors.get(dense).shape()));
+    subs.set(0, new Submission(first.report(), tensors));
+    subs.set(1, new Submission(subs.get(1).report(), tensors));
+    Broadcasts broadcasts = new Broadcasts(s, start);
+    long before = WeightsChecksum.of(MODEL, start.values());
+    try (RoundMerger merger = new RoundMerger(s, Map.of(), Device.cpu())) {
+      IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+          () -> merger.close(new OpenRound(0, plan, List.of("w0", "w1"), 0), subs, broadcasts,
+              new RoundEvaluation(s, ValidationLoss.NONE)));
+      org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("round 1 merged to a non-finite value in "
+          + dense), e.getMessage());
+      // The next merge starts again from the published weights, not from the half-merged device copy.
+      RoundMerger.Outcome o = merger.close(new OpenRound(0, plan, List.of("w0", "w1"), 0),
+          MergeBenchmark.syntheticUpdates(MODEL, s.config(), start, 301), broadcasts,
+          new RoundEvaluation(s, ValidationLoss.NONE));
+      assertEquals(o.delta().weightsChecksum(), WeightsChecksum.of(MODEL, io.orthoslice.common.round.DeltaBroadcast
+          .rebuild(MODEL, start.values(), o.delta()).orElseThrow()));
+    }
+    assertEquals(before, WeightsChecksum.of(MODEL, start.values()));
+  }
 }

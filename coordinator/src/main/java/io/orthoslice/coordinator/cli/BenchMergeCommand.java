@@ -89,13 +89,12 @@ final class BenchMergeCommand implements Callable<Integer> {
         MergeBenchmark.Result res = MergeBenchmark.run(shape, cfg, merge, apply, repeats);
         System.out.printf(Locale.ROOT, "bench-merge %s K=%d r=%d wire=%s merge[%s] %.3f s (%s), host copy %.3f s (%s),"
                 + " apply[%s] %.3f s (%s), heap retained %.2f GiB less the updates %.2f GiB = %.2fx the fp32"
-                + " weights (%.2f GiB), device %s, peak RSS growth %s, broadcast %.1f MiB, replica %s%n",
+                + " weights (%.2f GiB), device %s, broadcast %.1f MiB, replica %s%n",
             preset, k, r, wire, device, res.mergeSeconds(), seconds(res.merges()), res.mirrorSeconds(),
             seconds(res.mirrors()), applyDevice, res.applySeconds(), seconds(res.applies()),
             res.retainedBytes() / 1073741824.0, res.updateBytes() / 1073741824.0,
             (res.retainedBytes() - res.updateBytes()) / (double) res.weightsBytes(), res.weightsBytes() / 1073741824.0,
-            timesWeights(res.deviceBytes(), res.weightsBytes()), timesWeights(res.peakRssGrowthBytes(),
-                res.weightsBytes()), res.broadcastBytes() / 1048576.0,
+            timesWeights(res.deviceBytes(), res.weightsBytes()), res.broadcastBytes() / 1048576.0,
             res.replicaMatched() ? "bit-identical" : "DIFFERS");
         if (jsonl != null) {
           Map<String, Object> line = new LinkedHashMap<>();
@@ -109,7 +108,6 @@ final class BenchMergeCommand implements Callable<Integer> {
           line.put("apply_seconds", res.applies());
           line.put("host_copy_seconds", res.mirrors());
           line.put("device_bytes", res.deviceBytes());
-          line.put("peak_rss_growth_bytes", res.peakRssGrowthBytes());
           line.put("retained_heap_bytes", res.retainedBytes());
           line.put("update_bytes", res.updateBytes());
           line.put("weights_bytes", res.weightsBytes());
