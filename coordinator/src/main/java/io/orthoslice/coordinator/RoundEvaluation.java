@@ -49,7 +49,8 @@ final class RoundEvaluation {
         roundUpdate ? fetchBytes : 0, mergeSeconds, evalSeconds,
         subs.stream().mapToDouble(s -> s.report().fetchSeconds()).max().orElse(0),
         subs.stream().mapToDouble(s -> s.report().trainSeconds()).max().orElse(0),
-        (System.nanoTime() - r.openedNanos) / 1e9, CommunicationCost.perToken(upload, download, tokens), syncDp);
+        (System.nanoTime() - r.openedNanos) / 1e9, CommunicationCost.perToken(upload, download, tokens), syncDp,
+        subs.stream().mapToLong(Submission::tokens).sum());
   }
 
   /**

@@ -25,6 +25,8 @@ import java.util.Locale;
  *     the merge: {@link CommunicationCost#perToken})
  * @param syncDpBytesPerToken what synchronous data parallel on the same workers would move
  *     ({@link CommunicationCost#syncDataParallelPerToken})
+ * @param tokens what the merged workers trained on this round, all of them together (0 in a summary.json
+ *     written before this was recorded)
  */
 public record RoundResult(
     long round,
@@ -42,20 +44,21 @@ public record RoundResult(
     double trainSeconds,
     double roundSeconds,
     double bytesPerToken,
-    double syncDpBytesPerToken) {
+    double syncDpBytesPerToken,
+    long tokens) {
 
   /** This result with its round's seconds: from its opening to the next round's (to its merge when last). */
   public RoundResult withRoundSeconds(double seconds) {
     return new RoundResult(round, participants, mergedSlots, version, meanLoss, validationLoss, uploadBytesPerWorker,
         fullBroadcastBytes, updateBroadcastBytes, mergeSeconds, evalSeconds, fetchSeconds, trainSeconds, seconds,
-        bytesPerToken, syncDpBytesPerToken);
+        bytesPerToken, syncDpBytesPerToken, tokens);
   }
 
   /** This result with its validation loss and the seconds its evaluation took. */
   public RoundResult withValidation(double loss, double seconds) {
     return new RoundResult(round, participants, mergedSlots, version, meanLoss, loss, uploadBytesPerWorker,
         fullBroadcastBytes, updateBroadcastBytes, mergeSeconds, seconds, fetchSeconds, trainSeconds, roundSeconds,
-        bytesPerToken, syncDpBytesPerToken);
+        bytesPerToken, syncDpBytesPerToken, tokens);
   }
 
   /** How many times fewer bytes per trained token than synchronous data parallel (NaN with one worker). */

@@ -25,7 +25,7 @@ import java.util.Map;
  */
 public record RunSummary(double initialValidationLoss, double earlierSeconds, List<RoundResult> earlierRounds) {
 
-  public static final String FILE = "summary.json";
+  public static final String FILE = io.orthoslice.common.train.RunFiles.SUMMARY;
 
   private static final ObjectMapper JSON = new ObjectMapper()
       .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);

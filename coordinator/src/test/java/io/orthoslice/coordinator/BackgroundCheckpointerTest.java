@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class BackgroundCheckpointerTest {
 
   private static RoundResult round(long r) {
-    return new RoundResult(r, 1, List.of(0), r + 1, 3.0, 3.0, 1, 2, 3, 0.1, 0.1, 0.1, 1.0, 2.0, 1, 10);
+    return new RoundResult(r, 1, List.of(0), r + 1, 3.0, 3.0, 1, 2, 3, 0.1, 0.1, 0.1, 1.0, 2.0, 1, 10, 100);
   }
 
   private static ResumeState state(long next, float[] momentum) {

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class RoundResultTest {
 
   private static RoundResult round(List<Integer> merged, double train, double round) {
-    return new RoundResult(2, 2, merged, 3, 3.1, 3.0, 1024, 4096, 2048, 0.5, 0.1, 0.4, train, round, 60.7, 2800);
+    return new RoundResult(2, 2, merged, 3, 3.1, 3.0, 1024, 4096, 2048, 0.5, 0.1, 0.4, train, round, 60.7, 2800, 512);
   }
 
   @Test

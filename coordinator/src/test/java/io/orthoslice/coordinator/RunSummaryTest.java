@@ -15,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 class RunSummaryTest {
 
   private static RoundResult round(long r, double validation) {
-    return new RoundResult(r, 2, List.of(0, 1), r + 1, 3.0, validation, 1, 2, 3, 0.1, 0.1, 0.1, 1.0, 2.0, 1, 10);
+    return new RoundResult(r, 2, List.of(0, 1), r + 1, 3.0, validation, 1, 2, 3, 0.1, 0.1, 0.1, 1.0, 2.0, 1, 10, 100);
   }
 
   @Test

@@ -66,15 +66,26 @@ final class RunRecord {
     }
   }
 
-  /** Writes summary.json beside the checkpoints: what produced the run and what it measured. */
-  static void writeSummary(java.nio.file.Path dir, LlamaConfig model, TrainConfig cfg, String datasetId,
-      TrainingRun.Summary s) {
+  /** What produced the run: the first keys of summary.json, and all of train.json. */
+  private static Map<String, Object> producedBy(LlamaConfig model, TrainConfig cfg, String datasetId) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("model", model.toHuggingFace(0, 0));
     m.put("train_config", toMap(cfg));
     m.put("dataset_id", datasetId);
     String version = RunRecord.class.getPackage().getImplementationVersion();
     m.put("code_version", version == null ? "dev" : version);
+    return m;
+  }
+
+  /** Writes {@link RunFiles#TRAIN_CONFIG} at the start of a run, so that a running run says what it is. */
+  static void writeRunConfig(java.nio.file.Path dir, LlamaConfig model, TrainConfig cfg, String datasetId) {
+    write(dir.resolve(RunFiles.TRAIN_CONFIG), producedBy(model, cfg, datasetId));
+  }
+
+  /** Writes summary.json beside the checkpoints: what produced the run and what it measured. */
+  static void writeSummary(java.nio.file.Path dir, LlamaConfig model, TrainConfig cfg, String datasetId,
+      TrainingRun.Summary s) {
+    Map<String, Object> m = producedBy(model, cfg, datasetId);
     m.put("steps", s.steps());
     m.put("tokens", s.tokens());
     m.put("first_train_loss", s.firstLoss());
@@ -88,11 +99,15 @@ final class RunRecord {
     mem.put("optimizer_state_bytes", s.memory().optimizerBytes());
     mem.put("persisted_projection_bytes", s.memory().projectionBytes());
     m.put("memory", mem);
+    write(dir.resolve(RunFiles.SUMMARY), m);
+  }
+
+  private static void write(java.nio.file.Path file, Map<String, Object> m) {
     try {
-      io.orthoslice.common.checkpoint.AtomicFiles.write(dir.resolve("summary.json"),
-          JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(m));
+      java.nio.file.Files.createDirectories(file.getParent());
+      io.orthoslice.common.checkpoint.AtomicFiles.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(m));
     } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("cannot write " + dir.resolve("summary.json"), e);
+      throw new java.io.UncheckedIOException("cannot write " + file, e);
     }
   }
 

@@ -69,6 +69,8 @@ public final class TrainingRun {
           bytes(mem.optimizerBytes()), bytes(mem.projectionBytes())));
       double[] losses = {Double.NaN, Double.NaN, Double.NaN}; // first, last, validation
       Path[] lastCheckpoint = {null};
+      RunRecord.writeRunConfig(opts.outputDir(), model, cfg, data.datasetId());
+      EvaluationLog evaluations = new EvaluationLog(opts.outputDir());
       // The whole run, from the step a resume restored; evaluation and checkpoints after their steps.
       TrainingLoop.run(trainer, data, trainer.step() * windowsPerStep, (int) windowsPerStep,
           Math.toIntExact(cfg.steps() - trainer.step()), (i, s, seconds) -> {
@@ -78,15 +80,25 @@ public final class TrainingRun {
             losses[1] = s.loss();
             progress.onStep(s);
             listener.accept(s);
+            evaluations.step(s.loss(), seconds);
             boolean last = s.step() == cfg.steps();
-            if (last || (opts.evalEvery() > 0 && s.step() % opts.evalEvery() == 0)) {
+            boolean evaluate = last || (opts.evalEvery() > 0 && s.step() % opts.evalEvery() == 0);
+            double evalSeconds = 0;
+            if (evaluate) {
+              long t0 = System.nanoTime();
               losses[2] = trainer.evaluate(validation, cfg.microBatch());
+              evalSeconds = (System.nanoTime() - t0) / 1e9;
               progress.message(String.format(Locale.ROOT, "step %d validation loss %.4f perplexity %.2f",
                   s.step(), losses[2], Math.exp(losses[2])));
             }
             if (last || (opts.checkpointEvery() > 0 && s.step() % opts.checkpointEvery() == 0)) {
+              long t0 = System.nanoTime();
               lastCheckpoint[0] = save(trainer, store, windowsPerStep, data, bosId, eosId, opts.evalBatches());
+              evaluations.checkpoint((System.nanoTime() - t0) / 1e9);
               progress.message("checkpoint " + lastCheckpoint[0]);
+            }
+            if (evaluate) {
+              evaluations.evaluated(s.step(), s.step() * cfg.tokensPerStep(), losses[2], evalSeconds);
             }
           });
       double firstLoss = losses[0];

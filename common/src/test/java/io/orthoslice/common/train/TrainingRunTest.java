@@ -72,6 +72,35 @@ class TrainingRunTest {
   }
 
   /**
+   * evaluations.jsonl gets one record per evaluation, each with its interval: the tokens up to its step, and
+   * the checkpoint seconds only in the intervals that wrote one; train.json names the run from its start.
+   */
+  @Test
+  void everyEvaluationAppendsItsIntervalAndTheSettingsAreOnDiskFromTheStart(@TempDir Path out) throws Exception {
+    TrainConfig cfg = config(6, MethodSpec.FULL_RANK);
+    RunOptions opts = new RunOptions(out, 2, 1, 3, 5, 10, false, null, "cpu");
+    ProgressReporter quiet = new ProgressReporter(cfg.steps(), cfg.tokensPerStep(), 1000, false,
+        new PrintStream(OutputStream.nullOutputStream()));
+    TrainingRun.run(model, cfg, opts, new DatasetWindows(dataset, cfg.seqLen(), cfg.seed()), 256, 256, quiet);
+    List<com.fasterxml.jackson.databind.JsonNode> r = RunFiles.read(out.resolve(RunFiles.EVALUATIONS));
+    assertEquals(List.of(2L, 4L, 6L), r.stream().map(n -> n.get("step").asLong()).toList());
+    assertEquals(List.of(2 * cfg.tokensPerStep(), 4 * cfg.tokensPerStep(), 6 * cfg.tokensPerStep()),
+        r.stream().map(n -> n.get("tokens").asLong()).toList());
+    // Checkpoints after steps 3 and 6 (--checkpoint-every 3): in the second and third intervals only.
+    assertEquals(List.of(false, true, true), r.stream().map(n -> n.get("checkpointSeconds").asDouble() > 0).toList());
+    for (com.fasterxml.jackson.databind.JsonNode n : r) {
+      double parts = n.get("stepSeconds").asDouble() + n.get("evalSeconds").asDouble()
+          + n.get("checkpointSeconds").asDouble();
+      assertTrue(parts > 0 && parts <= n.get("seconds").asDouble(), n.toString());
+      assertTrue(Double.isFinite(n.get("validationLoss").asDouble()) && n.get("trainLoss").asDouble() > 0, n.toString());
+    }
+    com.fasterxml.jackson.databind.JsonNode start = new com.fasterxml.jackson.databind.ObjectMapper()
+        .readTree(out.resolve(RunFiles.TRAIN_CONFIG).toFile());
+    assertEquals(6, start.get("train_config").get("steps").asLong());
+    assertEquals(model.hiddenSize(), start.get("model").get("hidden_size").asInt());
+  }
+
+  /**
    * One case per method, so that surefire re-runs only the case a rare DJL bad gradient hit (see
    * docs/PERFORMANCE.md). The quantized bases cover the merge at step 6, which re-quantizes W + B
    * P^T: the checkpoint must carry those codes and scales, since re-quantizing the checkpoint's

@@ -56,6 +56,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code orthoslice coordinator}: serves one distributed run and exits when its last round has
@@ -68,13 +70,15 @@ import picocli.CommandLine.Option;
     description = "Run the coordinator of a distributed Orthoslice run (or time its merge: bench-merge).")
 public final class CoordinatorMain implements Callable<Integer> {
 
+  private static final Logger LOG = LoggerFactory.getLogger(CoordinatorMain.class);
+
   /** The default gRPC port; deploy/ uses the same (a test checks). */
   /** How long the end of a run waits for the workers to leave before the coordinator exits anyway. */
   static final Duration DRAIN = Duration.ofSeconds(10);
 
   public static final int DEFAULT_PORT = 7070;
   /** The file in --output that holds the run's settings as this coordinator ran them. */
-  public static final String RUN_JSON = "run.json";
+  public static final String RUN_JSON = io.orthoslice.common.train.RunFiles.RUN_CONFIG;
   /** The environment variable that carries the run token. */
   public static final String TOKEN_ENV = Protocol.TOKEN_ENV;
 
@@ -97,7 +101,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Option(names = "--config", paramLabel = "RUN_JSON", description = "The run's settings as a run.json (what launch"
       + " and sweep write); options given beside it replace its values.")
   Path config;
-  @Option(names = "--output", defaultValue = "runs/coordinator", description = "Run directory (summary.json, checkpoints/). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--output", defaultValue = "runs/coordinator", description = "Run directory (run.json, rounds.jsonl, checkpoints/, summary.json). Default: ${DEFAULT-VALUE}.")
   Path output;
   @Option(names = "--resume", description = "Continue from the newest checkpoint in --output/checkpoints.")
   boolean resume;
@@ -199,6 +203,7 @@ public final class CoordinatorMain implements Callable<Integer> {
                   out.flush();
                 }
                 results.add(r);
+                appendRound(output, r);
               }, writer, metrics, where);
           CoordinatorServer server = new CoordinatorServer(serverBuilder(),
               new CoordinatorService(core, CoordinatorService.runSpec(settings, UUID.randomUUID().toString(),
@@ -257,6 +262,19 @@ public final class CoordinatorMain implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /**
+   * Appends the round to {@code rounds.jsonl}, which {@code orthoslice report} reads while the run goes on. Unlike
+   * a checkpoint it is not needed to continue the run, so a failed append is a warning, not the run's end.
+   */
+  private static void appendRound(Path output, RoundResult r) {
+    Path file = output.resolve(io.orthoslice.common.train.RunFiles.ROUNDS);
+    try {
+      io.orthoslice.common.train.RunFiles.append(file, r);
+    } catch (IOException e) {
+      LOG.warn("round {} is missing from {}: {}", r.round() + 1, file, e.toString());
+    }
   }
 
   private ServerBuilder<?> serverBuilder() throws IOException {

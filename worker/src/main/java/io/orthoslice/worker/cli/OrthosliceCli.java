@@ -30,6 +30,7 @@ import picocli.CommandLine.Command;
       CoordinatorCommand.class,
       LaunchCommand.class,
       SweepCommand.class,
+      ReportCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class OrthosliceCli implements Runnable {
@@ -40,7 +41,7 @@ public final class OrthosliceCli implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: train, prepare-data, eval, bench, compare, worker, coordinator, launch, sweep");
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: train, prepare-data, eval, bench, compare, worker, coordinator, launch, sweep, report");
   }
 
   public static void main(String[] args) {

@@ -3,6 +3,7 @@ package io.orthoslice.worker.cli;
 import io.orthoslice.common.cli.RunConfigDefaults;
 import io.orthoslice.common.config.RunConfig;
 import io.orthoslice.worker.launch.LaunchConfig;
+import io.orthoslice.worker.plot.Charts;
 import io.orthoslice.worker.sweep.CellResult;
 import io.orthoslice.worker.sweep.ResultsDoc;
 import io.orthoslice.worker.sweep.SweepPlots;
@@ -134,7 +135,7 @@ final class SweepCommand implements Callable<Integer> {
     String command = "orthoslice sweep " + String.join(" ", args);
     String md = SweepReport.markdown(spec, results, command);
     Files.writeString(output.resolve("results.md"), md, StandardCharsets.UTF_8);
-    if (!SweepPlots.available()) {
+    if (!Charts.available()) {
       System.err.println("plots skipped: this Java runtime has no java.desktop module, which the charts need;"
           + " run 'orthoslice sweep --report-only' with the same options on a full JDK to draw them");
     }

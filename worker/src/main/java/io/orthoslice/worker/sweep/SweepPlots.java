@@ -6,39 +6,29 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
-import org.knowm.xchart.BitmapEncoder;
+import io.orthoslice.worker.plot.Charts;
 import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
 
 /**
  * The sweep's PNG plots (XChart): validation perplexity against the round, one line per
  * configuration at its best learning rate (mean over seeds), one plot per K; and the final perplexity
- * against K with the seeds' standard deviation as error bars.
+ * against K with the seeds' standard deviation as error bars. Without java.desktop ({@link Charts#available})
+ * it draws nothing; cells.jsonl keeps what is needed to draw later with {@code --report-only}.
  */
 public final class SweepPlots {
 
   private SweepPlots() {}
 
   /**
-   * Whether this Java runtime can draw: XChart needs java.desktop (AWT), which a jlink'd runtime (a GPU
-   * host's, say) may leave out. Without it {@link #write} draws nothing; cells.jsonl keeps what is needed
-   * to draw later with {@code --report-only}.
-   */
-  public static boolean available() {
-    return ModuleLayer.boot().findModule("java.desktop").isPresent();
-  }
-
-  /**
    * Writes {@code <prefix>-ppl-vs-round-k<K>.png} and {@code <prefix>-ppl-vs-workers.png}; returns the
-   * files (none when the runtime cannot draw, see {@link #available}).
+   * files (none when the runtime cannot draw, see {@link Charts#available}).
    */
   public static List<Path> write(List<CellResult> results, Path dir, String prefix, String title)
       throws IOException {
-    if (!available()) {
+    if (!Charts.available()) {
       return List.of();
     }
-    System.setProperty("java.awt.headless", "true");
     Files.createDirectories(dir);
     List<SweepReport.Row> rows = SweepReport.rows(results).stream().filter(r -> Double.isFinite(r.mean())).toList();
     List<Path> out = new ArrayList<>();
@@ -90,14 +80,10 @@ public final class SweepPlots {
   }
 
   private static XYChart chart(String title, String x, String y) {
-    XYChart c = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle(x).yAxisTitle(y).build();
-    c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE).setMarkerSize(5)
-        .setChartBackgroundColor(java.awt.Color.WHITE);
-    return c;
+    return Charts.xy(title, x, y, 900, 560);
   }
 
   private static Path save(XYChart c, Path file) throws IOException {
-    BitmapEncoder.saveBitmap(c, file.toString(), BitmapEncoder.BitmapFormat.PNG);
-    return file;
+    return Charts.save(c, file);
   }
 }

@@ -31,6 +31,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.yaml.snakeyaml.Yaml;
+import picocli.CommandLine;
 
 /**
  * Every file under deploy/ parses, and its ports, environment variable names, flags and metric
@@ -113,8 +114,9 @@ class DeployFilesTest {
   @SuppressWarnings("unchecked")
   void kubernetesManifestsUseTheCodesFlagsPortsProbesAndTokenSecret() throws IOException {
     List<Map<String, Object>> docs = new ArrayList<>();
+    // The files of deploy/k8s itself: the Deployment + StatefulSet variant (k8s/jobset is the other one).
     try (Stream<Path> s = Files.list(DEPLOY.resolve("k8s"))) {
-      for (Path f : s.sorted().toList()) {
+      for (Path f : s.filter(Files::isRegularFile).sorted().toList()) {
         yamlDocuments(f).forEach(d -> docs.add((Map<String, Object>) d));
       }
     }
@@ -147,6 +149,84 @@ class DeployFilesTest {
     assertEquals(List.of(CoordinatorMain.DEFAULT_PORT, MetricsPorts.COORDINATOR), servicePorts);
     Map<String, Object> requests = (Map<String, Object>) ((Map<String, Object>) worker.get("resources")).get("requests");
     assertEquals(1, requests.get("nvidia.com/gpu"));
+  }
+
+  /**
+   * deploy/k8s/jobset: the coordinator is a one-pod leader started first, keeps its checkpoints on a claim that
+   * only it mounts and always resumes; the workers find it by its JobSet DNS name. Each container's whole
+   * command line, with the ConfigMap's arguments put in, parses with the real picocli specs (unknown or
+   * repeated flags and bad values fail here, not in the cluster).
+   */
+  @Test
+  @SuppressWarnings("unchecked")
+  void jobSetStartsTheCoordinatorFirstOnItsClaimAndTheWorkersFindItByItsStableName() throws IOException {
+    List<Map<String, Object>> docs = new ArrayList<>();
+    yamlDocuments(DEPLOY.resolve("k8s/jobset/jobset.yaml")).forEach(d -> docs.add((Map<String, Object>) d));
+    Map<String, String> run = (Map<String, String>) ((Map<String, Object>) yamlDocuments(
+        DEPLOY.resolve("k8s/configmap.yaml")).get(0)).get("data");
+    String secretName = (String) ((Map<String, Object>) ((Map<String, Object>) yamlDocuments(
+        DEPLOY.resolve("k8s/secret.yaml")).get(0)).get("metadata")).get("name");
+
+    Map<String, Object> jobSet = only(docs, "JobSet");
+    assertEquals("jobset.x-k8s.io/v1alpha2", jobSet.get("apiVersion"));
+    String name = (String) ((Map<String, Object>) jobSet.get("metadata")).get("name");
+    Map<String, Object> spec = (Map<String, Object>) jobSet.get("spec");
+    assertEquals(Map.of("startupPolicyOrder", "InOrder"), spec.get("startupPolicy"));
+    Map<String, Object> network = (Map<String, Object>) spec.get("network");
+    assertEquals(true, network.get("enableDNSHostnames"));
+    String subdomain = (String) network.getOrDefault("subdomain", name);
+    assertTrue((Integer) ((Map<String, Object>) spec.get("failurePolicy")).get("maxRestarts") >= 1, spec.toString());
+    List<Map<String, Object>> jobs = (List<Map<String, Object>>) spec.get("replicatedJobs");
+    // InOrder starts them as listed: the coordinator first.
+    assertEquals(List.of("coordinator", "worker"), jobs.stream().map(j -> j.get("name")).toList());
+
+    Map<String, Object> leader = jobs.get(0);
+    assertEquals(1, leader.get("replicas"));
+    Map<String, Object> leaderJob = (Map<String, Object>) ((Map<String, Object>) leader.get("template")).get("spec");
+    assertEquals(1, leaderJob.get("completions"));
+    assertEquals(1, leaderJob.get("parallelism"));
+    Map<String, Object> leaderPod = (Map<String, Object>) leaderJob.get("template");
+    Map<String, Object> coordinator = podContainer(leaderPod);
+    checkPod("JobSet coordinator", leaderPod, coordinator, COORDINATOR_FLAGS, MetricsPorts.COORDINATOR);
+    List<String> coordinatorArgs = commandLine(coordinator, run);
+    CommandLine.ParseResult parsed = CoordinatorMain.commandLine().parseArgs(coordinatorArgs.toArray(String[]::new));
+    assertTrue(parsed.hasMatchedOption("--resume"), coordinatorArgs.toString());
+    assertTrue((Integer) parsed.matchedOptionValue("--checkpoint-every", 0) >= 1, coordinatorArgs.toString());
+    int port = parsed.matchedOptionValue("--port", CoordinatorMain.DEFAULT_PORT);
+    assertEquals(CoordinatorMain.DEFAULT_PORT, port);
+    assertTokenFromSecret(coordinator, secretName);
+
+    // --output lies inside the mount of a claim declared beside the JobSet, and ReadWriteOnce: the leader's alone.
+    Path output = Path.of(after(coordinatorArgs, "--output"));
+    Map<String, Object> mount = ((List<Map<String, Object>>) coordinator.get("volumeMounts")).stream()
+        .filter(m -> output.startsWith(Path.of((String) m.get("mountPath")))).findFirst()
+        .orElseThrow(() -> new AssertionError("--output " + output + " is on no volume mount"));
+    Map<String, Object> volume = ((List<Map<String, Object>>) ((Map<String, Object>) leaderPod.get("spec"))
+        .get("volumes")).stream().filter(v -> v.get("name").equals(mount.get("name"))).findFirst().orElseThrow();
+    String claim = (String) ((Map<String, Object>) volume.get("persistentVolumeClaim")).get("claimName");
+    Map<String, Object> pvc = only(docs, "PersistentVolumeClaim");
+    assertEquals(claim, ((Map<String, Object>) pvc.get("metadata")).get("name"));
+    assertEquals(List.of("ReadWriteOnce"), ((Map<String, Object>) pvc.get("spec")).get("accessModes"));
+
+    Map<String, Object> workers = jobs.get(1);
+    Map<String, Object> workerJob = (Map<String, Object>) ((Map<String, Object>) workers.get("template")).get("spec");
+    Map<String, Object> workerPod = (Map<String, Object>) workerJob.get("template");
+    assertEquals(null, ((Map<String, Object>) workerPod.get("spec")).get("volumes"), "only the coordinator mounts");
+    int pods = (Integer) workers.get("replicas") * (Integer) workerJob.get("parallelism");
+    assertEquals(workerJob.get("completions"), workerJob.get("parallelism"));
+    assertEquals(Integer.parseInt(run.get("WORKERS")), pods);
+    assertEquals(run.get("WORKERS"), after(coordinatorArgs, "--workers"));
+    Map<String, Object> worker = podContainer(workerPod);
+    checkPod("JobSet worker", workerPod, worker, WORKER_FLAGS, MetricsPorts.WORKER);
+    List<String> workerArgs = new ArrayList<>(List.of("worker"));
+    workerArgs.addAll(commandLine(worker, run));
+    OrthosliceCli.commandLine().parseArgs(workerArgs.toArray(String[]::new));
+    // <jobset>-<replicatedJob>-<jobIndex>-<podIndex>.<subdomain>, on the coordinator's --port.
+    assertEquals(name + "-coordinator-0-0." + subdomain + ":" + port, after(workerArgs, "--coordinator"));
+    assertTokenFromSecret(worker, secretName);
+    Map<String, Object> resources = (Map<String, Object>) worker.get("resources");
+    assertEquals(1, ((Map<String, Object>) resources.get("requests")).get("nvidia.com/gpu"));
+    assertEquals(1, ((Map<String, Object>) resources.get("limits")).get("nvidia.com/gpu"));
   }
 
   @Test
@@ -245,10 +325,17 @@ class DeployFilesTest {
   private static void checkContainer(Map<String, Object> workload, Map<String, Object> c, Set<String> flags,
       int metricsPort) {
     String what = ((Map<String, Object>) workload.get("metadata")).get("name").toString();
+    checkPod(what, (Map<String, Object>) ((Map<String, Object>) workload.get("spec")).get("template"), c, flags,
+        metricsPort);
+  }
+
+  /** A pod template's scrape annotations, its container's flags, metrics port, probe and token variable. */
+  @SuppressWarnings("unchecked")
+  private static void checkPod(String what, Map<String, Object> template, Map<String, Object> c, Set<String> flags,
+      int metricsPort) {
     List<String> args = words(c);
     checkFlags(args, flags, what);
     assertEquals("" + metricsPort, after(args, MetricsPorts.FLAG), what);
-    Map<String, Object> template = (Map<String, Object>) ((Map<String, Object>) workload.get("spec")).get("template");
     Map<String, String> ann = (Map<String, String>) ((Map<String, Object>) template.get("metadata")).get("annotations");
     assertEquals(Map.of("prometheus.io/scrape", "true", "prometheus.io/port", "" + metricsPort,
         "prometheus.io/path", MetricsPorts.METRICS_PATH), ann, what);
@@ -268,9 +355,46 @@ class DeployFilesTest {
     return w.subList(start + 2, w.size()).stream().filter(s -> !s.startsWith("$")).toList();
   }
 
+  /**
+   * The arguments after {@code /app/orthoslice <command>} in a container's {@code sh -c} line, with each
+   * {@code $VAR} replaced by the ConfigMap's words ({@code $HOSTNAME}: a pod's name).
+   */
+  @SuppressWarnings("unchecked")
+  private static List<String> commandLine(Map<String, Object> container, Map<String, String> configMap) {
+    String line = ((List<String>) container.get("args")).get(0);
+    List<String> w = Arrays.asList(line.split("\\s+"));
+    int start = w.indexOf("/app/orthoslice");
+    assertTrue(start >= 0, "runs /app/orthoslice: " + line);
+    List<String> out = new ArrayList<>();
+    for (String word : w.subList(start + 2, w.size())) {
+      if (!word.startsWith("$")) {
+        out.add(word);
+      } else if (word.equals("$HOSTNAME")) {
+        out.add("orthoslice-worker-0-0");
+      } else {
+        String value = configMap.get(word.substring(1));
+        assertNotNull(value, word + " is not in the ConfigMap " + configMap.keySet());
+        out.addAll(Arrays.asList(value.trim().split("\\s+")));
+      }
+    }
+    return out;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static void assertTokenFromSecret(Map<String, Object> container, String secret) {
+    Map<String, Object> env = ((List<Map<String, Object>>) container.get("env")).stream()
+        .filter(e -> CoordinatorMain.TOKEN_ENV.equals(e.get("name"))).findFirst().orElseThrow();
+    assertEquals(Map.of("secretKeyRef", Map.of("name", secret, "key", CoordinatorMain.TOKEN_ENV)), env.get("valueFrom"));
+  }
+
   @SuppressWarnings("unchecked")
   private static Map<String, Object> container(Map<String, Object> workload) {
-    Map<String, Object> template = (Map<String, Object>) ((Map<String, Object>) workload.get("spec")).get("template");
+    return podContainer((Map<String, Object>) ((Map<String, Object>) workload.get("spec")).get("template"));
+  }
+
+  /** The one container of a pod template. */
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> podContainer(Map<String, Object> template) {
     List<Map<String, Object>> cs = (List<Map<String, Object>>) ((Map<String, Object>) template.get("spec"))
         .get("containers");
     assertEquals(1, cs.size());

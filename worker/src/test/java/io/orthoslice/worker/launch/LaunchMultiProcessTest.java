@@ -36,6 +36,11 @@ class LaunchMultiProcessTest {
       assertEquals("[0,1,2]", round.get("mergedSlots").toString(), view);
       assertEquals(3, round.get("participants").asInt());
     }
+    // The coordinator appended each round to rounds.jsonl as it merged (what orthoslice report reads while a run
+    // goes on): the same records as the summary's.
+    assertEquals(rounds.toString(), new ObjectMapper().valueToTree(
+        io.orthoslice.common.train.RunFiles.read(dir.resolve("coordinator/rounds.jsonl"))).toString());
+    assertEquals(3 * 6 * 4 * 32, rounds.get(0).get("tokens").asLong(), "3 workers x 6 steps x 4 x 32 tokens");
     double initial = summary.get("initial_validation_loss").asDouble();
     double last = rounds.get(2).get("validationLoss").asDouble();
     assertTrue(last < initial - 0.5, "validation loss " + initial + " -> " + last + "\n" + view);
