@@ -68,6 +68,8 @@ import picocli.CommandLine.Option;
     description = "Run the coordinator of a distributed Orthoslice run (or time its merge: bench-merge).")
 public final class CoordinatorMain implements Callable<Integer> {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CoordinatorMain.class);
+
   /** The default gRPC port; deploy/ uses the same (a test checks). */
   /** How long the end of a run waits for the workers to leave before the coordinator exits anyway. */
   static final Duration DRAIN = Duration.ofSeconds(10);
@@ -191,6 +193,7 @@ public final class CoordinatorMain implements Callable<Integer> {
       List<long[]> val = new DatasetWindows(ds, rc.seqLen(), rc.seed()).validationBatches(rc.evalBatches(), rc.batchSize());
       List<RoundResult> results = new ArrayList<>();
       long started = System.nanoTime();
+      java.util.concurrent.atomic.AtomicReference<Coordinator> running = new java.util.concurrent.atomic.AtomicReference<>();
       try (BackgroundCheckpointer writer = new BackgroundCheckpointer(ckpt, rounds);
           Coordinator core = new Coordinator(settings, start, new DatasetValidation(model, val, rc.batchSize(), where),
               r -> {
@@ -199,10 +202,20 @@ public final class CoordinatorMain implements Callable<Integer> {
                   out.flush();
                 }
                 results.add(r);
+                // After every round, not only at the end: a process killed mid-run (or after its last checkpoint)
+                // leaves its rounds for the resumed one to keep (RunSummary.earlier); otherwise they were lost.
+                try {
+                  earlier.write(output, settings, running.get().record().initialValidationLoss(), results,
+                      (System.nanoTime() - started) / 1e9);
+                } catch (IOException e) {
+                  LOG.warn("{} could not be written after round {} ({}); trying again after the next", output.resolve(
+                      RunSummary.FILE), r.round() + 1, e.getMessage());
+                }
               }, writer, metrics, where);
           CoordinatorServer server = new CoordinatorServer(serverBuilder(),
               new CoordinatorService(core, CoordinatorService.runSpec(settings, UUID.randomUUID().toString(),
                   ds.manifest().bosId(), ds.manifest().eosId()), Duration.ofSeconds(20), metrics), token, shaped)) {
+        running.set(core);
         core.start();
         if (http != null) {
           http.ready();
