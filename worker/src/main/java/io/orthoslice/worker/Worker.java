@@ -63,6 +63,7 @@ public final class Worker implements AutoCloseable {
   private int rejoins;
   private long bytesReceived;
   private Consumer<String> joinedListener = id -> {};
+  private double slowDown = 1;
 
   /**
    * @param preferRoundUpdates fetch the round update instead of the weights when one exists
@@ -78,6 +79,18 @@ public final class Worker implements AutoCloseable {
     this.name = name;
     this.device = device;
     this.preferRoundUpdates = preferRoundUpdates;
+  }
+
+  /**
+   * Makes this worker a simulated slower machine: every local step is followed by a sleep of {@code factor - 1}
+   * times its own seconds (the worker's {@code --slow-down}; 1 = off). For measuring stragglers.
+   */
+  public Worker slowedDown(double factor) {
+    if (!(factor >= 1)) {
+      throw new IllegalArgumentException("--slow-down must be >= 1, got " + factor);
+    }
+    this.slowDown = factor;
+    return this;
   }
 
   /** Calls {@code listener} with the worker id once joined (the CLI puts it into every log line). */
@@ -120,7 +133,8 @@ public final class Worker implements AutoCloseable {
     // default; the shared weights stay there between rounds.
     ai.djl.Device dev = DeviceSpec.parse(device);
     try (ReplicaWeights weights = new ReplicaWeights(run.model(), dev);
-        LocalTraining local = new LocalTraining(run.model(), dev, run.config().trainConfig(), run.config().rules());
+        LocalTraining local = new LocalTraining(run.model(), dev, run.config().trainConfig(), run.config().rules(),
+            slowDown);
         RoundPlanCache plans = new RoundPlanCache(run.model())) {
       try {
         while (!runFinished.get()) {

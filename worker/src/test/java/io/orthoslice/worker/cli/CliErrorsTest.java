@@ -41,6 +41,7 @@ class CliErrorsTest {
     "bad wire              | launch --wire int4 --run-dir OUT                  | wire precision must be one of f32, f16, int8, got 'int4'",
     "density on f32        | launch --wire-density 0.1 --run-dir OUT           | wire-density 0.1 needs --wire f16 or int8",
     "bad sweep wire        | sweep --wire f8 --rank 16 --output OUT            | wire precision must be one of f32, f16, int8, got 'f8'",
+    "worker faster than 1x | worker --coordinator localhost:1 --token t --slow-down 0.5 | --slow-down must be >= 1, got 0.5",
   })
   void badArgumentGetsOneLineAndExitStatusTwo(String kind, String args, String expected) throws Exception {
     String out = tmp.resolve(kind.replace(' ', '-')).toString();
