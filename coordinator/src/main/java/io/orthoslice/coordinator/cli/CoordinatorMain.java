@@ -64,8 +64,9 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "coordinator", mixinStandardHelpOptions = true, sortOptions = false,
     defaultValueProvider = RunConfigDefaults.class,
-    subcommands = BenchMergeCommand.class,
-    description = "Run the coordinator of a distributed Orthoslice run (or time its merge: bench-merge).")
+    subcommands = {BenchMergeCommand.class, BenchCheckpointCommand.class},
+    description = "Run the coordinator of a distributed Orthoslice run (or time its merge: bench-merge; its checkpoints:"
+        + " bench-checkpoint).")
 public final class CoordinatorMain implements Callable<Integer> {
 
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CoordinatorMain.class);
