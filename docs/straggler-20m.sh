@@ -5,6 +5,7 @@
 #
 #   mvn -B -q -o package -DskipTests            # once
 #   docs/straggler-20m.sh [seed ...]            # default seeds: 1 2 3; OUT=/tmp/straggler, GRACE=2
+#   docs/straggler-20m.sh --summary             # only the table, from the runs in $OUT
 #
 # Prints, per run, the load before it, the process wall seconds, the rounds' seconds summed until the validation
 # perplexity first reaches each target, and the final perplexity; then the same per arm. Delete $OUT afterwards.
@@ -38,6 +39,7 @@ one() { # arm seed
   awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f\n", a - b }' >"$dir/wall.txt"
 }
 
+[ "${SEEDS[0]}" = --summary ] && SEEDS=()
 for i in "${!SEEDS[@]}"; do
   s=${SEEDS[$i]}
   if (( i % 2 == 0 )); then one sync "$s"; one quorum "$s"; else one quorum "$s"; one sync "$s"; fi
@@ -46,7 +48,7 @@ done
 python3 - "$OUT" <<'EOF'
 import json, math, os, sys, statistics
 out = sys.argv[1]
-targets = [40, 30, 25, 22, 20]
+targets = [30, 25, 20, 18, 17, 16.5]
 arms = {}
 for d in sorted(os.listdir(out)):
     p = os.path.join(out, d, "coordinator", "summary.json")

@@ -111,10 +111,14 @@ class ChaosMultiProcessTest {
         assertTrue(lines.stream().noneMatch(l -> l.startsWith("round 2/")),
             "round 2 merged before the coordinator's kill; the test's moments are too late:\n" + String.join("\n", lines));
         kill(coordinator);
+        long killed = System.nanoTime();
         history.addAll(lines);
         lines = new CopyOnWriteArrayList<>();
         coordinator = CoordinatorCrashMultiProcessTest.start(all, resumed(coordinatorArgs),
             CoordinatorCrashMultiProcessTest.LOGBACK, lines);
+        awaitOpen(lines, coordinator, 2);
+        System.out.printf("time to recover: round 2 open again %.1f s after the coordinator's SIGKILL (restarted at once:"
+            + " JVM start, checkpoint load, 3 workers joined again)%n", (System.nanoTime() - killed) / 1e9);
         // 2. A participant of round 3 or 4 at a random moment: its slot of that round is lost.
         lossy = 3 + chaos.nextInt(2);
         open = awaitOpen(lines, coordinator, lossy);
