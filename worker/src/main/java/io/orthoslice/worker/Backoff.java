@@ -5,6 +5,7 @@ import java.nio.channels.ClosedChannelException;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
@@ -59,6 +60,14 @@ public final class Backoff {
    * resets the channel's own connect back-off there, so this schedule is the one that counts).
    */
   public <T> T call(String what, Supplier<T> call, Runnable beforeRetry) {
+    return call(what, call, beforeRetry, () -> false);
+  }
+
+  /**
+   * As {@link #call(String, Supplier, Runnable)}, but a lost connection is not retried once {@code runFinished}
+   * holds (the coordinator said the run finished before it went away): {@link RunFinishedException} instead.
+   */
+  public <T> T call(String what, Supplier<T> call, Runnable beforeRetry, BooleanSupplier runFinished) {
     long start = nanoClock.getAsLong();
     long delayMs = baseMs;
     while (true) {
@@ -67,6 +76,10 @@ public final class Backoff {
       } catch (StatusRuntimeException e) {
         if (!connectionLost(e)) {
           throw e;
+        }
+        if (runFinished.getAsBoolean()) {
+          throw new RunFinishedException(what + ": " + describe(e.getStatus()) + ", after the coordinator said the run"
+              + " finished", e);
         }
         if (tlsFailure(e)) {
           throw new CoordinatorUnreachableException(what + ": TLS handshake with the coordinator failed ("
@@ -88,6 +101,12 @@ public final class Backoff {
           throw e;
         }
         delayMs = Math.min(capMs, delayMs * 2);
+        if (runFinished.getAsBoolean()) {
+          // Said on the presence stream while this call failed (both come on the one connection, in order,
+          // but on different threads): the wait above lets the event arrive.
+          throw new RunFinishedException(what + ": " + describe(e.getStatus()) + ", after the coordinator said the run"
+              + " finished", e);
+        }
         beforeRetry.run();
       }
     }

@@ -69,6 +69,8 @@ public final class CoordinatorClient implements RoundClient {
   private final Duration callTimeout;
   private final Duration transferTimeout;
   private final Backoff backoff;
+  /** The coordinator said on this worker's presence stream that the run finished. */
+  private volatile boolean runFinished;
 
   /**
    * @param owned closed by {@link #close()} when not null (the channel {@code channel} wraps)
@@ -102,10 +104,21 @@ public final class CoordinatorClient implements RoundClient {
   @Override
   public Assignment awaitRound(String workerId, String workerKey, long nextRound) {
     while (true) {
-      RoundAssignment a = retrying("await round", () -> blocking
-          .withDeadlineAfter(callTimeout.toMillis() * 2, TimeUnit.MILLISECONDS)
-          .awaitRound(AwaitRoundRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey)
-              .setNextRound(nextRound).build()));
+      RoundAssignment a = retrying("await round", () -> {
+        try {
+          return blocking.withDeadlineAfter(callTimeout.toMillis() * 2, TimeUnit.MILLISECONDS)
+              .awaitRound(AwaitRoundRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey)
+                  .setNextRound(nextRound).build());
+        } catch (StatusRuntimeException e) {
+          if (e.getStatus().getCode() != Status.Code.DEADLINE_EXCEEDED) {
+            throw e;
+          }
+          // The coordinator answers a long poll within its long-poll time (pending at worst); no answer in twice
+          // the deadline means it or the path to it is gone (or this process was stopped meanwhile): a lost connection.
+          throw Status.UNAVAILABLE.withDescription("no answer to a long poll within " + callTimeout.toSeconds() * 2
+              + " s").withCause(e).asRuntimeException();
+        }
+      });
       if (!a.getPending()) {
         return WireMessages.fromProto(a);
       }
@@ -130,7 +143,7 @@ public final class CoordinatorClient implements RoundClient {
   public Optional<Fetched> fetchRoundUpdate(String workerId, long fromVersion) {
     try {
       return Optional.of(backoff.call("fetch round update", () -> fetchRoundUpdateOnce(workerId, fromVersion),
-          this::resetConnectBackoff));
+          this::resetConnectBackoff, () -> runFinished));
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() == Status.Code.FAILED_PRECONDITION) {
         return Optional.empty(); // no update from that version (a full-rank round, or it is gone)
@@ -218,10 +231,12 @@ public final class CoordinatorClient implements RoundClient {
 
   /**
    * Opens this worker's presence stream (held for the run: when the worker's process dies, the
-   * coordinator sees it break and drops the worker at once). Returns what cancels it.
+   * coordinator sees it break and drops the worker at once). When the coordinator says on it that the run
+   * finished, {@code onRunFinished} runs and no call of this client retries a lost connection any more
+   * ({@link RunFinishedException}). Returns what cancels the stream.
    */
   @Override
-  public Runnable presence(String workerId, String workerKey) {
+  public Runnable presence(String workerId, String workerKey, Runnable onRunFinished) {
     AtomicReference<ClientCallStreamObserver<PresenceRequest>> call = new AtomicReference<>();
     async.presence(PresenceRequest.newBuilder().setWorkerId(workerId).setWorkerKey(workerKey).build(),
         new ClientResponseObserver<PresenceRequest, PresenceEvent>() {
@@ -231,7 +246,14 @@ public final class CoordinatorClient implements RoundClient {
           }
 
           @Override
-          public void onNext(PresenceEvent e) {}
+          public void onNext(PresenceEvent e) {
+            // Said once the last checkpoint is written. A worker stopped (SIGSTOP, a paused VM) meanwhile finds
+            // it in its socket when it resumes, even if the coordinator has exited since.
+            if (e.getFinished()) {
+              runFinished = true;
+              onRunFinished.run();
+            }
+          }
 
           @Override
           public void onError(Throwable t) {} // the heartbeat and the next call say what happened
@@ -273,7 +295,7 @@ public final class CoordinatorClient implements RoundClient {
    */
   private <T> T retrying(String what, Supplier<T> call) {
     try {
-      return backoff.call(what, call, this::resetConnectBackoff);
+      return backoff.call(what, call, this::resetConnectBackoff, () -> runFinished);
     } catch (StatusRuntimeException e) {
       throw translate(what, e);
     }

@@ -70,6 +70,7 @@ final class LocalTraining implements AutoCloseable {
   private final Device device;
   private final TrainConfig cfg;
   private final RoundRules rules;
+  private final double slowDown;
   /** The quantisation residuals of a lossy wire, carried from round to round: the dense parameters' on the host. */
   private final ErrorFeedback feedback = new ErrorFeedback();
   /** The projected matrices' residuals, on this worker's device (made at the first lossy update). */
@@ -91,6 +92,18 @@ final class LocalTraining implements AutoCloseable {
    *     a lossy wire sends factors and dense deltas, encoded with error feedback) and the warm-up per round
    */
   LocalTraining(LlamaConfig model, Device device, TrainConfig cfg, RoundRules rules) {
+    this(model, device, cfg, rules, 1);
+  }
+
+  /**
+   * @param slowDown 1, or a simulated slower machine: each local step is followed by a sleep of {@code slowDown - 1}
+   *     times its own seconds (the worker's {@code --slow-down}, for measuring stragglers)
+   */
+  LocalTraining(LlamaConfig model, Device device, TrainConfig cfg, RoundRules rules, double slowDown) {
+    if (!(slowDown >= 1)) {
+      throw new IllegalArgumentException("--slow-down must be >= 1, got " + slowDown);
+    }
+    this.slowDown = slowDown;
     this.model = model;
     this.device = device;
     MethodSpec m = cfg.method();
@@ -235,9 +248,23 @@ final class LocalTraining implements AutoCloseable {
     // The learning-rate schedule spans the whole run: this round's steps are globalStep .. +H-1.
     trainer.startAt(globalStep);
     TrainingLoop.Result r = TrainingLoop.run(trainer, data, firstWindow, perStep, localSteps, rules::lrFactor,
-        (i, s, seconds) -> metrics.step(seconds, s.loss(), cfg.tokensPerStep()));
+        (i, s, seconds) -> {
+          metrics.step(seconds, s.loss(), cfg.tokensPerStep());
+          sleepSlowDown(seconds);
+        });
     return new Result(List.of(), r.meanLoss(), (long) localSteps * cfg.tokensPerStep(), r.seconds() / localSteps,
         trainer.memory(), Phases.NONE);
+  }
+
+  /** A simulated slower machine: the step took {@code seconds}; it looks as if it took {@code slowDown} times that. */
+  private void sleepSlowDown(double seconds) {
+    if (slowDown > 1) {
+      try {
+        Thread.sleep(Math.round((slowDown - 1) * seconds * 1000));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   /**

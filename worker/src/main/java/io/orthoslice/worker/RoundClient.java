@@ -42,8 +42,12 @@ public interface RoundClient extends AutoCloseable {
    */
   long submit(UpdateReport report, Iterable<WireTensor> tensors);
 
-  /** Opens the presence stream of this membership; the returned action closes it. */
-  Runnable presence(String workerId, String workerKey);
+  /**
+   * Opens the presence stream of this membership; the returned action closes it. {@code onRunFinished} runs
+   * (on a transport thread) when the coordinator says on it that the run finished; from then on a lost
+   * connection is not retried but ends the call with {@link RunFinishedException}.
+   */
+  Runnable presence(String workerId, String workerKey, Runnable onRunFinished);
 
   void heartbeat(String workerId, String workerKey);
 

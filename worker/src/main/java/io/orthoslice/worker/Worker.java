@@ -49,6 +49,8 @@ public final class Worker implements AutoCloseable {
     return t;
   });
   private final AtomicBoolean left = new AtomicBoolean();
+  /** The coordinator said on the presence stream that the run finished (its last checkpoint written). */
+  private final AtomicBoolean runFinished = new AtomicBoolean();
   /** Overlap: fetches the last round's merge while this round trains. */
   private final java.util.concurrent.ExecutorService background = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "worker-prefetch");
@@ -61,6 +63,7 @@ public final class Worker implements AutoCloseable {
   private int rejoins;
   private long bytesReceived;
   private Consumer<String> joinedListener = id -> {};
+  private double slowDown = 1;
 
   /**
    * @param preferRoundUpdates fetch the round update instead of the weights when one exists
@@ -76,6 +79,18 @@ public final class Worker implements AutoCloseable {
     this.name = name;
     this.device = device;
     this.preferRoundUpdates = preferRoundUpdates;
+  }
+
+  /**
+   * Makes this worker a simulated slower machine: every local step is followed by a sleep of {@code factor - 1}
+   * times its own seconds (the worker's {@code --slow-down}; 1 = off). For measuring stragglers.
+   */
+  public Worker slowedDown(double factor) {
+    if (!(factor >= 1)) {
+      throw new IllegalArgumentException("--slow-down must be >= 1, got " + factor);
+    }
+    this.slowDown = factor;
+    return this;
   }
 
   /** Calls {@code listener} with the worker id once joined (the CLI puts it into every log line). */
@@ -113,103 +128,121 @@ public final class Worker implements AutoCloseable {
     int late = 0;
     long sent = 0;
     double lastLoss = Double.NaN;
+    boolean toldByPoll = false;
     // Training runs on the worker's own device (every --gpus entry of a launch is one), never DJL's
     // default; the shared weights stay there between rounds.
     ai.djl.Device dev = DeviceSpec.parse(device);
     try (ReplicaWeights weights = new ReplicaWeights(run.model(), dev);
-        LocalTraining local = new LocalTraining(run.model(), dev, run.config().trainConfig(), run.config().rules());
+        LocalTraining local = new LocalTraining(run.model(), dev, run.config().trainConfig(), run.config().rules(),
+            slowDown);
         RoundPlanCache plans = new RoundPlanCache(run.model())) {
-      while (true) {
-        long w0 = System.nanoTime();
-        try {
-          Assignment a = client.awaitRound(workerId, workerKey, nextRound);
-          double waitSeconds = (System.nanoTime() - w0) / 1e9;
-          metrics.waited(waitSeconds);
-          double fetchSeconds = 0;
-          if (a.finished()) {
-            break;
-          }
-          metrics.assigned(a.round(), a.slot(), a.weightsVersion());
-          // Overlap: a worker that submitted the last round trains this one on its own continuation
-          // (the weights one version behind plus its own last change), while the last round's merge,
-          // the version this one's updates merge into, is fetched in the background.
-          boolean continuing = overlap && lastSubmitted == a.round() - 1 && weights.version() >= 0
-              && weights.version() == a.weightsVersion() - 1;
-          CompletableFuture<Optional<RoundClient.Fetched>> merged = null;
-          fetchSeconds = carriedFetch;
-          carriedFetch = 0;
-          if (!continuing) {
-            local.dropContinuation();
-            fetchSeconds += bringUpTo(weights, a.weightsVersion());
-          } else if (preferRoundUpdates) {
-            long from = weights.version();
-            merged = CompletableFuture.supplyAsync(() -> client.fetchRoundUpdate(workerId, from), background);
-          }
-          // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
-          // checksum mismatch means the two sides would train and merge different subspaces, so it
-          // stops the worker rather than diverge silently. The next draw's plan is drawn in the background
-          // while this round trains (a no-op in mode full).
-          RoundPlan plan = !run.config().roundMode().projected() ? null
-              : plans.get(run.config().roundMode(), a.runSeed(), a.projectionDraw(), a.participants(), run.config().rank());
-          plans.prefetch(run.config().roundMode(), a.runSeed(), run.config().rules().draw(a.round() + 1), a.participants(), run.config().rank());
-          int checksum = plan == null ? 0 : plan.checksum(a.slot());
-          if (checksum != a.sliceChecksum()) {
-            throw new IllegalStateException("slice checksum mismatch in round " + (a.round() + 1) + " slot "
-                + a.slot() + ": coordinator " + Integer.toHexString(a.sliceChecksum()) + ", worker "
-                + Integer.toHexString(checksum));
-          }
-          long t0 = System.nanoTime();
-          LocalTraining.Result r = local.round(weights.arrays(), plan, a.slot(), a.globalStep(), a.localSteps(),
-              a.dataPosition(), data, metrics, continuing);
-          double trainSeconds = (System.nanoTime() - t0) / 1e9;
-          metrics.trained(trainSeconds, r.tokens(), r.memory());
-          UpdateReport report = new UpdateReport(workerId, workerKey, a.round(), a.slot(), a.weightsVersion(),
-              r.meanLoss(), r.tokens(), r.stepSeconds(), fetchSeconds, waitSeconds, trainSeconds);
+      try {
+        while (!runFinished.get()) {
+          long w0 = System.nanoTime();
           try {
-            long n = client.submit(report, r.tensors());
-            lastSubmitted = a.round();
-            sent += n;
-            metrics.sent(n);
-            trained++;
-            lastLoss = r.meanLoss();
-            LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s, train {} s ({})", a.round() + 1, a.slot(),
-                String.format(Locale.ROOT, "%.4f", r.meanLoss()), String.format(Locale.ROOT, "%.3f", r.stepSeconds()),
-                String.format(Locale.ROOT, "%.3f", fetchSeconds), String.format(Locale.ROOT, "%.3f", trainSeconds),
-                r.phases());
-          } catch (LateUpdateException e) {
-            // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
-            late++;
-            metrics.late();
-            LOG.warn("update refused ({}); moving on", e.getMessage());
-            lastSubmitted = -1; // its change was not merged: the next round starts from the weights alone
-          }
-          if (continuing) {
-            // The last round's merge (the version this round's update merges into), fetched while it
-            // trained; what waiting for it costs is reported with the next update.
-            long f0 = System.nanoTime();
-            long before = bytesReceived;
-            if (merged != null && applyRoundUpdate(weights, join(merged))) {
-              metrics.fetched(true, bytesReceived - before, (System.nanoTime() - f0) / 1e9);
-            } else {
-              bringUpTo(weights, a.weightsVersion());
+            Assignment a = client.awaitRound(workerId, workerKey, nextRound);
+            double waitSeconds = (System.nanoTime() - w0) / 1e9;
+            metrics.waited(waitSeconds);
+            double fetchSeconds = 0;
+            if (a.finished()) {
+              toldByPoll = true;
+              break;
             }
-            carriedFetch = (System.nanoTime() - f0) / 1e9;
+            metrics.assigned(a.round(), a.slot(), a.weightsVersion());
+            // Overlap: a worker that submitted the last round trains this one on its own continuation
+            // (the weights one version behind plus its own last change), while the last round's merge,
+            // the version this one's updates merge into, is fetched in the background.
+            boolean continuing = overlap && lastSubmitted == a.round() - 1 && weights.version() >= 0
+                && weights.version() == a.weightsVersion() - 1;
+            CompletableFuture<Optional<RoundClient.Fetched>> merged = null;
+            fetchSeconds = carriedFetch;
+            carriedFetch = 0;
+            if (!continuing) {
+              local.dropContinuation();
+              fetchSeconds += bringUpTo(weights, a.weightsVersion());
+            } else if (preferRoundUpdates) {
+              long from = weights.version();
+              merged = CompletableFuture.supplyAsync(() -> client.fetchRoundUpdate(workerId, from), background);
+            }
+            // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
+            // checksum mismatch means the two sides would train and merge different subspaces, so it
+            // stops the worker rather than diverge silently. The next draw's plan is drawn in the background
+            // while this round trains (a no-op in mode full).
+            RoundPlan plan = !run.config().roundMode().projected() ? null
+                : plans.get(run.config().roundMode(), a.runSeed(), a.projectionDraw(), a.participants(), run.config().rank());
+            plans.prefetch(run.config().roundMode(), a.runSeed(), run.config().rules().draw(a.round() + 1), a.participants(), run.config().rank());
+            int checksum = plan == null ? 0 : plan.checksum(a.slot());
+            if (checksum != a.sliceChecksum()) {
+              throw new IllegalStateException("slice checksum mismatch in round " + (a.round() + 1) + " slot "
+                  + a.slot() + ": coordinator " + Integer.toHexString(a.sliceChecksum()) + ", worker "
+                  + Integer.toHexString(checksum));
+            }
+            long t0 = System.nanoTime();
+            LocalTraining.Result r = local.round(weights.arrays(), plan, a.slot(), a.globalStep(), a.localSteps(),
+                a.dataPosition(), data, metrics, continuing);
+            double trainSeconds = (System.nanoTime() - t0) / 1e9;
+            metrics.trained(trainSeconds, r.tokens(), r.memory());
+            if (runFinished.get()) {
+              break; // the run finished while this round trained (a straggler's last round): nobody takes it
+            }
+            UpdateReport report = new UpdateReport(workerId, workerKey, a.round(), a.slot(), a.weightsVersion(),
+                r.meanLoss(), r.tokens(), r.stepSeconds(), fetchSeconds, waitSeconds, trainSeconds);
+            try {
+              long n = client.submit(report, r.tensors());
+              lastSubmitted = a.round();
+              sent += n;
+              metrics.sent(n);
+              trained++;
+              lastLoss = r.meanLoss();
+              LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s, train {} s ({})", a.round() + 1, a.slot(),
+                  String.format(Locale.ROOT, "%.4f", r.meanLoss()), String.format(Locale.ROOT, "%.3f", r.stepSeconds()),
+                  String.format(Locale.ROOT, "%.3f", fetchSeconds), String.format(Locale.ROOT, "%.3f", trainSeconds),
+                  r.phases());
+            } catch (LateUpdateException e) {
+              // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
+              late++;
+              metrics.late();
+              LOG.warn("update refused ({}); moving on", e.getMessage());
+              lastSubmitted = -1; // its change was not merged: the next round starts from the weights alone
+            }
+            if (continuing) {
+              // The last round's merge (the version this round's update merges into), fetched while it
+              // trained; what waiting for it costs is reported with the next update.
+              long f0 = System.nanoTime();
+              long before = bytesReceived;
+              if (merged != null && applyRoundUpdate(weights, join(merged))) {
+                metrics.fetched(true, bytesReceived - before, (System.nanoTime() - f0) / 1e9);
+              } else {
+                bringUpTo(weights, a.weightsVersion());
+              }
+              carriedFetch = (System.nanoTime() - f0) / 1e9;
+            }
+            nextRound = a.round() + 1;
+          } catch (CoordinatorLostException e) {
+            if (runFinished.get()) {
+              break; // gone after saying the run finished: nothing to join again
+            }
+            // The coordinator forgot this worker (restarted, or dropped it) or went away mid-call:
+            // whatever this round had done is lost with it; join again and take its current round.
+            rejoin(run, e);
+            weights.invalidate(); // a restarted coordinator's versions are its checkpoint's: fetch afresh
+            lastSubmitted = -1;
+            nextRound = 0; // the coordinator's open round, whichever it is
+          } catch (StaleRoundException e) {
+            // The weights asked for are gone (the round closed meanwhile): ask for the current round.
+            LOG.warn("{}; asking for the current round", e.getMessage());
+            weights.invalidate();
+            lastSubmitted = -1;
           }
-          nextRound = a.round() + 1;
-        } catch (CoordinatorLostException e) {
-          // The coordinator forgot this worker (restarted, or dropped it) or went away mid-call:
-          // whatever this round had done is lost with it; join again and take its current round.
-          rejoin(run, e);
-          weights.invalidate(); // a restarted coordinator's versions are its checkpoint's: fetch afresh
-          lastSubmitted = -1;
-          nextRound = 0; // the coordinator's open round, whichever it is
-        } catch (StaleRoundException e) {
-          // The weights asked for are gone (the round closed meanwhile): ask for the current round.
-          LOG.warn("{}; asking for the current round", e.getMessage());
-          weights.invalidate();
-          lastSubmitted = -1;
         }
+      } catch (RunFinishedException e) {
+        LOG.debug("{}", e.getMessage()); // said below
       }
+    }
+    if (!toldByPoll && runFinished.get()) {
+      // E.g. this process was stopped (SIGSTOP, a paused VM) past the run's end: the coordinator's last word
+      // waited in its socket. Without it the worker would retry an exited coordinator for --give-up-after.
+      LOG.info("the coordinator said the run finished (on the presence stream); done");
     }
     leave("run finished");
     return new Summary(workerId, trained, late, sent, bytesReceived, lastLoss, rejoins);
@@ -220,7 +253,7 @@ public final class Worker implements AutoCloseable {
     workerKey = joined.workerKey();
     workerId = joined.workerId();
     presence.run(); // the previous membership's stream, if any
-    presence = client.presence(workerId, workerKey);
+    presence = client.presence(workerId, workerKey, () -> runFinished.set(true));
     joinedListener.accept(workerId);
     return joined;
   }

@@ -70,11 +70,23 @@ final class InProcessRun implements AutoCloseable {
 
   /** One more worker, whose client {@code wrap} may change (delay its submits: a straggler, say). */
   Future<Worker.Summary> worker(Supplier<TokenWindows> data, String device, UnaryOperator<RoundClient> wrap) {
+    return worker(data, device, wrap, Duration.ofSeconds(10));
+  }
+
+  /** As above, giving up on an unreachable coordinator after {@code giveUpAfter}. */
+  Future<Worker.Summary> worker(Supplier<TokenWindows> data, String device, UnaryOperator<RoundClient> wrap,
+      Duration giveUpAfter) {
     ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
-    Worker w = new Worker(wrap.apply(new CoordinatorClient(ch, ch, "tok", Duration.ofSeconds(10))),
+    Worker w = new Worker(wrap.apply(new CoordinatorClient(ch, ch, "tok", giveUpAfter)),
         "w" + workers.size(), device, true);
     workers.add(w);
     return pool.submit(() -> w.run(run -> data.get()));
+  }
+
+  /** The coordinator's process ends (after its run, or in a crash: {@link Coordinator#close} ends no run). */
+  void stopCoordinator() {
+    core.close(); // first: nothing more happens in the run while the server lets its calls end
+    server.close();
   }
 
   @Override

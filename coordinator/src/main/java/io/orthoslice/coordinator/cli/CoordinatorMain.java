@@ -66,8 +66,9 @@ import org.slf4j.LoggerFactory;
  */
 @Command(name = "coordinator", mixinStandardHelpOptions = true, sortOptions = false,
     defaultValueProvider = RunConfigDefaults.class,
-    subcommands = BenchMergeCommand.class,
-    description = "Run the coordinator of a distributed Orthoslice run (or time its merge: bench-merge).")
+    subcommands = {BenchMergeCommand.class, BenchCheckpointCommand.class},
+    description = "Run the coordinator of a distributed Orthoslice run (or time its merge: bench-merge; its checkpoints:"
+        + " bench-checkpoint).")
 public final class CoordinatorMain implements Callable<Integer> {
 
   private static final Logger LOG = LoggerFactory.getLogger(CoordinatorMain.class);
@@ -195,6 +196,7 @@ public final class CoordinatorMain implements Callable<Integer> {
       List<long[]> val = new DatasetWindows(ds, rc.seqLen(), rc.seed()).validationBatches(rc.evalBatches(), rc.batchSize());
       List<RoundResult> results = new ArrayList<>();
       long started = System.nanoTime();
+      java.util.concurrent.atomic.AtomicReference<Coordinator> running = new java.util.concurrent.atomic.AtomicReference<>();
       try (BackgroundCheckpointer writer = new BackgroundCheckpointer(ckpt, rounds);
           Coordinator core = new Coordinator(settings, start, new DatasetValidation(model, val, rc.batchSize(), where),
               r -> {
@@ -204,10 +206,20 @@ public final class CoordinatorMain implements Callable<Integer> {
                 }
                 results.add(r);
                 appendRound(output, r);
+                // After every round, not only at the end: a process killed mid-run (or after its last checkpoint)
+                // leaves its rounds for the resumed one to keep (RunSummary.earlier); otherwise they were lost.
+                try {
+                  earlier.write(output, settings, running.get().record().initialValidationLoss(), results,
+                      (System.nanoTime() - started) / 1e9);
+                } catch (IOException e) {
+                  LOG.warn("{} could not be written after round {} ({}); trying again after the next", output.resolve(
+                      RunSummary.FILE), r.round() + 1, e.getMessage());
+                }
               }, writer, metrics, where);
           CoordinatorServer server = new CoordinatorServer(serverBuilder(),
               new CoordinatorService(core, CoordinatorService.runSpec(settings, UUID.randomUUID().toString(),
                   ds.manifest().bosId(), ds.manifest().eosId()), Duration.ofSeconds(20), metrics), token, shaped)) {
+        running.set(core);
         core.start();
         if (http != null) {
           http.ready();

@@ -251,7 +251,12 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
     ServerCallStreamObserver<PresenceEvent> call = (ServerCallStreamObserver<PresenceEvent>) out;
     call.setOnCancelHandler(() -> core.presenceLost(req.getWorkerId()));
     core.record().onEnd(() -> {
+      if (core.record().failure().isPresent()) {
+        return; // a stopped run may be resumed: the stream breaks when this process goes, as in a crash
+      }
       try {
+        // Also to a worker dropped meanwhile whose connection is still open (a stopped process): the
+        // bytes wait in its socket, so it learns the run finished when it resumes, even after this process exited.
         call.onNext(PresenceEvent.newBuilder().setFinished(true).build());
         call.onCompleted();
       } catch (RuntimeException e) {

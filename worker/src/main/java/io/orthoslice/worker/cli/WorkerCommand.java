@@ -62,6 +62,12 @@ final class WorkerCommand implements Callable<Integer> {
   @Option(names = "--give-up-after", defaultValue = "120", description = "Seconds to keep reconnecting to an unreachable coordinator. Default: ${DEFAULT-VALUE}.")
   long giveUpAfter;
 
+  @Option(names = "--slow-down", defaultValue = "1", paramLabel = "F",
+      description = "Simulate a machine F times slower: after each local step, sleep F - 1 times that step's seconds"
+          + " (the round's fetch and submit are not slowed). For measuring stragglers (docs/RELIABILITY.md). Default:"
+          + " ${DEFAULT-VALUE} (off).")
+  double slowDown;
+
   @Mixin DataOptions data;
 
   @Mixin io.orthoslice.common.cli.LinkOptions link;
@@ -74,6 +80,9 @@ final class WorkerCommand implements Callable<Integer> {
     }
     // logback.xml prints this on every line, from any thread: the name now, the worker id once joined.
     LogIdentity.set("worker", name);
+    if (!(slowDown >= 1)) {
+      throw new IllegalArgumentException("--slow-down must be >= 1, got " + slowDown);
+    }
     if (!fetch.equals("update") && !fetch.equals("full")) {
       throw new IllegalArgumentException("--fetch must be update or full, got '" + fetch + "'");
     }
@@ -85,7 +94,8 @@ final class WorkerCommand implements Callable<Integer> {
     GpuMemoryMeters.bindIfGpu(registry, DeviceSpec.parse(device));
     try (MetricsServer http = MetricsServer.startUnlessOff(metricsPort, registry::scrape);
         Worker worker = new Worker(new CoordinatorClient(shaped(channel), channel, token, Duration.ofSeconds(giveUpAfter)),
-        name, device, fetch.equals("update"), metrics).onJoined(id -> LogIdentity.set("worker", id))) {
+        name, device, fetch.equals("update"), metrics).slowedDown(slowDown)
+            .onJoined(id -> LogIdentity.set("worker", id))) {
       if (http != null) {
         System.out.println("worker " + name + " metrics on port " + http.port());
         http.lingerOnClose(Duration.ofMillis(Math.round(metricsLinger * 1000)));

@@ -42,6 +42,7 @@ class CliErrorsTest {
     "density on f32        | launch --wire-density 0.1 --run-dir OUT           | wire-density 0.1 needs --wire f16 or int8",
     "bad sweep wire        | sweep --wire f8 --rank 16 --output OUT            | wire precision must be one of f32, f16, int8, got 'f8'",
     "report no directory   | report OUT                                        | is not a directory; expected a launch --run-dir",
+    "worker faster than 1x | worker --coordinator localhost:1 --token t --slow-down 0.5 | --slow-down must be >= 1, got 0.5",
   })
   void badArgumentGetsOneLineAndExitStatusTwo(String kind, String args, String expected) throws Exception {
     String out = tmp.resolve(kind.replace(' ', '-')).toString();
