@@ -9,10 +9,11 @@ import java.util.concurrent.Future;
 /**
  * Writes checkpoints off the round's critical path: the driver hands a round's state over and opens
  * the next round while one writer thread persists it (to a temporary directory, renamed into place:
- * a crash mid-write leaves the previous checkpoint as the newest). At most one write is in flight,
- * so a save waits for the one before; the last round's checkpoint is written before the run ends;
- * a failed write fails the next save, or {@link #close}, with its own message, which stops the run
- * on the weights of the last good checkpoint.
+ * a crash mid-write leaves the previous checkpoint as the newest). At most one write is in flight: a
+ * save due while the one before is still being written is skipped (said in the log), so a round never
+ * waits for the disk, and checkpoints come as often as the disk allows; the last round's checkpoint is
+ * always written, after the one in flight, before the run ends. A failed write fails the next save, or
+ * {@link #close}, with its own message, which stops the run on the weights of the last good checkpoint.
  */
 public final class BackgroundCheckpointer implements Checkpointer, AutoCloseable {
 
@@ -24,6 +25,10 @@ public final class BackgroundCheckpointer implements Checkpointer, AutoCloseable
     return t;
   });
   private Future<?> pending = CompletableFuture.completedFuture(null);
+  private long pendingRound = -1;
+  private int skipped;
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BackgroundCheckpointer.class);
 
   /** @param rounds the run's rounds: the checkpoint after the last is written before {@link #save} returns */
   public BackgroundCheckpointer(Checkpointer target, long rounds) {
@@ -33,13 +38,31 @@ public final class BackgroundCheckpointer implements Checkpointer, AutoCloseable
 
   @Override
   public synchronized void save(ResumeState state, RoundResult result) {
+    boolean last = result.round() + 1 >= rounds;
+    if (!last && !pending.isDone()) {
+      skipped++;
+      LOG.info("checkpoint after round {} skipped: the one after round {} is still being written", result.round() + 1,
+          pendingRound + 1);
+      return;
+    }
     awaitPending();
     ResumeState own = state; // its merger buffers are host copies made for it; its weights never change
-    if (result.round() + 1 >= rounds) {
+    if (last) {
       target.save(own, result);
     } else {
+      pendingRound = result.round();
       pending = writer.submit(() -> target.save(own, result));
     }
+  }
+
+  /** Whether a write is in flight. */
+  synchronized boolean writing() {
+    return !pending.isDone();
+  }
+
+  /** Checkpoints skipped because the one before was still being written. */
+  public synchronized int skipped() {
+    return skipped;
   }
 
   /** Waits for the write in flight; rethrows its failure. */
