@@ -19,8 +19,8 @@ import java.util.stream.Stream;
  * {@link BackgroundCheckpointer}, round after round. A round is a fixed amount of single-threaded arithmetic
  * calibrated to {@code roundSeconds} (a stand-in for the training that shares the machine's cores with the
  * writer); rounds are timed with a checkpoint after each and with none. Reported: each write's wall and CPU
- * seconds (on the writer thread), the bytes on disk, and how long each save held the round's thread (the hand-over,
- * plus the wait for the write before when it has not finished: at most one write is in flight).
+ * seconds (on the writer thread), the bytes on disk, how long each save held the round's thread (the hand-over),
+ * and how many checkpoints were skipped because the write before was still in flight.
  */
 public final class CheckpointBenchmark {
 
@@ -28,9 +28,10 @@ public final class CheckpointBenchmark {
    * Seconds per round or per write.
    *
    * @param handovers how long each {@link BackgroundCheckpointer#save} held the round's thread
+   * @param skipped checkpoints not written because the one before was still being written
    */
   public record Result(long bytes, List<Double> writes, List<Double> writerCpu, List<Double> handovers,
-      List<Double> roundsWith, List<Double> roundsWithout) {}
+      List<Double> roundsWith, List<Double> roundsWithout, int skipped) {}
 
   private CheckpointBenchmark() {}
 
@@ -62,6 +63,7 @@ public final class CheckpointBenchmark {
       without.add((System.nanoTime() - t0) / 1e9);
     }
     // rounds + 1: no round here is the run's last, whose checkpoint is written on the round's thread.
+    int skipped;
     try (BackgroundCheckpointer writer = new BackgroundCheckpointer(timed, rounds + 1L)) {
       for (int r = 0; r < rounds; r++) {
         long t0 = System.nanoTime();
@@ -72,8 +74,9 @@ public final class CheckpointBenchmark {
         handovers.add((t1 - h0) / 1e9);
         with.add((t1 - t0) / 1e9);
       }
+      skipped = writer.skipped();
     }
-    return new Result(newestBytes(dir), writes, cpu, handovers, with, without);
+    return new Result(newestBytes(dir), writes, cpu, handovers, with, without, skipped);
   }
 
   /** Passes over {@code work} that take about {@code seconds} now. */

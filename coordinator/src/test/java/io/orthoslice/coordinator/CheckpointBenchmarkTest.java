@@ -18,13 +18,18 @@ import picocli.CommandLine;
 
 class CheckpointBenchmarkTest {
 
-  /** Every round's checkpoint is written (by the real store, the newest one kept) and timed; rounds are timed both ways. */
+  /**
+   * Every round's checkpoint is written (by the real store, the newest one kept) or skipped while the one before is
+   * still being written, and timed; rounds are timed both ways.
+   */
   @Test
-  void everyRoundIsCheckpointedInTheBackgroundAndTheWeightsAreOnDisk(@TempDir Path dir) throws Exception {
+  void everyRoundsCheckpointIsWrittenInTheBackgroundOrSkippedAndTheWeightsAreOnDisk(@TempDir Path dir)
+      throws Exception {
     LlamaConfig tiny = LlamaConfig.preset("tiny").withVocabSize(256);
     CheckpointBenchmark.Result r = CheckpointBenchmark.run(tiny, RunConfig.DEFAULTS, dir, 3, 0.05);
-    assertEquals(3, r.writes().size());
-    assertEquals(3, r.writerCpu().size());
+    assertEquals(3, r.writes().size() + r.skipped(), r.writes() + " written, " + r.skipped() + " skipped");
+    assertTrue(r.writes().size() >= 1); // the first is never skipped
+    assertEquals(r.writes().size(), r.writerCpu().size());
     assertEquals(3, r.roundsWith().size());
     assertEquals(3, r.roundsWithout().size());
     assertEquals(3, r.handovers().size());
@@ -32,7 +37,8 @@ class CheckpointBenchmarkTest {
     try (Stream<Path> s = Files.list(dir)) {
       List<Path> kept = s.filter(Files::isDirectory).toList();
       assertEquals(1, kept.size(), kept.toString()); // the store keeps the newest
-      assertEquals("step-00000045", kept.get(0).getFileName().toString()); // round 3 of 15 local steps
+      assertTrue(List.of("step-00000015", "step-00000030", "step-00000045").contains(kept.get(0).getFileName()
+          .toString()), kept.toString()); // a round of 15 local steps
     }
   }
 

@@ -63,9 +63,10 @@ final class BenchCheckpointCommand implements Callable<Integer> {
         CheckpointBenchmark.Result r = CheckpointBenchmark.run(model, RunConfig.DEFAULTS.with(Map.of("preset", preset)),
             out, rounds, roundSeconds);
         System.out.printf(Locale.ROOT, "bench-checkpoint %s: %.2f GiB on disk; write %s s (writer CPU %s s); round"
-                + " without %s s, with a checkpoint each %s s, of which the save held the round's thread %s s%n",
+                + " without %s s, with a checkpoint due each %s s, of which the save held the round's thread %s s;"
+                + " %d of %d skipped (the write before still in flight)%n",
             preset, r.bytes() / 1073741824.0, seconds(r.writes()), seconds(r.writerCpu()), seconds(r.roundsWithout()),
-            seconds(r.roundsWith()), seconds(r.handovers()));
+            seconds(r.roundsWith()), seconds(r.handovers()), r.skipped(), rounds);
       } finally {
         try (Stream<Path> s = Files.walk(out)) {
           for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
