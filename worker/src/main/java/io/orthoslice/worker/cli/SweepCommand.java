@@ -142,6 +142,8 @@ final class SweepCommand implements Callable<Integer> {
     List<Path> plots = SweepPlots.write(results, output, section, preset);
     System.out.println(md.substring(0, md.indexOf("\n| cell |")));
     System.out.println("wrote " + output.resolve("results.md") + " and " + plots.size() + " plots in " + output);
+    // A best lr at the edge of its grid is not yet the mode's best: say so, not only in the table's mark.
+    SweepReport.gridEdgeWarnings(results).forEach(w -> System.err.println("warning: " + w));
     if (resultsDoc != null) {
       Path figDir = figures != null ? figures
           : (resultsDoc.toAbsolutePath().getParent().resolve("figures"));

@@ -16,8 +16,21 @@ import java.util.TreeSet;
  */
 public final class SweepReport {
 
-  /** One configuration at one K, at its best learning rate. */
-  public record Row(String group, int workers, int rank, double lr, List<CellResult> seeds) {
+  /**
+   * One configuration at one K, at its best learning rate.
+   *
+   * @param grid the learning rates run on the first seed for this configuration and K (failed ones
+   *     included: they were tried and lost), ascending
+   */
+  public record Row(String group, int workers, int rank, double lr, List<Double> grid, List<CellResult> seeds) {
+    /**
+     * Whether the best lr is the lowest or the highest of a grid of two or more: a better one may lie
+     * outside it, so the row is not yet at its mode's best. A single lr is no grid and is not marked.
+     */
+    public boolean atGridEdge() {
+      return grid.size() > 1 && (lr == grid.get(0) || lr == grid.get(grid.size() - 1));
+    }
+
     public double mean() {
       return seeds.stream().mapToDouble(CellResult::finalPerplexity).average().orElse(Double.NaN);
     }
@@ -81,9 +94,33 @@ public final class SweepReport {
     for (SweepCell best : bestLr(results).values()) {
       List<CellResult> seeds = results.stream().filter(r -> key(r.cell()).equals(key(best))
           && r.cell().lr() == best.lr()).sorted(Comparator.comparingLong(r -> r.cell().seed())).toList();
-      rows.add(new Row(best.group(), best.workers(), best.rank(), best.lr(), seeds));
+      List<Double> grid = results.stream().filter(r -> key(r.cell()).equals(key(best))
+          && r.cell().seed() == best.seed()).map(r -> r.cell().lr()).distinct().sorted().toList();
+      rows.add(new Row(best.group(), best.workers(), best.rank(), best.lr(), grid, seeds));
     }
     return rows;
+  }
+
+  /**
+   * One line per row whose best lr sits at its grid's edge ({@link Row#atGridEdge}), naming the lr to
+   * run next: a factor of 2 beyond the edge.
+   */
+  public static List<String> gridEdgeWarnings(List<CellResult> results) {
+    List<String> out = new ArrayList<>();
+    for (Row r : rows(results)) {
+      if (!r.atGridEdge()) {
+        continue;
+      }
+      boolean low = r.lr() == r.grid().get(0);
+      out.add(String.format(Locale.ROOT, "%s, K = %d: the best lr %s is the %s of its grid (%s); run %s too before"
+          + " reading this row", r.group(), r.workers(), plain(r.lr()), low ? "lowest" : "highest",
+          String.join(", ", r.grid().stream().map(SweepReport::plain).toList()), plain(low ? r.lr() / 2 : r.lr() * 2)));
+    }
+    return out;
+  }
+
+  private static String plain(double lr) {
+    return new java.math.BigDecimal(SweepCell.num(lr)).stripTrailingZeros().toPlainString();
   }
 
   /** The Markdown report: the summary table (configurations x K), then every cell. */
@@ -117,11 +154,16 @@ public final class SweepReport {
       md.append("| ").append(g).append(" |");
       for (int k : ks) {
         Row r = rows.stream().filter(x -> x.group().equals(g) && x.workers() == k).findFirst().orElse(null);
-        md.append(r == null ? " |" : String.format(Locale.ROOT, " %s (n=%d, lr %s, r=%d%s) |", meanStd(r),
-            r.seeds().size(), new java.math.BigDecimal(SweepCell.num(r.lr())).stripTrailingZeros().toPlainString(), r.rank(), Double.isNaN(r.reductionVsSyncDp()) ? ""
+        md.append(r == null ? " |" : String.format(Locale.ROOT, " %s (n=%d, lr %s%s, r=%d%s) |", meanStd(r),
+            r.seeds().size(), plain(r.lr()), r.atGridEdge() ? " at the grid's edge" : "", r.rank(),
+            Double.isNaN(r.reductionVsSyncDp()) ? ""
                 : String.format(Locale.ROOT, ", %.0fx fewer bytes than sync DP", r.reductionVsSyncDp())));
       }
       md.append("\n");
+    }
+    if (rows.stream().anyMatch(Row::atGridEdge)) {
+      md.append("\n*At the grid's edge*: the best lr is the lowest or highest one run, so a better one may lie"
+          + " outside the grid; such a row is not yet at its configuration's best (run the next factor of 2).\n");
     }
     md.append("\nBytes per trained token: what a worker sent and fetched per token it trained; \"vs sync DP\": how many"
         + " times fewer than synchronous data parallel (a ring all-reduce of the fp32 gradient every step) on the same"

@@ -94,6 +94,39 @@ class SweepReportTest {
     assertEquals(30.0, row.meanByRound()[0], 1e-12);
   }
 
+  /**
+   * A best lr at the top or bottom of its grid is marked in the table and warned about with the lr to
+   * run next; an interior best, and a single lr (no grid), are not. A failed lr counts as tried.
+   */
+  @Test
+  void aBestLrAtItsGridsEdgeIsMarkedAndNamesTheNextLr() {
+    List<CellResult> rs = new ArrayList<>();
+    double[] lrs = {1e-3, 2e-3, 4e-3};
+    double[] edge = {30, 25, 20}; // best at the highest lr
+    double[] inside = {30, 20, 25};
+    for (int i = 0; i < lrs.length; i++) {
+      rs.add(result(new SweepCell("same", 4, 16, "mean", 1, "reset", 1, 0, lrs[i], 42), edge[i]));
+      rs.add(result(new SweepCell("independent", 4, 16, "mean", 1, "reset", 1, 0, lrs[i], 42), inside[i]));
+    }
+    rs.add(result(new SweepCell("full", 4, 0, "mean", 1, "reset", 1, 0, 2e-3, 42), 22));
+    SweepCell diverged = new SweepCell("independent", 8, 8, "mean", 1, "reset", 1, 0, 8e-3, 42);
+    rs.add(new CellResult(diverged, "failed", "local loss became NaN", Double.NaN, List.of(), 0, 0, 1, "x"));
+    rs.add(result(new SweepCell("independent", 8, 8, "mean", 1, "reset", 1, 0, 4e-3, 42), 21));
+    rs.add(result(new SweepCell("independent", 8, 8, "mean", 1, "reset", 1, 0, 2e-3, 42), 24));
+
+    assertEquals(List.of("same mean, K = 4: the best lr 0.004 is the highest of its grid (0.001, 0.002, 0.004);"
+        + " run 0.008 too before reading this row"), SweepReport.gridEdgeWarnings(rs));
+    SweepSpec s = spec(List.of("same", "independent", "full"), List.of(4, 8), List.of("mean"), List.of(1e-3),
+        List.of(42L));
+    String md = SweepReport.markdown(s, rs, null);
+    assertTrue(md.contains("20.00 ± 0.00 (n=1, lr 0.004 at the grid's edge, r=16"), md);
+    assertTrue(md.contains("20.00 ± 0.00 (n=1, lr 0.002, r=16"), md);
+    assertTrue(md.contains("21.00 ± 0.00 (n=1, lr 0.004, r=8"), md); // 8e-3 diverged: 4e-3 is interior
+    assertTrue(md.contains("22.00 ± 0.00 (n=1, lr 0.002, r=0"), md);
+    assertEquals(1, md.split("at the grid's edge,", -1).length - 1, md);
+    assertTrue(md.contains("*At the grid's edge*"), md);
+  }
+
   @Test
   void aFailedCellNeverWinsTheLrPick() {
     SweepCell ok = new SweepCell("orthogonal", 4, 16, "sum", 1, "reset", 1, 0, 1e-3, 42);
