@@ -1,6 +1,6 @@
 package io.orthoslice.coordinator;
 
-import io.orthoslice.common.tensor.HostArrays;
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -8,40 +8,64 @@ import ai.djl.ndarray.types.Shape;
 import io.orthoslice.common.model.Llama;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
+import io.orthoslice.common.tensor.HostArrays;
 import io.orthoslice.common.train.Evaluator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Validation loss on fixed batches of a dataset's validation split (the same batches every time). */
+/**
+ * Validation loss on fixed batches of a dataset's validation split (the same batches every time), in
+ * the run's compute precision, as the standalone trainer evaluates. A version its device still holds
+ * (every merged one until the next merge) is read there in place; others (the run's starting weights)
+ * are copied from the host first.
+ */
 public final class DatasetValidation implements ValidationLoss {
 
   private final Llama model;
   private final List<long[]> batches;
   private final int batchSize;
-  private final ai.djl.Device device;
+  private final Device device;
+  private final DataType compute;
 
   public DatasetValidation(LlamaConfig config, List<long[]> batches, int batchSize) {
-    this(config, batches, batchSize, ai.djl.Device.cpu());
+    this(config, batches, batchSize, Device.cpu(), DataType.FLOAT32);
   }
 
-  /** @param device where the validation pass computes */
-  public DatasetValidation(LlamaConfig config, List<long[]> batches, int batchSize, ai.djl.Device device) {
+  /**
+   * @param device where the validation pass computes (the coordinator's --device, where its weights live)
+   * @param compute the run's compute type (float32, or float16 under --dtype fp16)
+   */
+  public DatasetValidation(LlamaConfig config, List<long[]> batches, int batchSize, Device device, DataType compute) {
     this.device = device;
+    this.compute = compute;
     this.model = new Llama(config);
     this.batches = List.copyOf(batches);
     this.batchSize = batchSize;
   }
 
   @Override
-  public double of(Map<String, float[]> weights) {
+  public double of(WeightsSnapshot weights) {
+    return weights.onDevice(w -> here(w) ? loss(w) : null).orElseGet(() -> fromHost(weights.values()));
+  }
+
+  private boolean here(Map<String, NDArray> w) {
+    return w.values().stream().allMatch(a -> a.getDevice().equals(device));
+  }
+
+  private double fromHost(Map<String, float[]> weights) {
     try (NDManager m = NDManager.newBaseManager(device)) {
       Map<String, NDArray> w = new HashMap<>();
       for (ParameterSpec p : model.config().parameters()) {
         w.put(p.name(), HostArrays.of(m, weights.get(p.name()), new Shape(p.shape())));
       }
-      return Evaluator.meanLoss(model, scope -> Evaluator.plain(w, DataType.FLOAT32, scope), batches, batchSize,
-          DataType.FLOAT32, m);
+      return loss(w);
+    }
+  }
+
+  private double loss(Map<String, NDArray> w) {
+    try (NDManager m = NDManager.newBaseManager(device)) {
+      return Evaluator.meanLoss(model, scope -> Evaluator.plain(w, compute, scope), batches, batchSize, compute, m);
     }
   }
 }

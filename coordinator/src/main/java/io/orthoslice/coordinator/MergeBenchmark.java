@@ -79,7 +79,9 @@ public final class MergeBenchmark {
         long t1 = System.nanoTime();
         o.after().materialize();
         mirrors.add((System.nanoTime() - t1) / 1e9);
-        device = Math.max(device, deviceUsed(mergeDevice) - deviceBefore);
+        if (r == 0) { // before the replica (on the same card with --apply-device gpu) holds anything there
+          device = deviceUsed(mergeDevice) - deviceBefore; // torch's cache: the merge's peak, less fragments freed
+        }
         retained = Math.max(retained, liveHeap() - baseline);
         broadcastBytes = o.delta().bytes();
         Map<String, WireTensor> startTensors = new LinkedHashMap<>();

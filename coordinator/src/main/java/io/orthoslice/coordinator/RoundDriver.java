@@ -39,6 +39,14 @@ final class RoundDriver {
     t.setDaemon(true);
     return t;
   });
+  /** A merged round's validation, host copy and checkpoint, in round order, beside the next round. */
+  private final java.util.concurrent.ExecutorService after = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "coordinator-aftermath");
+    t.setDaemon(true);
+    return t;
+  });
+  /** The last merged round's aftermath (done when none). */
+  private java.util.concurrent.Future<?> aftermath = java.util.concurrent.CompletableFuture.completedFuture(null);
 
   RoundDriver(Coordinator run, RunSettings settings, RoundMerger merger, RoundEvaluation evaluation,
       Checkpointer checkpointer, Consumer<RoundResult> listener, CoordinatorMetrics metrics) {
@@ -112,12 +120,13 @@ final class RoundDriver {
   }
 
   /**
-   * TRAINING -> MERGING -> WAITING (or FINISHED): merge, publish, open the next round, then evaluate
-   * and checkpoint while it trains (the last round evaluates and checkpoints before the run finishes).
-   * With overlap the next round opens before the merge: its workers train on their own continuation
-   * and fetch this merge when they have submitted (the fetch waits for it). The next round's close
-   * queues behind this merge and evaluation on the driver thread, so they delay that round only by what
-   * they take beyond its training.
+   * TRAINING -> MERGING -> WAITING (or FINISHED): merge, publish, open the next round; then, on the
+   * aftermath thread while that round trains, the host copy of the new version, its validation (in
+   * place on the device) and the checkpoint (the last round's before the run finishes). With overlap
+   * the next round opens before the merge: its workers train on their own continuation and fetch this
+   * merge when they have submitted (the fetch waits for it). A merge waits for the last round's
+   * aftermath, which reads the device weights it would change, so the aftermath delays a round only by
+   * what it takes beyond that round's training.
    */
   void closeRound(OpenRound r) {
     try {
@@ -125,7 +134,7 @@ final class RoundDriver {
       if (received == null) {
         return; // already closed: the deadline and the last update both asked
       }
-      UpdateScreen.Outcome screened = UpdateScreen.screen(received, run.broadcasts().current().values(),
+      UpdateScreen.Outcome screened = UpdateScreen.screen(received, () -> run.broadcasts().current().values(),
           settings.limits().outlierFactor(), settings.rules().denseChanges(),
           io.orthoslice.common.round.RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank()));
       for (UpdateScreen.Dropped d : screened.dropped()) {
@@ -142,8 +151,10 @@ final class RoundDriver {
         roundSeconds = (System.nanoTime() - r.openedNanos) / 1e9;
         tryOpen(); // the next round trains while this one merges
       }
+      if (!awaitAftermath()) {
+        return; // the last round's aftermath failed: the run is stopping
+      }
       RoundMerger.Outcome o = merger.close(r, subs, run.broadcasts(), evaluation);
-      double previousLoss = run.record().validationLoss();
       ResumeState state = run.completeMerge(r, o, planner.cursorAfter(r), early);
       if (!early) {
         roundSeconds = (System.nanoTime() - r.openedNanos) / 1e9;
@@ -151,7 +162,23 @@ final class RoundDriver {
           tryOpen(); // the workers go on while this round is evaluated
         }
       }
-      o.after().materialize(); // the host copy, while the next round trains, before the next merge
+      double seconds = roundSeconds;
+      aftermath = after.submit(() -> afterMerge(r, o, state, subs, seconds, last));
+    } catch (RuntimeException | Error e) {
+      stop(e, "round " + (r.round + 1));
+    }
+  }
+
+  /**
+   * A merged round's aftermath, in round order on its own thread: the host copy of the new version
+   * (for checkpoints and full fetches), the validation pass, the round's line and metrics, and the
+   * checkpoint when one is due (a copy of the merger's buffers with it).
+   */
+  private void afterMerge(OpenRound r, RoundMerger.Outcome o, ResumeState state, List<Submission> subs,
+      double roundSeconds, boolean last) {
+    try {
+      double previousLoss = run.record().validationLoss();
+      o.after().materialize();
       RoundResult result = evaluation.validated(o.result().withRoundSeconds(roundSeconds), o.after(), previousLoss);
       run.recordResult(result);
       LOG.info(result.line(settings.rounds()));
@@ -165,7 +192,21 @@ final class RoundDriver {
         run.endRound(r, true);
       }
     } catch (RuntimeException | Error e) {
-      stop(e, "round " + (r.round + 1));
+      stop(e, "round " + (r.round + 1)); // its validation, its line or its checkpoint
+      throw e;
+    }
+  }
+
+  /** Waits for the last round's aftermath; false when it failed (the run is stopping then). */
+  private boolean awaitAftermath() {
+    try {
+      aftermath.get();
+      return true;
+    } catch (java.util.concurrent.ExecutionException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 
@@ -192,8 +233,9 @@ final class RoundDriver {
 
   void shutdown() {
     thread.shutdownNow();
+    after.shutdownNow();
     try {
-      if (thread.awaitTermination(10, TimeUnit.SECONDS)) {
+      if (thread.awaitTermination(10, TimeUnit.SECONDS) && after.awaitTermination(10, TimeUnit.SECONDS)) {
         merger.close();
       }
     } catch (InterruptedException e) {

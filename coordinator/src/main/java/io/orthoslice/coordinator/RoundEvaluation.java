@@ -23,7 +23,7 @@ final class RoundEvaluation {
   }
 
   double evaluate(WeightsSnapshot w) {
-    return validation.of(w.values());
+    return validation.of(w);
   }
 
   /**

@@ -33,7 +33,9 @@ import java.util.stream.IntStream;
  * broadcast's residuals live on that device from round to round; a round's updates go there as they
  * came on the wire and are decoded there, and only the encoded broadcast comes back to the host. The
  * host copy of a version ({@link WeightsSnapshot}) is made when it is first needed, at the latest
- * before the next merge changes the device weights. Used on the coordinator's driver thread only.
+ * before the next merge changes the device weights. Merges run on the coordinator's driver thread; the
+ * version the device holds may be read in place meanwhile ({@link WeightsSnapshot#onDevice}, the
+ * validation pass on the aftermath thread), and a merge waits for such a read before it changes it.
  */
 final class RoundMerger implements AutoCloseable {
 
@@ -47,7 +49,10 @@ final class RoundMerger implements AutoCloseable {
   private final NDManager manager;
   private final Map<String, NDArray> weights = new java.util.concurrent.ConcurrentHashMap<>();
   /** The version the device weights hold (null: none loaded, or a failed merge left them behind). */
-  private WeightsSnapshot held;
+  private volatile WeightsSnapshot held;
+  /** Readers of the held version in place share it; a merge, which changes it, takes it alone. */
+  private final java.util.concurrent.locks.ReentrantReadWriteLock guard =
+      new java.util.concurrent.locks.ReentrantReadWriteLock();
 
   /**
    * @param state the outer optimizer's buffers and, on a lossy wire, the broadcast's residuals
@@ -109,55 +114,91 @@ final class RoundMerger implements AutoCloseable {
     DeltaUpdate delta = null;
     double mergeSeconds = 0;
     if (!subs.isEmpty()) {
-      hold(before);
-      long t0 = System.nanoTime();
-      List<ParameterSpec> params = model.parameters();
-      List<Submission> bySlot = subs.stream().sorted(java.util.Comparator.comparingInt(Submission::slot)).toList();
-      @SuppressWarnings("unchecked")
-      List<WireTensor>[] sent = new List[params.size()];
-      String[] nonFinite = new String[params.size()];
-      held = null; // half-merged until every parameter is
-      PARALLEL.submit(() -> IntStream.range(0, params.size()).parallel().forEach(i -> {
-        ParameterSpec p = params.get(i);
-        try (NDManager scope = manager.newSubManager()) {
-          String wire = RoundMerge.needsWeights(r.plan, p) ? p.name() : RoundMerge.factorName(p.name());
-          List<RoundMerge.Contribution> cs = new ArrayList<>();
-          for (Submission s : bySlot) {
-            Map<String, WireTensor> own = TensorEncoding.withCompanions(s.tensors(), wire);
-            if (own.isEmpty()) {
-              throw new IllegalArgumentException("an update lacks " + wire);
-            }
-            cs.add(new RoundMerge.Contribution(s.slot(), Map.of(wire, DeviceWire.decode(own, wire, shapes.get(wire),
-                scope))));
-          }
-          NDArray w = weights.get(p.name());
-          NDArray d = RoundMerge.delta(r.plan, p, Map.of(p.name(), w), cs, alpha, rule, denseChanges, scope);
-          sent[i] = broadcast.send(p, w, outer.step(p.name(), d));
-          try (NDArray sum = w.sum()) { // one pass: finite exactly when every value is (short of overflow)
-            if (!Float.isFinite(sum.getFloat())) {
-              nonFinite[i] = p.name();
-            }
-          }
-        }
-      })).join();
-      for (String bad : nonFinite) {
-        if (bad != null) {
-          throw new IllegalStateException("round " + (r.round + 1) + " merged to a non-finite value in " + bad
-              + "; nothing of it was published or checkpointed");
-        }
+      guard.writeLock().lock();
+      try {
+        hold(before);
+        long t0 = System.nanoTime();
+        MergedRound m = merge(r, subs, before);
+        after = m.after();
+        delta = m.delta();
+        mergeSeconds = (System.nanoTime() - t0) / 1e9;
+      } finally {
+        guard.writeLock().unlock();
       }
-      LinkedHashMap<String, WireTensor> tensors = new LinkedHashMap<>();
-      for (List<WireTensor> ts : sent) {
-        ts.forEach(t -> tensors.put(t.name(), t));
-      }
-      after = WeightsSnapshot.mirrored(before.version() + 1, model.parameterCount(), this::hostCopy);
-      long checksum = WeightsChecksum.ofArrays(model, weights); // on the device with the native kernels
-      held = after;
-      delta = new DeltaUpdate(r.round, before.version(), after.version(), tensors, checksum);
-      mergeSeconds = (System.nanoTime() - t0) / 1e9;
     }
     long broadcastBytes = delta != null ? delta.bytes() : after.bytes();
     return new Outcome(after, delta, evaluation.result(r, subs, after, broadcastBytes, delta != null, mergeSeconds));
+  }
+
+  private record MergedRound(WeightsSnapshot after, DeltaUpdate delta) {}
+
+  /** The merge proper, with the device weights held at {@code before} and the write lock taken. */
+  private MergedRound merge(OpenRound r, List<Submission> subs, WeightsSnapshot before) {
+    List<ParameterSpec> params = model.parameters();
+    List<Submission> bySlot = subs.stream().sorted(java.util.Comparator.comparingInt(Submission::slot)).toList();
+    @SuppressWarnings("unchecked")
+    List<WireTensor>[] sent = new List[params.size()];
+    String[] nonFinite = new String[params.size()];
+    held = null; // half-merged until every parameter is
+    PARALLEL.submit(() -> IntStream.range(0, params.size()).parallel().forEach(i -> {
+      ParameterSpec p = params.get(i);
+      try (NDManager scope = manager.newSubManager()) {
+        String wire = RoundMerge.needsWeights(r.plan, p) ? p.name() : RoundMerge.factorName(p.name());
+        List<RoundMerge.Contribution> cs = new ArrayList<>();
+        for (Submission s : bySlot) {
+          Map<String, WireTensor> own = TensorEncoding.withCompanions(s.tensors(), wire);
+          if (own.isEmpty()) {
+            throw new IllegalArgumentException("an update lacks " + wire);
+          }
+          cs.add(new RoundMerge.Contribution(s.slot(), Map.of(wire, DeviceWire.decode(own, wire, shapes.get(wire),
+              scope))));
+        }
+        NDArray w = weights.get(p.name());
+        NDArray d = RoundMerge.delta(r.plan, p, Map.of(p.name(), w), cs, alpha, rule, denseChanges, scope);
+        sent[i] = broadcast.send(p, w, outer.step(p.name(), d));
+        try (NDArray sum = w.sum()) { // one pass: finite exactly when every value is (short of overflow)
+          if (!Float.isFinite(sum.getFloat())) {
+            nonFinite[i] = p.name();
+          }
+        }
+      }
+    })).join();
+    for (String bad : nonFinite) {
+      if (bad != null) {
+        throw new IllegalStateException("round " + (r.round + 1) + " merged to a non-finite value in " + bad
+            + "; nothing of it was published or checkpointed");
+      }
+    }
+    LinkedHashMap<String, WireTensor> tensors = new LinkedHashMap<>();
+    for (List<WireTensor> ts : sent) {
+      ts.forEach(t -> tensors.put(t.name(), t));
+    }
+    WeightsSnapshot[] made = new WeightsSnapshot[1];
+    WeightsSnapshot after = WeightsSnapshot.mirrored(before.version() + 1, model.parameterCount(), this::hostCopy,
+        new WeightsSnapshot.DeviceView() {
+          @Override
+          public <T> java.util.Optional<T> read(java.util.function.Function<Map<String, NDArray>, T> f) {
+            return readHeld(made[0], f);
+          }
+        });
+    made[0] = after;
+    long checksum = WeightsChecksum.ofArrays(model, weights); // on the device with the native kernels
+    held = after;
+    return new MergedRound(after, new DeltaUpdate(r.round, before.version(), after.version(), tensors, checksum));
+  }
+
+  /** {@code f} of the device weights while they hold {@code version}, under the read lock; else empty. */
+  private <T> java.util.Optional<T> readHeld(WeightsSnapshot version, java.util.function.Function<Map<String,
+      NDArray>, T> f) {
+    guard.readLock().lock();
+    try {
+      if (held != version || version == null) {
+        return java.util.Optional.empty();
+      }
+      return java.util.Optional.ofNullable(f.apply(java.util.Collections.unmodifiableMap(weights)));
+    } finally {
+      guard.readLock().unlock();
+    }
   }
 
   /**
@@ -208,13 +249,18 @@ final class RoundMerger implements AutoCloseable {
 
   @Override
   public void close() {
-    if (held != null) {
-      held.materialize();
+    guard.writeLock().lock();
+    try {
+      if (held != null) {
+        held.materialize();
+      }
+      held = null;
+      weights.clear();
+      outer.close();
+      broadcast.close();
+      manager.close();
+    } finally {
+      guard.writeLock().unlock();
     }
-    held = null;
-    weights.clear();
-    outer.close();
-    broadcast.close();
-    manager.close();
   }
 }

@@ -25,12 +25,16 @@ final class UpdateScreen {
 
   private UpdateScreen() {}
 
-  /** @param deltas whether dense tensors are deltas (a lossy wire), not new values */
-  static Outcome screen(List<Submission> subs, Map<String, float[]> current, double outlierFactor,
-      boolean deltas, Map<String, long[]> shapes) {
+  /**
+   * @param weights the current weights on the host (asked for only when dense tensors are new values)
+   * @param deltas whether dense tensors are deltas (a lossy wire), not new values
+   */
+  static Outcome screen(List<Submission> subs, java.util.function.Supplier<Map<String, float[]>> weights,
+      double outlierFactor, boolean deltas, Map<String, long[]> shapes) {
     if (outlierFactor == 0 || subs.size() < UpdateLimits.MIN_FOR_OUTLIERS) {
       return new Outcome(subs, List.of());
     }
+    Map<String, float[]> current = deltas ? Map.of() : weights.get(); // the host copy only when it is read
     List<Map<String, Double>> changes = new ArrayList<>();
     for (Submission s : subs) {
       Map<String, Double> c = new HashMap<>();

@@ -15,12 +15,24 @@ import java.util.function.Supplier;
  * number of FetchWeights streams read it without a lock. A merge makes the next version on its device
  * and hands over a snapshot whose host copy is made on first use ({@link #values}) or when the
  * coordinator asks for it after opening the next round ({@link #materialize}); the merger copies it
- * before it changes those device weights again, so every snapshot reads its own version.
+ * before it changes those device weights again, so every snapshot reads its own version. While the
+ * device still holds a snapshot's version, {@link #onDevice} reads those arrays in place (the
+ * validation pass), with no host copy.
  */
 public final class WeightsSnapshot {
 
+  /**
+   * Reads the device arrays of a version while the device still holds it: {@code f}'s result, or
+   * empty when it holds another version now. The holder keeps the arrays unchanged while {@code f} runs.
+   */
+  @FunctionalInterface
+  interface DeviceView {
+    <T> java.util.Optional<T> read(java.util.function.Function<Map<String, NDArray>, T> f);
+  }
+
   private final long version;
   private final long parameters;
+  private final DeviceView device;
   private Supplier<Map<String, float[]>> source;
   private volatile Map<String, float[]> values;
 
@@ -29,17 +41,32 @@ public final class WeightsSnapshot {
     this.version = version;
     this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
     this.parameters = this.values.values().stream().mapToLong(v -> v.length).sum();
+    this.device = null;
   }
 
-  private WeightsSnapshot(long version, long parameters, Supplier<Map<String, float[]>> source) {
+  private WeightsSnapshot(long version, long parameters, Supplier<Map<String, float[]>> source, DeviceView device) {
     this.version = version;
     this.parameters = parameters;
     this.source = source;
+    this.device = device;
   }
 
-  /** A snapshot of {@code parameters} values whose host copy {@code source} makes once, when first needed. */
-  static WeightsSnapshot mirrored(long version, long parameters, Supplier<Map<String, float[]>> source) {
-    return new WeightsSnapshot(version, parameters, source);
+  /**
+   * A snapshot of {@code parameters} values whose host copy {@code source} makes once, when first
+   * needed, and whose device arrays {@code device} reads while the device holds them.
+   */
+  static WeightsSnapshot mirrored(long version, long parameters, Supplier<Map<String, float[]>> source,
+      DeviceView device) {
+    return new WeightsSnapshot(version, parameters, source, device);
+  }
+
+  /**
+   * {@code f} of this version's arrays on the device that made it, read in place (they are not
+   * changed while {@code f} runs); empty when the device holds another version now, or this
+   * snapshot never was on a device.
+   */
+  public <T> java.util.Optional<T> onDevice(java.util.function.Function<Map<String, NDArray>, T> f) {
+    return device == null ? java.util.Optional.empty() : device.read(f);
   }
 
   public long version() {

@@ -123,4 +123,56 @@ class RoundMergerTest {
     }
     assertEquals(before, WeightsChecksum.of(MODEL, start.values()));
   }
+
+  /**
+   * The validation pass reads the version the device holds in place, to the same loss as from its
+   * host copy; a merge waits for such a read before it changes the weights; an older version is then
+   * validated from its host copy, to the same loss.
+   */
+  @org.junit.jupiter.api.Test
+  void validationReadsTheHeldVersionInPlaceAndTheNextMergeWaitsForIt() throws Exception {
+    RunSettings s = settings("int8", 1.0, 0.0);
+    WeightsSnapshot start = WeightsSnapshot.initial(MODEL, 5);
+    RoundPlan plan = RoundPlan.of(MODEL, s.mode(), 5, 0, 2, 4);
+    RoundEvaluation evaluation = new RoundEvaluation(s, ValidationLoss.NONE);
+    java.util.Random rng = new java.util.Random(9);
+    List<long[]> batches = new java.util.ArrayList<>();
+    for (int b = 0; b < 3; b++) {
+      batches.add(rng.longs(2 * 9, 0, MODEL.vocabSize()).toArray()); // 2 windows of 8 + 1 tokens
+    }
+    DatasetValidation validation = new DatasetValidation(MODEL, batches, 2);
+    Broadcasts broadcasts = new Broadcasts(s, start);
+    try (RoundMerger merger = new RoundMerger(s, Map.of(), Device.cpu())) {
+      RoundMerger.Outcome first = merger.close(new OpenRound(0, plan, List.of("w0", "w1"), 0),
+          MergeBenchmark.syntheticUpdates(MODEL, s.config(), start, 400), broadcasts, evaluation);
+      broadcasts.publish(first.after(), first.delta());
+      WeightsSnapshot v1 = first.after();
+      org.junit.jupiter.api.Assertions.assertTrue(v1.onDevice(w -> true).orElse(false), "held on the device");
+      double inPlace = validation.of(v1);
+      double fromHost = validation.of(new WeightsSnapshot(v1.version(), v1.values()));
+      assertEquals(fromHost, inPlace);
+      org.junit.jupiter.api.Assertions.assertTrue(Double.isFinite(inPlace));
+
+      // A reader of version 1 in place holds the next merge off until it is done.
+      java.util.concurrent.CountDownLatch reading = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CompletableFuture<Long> read = java.util.concurrent.CompletableFuture.supplyAsync(
+          () -> v1.onDevice(w -> {
+            reading.countDown();
+            try {
+              Thread.sleep(300); // the merge below starts meanwhile and must wait
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            return WeightsChecksum.ofArrays(MODEL, w);
+          }).orElseThrow());
+      reading.await();
+      RoundMerger.Outcome second = merger.close(new OpenRound(1, plan, List.of("w0", "w1"), 0),
+          MergeBenchmark.syntheticUpdates(MODEL, s.config(), start, 401), broadcasts, evaluation);
+      assertEquals(first.delta().weightsChecksum(), read.get(), "the reader saw version 1 whole");
+      broadcasts.publish(second.after(), second.delta());
+      org.junit.jupiter.api.Assertions.assertTrue(v1.onDevice(w -> true).isEmpty(), "version 1 is no longer held");
+      assertEquals(inPlace, validation.of(v1), "version 1 from its host copy");
+      assertNotEquals(inPlace, validation.of(second.after()));
+    }
+  }
 }

@@ -198,7 +198,8 @@ public final class CoordinatorMain implements Callable<Integer> {
       long started = System.nanoTime();
       java.util.concurrent.atomic.AtomicReference<Coordinator> running = new java.util.concurrent.atomic.AtomicReference<>();
       try (BackgroundCheckpointer writer = new BackgroundCheckpointer(ckpt, rounds);
-          Coordinator core = new Coordinator(settings, start, new DatasetValidation(model, val, rc.batchSize(), where),
+          Coordinator core = new Coordinator(settings, start, new DatasetValidation(model, val, rc.batchSize(), where,
+              settings.train().precision().compute()),
               r -> {
                 synchronized (out) {
                   out.println(r.line(rounds));
