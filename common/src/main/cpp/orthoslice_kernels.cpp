@@ -12,6 +12,9 @@
 //   swiGlu(gate, up)                    SwiGLU's silu(gate) * up through at::silu, differentiable
 //   bitSum(w)                           sum_i bits(w_i) (2i + 1) modulo 2^64 of a float32 tensor's raw
 //                                       bits, on its device (WeightsChecksum's per-parameter term)
+//   bitSums(ws)                         bitSum of each tensor, with one copy to the host for them all
+//   sums(ws)                            each tensor's float32 sum (finite exactly when its values are,
+//                                       short of overflow), with one copy to the host for them all
 //   profileStart() / profileStop(path)  torch's Kineto profiler (host ops and GPU kernels) around
 //                                       steps: a Chrome trace at path, and a per-name summary
 //
@@ -21,7 +24,7 @@
 
 // The entry points' contract; build.sh writes it into the manifest and the Java loader refuses a
 // library whose number differs from its own (io.orthoslice.common.kernels.Kernels.API).
-#define ORTHOSLICE_KERNELS_API 4
+#define ORTHOSLICE_KERNELS_API 5
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -49,6 +52,38 @@ void raise(JNIEnv* env, const char* what) {
     return;
   }
   env->ThrowNew(type, what);
+}
+
+// sum_i bits(w_i) (2i + 1) modulo 2^64 of a float32 tensor's raw bits, as a 0-d int64 tensor on its
+// device. Integer arithmetic modulo 2^64: any reduction order gives the host's value. In chunks of 2^24
+// values, so the int64 temporaries stay at 256 MiB whatever the parameter's size.
+at::Tensor bitSumOnDevice(const at::Tensor& w) {
+  const at::Tensor flat = w.detach().contiguous().view(-1);
+  TORCH_CHECK(flat.scalar_type() == at::kFloat, "bitSum needs a float32 tensor, got ", flat.scalar_type());
+  const at::Tensor bits = flat.view(at::kInt);
+  const auto longs = bits.options().dtype(at::kLong);
+  const int64_t n = bits.numel();
+  constexpr int64_t chunk = int64_t{1} << 24;
+  at::Tensor total = at::zeros({}, longs);
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t len = std::min(chunk, n - start);
+    const at::Tensor odd = at::arange(2 * start + 1, 2 * (start + len), 2, longs);
+    total.add_(bits.narrow(0, start, len).to(at::kLong).mul_(odd).sum());
+  }
+  return total;
+}
+
+// The handles of a Java long[] as tensors.
+std::vector<at::Tensor> tensors(JNIEnv* env, jlongArray handles) {
+  const jsize n = env->GetArrayLength(handles);
+  std::vector<jlong> h(static_cast<size_t>(n));
+  env->GetLongArrayRegion(handles, 0, n, h.data());
+  std::vector<at::Tensor> out;
+  out.reserve(h.size());
+  for (jlong x : h) {
+    out.push_back(tensor(x));
+  }
+  return out;
 }
 
 }  // namespace
@@ -131,29 +166,61 @@ JNIEXPORT void JNICALL Java_io_orthoslice_common_kernels_NativeKernels_adamw(
   KERNEL_END()
 }
 
-// Starts torch's Kineto profiler on the calling thread (autograd's backward threads inherit it) for
-// host-side ATen ops and, through CUPTI, every GPU kernel, copy and memset.
-// Integer arithmetic modulo 2^64: any reduction order gives the host's value. In chunks of 2^24 values, so
-// the int64 temporaries stay at 256 MiB whatever the parameter's size.
+// One tensor's bitSum (bitSumOnDevice), brought to the host.
 JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_bitSum(JNIEnv* env, jclass, jlong w) {
   KERNEL_BEGIN
   at::NoGradGuard no_grad;
-  const at::Tensor flat = tensor(w).detach().contiguous().view(-1);
-  TORCH_CHECK(flat.scalar_type() == at::kFloat, "bitSum needs a float32 tensor, got ", flat.scalar_type());
-  const at::Tensor bits = flat.view(at::kInt);
-  const auto longs = bits.options().dtype(at::kLong);
-  const int64_t n = bits.numel();
-  constexpr int64_t chunk = int64_t{1} << 24;
-  at::Tensor total = at::zeros({}, longs);
-  for (int64_t start = 0; start < n; start += chunk) {
-    const int64_t len = std::min(chunk, n - start);
-    const at::Tensor odd = at::arange(2 * start + 1, 2 * (start + len), 2, longs);
-    total.add_(bits.narrow(0, start, len).to(at::kLong).mul_(odd).sum());
-  }
-  return static_cast<jlong>(total.item<int64_t>());
+  return static_cast<jlong>(bitSumOnDevice(tensor(w)).item<int64_t>());
   KERNEL_END(0)
 }
 
+// bitSum of every tensor (all on one device): the terms stay there until one copy brings them all to the
+// host, so a checksum of every parameter waits for the device once, not once per parameter.
+JNIEXPORT jlongArray JNICALL Java_io_orthoslice_common_kernels_NativeKernels_bitSums(JNIEnv* env, jclass,
+                                                                                     jlongArray handles) {
+  KERNEL_BEGIN
+  at::NoGradGuard no_grad;
+  const std::vector<at::Tensor> ws = tensors(env, handles);
+  const jsize n = static_cast<jsize>(ws.size());
+  jlongArray out = env->NewLongArray(n);
+  if (out == nullptr || n == 0) {
+    return out;
+  }
+  std::vector<at::Tensor> terms;
+  terms.reserve(ws.size());
+  for (const at::Tensor& w : ws) {
+    terms.push_back(bitSumOnDevice(w));
+  }
+  const at::Tensor host = at::stack(terms).to(at::kCPU).contiguous();
+  env->SetLongArrayRegion(out, 0, n, reinterpret_cast<const jlong*>(host.data_ptr<int64_t>()));
+  return out;
+  KERNEL_END(nullptr)
+}
+
+// The float32 sum of every tensor (all on one device), copied to the host at once.
+JNIEXPORT jfloatArray JNICALL Java_io_orthoslice_common_kernels_NativeKernels_sums(JNIEnv* env, jclass,
+                                                                                   jlongArray handles) {
+  KERNEL_BEGIN
+  at::NoGradGuard no_grad;
+  const std::vector<at::Tensor> ws = tensors(env, handles);
+  const jsize n = static_cast<jsize>(ws.size());
+  jfloatArray out = env->NewFloatArray(n);
+  if (out == nullptr || n == 0) {
+    return out;
+  }
+  std::vector<at::Tensor> sums;
+  sums.reserve(ws.size());
+  for (const at::Tensor& w : ws) {
+    sums.push_back(w.detach().sum(at::kFloat));
+  }
+  const at::Tensor host = at::stack(sums).to(at::kCPU).contiguous();
+  env->SetFloatArrayRegion(out, 0, n, host.data_ptr<float>());
+  return out;
+  KERNEL_END(nullptr)
+}
+
+// Starts torch's Kineto profiler on the calling thread (autograd's backward threads inherit it) for
+// host-side ATen ops and, through CUPTI, every GPU kernel, copy and memset.
 JNIEXPORT void JNICALL Java_io_orthoslice_common_kernels_NativeKernels_profileStart(JNIEnv* env, jclass) {
   KERNEL_BEGIN
   using torch::profiler::impl::ActivityType;

@@ -17,8 +17,9 @@ import java.util.Map;
 /**
  * Validation loss on fixed batches of a dataset's validation split (the same batches every time), in
  * the run's compute precision, as the standalone trainer evaluates. A version its device still holds
- * (every merged one until the next merge) is read there in place; others (the run's starting weights)
- * are copied from the host first.
+ * (every merged one until the next merge) is read there: {@link #prepare} casts it to the compute type
+ * on the device (a copy; half the float32 weights under fp16), and the pass runs on that copy while the
+ * next merge goes on. Others (the run's starting weights) are copied from the host.
  */
 public final class DatasetValidation implements ValidationLoss {
 
@@ -46,7 +47,46 @@ public final class DatasetValidation implements ValidationLoss {
 
   @Override
   public double of(WeightsSnapshot weights) {
-    return weights.onDevice(w -> here(w) ? loss(w) : null).orElseGet(() -> fromHost(weights.values()));
+    try (Pass p = prepare(weights)) {
+      return p.loss();
+    }
+  }
+
+  @Override
+  public Pass prepare(WeightsSnapshot weights) {
+    NDManager copies = NDManager.newBaseManager(device);
+    try {
+      Map<String, NDArray> w = weights.onDevice(held -> here(held) ? cast(held, copies) : null).orElse(null);
+      if (w == null) {
+        copies.close();
+        return () -> fromHost(weights.values());
+      }
+      return new Pass() {
+        @Override
+        public double loss() {
+          return DatasetValidation.this.loss(w);
+        }
+
+        @Override
+        public void close() {
+          copies.close();
+        }
+      };
+    } catch (RuntimeException | Error e) {
+      copies.close();
+      throw e;
+    }
+  }
+
+  /** The weights in the compute type, copied into {@code into}. */
+  private Map<String, NDArray> cast(Map<String, NDArray> held, NDManager into) {
+    Map<String, NDArray> out = new HashMap<>();
+    held.forEach((name, a) -> {
+      NDArray c = a.toType(compute, true);
+      c.attach(into);
+      out.put(name, c);
+    });
+    return out;
   }
 
   private boolean here(Map<String, NDArray> w) {

@@ -39,7 +39,7 @@ public final class MergeBenchmark {
    */
   public record Result(double mergeSeconds, List<Double> merges, double applySeconds, List<Double> applies,
       double mirrorSeconds, List<Double> mirrors, long retainedBytes, long updateBytes, long weightsBytes,
-      long broadcastBytes, long deviceBytes, boolean replicaMatched) {}
+      long broadcastBytes, long deviceBytes, boolean replicaMatched, String phases) {}
 
   private MergeBenchmark() {}
 
@@ -68,6 +68,7 @@ public final class MergeBenchmark {
     long broadcastBytes = 0;
     long device = -1;
     boolean matched = true;
+    String phases = "";
     try (RoundMerger merger = new RoundMerger(settings, Map.of(), mergeDevice);
         ReplicaWeights replica = new ReplicaWeights(model, applyDevice)) {
       for (int r = 0; r < repeats; r++) {
@@ -76,6 +77,7 @@ public final class MergeBenchmark {
         long t0 = System.nanoTime();
         RoundMerger.Outcome o = merger.close(round, subs, broadcasts, evaluation);
         merges.add((System.nanoTime() - t0) / 1e9);
+        phases = merger.lastPhases().toString();
         long t1 = System.nanoTime();
         o.after().materialize();
         mirrors.add((System.nanoTime() - t1) / 1e9);
@@ -97,7 +99,7 @@ public final class MergeBenchmark {
     }
     return new Result(median(merges), merges, median(applies), applies, median(mirrors), mirrors, retained,
         subs.stream().mapToLong(Submission::bytes).sum(), start.bytes(), broadcastBytes,
-        mergeDevice.isGpu() ? device : -1, matched);
+        mergeDevice.isGpu() ? device : -1, matched, phases);
   }
 
   /** Bytes in use on a GPU (every process's, as the driver counts them), -1 on the CPU. */

@@ -4,6 +4,7 @@ import io.orthoslice.common.wire.Assignment;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -39,14 +40,14 @@ final class RoundDriver {
     t.setDaemon(true);
     return t;
   });
-  /** A merged round's validation, host copy and checkpoint, in round order, beside the next round. */
-  private final java.util.concurrent.ExecutorService after = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "coordinator-aftermath");
-    t.setDaemon(true);
-    return t;
-  });
-  /** The last merged round's aftermath (done when none). */
-  private java.util.concurrent.Future<?> aftermath = java.util.concurrent.CompletableFuture.completedFuture(null);
+  /** A merged round's reads of the device weights (host copy, buffers, validation copy), in round order. */
+  private final java.util.concurrent.ExecutorService readers = daemon("coordinator-reads");
+  /** A merged round's validation pass, line and checkpoint, in round order. */
+  private final java.util.concurrent.ExecutorService recorders = daemon("coordinator-records");
+  /** The last merged round's reads, which the next merge waits for (done when none). */
+  private java.util.concurrent.Future<?> deviceReads = CompletableFuture.completedFuture(null);
+  /** The last merged round's record (done when none). */
+  private java.util.concurrent.Future<?> recorded = CompletableFuture.completedFuture(null);
 
   RoundDriver(Coordinator run, RunSettings settings, RoundMerger merger, RoundEvaluation evaluation,
       Checkpointer checkpointer, Consumer<RoundResult> listener, CoordinatorMetrics metrics) {
@@ -58,6 +59,14 @@ final class RoundDriver {
     this.checkpointer = checkpointer;
     this.listener = listener;
     this.metrics = metrics;
+  }
+
+  private static java.util.concurrent.ExecutorService daemon(String name) {
+    return Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   RoundPlanner planner() {
@@ -120,13 +129,14 @@ final class RoundDriver {
   }
 
   /**
-   * TRAINING -> MERGING -> WAITING (or FINISHED): merge, publish, open the next round; then, on the
-   * aftermath thread while that round trains, the host copy of the new version, its validation (in
-   * place on the device) and the checkpoint (the last round's before the run finishes). With overlap
-   * the next round opens before the merge: its workers train on their own continuation and fetch this
-   * merge when they have submitted (the fetch waits for it). A merge waits for the last round's
-   * aftermath, which reads the device weights it would change, so the aftermath delays a round only by
-   * what it takes beyond that round's training.
+   * TRAINING -> MERGING -> WAITING (or FINISHED): merge, publish, open the next round. Then, while
+   * that round trains, in two ordered stages off this thread: what must be read from the device
+   * weights before the next merge changes them (the host copy of the new version, the merger's buffers
+   * when a checkpoint is due, the validation pass's copy: {@link #readDevice}), then the validation
+   * pass, the round's line and the checkpoint ({@link #record}; the last round's before the run
+   * finishes). A merge waits only for the last round's reads. With overlap the next round opens before
+   * the merge: its workers train on their own continuation and fetch this merge when they have
+   * submitted (the fetch waits for it).
    */
   void closeRound(OpenRound r) {
     try {
@@ -151,10 +161,11 @@ final class RoundDriver {
         roundSeconds = (System.nanoTime() - r.openedNanos) / 1e9;
         tryOpen(); // the next round trains while this one merges
       }
-      if (!awaitAftermath()) {
-        return; // the last round's aftermath failed: the run is stopping
+      if (!done(deviceReads)) {
+        return; // the last round's reads failed: the run is stopping
       }
       RoundMerger.Outcome o = merger.close(r, subs, run.broadcasts(), evaluation);
+      LOG.info("round {} merged in {}", r.round + 1, merger.lastPhases());
       ResumeState state = run.completeMerge(r, o, planner.cursorAfter(r), early);
       if (!early) {
         roundSeconds = (System.nanoTime() - r.openedNanos) / 1e9;
@@ -163,30 +174,50 @@ final class RoundDriver {
         }
       }
       double seconds = roundSeconds;
-      aftermath = after.submit(() -> afterMerge(r, o, state, subs, seconds, last));
+      java.util.concurrent.Future<?> earlier = recorded;
+      CompletableFuture<DeviceReads> reads = CompletableFuture.supplyAsync(() -> readDevice(r, o, earlier), readers);
+      deviceReads = reads;
+      recorded = reads.thenAcceptAsync(d -> record(r, o, state, d, subs, seconds, last), recorders);
     } catch (RuntimeException | Error e) {
       stop(e, "round " + (r.round + 1));
     }
   }
 
+  /** What a merged round's aftermath read from the device before the next merge. */
+  private record DeviceReads(Map<String, float[]> mergerState, ValidationLoss.Pass validation, double seconds) {}
+
   /**
-   * A merged round's aftermath, in round order on its own thread: the host copy of the new version
-   * (for checkpoints and full fetches), the validation pass, the round's line and metrics, and the
-   * checkpoint when one is due (a copy of the merger's buffers with it).
+   * Reads what the next merge would change: the host copy of the new version (checkpoints, full
+   * fetches), the merger's buffers when a checkpoint is due, and the validation pass's copy. The copy
+   * waits for the round before's validation pass, so at most two copies exist.
    */
-  private void afterMerge(OpenRound r, RoundMerger.Outcome o, ResumeState state, List<Submission> subs,
-      double roundSeconds, boolean last) {
+  private DeviceReads readDevice(OpenRound r, RoundMerger.Outcome o, java.util.concurrent.Future<?> earlier) {
     try {
-      double previousLoss = run.record().validationLoss();
       o.after().materialize();
-      RoundResult result = evaluation.validated(o.result().withRoundSeconds(roundSeconds), o.after(), previousLoss);
+      Map<String, float[]> mergerState = evaluation.checkpointDue(r.round) ? merger.state() : null;
+      done(earlier);
+      long t0 = System.nanoTime();
+      ValidationLoss.Pass pass = evaluation.prepare(o.result(), o.after());
+      return new DeviceReads(mergerState, pass, (System.nanoTime() - t0) / 1e9);
+    } catch (RuntimeException | Error e) {
+      stop(e, "round " + (r.round + 1)); // its host copy or its validation's copy
+      throw e;
+    }
+  }
+
+  /** The validation pass, the round's line and metrics, and the checkpoint when one is due; in round order. */
+  private void record(OpenRound r, RoundMerger.Outcome o, ResumeState state, DeviceReads reads,
+      List<Submission> subs, double roundSeconds, boolean last) {
+    try (ValidationLoss.Pass pass = reads.validation()) {
+      RoundResult result = evaluation.validated(o.result().withRoundSeconds(roundSeconds), pass, reads.seconds(),
+          run.record().validationLoss());
       run.recordResult(result);
       LOG.info(result.line(settings.rounds()));
       metrics.merged(result, subs.stream().mapToLong(Submission::tokens).sum(), roundSeconds);
       listener.accept(result);
-      if (evaluation.checkpointDue(r.round)) {
-        checkpointer.save(state.withMergerState(merger.state()).withValidationLoss(run.record().validationLoss()),
-            result);
+      if (reads.mergerState() != null) {
+        checkpointer.save(state.withMergerState(reads.mergerState()).withValidationLoss(
+            run.record().validationLoss()), result);
       }
       if (last) {
         run.endRound(r, true);
@@ -197,12 +228,12 @@ final class RoundDriver {
     }
   }
 
-  /** Waits for the last round's aftermath; false when it failed (the run is stopping then). */
-  private boolean awaitAftermath() {
+  /** Waits for {@code f}; false when it failed (the run is stopping then). */
+  private static boolean done(java.util.concurrent.Future<?> f) {
     try {
-      aftermath.get();
+      f.get();
       return true;
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
       return false;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -233,9 +264,11 @@ final class RoundDriver {
 
   void shutdown() {
     thread.shutdownNow();
-    after.shutdownNow();
+    readers.shutdownNow();
+    recorders.shutdownNow();
     try {
-      if (thread.awaitTermination(10, TimeUnit.SECONDS) && after.awaitTermination(10, TimeUnit.SECONDS)) {
+      if (thread.awaitTermination(10, TimeUnit.SECONDS) && readers.awaitTermination(10, TimeUnit.SECONDS)
+          && recorders.awaitTermination(10, TimeUnit.SECONDS)) {
         merger.close();
       }
     } catch (InterruptedException e) {

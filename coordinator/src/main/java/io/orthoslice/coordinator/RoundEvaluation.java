@@ -54,14 +54,22 @@ final class RoundEvaluation {
   }
 
   /**
-   * {@code result} with the validation loss of {@code after}, timed, when an evaluation is due (a
-   * round that merged nothing keeps {@code previousLoss}).
+   * What the validation of {@code after} needs, taken now, while its device still holds it; null when
+   * no evaluation is due (every {@code --eval-every} rounds and after the last) or nothing merged.
    */
-  RoundResult validated(RoundResult result, WeightsSnapshot after, double previousLoss) {
-    long t1 = System.nanoTime();
+  ValidationLoss.Pass prepare(RoundResult result, WeightsSnapshot after) {
     boolean due = lastRound(result.round()) || (result.round() + 1) % settings.evalEvery() == 0;
-    double val = result.mergedSlots().isEmpty() ? previousLoss : due ? evaluate(after) : Double.NaN;
-    return result.withValidation(val, (System.nanoTime() - t1) / 1e9);
+    return result.mergedSlots().isEmpty() || !due ? null : validation.prepare(after);
+  }
+
+  /**
+   * {@code result} with its validation loss: {@code pass}'s, timed, with {@code prepareSeconds} (NaN
+   * when none was due); a round that merged nothing keeps {@code previousLoss}.
+   */
+  RoundResult validated(RoundResult result, ValidationLoss.Pass pass, double prepareSeconds, double previousLoss) {
+    long t1 = System.nanoTime();
+    double val = result.mergedSlots().isEmpty() ? previousLoss : pass != null ? pass.loss() : Double.NaN;
+    return result.withValidation(val, prepareSeconds + (System.nanoTime() - t1) / 1e9);
   }
 
   boolean lastRound(long round) {

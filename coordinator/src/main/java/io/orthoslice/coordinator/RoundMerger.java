@@ -132,17 +132,41 @@ final class RoundMerger implements AutoCloseable {
 
   private record MergedRound(WeightsSnapshot after, DeltaUpdate delta) {}
 
+  /**
+   * Where the last merge's time went, in seconds summed over the threads that merge parameters at once
+   * (so they add up to more than the merge's wall time): the updates' decoding (to the device), D (the
+   * lifts or the mean, with the projectors' build), the outer step and the broadcast (its encoding, its
+   * copy to the host, the weights' addition), the finiteness check, and the checksum (one thread).
+   * GPU work is asynchronous: a phase that waits for the device also pays for what was queued before it.
+   */
+  record Phases(double decode, double delta, double broadcast, double finite, double checksum) {
+    @Override
+    public String toString() {
+      return String.format(java.util.Locale.ROOT, "decode %.3f s, D %.3f s, broadcast %.3f s, finite %.3f s,"
+          + " checksum %.3f s (thread-seconds)", decode, delta, broadcast, finite, checksum);
+    }
+  }
+
+  private volatile Phases lastPhases = new Phases(0, 0, 0, 0, 0);
+
+  /** Where the last merge's time went. */
+  Phases lastPhases() {
+    return lastPhases;
+  }
+
   /** The merge proper, with the device weights held at {@code before} and the write lock taken. */
   private MergedRound merge(OpenRound r, List<Submission> subs, WeightsSnapshot before) {
     List<ParameterSpec> params = model.parameters();
     List<Submission> bySlot = subs.stream().sorted(java.util.Comparator.comparingInt(Submission::slot)).toList();
     @SuppressWarnings("unchecked")
     List<WireTensor>[] sent = new List[params.size()];
-    String[] nonFinite = new String[params.size()];
+    java.util.concurrent.atomic.LongAdder[] nanos = new java.util.concurrent.atomic.LongAdder[4];
+    java.util.Arrays.setAll(nanos, k -> new java.util.concurrent.atomic.LongAdder());
     held = null; // half-merged until every parameter is
     PARALLEL.submit(() -> IntStream.range(0, params.size()).parallel().forEach(i -> {
       ParameterSpec p = params.get(i);
       try (NDManager scope = manager.newSubManager()) {
+        long t0 = System.nanoTime();
         String wire = RoundMerge.needsWeights(r.plan, p) ? p.name() : RoundMerge.factorName(p.name());
         List<RoundMerge.Contribution> cs = new ArrayList<>();
         for (Submission s : bySlot) {
@@ -153,21 +177,22 @@ final class RoundMerger implements AutoCloseable {
           cs.add(new RoundMerge.Contribution(s.slot(), Map.of(wire, DeviceWire.decode(own, wire, shapes.get(wire),
               scope))));
         }
+        long t1 = System.nanoTime();
         NDArray w = weights.get(p.name());
         NDArray d = RoundMerge.delta(r.plan, p, Map.of(p.name(), w), cs, alpha, rule, denseChanges, scope);
+        long t2 = System.nanoTime();
         sent[i] = broadcast.send(p, w, outer.step(p.name(), d));
-        try (NDArray sum = w.sum()) { // one pass: finite exactly when every value is (short of overflow)
-          if (!Float.isFinite(sum.getFloat())) {
-            nonFinite[i] = p.name();
-          }
-        }
+        nanos[0].add(t1 - t0);
+        nanos[1].add(t2 - t1);
+        nanos[2].add(System.nanoTime() - t2);
       }
     })).join();
-    for (String bad : nonFinite) {
-      if (bad != null) {
-        throw new IllegalStateException("round " + (r.round + 1) + " merged to a non-finite value in " + bad
-            + "; nothing of it was published or checkpointed");
-      }
+    long f0 = System.nanoTime();
+    String bad = firstNonFinite(params);
+    nanos[3].add(System.nanoTime() - f0);
+    if (bad != null) {
+      throw new IllegalStateException("round " + (r.round + 1) + " merged to a non-finite value in " + bad
+          + "; nothing of it was published or checkpointed");
     }
     LinkedHashMap<String, WireTensor> tensors = new LinkedHashMap<>();
     for (List<WireTensor> ts : sent) {
@@ -182,9 +207,38 @@ final class RoundMerger implements AutoCloseable {
           }
         });
     made[0] = after;
+    long c0 = System.nanoTime();
     long checksum = WeightsChecksum.ofArrays(model, weights); // on the device with the native kernels
+    lastPhases = new Phases(nanos[0].sum() / 1e9, nanos[1].sum() / 1e9, nanos[2].sum() / 1e9, nanos[3].sum() / 1e9,
+        (System.nanoTime() - c0) / 1e9);
     held = after;
     return new MergedRound(after, new DeltaUpdate(r.round, before.version(), after.version(), tensors, checksum));
+  }
+
+  /**
+   * The first parameter holding a non-finite value, or null: one float32 sum per parameter, finite
+   * exactly when every value is (short of overflow); with the native kernels all sums reach the host
+   * by one copy.
+   */
+  private String firstNonFinite(List<ParameterSpec> params) {
+    if (io.orthoslice.common.kernels.Kernels.loaded()) {
+      float[] sums = io.orthoslice.common.kernels.NativeKernels.sums(params.stream().map(p -> weights.get(p.name()))
+          .toList());
+      for (int i = 0; i < sums.length; i++) {
+        if (!Float.isFinite(sums[i])) {
+          return params.get(i).name();
+        }
+      }
+      return null;
+    }
+    for (ParameterSpec p : params) {
+      try (NDArray sum = weights.get(p.name()).sum()) {
+        if (!Float.isFinite(sum.getFloat())) {
+          return p.name();
+        }
+      }
+    }
+    return null;
   }
 
   /** {@code f} of the device weights while they hold {@code version}, under the read lock; else empty. */

@@ -27,6 +27,10 @@ public final class NativeKernels {
 
   private static native long bitSum(long w);
 
+  private static native long[] bitSums(long[] ws);
+
+  private static native float[] sums(long[] ws);
+
   private static native void profileStart();
 
   private static native String profileStop(String tracePath);
@@ -95,6 +99,19 @@ public final class NativeKernels {
    */
   public static long bitSum(NDArray w) {
     return bitSum(handle(w));
+  }
+
+  /**
+   * {@link #bitSum} of each array (all on one device), brought to the host by one copy: a checksum
+   * of every parameter waits for the device once, not once per parameter.
+   */
+  public static long[] bitSums(java.util.List<NDArray> ws) {
+    return bitSums(ws.stream().mapToLong(NativeKernels::handle).toArray());
+  }
+
+  /** The float32 sum of each array (all on one device), brought to the host by one copy. */
+  public static float[] sums(java.util.List<NDArray> ws) {
+    return sums(ws.stream().mapToLong(NativeKernels::handle).toArray());
   }
 
   private static long handle(NDArray a) {

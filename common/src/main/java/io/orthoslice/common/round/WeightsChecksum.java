@@ -49,14 +49,21 @@ public final class WeightsChecksum {
    * native kernels loaded (no copy to the host), else over a host copy of one parameter at a time.
    */
   public static long ofArrays(LlamaConfig model, Map<String, NDArray> weights) {
-    long h = 0;
-    for (ParameterSpec p : model.parameters()) {
+    java.util.List<ParameterSpec> params = model.parameters();
+    java.util.List<NDArray> arrays = new java.util.ArrayList<>(params.size());
+    for (ParameterSpec p : params) {
       NDArray a = weights.get(p.name());
       if (a == null || a.size() != p.numel() || a.getDataType() != ai.djl.ndarray.types.DataType.FLOAT32) {
         throw new IllegalArgumentException(p.name() + ": expected " + p.numel() + " float32 values, got "
             + (a == null ? "none" : a.size() + " " + a.getDataType()));
       }
-      h = h * MIX + (Kernels.loaded() ? NativeKernels.bitSum(a) : bitSum(a.toFloatArray())) + p.numel();
+      arrays.add(a);
+    }
+    // On the device, every term at once (one wait for the device, not one per parameter).
+    long[] terms = Kernels.loaded() ? NativeKernels.bitSums(arrays) : null;
+    long h = 0;
+    for (int i = 0; i < params.size(); i++) {
+      h = h * MIX + (terms != null ? terms[i] : bitSum(arrays.get(i).toFloatArray())) + params.get(i).numel();
     }
     return h;
   }

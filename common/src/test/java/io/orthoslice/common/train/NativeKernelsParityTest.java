@@ -259,4 +259,32 @@ class NativeKernelsParityTest {
       assertTrue(NativeKernels.bitSum(a) == host, "device " + NativeKernels.bitSum(a) + ", host " + host);
     }
   }
+
+  /**
+   * The batched terms (one copy to the host for all parameters) are the single ones, and the batched
+   * sums see a non-finite parameter where DJL's sum does.
+   */
+  @Test
+  void theBatchedBitSumsAndSumsAreThePerTensorOnes() {
+    use("attention");
+    try (NDManager m = NDManager.newBaseManager(Device.gpu())) {
+      java.util.List<NDArray> ws = new java.util.ArrayList<>();
+      long[] host = new long[3];
+      for (int i = 0; i < 3; i++) {
+        float[] v = uniform(20 + i, 1000 + 777 * i, 3.0);
+        if (i == 1) {
+          v[5] = Float.POSITIVE_INFINITY;
+        }
+        host[i] = io.orthoslice.common.round.WeightsChecksum.bitSum(v);
+        ws.add(HostArrays.of(m, v, new Shape(v.length)));
+      }
+      long[] terms = NativeKernels.bitSums(ws);
+      float[] sums = NativeKernels.sums(ws);
+      for (int i = 0; i < 3; i++) {
+        assertTrue(terms[i] == host[i], "tensor " + i + ": batched " + terms[i] + ", host " + host[i]);
+        assertTrue(Float.isFinite(sums[i]) == (i != 1), "tensor " + i + " sum " + sums[i]);
+        assertTrue(Math.abs(sums[i] - ws.get(i).sum().getFloat()) <= 1e-3 * Math.abs(sums[i]) || i == 1);
+      }
+    }
+  }
 }

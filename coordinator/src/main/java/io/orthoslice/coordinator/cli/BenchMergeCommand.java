@@ -89,13 +89,13 @@ final class BenchMergeCommand implements Callable<Integer> {
         MergeBenchmark.Result res = MergeBenchmark.run(shape, cfg, merge, apply, repeats);
         System.out.printf(Locale.ROOT, "bench-merge %s K=%d r=%d wire=%s merge[%s] %.3f s (%s), host copy %.3f s (%s),"
                 + " apply[%s] %.3f s (%s), heap retained %.2f GiB less the updates %.2f GiB = %.2fx the fp32"
-                + " weights (%.2f GiB), device %s, broadcast %.1f MiB, replica %s%n",
+                + " weights (%.2f GiB), device %s, broadcast %.1f MiB, replica %s; last merge: %s%n",
             preset, k, r, wire, device, res.mergeSeconds(), seconds(res.merges()), res.mirrorSeconds(),
             seconds(res.mirrors()), applyDevice, res.applySeconds(), seconds(res.applies()),
             res.retainedBytes() / 1073741824.0, res.updateBytes() / 1073741824.0,
             (res.retainedBytes() - res.updateBytes()) / (double) res.weightsBytes(), res.weightsBytes() / 1073741824.0,
             timesWeights(res.deviceBytes(), res.weightsBytes()), res.broadcastBytes() / 1048576.0,
-            res.replicaMatched() ? "bit-identical" : "DIFFERS");
+            res.replicaMatched() ? "bit-identical" : "DIFFERS", res.phases());
         if (jsonl != null) {
           Map<String, Object> line = new LinkedHashMap<>();
           line.put("preset", preset);
@@ -113,6 +113,7 @@ final class BenchMergeCommand implements Callable<Integer> {
           line.put("weights_bytes", res.weightsBytes());
           line.put("broadcast_bytes", res.broadcastBytes());
           line.put("replica_bit_identical", res.replicaMatched());
+          line.put("last_merge_phases", res.phases());
           Files.writeString(jsonl, json.writeValueAsString(line) + "\n", StandardOpenOption.CREATE,
               StandardOpenOption.APPEND);
         }
