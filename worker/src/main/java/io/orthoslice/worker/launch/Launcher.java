@@ -66,9 +66,7 @@ public final class Launcher {
       coord.addAll(List.of("--port", Integer.toString(port), "--workers", Integer.toString(config.workers()),
           "--output", config.runDir().resolve("coordinator").toString(), MetricsPorts.FLAG,
           Integer.toString(metricsPorts.isEmpty() ? MetricsPorts.OFF : metricsPorts.get(0))));
-      if (!config.gpus().isEmpty()) { // the merge's lifts and the validation on the first worker's GPU
-        coord.addAll(List.of("--device", "gpu:" + config.gpus().get(0)));
-      }
+      coord.addAll(coordinatorDevice(config.gpus(), config.coordinatorArgs()));
       coord.addAll(config.coordinatorArgs());
       Process coordinator = start(coord, token, null, false);
       coordinatorNow.set(coordinator);
@@ -247,6 +245,16 @@ public final class Launcher {
       children.add(p);
       return p;
     }
+  }
+
+  /**
+   * The coordinator's --device: the first worker's GPU (its merge and validation share that card), unless
+   * the coordinator's own arguments name one ({@code --coordinator-arg=--device=gpu:1} gives it a card of
+   * its own, {@code =cpu} keeps it off the GPUs); none without GPUs.
+   */
+  static List<String> coordinatorDevice(List<Integer> gpus, List<String> coordinatorArgs) {
+    boolean named = coordinatorArgs.stream().anyMatch(a -> a.equals("--device") || a.startsWith("--device="));
+    return gpus.isEmpty() || named ? List.of() : List.of("--device", "gpu:" + gpus.get(0));
   }
 
   private List<String> javaCommand(String mainClass) {
