@@ -4,8 +4,12 @@ import io.orthoslice.common.wire.Assignment;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -41,13 +45,13 @@ final class RoundDriver {
     return t;
   });
   /** A merged round's reads of the device weights (host copy, buffers, validation copy), in round order. */
-  private final java.util.concurrent.ExecutorService readers = daemon("coordinator-reads");
+  private final ExecutorService readers = daemon("coordinator-reads");
   /** A merged round's validation pass, line and checkpoint, in round order. */
-  private final java.util.concurrent.ExecutorService recorders = daemon("coordinator-records");
+  private final ExecutorService recorders = daemon("coordinator-records");
   /** The last merged round's reads, which the next merge waits for (done when none). */
-  private java.util.concurrent.Future<?> deviceReads = CompletableFuture.completedFuture(null);
+  private Future<?> deviceReads = CompletableFuture.completedFuture(null);
   /** The last merged round's record (done when none). */
-  private java.util.concurrent.Future<?> recorded = CompletableFuture.completedFuture(null);
+  private Future<?> recorded = CompletableFuture.completedFuture(null);
 
   RoundDriver(Coordinator run, RunSettings settings, RoundMerger merger, RoundEvaluation evaluation,
       Checkpointer checkpointer, Consumer<RoundResult> listener, CoordinatorMetrics metrics) {
@@ -61,7 +65,7 @@ final class RoundDriver {
     this.metrics = metrics;
   }
 
-  private static java.util.concurrent.ExecutorService daemon(String name) {
+  private static ExecutorService daemon(String name) {
     return Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, name);
       t.setDaemon(true);
@@ -174,7 +178,7 @@ final class RoundDriver {
         }
       }
       double seconds = roundSeconds;
-      java.util.concurrent.Future<?> earlier = recorded;
+      Future<?> earlier = recorded;
       CompletableFuture<DeviceReads> reads = CompletableFuture.supplyAsync(() -> readDevice(r, o, earlier), readers);
       deviceReads = reads;
       recorded = reads.thenAcceptAsync(d -> record(r, o, state, d, subs, seconds, last), recorders);
@@ -191,7 +195,7 @@ final class RoundDriver {
    * fetches), the merger's buffers when a checkpoint is due, and the validation pass's copy. The copy
    * waits for the round before's validation pass, so at most two copies exist.
    */
-  private DeviceReads readDevice(OpenRound r, RoundMerger.Outcome o, java.util.concurrent.Future<?> earlier) {
+  private DeviceReads readDevice(OpenRound r, RoundMerger.Outcome o, Future<?> earlier) {
     try {
       o.after().materialize();
       Map<String, float[]> mergerState = evaluation.checkpointDue(r.round) ? merger.state() : null;
@@ -229,11 +233,11 @@ final class RoundDriver {
   }
 
   /** Waits for {@code f}; false when it failed (the run is stopping then). */
-  private static boolean done(java.util.concurrent.Future<?> f) {
+  private static boolean done(Future<?> f) {
     try {
       f.get();
       return true;
-    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+    } catch (ExecutionException | CancellationException e) {
       return false;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -34,8 +34,9 @@ import java.util.stream.IntStream;
  * came on the wire and are decoded there, and only the encoded broadcast comes back to the host. The
  * host copy of a version ({@link WeightsSnapshot}) is made when it is first needed, at the latest
  * before the next merge changes the device weights. Merges run on the coordinator's driver thread; the
- * version the device holds may be read in place meanwhile ({@link WeightsSnapshot#onDevice}, the
- * validation pass on the aftermath thread), and a merge waits for such a read before it changes it.
+ * version the device holds may be read in place meanwhile ({@link WeightsSnapshot#onDevice}: the
+ * coordinator's reads of a merged round, on their own thread), and a merge waits for such a read
+ * before it changes it.
  */
 final class RoundMerger implements AutoCloseable {
 
@@ -198,15 +199,8 @@ final class RoundMerger implements AutoCloseable {
     for (List<WireTensor> ts : sent) {
       ts.forEach(t -> tensors.put(t.name(), t));
     }
-    WeightsSnapshot[] made = new WeightsSnapshot[1];
     WeightsSnapshot after = WeightsSnapshot.mirrored(before.version() + 1, model.parameterCount(), this::hostCopy,
-        new WeightsSnapshot.DeviceView() {
-          @Override
-          public <T> java.util.Optional<T> read(java.util.function.Function<Map<String, NDArray>, T> f) {
-            return readHeld(made[0], f);
-          }
-        });
-    made[0] = after;
+        this::readHeld);
     long c0 = System.nanoTime();
     long checksum = WeightsChecksum.ofArrays(model, weights); // on the device with the native kernels
     lastPhases = new Phases(nanos[0].sum() / 1e9, nanos[1].sum() / 1e9, nanos[2].sum() / 1e9, nanos[3].sum() / 1e9,

@@ -22,12 +22,12 @@ import java.util.function.Supplier;
 public final class WeightsSnapshot {
 
   /**
-   * Reads the device arrays of a version while the device still holds it: {@code f}'s result, or
+   * Reads the device arrays of {@code version} while the device still holds it: {@code f}'s result, or
    * empty when it holds another version now. The holder keeps the arrays unchanged while {@code f} runs.
    */
   @FunctionalInterface
   interface DeviceView {
-    <T> java.util.Optional<T> read(java.util.function.Function<Map<String, NDArray>, T> f);
+    <T> java.util.Optional<T> read(WeightsSnapshot version, java.util.function.Function<Map<String, NDArray>, T> f);
   }
 
   private final long version;
@@ -66,7 +66,7 @@ public final class WeightsSnapshot {
    * snapshot never was on a device.
    */
   public <T> java.util.Optional<T> onDevice(java.util.function.Function<Map<String, NDArray>, T> f) {
-    return device == null ? java.util.Optional.empty() : device.read(f);
+    return device == null ? java.util.Optional.empty() : device.read(this, f);
   }
 
   public long version() {
