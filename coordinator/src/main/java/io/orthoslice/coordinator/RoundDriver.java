@@ -1,6 +1,7 @@
 package io.orthoslice.coordinator;
 
 import io.orthoslice.common.wire.Assignment;
+import io.orthoslice.common.kernels.SideStream;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -39,15 +40,12 @@ final class RoundDriver {
   private final Checkpointer checkpointer;
   private final Consumer<RoundResult> listener;
   private final CoordinatorMetrics metrics;
-  private final ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "coordinator-driver");
-    t.setDaemon(true);
-    return t;
-  });
+  /** Opens and merges rounds; its device work, like the two below, runs on the merge device's side stream. */
+  private final ScheduledExecutorService thread;
   /** A merged round's reads of the device weights (host copy, buffers, validation copy), in round order. */
-  private final ExecutorService readers = daemon("coordinator-reads");
+  private final ExecutorService readers;
   /** A merged round's validation pass, line and checkpoint, in round order. */
-  private final ExecutorService recorders = daemon("coordinator-records");
+  private final ExecutorService recorders;
   /** The last merged round's reads, which the next merge waits for (done when none). */
   private Future<?> deviceReads = CompletableFuture.completedFuture(null);
   /** The last merged round's record (done when none). */
@@ -63,14 +61,9 @@ final class RoundDriver {
     this.checkpointer = checkpointer;
     this.listener = listener;
     this.metrics = metrics;
-  }
-
-  private static ExecutorService daemon(String name) {
-    return Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, name);
-      t.setDaemon(true);
-      return t;
-    });
+    this.thread = Executors.newSingleThreadScheduledExecutor(SideStream.threads("coordinator-driver", merger.device()));
+    this.readers = Executors.newSingleThreadExecutor(SideStream.threads("coordinator-reads", merger.device()));
+    this.recorders = Executors.newSingleThreadExecutor(SideStream.threads("coordinator-records", merger.device()));
   }
 
   RoundPlanner planner() {

@@ -2,6 +2,7 @@ package io.orthoslice.coordinator;
 
 import io.orthoslice.common.round.DeltaBroadcast;
 import io.orthoslice.common.round.DeviceWire;
+import io.orthoslice.common.kernels.SideStream;
 import io.orthoslice.common.tensor.HostArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
@@ -48,6 +49,7 @@ final class RoundMerger implements AutoCloseable {
   private final DeltaBroadcast broadcast;
   private final Map<String, long[]> shapes; // of every tensor an update carries, by wire name
   private final NDManager manager;
+  private final Device device;
   private final Map<String, NDArray> weights = new java.util.concurrent.ConcurrentHashMap<>();
   /** The version the device weights hold (null: none loaded, or a failed merge left them behind). */
   private volatile WeightsSnapshot held;
@@ -70,6 +72,7 @@ final class RoundMerger implements AutoCloseable {
     this.broadcast = new DeltaBroadcast(settings.model(), wire, settings.rules().density(), device);
     this.shapes = RoundMerge.expectedShapes(settings.model(), settings.mode(), settings.rank());
     this.manager = NDManager.newBaseManager(device);
+    this.device = device;
     Map<String, float[]> outerState = new HashMap<>();
     Map<String, float[]> residuals = new HashMap<>();
     state.forEach((k, v) -> (k.startsWith(BROADCAST_RESIDUAL) ? residuals : outerState)
@@ -93,6 +96,14 @@ final class RoundMerger implements AutoCloseable {
         return t;
       }, null, false);
 
+  /**
+   * Where the weights live. The coordinator's threads that touch them run on this device's side stream
+   * ({@link SideStream}): the merge's tasks here, the driver and the aftermath's threads in {@link RoundDriver}.
+   */
+  Device device() {
+    return device;
+  }
+
   /** Prefix of the broadcast residuals' names in {@link #state}. */
   static final String BROADCAST_RESIDUAL = "broadcast_residual/";
 
@@ -115,6 +126,7 @@ final class RoundMerger implements AutoCloseable {
     DeltaUpdate delta = null;
     double mergeSeconds = 0;
     if (!subs.isEmpty()) {
+      SideStream.adopt(device); // the calling thread's checksum reads what the merge's tasks wrote on it
       guard.writeLock().lock();
       try {
         hold(before);
@@ -165,6 +177,7 @@ final class RoundMerger implements AutoCloseable {
     java.util.Arrays.setAll(nanos, k -> new java.util.concurrent.atomic.LongAdder());
     held = null; // half-merged until every parameter is
     PARALLEL.submit(() -> IntStream.range(0, params.size()).parallel().forEach(i -> {
+      SideStream.adopt(device);
       ParameterSpec p = params.get(i);
       try (NDManager scope = manager.newSubManager()) {
         long t0 = System.nanoTime();
@@ -280,7 +293,10 @@ final class RoundMerger implements AutoCloseable {
     List<ParameterSpec> params = model.parameters();
     float[][] out = new float[params.size()][];
     PARALLEL.submit(() -> IntStream.range(0, params.size()).parallel()
-        .forEach(i -> out[i] = weights.get(params.get(i).name()).toFloatArray())).join();
+        .forEach(i -> {
+          SideStream.adopt(device);
+          out[i] = weights.get(params.get(i).name()).toFloatArray();
+        })).join();
     LinkedHashMap<String, float[]> m = new LinkedHashMap<>();
     for (int i = 0; i < out.length; i++) {
       m.put(params.get(i).name(), out[i]);
@@ -290,6 +306,7 @@ final class RoundMerger implements AutoCloseable {
 
   /** The outer optimizer's buffers and the broadcast's residuals, copied to the host, for a checkpoint. */
   Map<String, float[]> state() {
+    SideStream.adopt(device);
     Map<String, float[]> out = new LinkedHashMap<>(outer.state());
     broadcast.state().forEach((k, v) -> out.put(BROADCAST_RESIDUAL + k, v));
     return out;

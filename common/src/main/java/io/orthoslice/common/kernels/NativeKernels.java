@@ -31,6 +31,8 @@ public final class NativeKernels {
 
   private static native float[] sums(long[] ws);
 
+  private static native boolean useSideStream(int device);
+
   private static native void profileStart();
 
   private static native String profileStop(String tracePath);
@@ -112,6 +114,14 @@ public final class NativeKernels {
   /** The float32 sum of each array (all on one device), brought to the host by one copy. */
   public static float[] sums(java.util.List<NDArray> ws) {
     return sums(ws.stream().mapToLong(NativeKernels::handle).toArray());
+  }
+
+  /**
+   * Makes the calling thread's work on CUDA device {@code device} run on the process's high-priority
+   * side stream of that device; false when the process has no CUDA (nothing changed).
+   */
+  static boolean sideStream(int device) {
+    return useSideStream(device);
   }
 
   private static long handle(NDArray a) {

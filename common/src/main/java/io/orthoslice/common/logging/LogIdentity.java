@@ -22,7 +22,25 @@ public final class LogIdentity {
    * SLF4J, once per process: gRPC's records then follow logback.xml's levels and pattern instead of
    * printing a stack trace per failed name resolution or undecodable request on stderr.
    */
-  public static void set(String role, String id) {
+  public static synchronized void set(String role, String id) {
+    if (fixed) {
+      return;
+    }
+    put(role, id);
+  }
+
+  /**
+   * Sets the identity for good: later {@link #set} calls change nothing. A process that holds two roles
+   * (a coordinator hosting a worker) names itself once, as both, rather than by whichever role spoke last.
+   */
+  public static synchronized void fix(String role, String id) {
+    put(role, id);
+    fixed = true;
+  }
+
+  private static boolean fixed; // guarded by the class
+
+  private static synchronized void put(String role, String id) {
     if (role == null || role.isBlank()) {
       throw new IllegalArgumentException("log role must be non-blank, got '" + role + "'");
     }

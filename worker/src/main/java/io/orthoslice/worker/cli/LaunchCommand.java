@@ -55,6 +55,11 @@ final class LaunchCommand implements Callable<Integer> {
       description = "The coordinator's metrics port; worker i gets this + 1 + i (0: free ports, -1: off)."
           + " Default: ${DEFAULT-VALUE}.")
   int metricsPort;
+  @Option(names = "--host-worker", description = "Run worker-0 in the coordinator's process. Where the two share a"
+      + " GPU (the default: the coordinator merges on worker-0's card) they then share one CUDA context, and the"
+      + " coordinator's work runs between the worker's steps on a high-priority stream instead of waiting for the card's"
+      + " turns between two processes. Needs the native kernels for the stream (--kernels native).")
+  boolean hostWorker;
   @Option(names = "--coordinator-arg", paramLabel = "ARG", description = "Extra coordinator argument (repeatable), e.g. --coordinator-arg=--outer-momentum=0.9.")
   List<String> extraCoordinator = new ArrayList<>();
 
@@ -141,8 +146,10 @@ final class LaunchCommand implements Callable<Integer> {
     c.addAll(extraCoordinator);
     int perProcess = LaunchConfig.threadsPerProcess(threads, rc.workers(), !gpus.isEmpty(),
         Runtime.getRuntime().availableProcessors());
-    Launcher.Result r = new Launcher(new LaunchConfig(rc.workers(), dir, c, w, gpus, perProcess,
-        childJvm(parameters(rc.preset(), rc.tokenizer(), data)), metricsPort), System.out).run();
+    // A hosting coordinator's heap holds a worker's too.
+    long heapFor = parameters(rc.preset(), rc.tokenizer(), data) * (hostWorker ? 2 : 1);
+    Launcher.Result r = new Launcher(new LaunchConfig(rc.workers(), dir, c, w, gpus, perProcess, childJvm(heapFor),
+        metricsPort, hostWorker), System.out).run();
     return r.exitCode();
   }
 }

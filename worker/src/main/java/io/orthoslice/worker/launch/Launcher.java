@@ -62,27 +62,21 @@ public final class Launcher {
     List<String> progress = new ArrayList<>();
     List<Integer> metricsPorts = metricsPorts();
     try {
-      List<String> coord = new ArrayList<>(javaCommand(COORDINATOR_MAIN));
-      coord.addAll(List.of("--port", Integer.toString(port), "--workers", Integer.toString(config.workers()),
-          "--output", config.runDir().resolve("coordinator").toString(), MetricsPorts.FLAG,
-          Integer.toString(metricsPorts.isEmpty() ? MetricsPorts.OFF : metricsPorts.get(0))));
-      coord.addAll(coordinatorDevice(config.gpus(), config.coordinatorArgs()));
-      coord.addAll(config.coordinatorArgs());
-      Process coordinator = start(coord, token, null, false);
+      List<String> coordArgs = new ArrayList<>(List.of("--port", Integer.toString(port), "--workers",
+          Integer.toString(config.workers()), "--output", config.runDir().resolve("coordinator").toString(),
+          MetricsPorts.FLAG, Integer.toString(metricsPorts.isEmpty() ? MetricsPorts.OFF : metricsPorts.get(0))));
+      coordArgs.addAll(coordinatorDevice(config.gpus(), config.coordinatorArgs()));
+      coordArgs.addAll(config.coordinatorArgs());
+      Process coordinator = start(coordinatorCommand(coordArgs, port, metricsPorts), token, null, false);
       coordinatorNow.set(coordinator);
       Thread view = progressView(coordinator, config.runDir().resolve("coordinator.log"), progress, false);
-      for (int i = 0; i < config.workers(); i++) {
+      for (int i = config.hostWorker() ? 1 : 0; i < config.workers(); i++) {
         List<String> w = new ArrayList<>(javaCommand(WORKER_MAIN));
-        w.addAll(List.of("worker", "--coordinator", "localhost:" + port, "--name", "worker-" + i, MetricsPorts.FLAG,
-            Integer.toString(metricsPorts.isEmpty() ? MetricsPorts.OFF : metricsPorts.get(i + 1))));
-        if (!config.gpus().isEmpty()) {
-          w.addAll(List.of("--device", "gpu:" + config.gpus().get(i)));
-        }
-        w.addAll(config.workerArgs());
+        w.addAll(workerArgs(i, port, metricsPorts));
         supervise(i, w, token, 0);
       }
-      print("launched a coordinator on port " + port + " and " + config.workers() + " workers; logs in "
-          + config.runDir());
+      print("launched a coordinator on port " + port + " and " + config.workers() + " workers"
+          + (config.hostWorker() ? " (worker-0 in the coordinator's process)" : "") + "; logs in " + config.runDir());
       if (!metricsPorts.isEmpty()) {
         print("metrics: coordinator http://localhost:" + metricsPorts.get(0) + MetricsPorts.METRICS_PATH
             + ", workers on ports " + metricsPorts.subList(1, metricsPorts.size()));
@@ -95,11 +89,10 @@ public final class Launcher {
         view.join(TimeUnit.SECONDS.toMillis(5));
         print("coordinator exited with status " + code + " (killed); starting it again with --resume (" + again
             + " of " + RESTARTS + ")");
-        List<String> resumed = new ArrayList<>(coord);
-        if (!resumed.contains("--resume")) {
-          resumed.add("--resume");
+        if (!coordArgs.contains("--resume")) {
+          coordArgs.add("--resume");
         }
-        coordinator = start(resumed, token, null, false);
+        coordinator = start(coordinatorCommand(coordArgs, port, metricsPorts), token, null, false);
         coordinatorNow.set(coordinator);
         view = progressView(coordinator, config.runDir().resolve("coordinator.log"), progress, true);
         code = coordinator.waitFor();
@@ -132,6 +125,41 @@ public final class Launcher {
         // the JVM is already shutting down; the hook runs stopAll itself
       }
     }
+  }
+
+  /**
+   * The coordinator's command: its own JVM, or with {@link LaunchConfig#hostWorker} one that also runs
+   * worker-0 ({@link HostingCoordinator}: the coordinator's and the worker's class paths, the
+   * coordinator's arguments, {@code --}, the worker's).
+   */
+  private List<String> coordinatorCommand(List<String> coordArgs, int port, List<Integer> metricsPorts) {
+    if (!config.hostWorker()) {
+      List<String> c = new ArrayList<>(javaCommand(COORDINATOR_MAIN));
+      c.addAll(coordArgs);
+      return c;
+    }
+    List<String> c = new ArrayList<>();
+    c.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    c.addAll(config.jvmArgs());
+    String own = System.getProperty("java.class.path");
+    String coordinator = coordinatorClassPath();
+    c.addAll(List.of("-cp", coordinator.equals(own) ? own : own + java.io.File.pathSeparator + coordinator,
+        HostingCoordinator.MAIN));
+    c.addAll(coordArgs);
+    c.add("--");
+    c.addAll(workerArgs(0, port, metricsPorts));
+    return c;
+  }
+
+  /** Worker {@code i}'s command line after its main class. */
+  private List<String> workerArgs(int i, int port, List<Integer> metricsPorts) {
+    List<String> w = new ArrayList<>(List.of("worker", "--coordinator", "localhost:" + port, "--name", "worker-" + i,
+        MetricsPorts.FLAG, Integer.toString(metricsPorts.isEmpty() ? MetricsPorts.OFF : metricsPorts.get(i + 1))));
+    if (!config.gpus().isEmpty()) {
+      w.addAll(List.of("--device", "gpu:" + config.gpus().get(i)));
+    }
+    w.addAll(config.workerArgs());
+    return w;
   }
 
   /**
