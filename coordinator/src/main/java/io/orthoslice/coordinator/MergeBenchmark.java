@@ -55,6 +55,7 @@ public final class MergeBenchmark {
     WeightsSnapshot start = WeightsSnapshot.initial(model, config.seed());
     int k = config.workers();
     RoundPlan plan = RoundPlan.of(model, config.roundMode(), config.seed(), 0, k, config.rank());
+    plan.narrowAll(); // as the coordinator's planner does in the background, a round ahead
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < k; i++) {
       ids.add("w" + i);

@@ -23,7 +23,7 @@ final class RoundPlanner implements AutoCloseable {
 
   RoundPlanner(RunSettings settings) {
     this.settings = settings;
-    this.plans = new RoundPlanCache(settings.model());
+    this.plans = new RoundPlanCache(settings.model(), true); // the merge reads every slot's float32 slices
   }
 
   /**

@@ -41,6 +41,8 @@ public final class RoundPlan {
   // ORTHOGONAL: Q per matrix (every slot's slice is cut from it); INDEPENDENT and SAME: P per
   // "name@slot". Drawn once each, all of them in parallel when the plan is made (see of()).
   private final Map<String, double[]> drawn = new ConcurrentHashMap<>();
+  /** float32 copies of the slices, by parameter name and slot, made once ({@link #floatSlice}). */
+  private final Map<String, float[]> narrowed = new ConcurrentHashMap<>();
 
   private RoundPlan(LlamaConfig model, RoundMode mode, long runSeed, long draw, int participants, int rank) {
     this.model = model;
@@ -159,6 +161,36 @@ public final class RoundPlan {
 
   public int rank() {
     return rank;
+  }
+
+  /**
+   * P_k as float32 (each value rounded to nearest from {@link #slice}'s, as {@code HostArrays} narrows),
+   * made once per plan and then shared: a merge lifts every slot's factors with these, and a plan that
+   * was drawn ahead ({@link RoundPlanCache#prefetch}) narrows them in the background ({@link
+   * #narrowAll}), so the merge neither slices nor converts float64 on its path. The caller must not
+   * change the array.
+   */
+  public float[] floatSlice(ParameterSpec p, int slot) {
+    return narrowed.computeIfAbsent(p.name() + "@" + slot, k -> {
+      double[] wide = slice(p, slot);
+      float[] f = new float[wide.length];
+      for (int i = 0; i < f.length; i++) {
+        f[i] = (float) wide[i];
+      }
+      return f;
+    });
+  }
+
+  /** Makes every slot's {@link #floatSlice} of every projected matrix (what a coordinator's merge reads). */
+  public void narrowAll() {
+    if (!mode.projected()) {
+      return;
+    }
+    projected(model).parallelStream().forEach(p -> {
+      for (int k = 0; k < participants; k++) {
+        floatSlice(p, k);
+      }
+    });
   }
 
   /** P_k of a projected matrix: d x r, row-major float64. */

@@ -39,7 +39,21 @@ public final class RoundPlanCache implements AutoCloseable {
   private final Map<Key, CompletableFuture<RoundPlan>> plans = new ConcurrentHashMap<>();
 
   public RoundPlanCache(LlamaConfig model) {
-    this((mode, runSeed, draw, participants, rank) -> RoundPlan.of(model, mode, runSeed, draw, participants, rank));
+    this(model, false);
+  }
+
+  /**
+   * @param narrowed also make every slot's float32 slices of each plan drawn ({@link RoundPlan#narrowAll}),
+   *     in the background for a prefetched plan: what a coordinator's merge reads
+   */
+  public RoundPlanCache(LlamaConfig model, boolean narrowed) {
+    this((mode, runSeed, draw, participants, rank) -> {
+      RoundPlan plan = RoundPlan.of(model, mode, runSeed, draw, participants, rank);
+      if (narrowed) {
+        plan.narrowAll();
+      }
+      return plan;
+    });
   }
 
   RoundPlanCache(Drawer drawer) {

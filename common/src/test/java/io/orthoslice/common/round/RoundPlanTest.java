@@ -2,7 +2,9 @@ package io.orthoslice.common.round;
 
 import io.orthoslice.common.config.RoundMode;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,6 +16,7 @@ import io.orthoslice.common.projection.ProjectionKind;
 import io.orthoslice.common.projection.Projector;
 import io.orthoslice.common.projection.SeedSequence;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class RoundPlanTest {
@@ -49,6 +52,27 @@ class RoundPlanTest {
               assertEquals(expected, g[a][b], 1e-10, p.name() + " slots " + i + "," + j);
             }
           }
+        }
+      }
+    }
+  }
+
+  @Test
+  void floatSlicesAreTheSlicesRoundedOnceAndNarrowAllMakesTheSameOnes() {
+    for (RoundMode mode : List.of(RoundMode.ORTHOGONAL, RoundMode.INDEPENDENT, RoundMode.SAME)) {
+      RoundPlan lazy = RoundPlan.of(TINY, mode, 42, 2, 3, 4);
+      RoundPlan eager = RoundPlan.of(TINY, mode, 42, 2, 3, 4);
+      eager.narrowAll();
+      for (ParameterSpec p : RoundPlan.projected(TINY)) {
+        for (int k = 0; k < 3; k++) {
+          double[] wide = lazy.slice(p, k);
+          float[] f = lazy.floatSlice(p, k);
+          assertEquals(wide.length, f.length);
+          for (int i = 0; i < f.length; i++) {
+            assertEquals(Float.floatToIntBits((float) wide[i]), Float.floatToIntBits(f[i]), mode + " " + p.name());
+          }
+          assertSame(f, lazy.floatSlice(p, k), "made once");
+          assertArrayEquals(f, eager.floatSlice(p, k));
         }
       }
     }
