@@ -5,6 +5,9 @@
 // Launched on torch's current stream of the tensors' device, so they order with ATen's kernels and
 // the caching allocator. Only c10's CUDA headers are used (no ATen/cuda/CUDAContext.h, which pulls
 // in cuBLAS and cuSOLVER headers a bare toolkit may not have).
+//
+// Memory-bound, so each thread moves 16 bytes per load (a Pack of 16 / sizeof(scalar_t) values)
+// wherever the shapes, strides and addresses allow it, and one value at a time otherwise.
 
 #include "fused_kernels.h"
 
@@ -22,56 +25,117 @@ namespace {
 
 constexpr int kRotaryThreads = 256;
 
-// One operand of the rotary kernel: a (B, heads, T, hd) tensor (hd contiguous) and its result.
+// V consecutive values, loaded and stored as one aligned access.
+template <typename scalar_t, int V>
+struct alignas(sizeof(scalar_t) * V) Pack {
+  scalar_t v[V];
+};
+
+template <int V, typename scalar_t>
+__device__ __forceinline__ Pack<scalar_t, V> load(const scalar_t* p) {
+  return *reinterpret_cast<const Pack<scalar_t, V>*>(p);
+}
+
+template <int V, typename scalar_t>
+__device__ __forceinline__ void store(scalar_t* p, const Pack<scalar_t, V>& value) {
+  *reinterpret_cast<Pack<scalar_t, V>*>(p) = value;
+}
+
+// Values per 16-byte pack: 8 for fp16 and bf16, 4 for fp32, 2 for fp64.
 template <typename scalar_t>
+constexpr int packOf() {
+  return static_cast<int>(16 / sizeof(scalar_t));
+}
+
+// Whether t (undefined counts as yes) can be read in packs of V along its last dimension: its address
+// and its other strides are multiples of V values. The last dimension's length is checked by the caller.
+bool packable(const at::Tensor& t, int V) {
+  if (!t.defined() || V == 1) {
+    return true;
+  }
+  if (reinterpret_cast<uintptr_t>(t.data_ptr()) % (static_cast<uintptr_t>(V) * t.element_size()) != 0) {
+    return false;
+  }
+  for (int64_t d = 0; d + 1 < t.dim(); ++d) {
+    if (t.stride(d) % V != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// One past the largest element offset t reaches (0 for an undefined or empty tensor).
+int64_t extent(const at::Tensor& t) {
+  if (!t.defined() || t.numel() == 0) {
+    return 0;
+  }
+  int64_t last = 0;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    last += (t.size(d) - 1) * t.stride(d);
+  }
+  return last + 1;
+}
+
+// One operand of the rotary kernel: a (B, heads, T, hd) tensor (hd contiguous) and its result.
+template <typename scalar_t, typename index_t>
 struct RotaryOperand {
   const scalar_t* in;
   scalar_t* out;
-  int64_t pairs;  // B * heads * T * hd/2: one thread's work is the pair (i, i + hd/2)
-  int64_t heads;
-  int64_t inB, inH, inT;     // strides of in (elements)
-  int64_t outB, outH, outT;  // strides of out
+  index_t units;  // B * heads * T * (hd/2 / V): a thread's work is V pairs (i, i + hd/2)
+  index_t heads;
+  index_t inB, inH, inT;     // strides of in (elements)
+  index_t outB, outH, outT;  // strides of out
 };
 
 // Pair (i, i + h) of row (b, head, t), with h = hd/2 and the tables' row t:
 //   forward    y_i = x_i c_i - x_{i+h} s_i,       y_{i+h} = x_{i+h} c_{i+h} + x_i s_{i+h}
 //   transpose  y_i = x_i c_i + x_{i+h} s_{i+h},   y_{i+h} = x_{i+h} c_{i+h} - x_i s_i
 // The forward is x * cos + rotate_half(x) * sin exactly; the transpose is its adjoint, so it is the
-// backward for any tables. Consecutive threads take consecutive i, so a warp reads both halves of a
-// row coalesced.
-template <typename scalar_t, typename acc_t>
-__global__ void rotaryKernel(RotaryOperand<scalar_t> first, RotaryOperand<scalar_t> second,
-                             const scalar_t* __restrict__ cos, const scalar_t* __restrict__ sin, int64_t seq,
-                             int64_t half, bool transpose) {
-  const int64_t total = first.pairs + second.pairs;
-  const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
-  for (int64_t p = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; p < total; p += stride) {
-    const bool isFirst = p < first.pairs;
-    const RotaryOperand<scalar_t> op = isFirst ? first : second;
-    const int64_t index = isFirst ? p : p - first.pairs;
-    const int64_t i = index % half;
-    int64_t row = index / half;
-    const int64_t t = row % seq;
+// backward for any tables. Consecutive threads take consecutive groups of V pairs, so a warp reads
+// both halves of a row coalesced. index_t is int32 where every offset fits (no 64-bit division).
+template <typename scalar_t, typename acc_t, typename index_t, int V>
+__global__ void rotaryKernel(RotaryOperand<scalar_t, index_t> first, RotaryOperand<scalar_t, index_t> second,
+                             const scalar_t* __restrict__ cos, const scalar_t* __restrict__ sin, index_t seq,
+                             index_t half, bool transpose) {
+  const index_t groups = half / V;
+  const index_t total = first.units + second.units;
+  const index_t stride = static_cast<index_t>(blockDim.x) * gridDim.x;
+  for (index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < total; u += stride) {
+    const bool isFirst = u < first.units;
+    const RotaryOperand<scalar_t, index_t> op = isFirst ? first : second;
+    const index_t index = isFirst ? u : u - first.units;
+    const index_t i = (index % groups) * V;
+    index_t row = index / groups;
+    const index_t t = row % seq;
     row /= seq;
-    const int64_t head = row % op.heads;
-    const int64_t b = row / op.heads;
+    const index_t head = row % op.heads;
+    const index_t b = row / op.heads;
     const scalar_t* x = op.in + b * op.inB + head * op.inH + t * op.inT;
     scalar_t* y = op.out + b * op.outB + head * op.outH + t * op.outT;
     const scalar_t* c = cos + t * 2 * half;
     const scalar_t* s = sin + t * 2 * half;
-    const acc_t lo = static_cast<acc_t>(x[i]);
-    const acc_t hi = static_cast<acc_t>(x[i + half]);
-    const acc_t cLo = static_cast<acc_t>(c[i]);
-    const acc_t cHi = static_cast<acc_t>(c[i + half]);
-    const acc_t sLo = static_cast<acc_t>(s[i]);
-    const acc_t sHi = static_cast<acc_t>(s[i + half]);
-    if (transpose) {
-      y[i] = static_cast<scalar_t>(lo * cLo + hi * sHi);
-      y[i + half] = static_cast<scalar_t>(hi * cHi - lo * sLo);
-    } else {
-      y[i] = static_cast<scalar_t>(lo * cLo - hi * sLo);
-      y[i + half] = static_cast<scalar_t>(hi * cHi + lo * sHi);
+    const Pack<scalar_t, V> xLo = load<V>(x + i);
+    const Pack<scalar_t, V> xHi = load<V>(x + i + half);
+    const Pack<scalar_t, V> cLo = load<V>(c + i);
+    const Pack<scalar_t, V> cHi = load<V>(c + i + half);
+    const Pack<scalar_t, V> sLo = load<V>(s + i);
+    const Pack<scalar_t, V> sHi = load<V>(s + i + half);
+    Pack<scalar_t, V> yLo;
+    Pack<scalar_t, V> yHi;
+#pragma unroll
+    for (int v = 0; v < V; ++v) {
+      const acc_t lo = static_cast<acc_t>(xLo.v[v]);
+      const acc_t hi = static_cast<acc_t>(xHi.v[v]);
+      if (transpose) {
+        yLo.v[v] = static_cast<scalar_t>(lo * static_cast<acc_t>(cLo.v[v]) + hi * static_cast<acc_t>(sHi.v[v]));
+        yHi.v[v] = static_cast<scalar_t>(hi * static_cast<acc_t>(cHi.v[v]) - lo * static_cast<acc_t>(sLo.v[v]));
+      } else {
+        yLo.v[v] = static_cast<scalar_t>(lo * static_cast<acc_t>(cLo.v[v]) - hi * static_cast<acc_t>(sLo.v[v]));
+        yHi.v[v] = static_cast<scalar_t>(hi * static_cast<acc_t>(cHi.v[v]) + lo * static_cast<acc_t>(sHi.v[v]));
+      }
     }
+    store<V>(y + i, yLo);
+    store<V>(y + i + half, yHi);
   }
 }
 
@@ -102,30 +166,47 @@ __device__ acc_t blockSum(acc_t v, acc_t* buf) {
   return buf[0];
 }
 
-// One block per row (n values): sum = x + r rounded to scalar_t (what the separate add stores), its
-// mean square in acc_t, then out = sum * inv * gain with one rounding. Each thread reads back only
-// the sums it wrote itself, so no barrier is needed between the two passes.
-template <typename scalar_t, typename acc_t>
+// One block per row of n values (n a multiple of V), V values per access: sum = x + r rounded to
+// scalar_t (what the separate add stores), its mean square in acc_t, then out = sum * inv * gain with
+// one rounding. Each thread reads back only the sums it wrote itself, so no barrier is needed
+// between the two passes.
+template <typename scalar_t, typename acc_t, int V>
 __global__ void addRmsNormKernel(const scalar_t* __restrict__ x, const scalar_t* __restrict__ r,
                                  const scalar_t* __restrict__ gain, scalar_t* __restrict__ out,
                                  scalar_t* __restrict__ sum, acc_t* __restrict__ inv, int64_t rows, int64_t n,
                                  acc_t eps) {
   __shared__ acc_t buf[32];
+  const int64_t units = n / V;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const int64_t base = row * n;
     acc_t squares = 0;
-    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
-      const scalar_t s = static_cast<scalar_t>(static_cast<acc_t>(x[base + j]) + static_cast<acc_t>(r[base + j]));
-      sum[base + j] = s;
-      const acc_t f = static_cast<acc_t>(s);
-      squares += f * f;
+    for (int64_t u = threadIdx.x; u < units; u += blockDim.x) {
+      const int64_t j = base + u * V;
+      const Pack<scalar_t, V> xs = load<V>(x + j);
+      const Pack<scalar_t, V> rs = load<V>(r + j);
+      Pack<scalar_t, V> ss;
+#pragma unroll
+      for (int v = 0; v < V; ++v) {
+        ss.v[v] = static_cast<scalar_t>(static_cast<acc_t>(xs.v[v]) + static_cast<acc_t>(rs.v[v]));
+        const acc_t f = static_cast<acc_t>(ss.v[v]);
+        squares += f * f;
+      }
+      store<V>(sum + j, ss);
     }
     const acc_t rstd = acc_t(1) / ::sqrt(blockSum(squares, buf) / static_cast<acc_t>(n) + eps);
     if (threadIdx.x == 0) {
       inv[row] = rstd;
     }
-    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
-      out[base + j] = static_cast<scalar_t>(static_cast<acc_t>(sum[base + j]) * rstd * static_cast<acc_t>(gain[j]));
+    for (int64_t u = threadIdx.x; u < units; u += blockDim.x) {
+      const int64_t j = base + u * V;
+      const Pack<scalar_t, V> ss = load<V>(sum + j);
+      const Pack<scalar_t, V> gs = load<V>(gain + u * V);
+      Pack<scalar_t, V> os;
+#pragma unroll
+      for (int v = 0; v < V; ++v) {
+        os.v[v] = static_cast<scalar_t>(static_cast<acc_t>(ss.v[v]) * rstd * static_cast<acc_t>(gs.v[v]));
+      }
+      store<V>(out + j, os);
     }
   }
 }
@@ -134,13 +215,15 @@ __global__ void addRmsNormKernel(const scalar_t* __restrict__ x, const scalar_t*
 //   dL/ds_k = r g_k dy_k - s_k r^3 (sum_j dy_j g_j s_j) / n,  plus the sum's own gradient;
 //   dL/dg_j = sum over rows of dy_j s_j r.
 // Rows are spread over the grid; block b accumulates its rows' gain terms in partial[b] (its own
-// row of the buffer, each column owned by one thread), summed over blocks afterwards.
-template <typename scalar_t, typename acc_t>
+// row of the buffer, each column owned by one thread), summed over blocks afterwards. gradOut and
+// gradSum may be null (zero); partial is null exactly when gradOut is.
+template <typename scalar_t, typename acc_t, int V>
 __global__ void addRmsNormBackwardKernel(const scalar_t* __restrict__ gradOut, const scalar_t* __restrict__ gradSum,
                                          const scalar_t* __restrict__ sum, const scalar_t* __restrict__ gain,
                                          const acc_t* __restrict__ inv, scalar_t* __restrict__ gradX,
                                          acc_t* __restrict__ gainPartial, int64_t rows, int64_t n) {
   __shared__ acc_t buf[32];
+  const int64_t units = n / V;
   acc_t* partial = gainPartial == nullptr ? nullptr : gainPartial + static_cast<int64_t>(blockIdx.x) * n;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const int64_t base = row * n;
@@ -148,31 +231,60 @@ __global__ void addRmsNormBackwardKernel(const scalar_t* __restrict__ gradOut, c
     acc_t c = 0;
     if (gradOut != nullptr) {
       acc_t dot = 0;
-      for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
-        dot += static_cast<acc_t>(gradOut[base + j]) * static_cast<acc_t>(gain[j]) * static_cast<acc_t>(sum[base + j]);
+      for (int64_t u = threadIdx.x; u < units; u += blockDim.x) {
+        const int64_t j = base + u * V;
+        const Pack<scalar_t, V> dys = load<V>(gradOut + j);
+        const Pack<scalar_t, V> ss = load<V>(sum + j);
+        const Pack<scalar_t, V> gs = load<V>(gain + u * V);
+#pragma unroll
+        for (int v = 0; v < V; ++v) {
+          dot += static_cast<acc_t>(dys.v[v]) * static_cast<acc_t>(gs.v[v]) * static_cast<acc_t>(ss.v[v]);
+        }
       }
       c = r * r * r * blockSum(dot, buf) / static_cast<acc_t>(n);
     }
-    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
-      acc_t g = gradSum == nullptr ? acc_t(0) : static_cast<acc_t>(gradSum[base + j]);
-      if (gradOut != nullptr) {
-        const acc_t dy = static_cast<acc_t>(gradOut[base + j]);
-        const acc_t s = static_cast<acc_t>(sum[base + j]);
-        g += r * dy * static_cast<acc_t>(gain[j]) - s * c;
-        partial[j] += dy * s * r;
+    for (int64_t u = threadIdx.x; u < units; u += blockDim.x) {
+      const int64_t j = base + u * V;
+      acc_t g[V];
+      if (gradSum != nullptr) {
+        const Pack<scalar_t, V> dss = load<V>(gradSum + j);
+#pragma unroll
+        for (int v = 0; v < V; ++v) {
+          g[v] = static_cast<acc_t>(dss.v[v]);
+        }
+      } else {
+#pragma unroll
+        for (int v = 0; v < V; ++v) {
+          g[v] = 0;
+        }
       }
-      gradX[base + j] = static_cast<scalar_t>(g);
+      if (gradOut != nullptr) {
+        const Pack<scalar_t, V> dys = load<V>(gradOut + j);
+        const Pack<scalar_t, V> ss = load<V>(sum + j);
+        const Pack<scalar_t, V> gs = load<V>(gain + u * V);
+#pragma unroll
+        for (int v = 0; v < V; ++v) {
+          const acc_t dy = static_cast<acc_t>(dys.v[v]);
+          const acc_t s = static_cast<acc_t>(ss.v[v]);
+          g[v] += r * dy * static_cast<acc_t>(gs.v[v]) - s * c;
+          partial[u * V + v] += dy * s * r;
+        }
+      }
+      Pack<scalar_t, V> gx;
+#pragma unroll
+      for (int v = 0; v < V; ++v) {
+        gx.v[v] = static_cast<scalar_t>(g[v]);
+      }
+      store<V>(gradX + j, gx);
     }
   }
 }
 
-// Threads per row: about four values each, a multiple of 32 between 32 and 1024.
-int rowThreads(int64_t n) {
-  int t = 32;
-  while (t < 1024 && static_cast<int64_t>(t) * 4 < n) {
-    t *= 2;
-  }
-  return t;
+// Threads per row for `units` accesses: about two each (so blocks stay small and many fit on an SM),
+// a multiple of 32 between 32 and 1024.
+int rowThreads(int64_t units) {
+  const int64_t wanted = (units + 1) / 2;
+  return static_cast<int>(std::min<int64_t>(1024, std::max<int64_t>(32, (wanted + 31) / 32 * 32)));
 }
 
 int multiprocessors(c10::DeviceIndex device) {
@@ -181,29 +293,51 @@ int multiprocessors(c10::DeviceIndex device) {
   return count;
 }
 
-// A rotary operand: x with a contiguous last dimension, and its result with the same strides where
-// x's are dense (empty_like keeps them), so the attention after it sees the layout it saw before.
-template <typename scalar_t>
-RotaryOperand<scalar_t> operand(const at::Tensor& x, at::Tensor& out) {
-  RotaryOperand<scalar_t> op{};
+// A rotary operand's result: x's strides where x is dense (empty_like keeps them, so the attention
+// after it sees the layout it saw before), else contiguous.
+at::Tensor rotaryResult(const at::Tensor& x) {
+  if (!x.defined()) {
+    return x;
+  }
+  at::Tensor out = at::empty_like(x);
+  return out.stride(3) == 1 ? out : at::empty(x.sizes(), x.options());
+}
+
+template <typename scalar_t, typename index_t>
+RotaryOperand<scalar_t, index_t> operand(const at::Tensor& x, const at::Tensor& out, int V) {
+  RotaryOperand<scalar_t, index_t> op{};
   if (!x.defined()) {
     return op;
   }
-  out = at::empty_like(x);
-  if (out.stride(3) != 1) {
-    out = at::empty(x.sizes(), x.options());
-  }
   op.in = x.data_ptr<scalar_t>();
   op.out = out.data_ptr<scalar_t>();
-  op.pairs = x.numel() / 2;
-  op.heads = x.size(1);
-  op.inB = x.stride(0);
-  op.inH = x.stride(1);
-  op.inT = x.stride(2);
-  op.outB = out.stride(0);
-  op.outH = out.stride(1);
-  op.outT = out.stride(2);
+  op.units = static_cast<index_t>(x.numel() / 2 / V);
+  op.heads = static_cast<index_t>(x.size(1));
+  op.inB = static_cast<index_t>(x.stride(0));
+  op.inH = static_cast<index_t>(x.stride(1));
+  op.inT = static_cast<index_t>(x.stride(2));
+  op.outB = static_cast<index_t>(out.stride(0));
+  op.outH = static_cast<index_t>(out.stride(1));
+  op.outT = static_cast<index_t>(out.stride(2));
   return op;
+}
+
+template <typename scalar_t, typename acc_t, typename index_t, int V>
+void launchRotary(const at::Tensor& q, const at::Tensor& qOut, const at::Tensor& k, const at::Tensor& kOut,
+                  const at::Tensor& cos, const at::Tensor& sin, bool transpose) {
+  const RotaryOperand<scalar_t, index_t> first = operand<scalar_t, index_t>(q, qOut, V);
+  const RotaryOperand<scalar_t, index_t> second = operand<scalar_t, index_t>(k, kOut, V);
+  const int64_t total = static_cast<int64_t>(first.units) + second.units;
+  if (total == 0) {
+    return;
+  }
+  const int64_t wanted = (total + kRotaryThreads - 1) / kRotaryThreads;
+  const int blocks =
+      static_cast<int>(std::min<int64_t>(wanted, int64_t{multiprocessors(cos.device().index())} * 32));
+  rotaryKernel<scalar_t, acc_t, index_t, V><<<blocks, kRotaryThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
+      first, second, cos.data_ptr<scalar_t>(), sin.data_ptr<scalar_t>(), static_cast<index_t>(cos.size(0)),
+      static_cast<index_t>(cos.size(1) / 2), transpose);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 at::Tensor checkedOperand(const at::Tensor& x, const char* name, const at::Tensor& like, int64_t seq, int64_t hd) {
@@ -235,21 +369,26 @@ std::pair<at::Tensor, at::Tensor> rotaryCuda(const at::Tensor& q, const at::Tens
   const c10::cuda::CUDAGuard guard(cos.device());
   const at::Tensor c = cos.contiguous();
   const at::Tensor s = sin.contiguous();
-  at::Tensor qOut;
-  at::Tensor kOut;
+  at::Tensor qOut = rotaryResult(qIn);
+  at::Tensor kOut = rotaryResult(kIn);
+  // 32-bit indices where every offset, and the thread count past the last unit, stay below 2^31.
+  const int64_t reach = std::max({extent(qIn), extent(kIn), extent(qOut), extent(kOut), c.numel(),
+                                  (qIn.defined() ? qIn.numel() : 0) + (kIn.defined() ? kIn.numel() : 0)});
+  const bool narrow = reach < (int64_t{1} << 30);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::ScalarType::Half, at::ScalarType::BFloat16, cos.scalar_type(), "rotary", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    const RotaryOperand<scalar_t> first = operand<scalar_t>(qIn, qOut);
-    const RotaryOperand<scalar_t> second = operand<scalar_t>(kIn, kOut);
-    const int64_t total = first.pairs + second.pairs;
-    if (total == 0) {
-      return;
+    constexpr int P = packOf<scalar_t>();
+    const bool packed = (hd / 2) % P == 0 && packable(qIn, P) && packable(kIn, P) && packable(qOut, P) &&
+                        packable(kOut, P) && packable(c, P) && packable(s, P);
+    if (packed && narrow) {
+      launchRotary<scalar_t, acc_t, int32_t, P>(qIn, qOut, kIn, kOut, c, s, transpose);
+    } else if (packed) {
+      launchRotary<scalar_t, acc_t, int64_t, P>(qIn, qOut, kIn, kOut, c, s, transpose);
+    } else if (narrow) {
+      launchRotary<scalar_t, acc_t, int32_t, 1>(qIn, qOut, kIn, kOut, c, s, transpose);
+    } else {
+      launchRotary<scalar_t, acc_t, int64_t, 1>(qIn, qOut, kIn, kOut, c, s, transpose);
     }
-    const int64_t wanted = (total + kRotaryThreads - 1) / kRotaryThreads;
-    const int blocks = static_cast<int>(std::min<int64_t>(wanted, int64_t{multiprocessors(cos.device().index())} * 32));
-    rotaryKernel<scalar_t, acc_t><<<blocks, kRotaryThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-        first, second, c.data_ptr<scalar_t>(), s.data_ptr<scalar_t>(), seq, hd / 2, transpose);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
   return {qOut, kOut};
 }
@@ -281,10 +420,22 @@ AddRmsNormForward addRmsNormCuda(const at::Tensor& x, const at::Tensor& residual
   }
   AT_DISPATCH_FLOATING_TYPES_AND2(at::ScalarType::Half, at::ScalarType::BFloat16, x.scalar_type(), "addRmsNorm", [&] {
     using acc_t = at::opmath_type<scalar_t>;
+    constexpr int P = packOf<scalar_t>();
+    const bool packed = n % P == 0 && packable(xc, P) && packable(rc, P) && packable(gc, P) &&
+                        packable(result.out, P) && packable(result.sum, P);
+    const int V = packed ? P : 1;
     const int blocks = static_cast<int>(std::min<int64_t>(rows, int64_t{1} << 20));
-    addRmsNormKernel<scalar_t, acc_t><<<blocks, rowThreads(n), 0, c10::cuda::getCurrentCUDAStream()>>>(
-        xc.data_ptr<scalar_t>(), rc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(), result.out.data_ptr<scalar_t>(),
-        result.sum.data_ptr<scalar_t>(), result.inv.data_ptr<acc_t>(), rows, n, static_cast<acc_t>(eps));
+    const int threads = rowThreads(n / V);
+    cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+    if (packed) {
+      addRmsNormKernel<scalar_t, acc_t, P><<<blocks, threads, 0, stream>>>(
+          xc.data_ptr<scalar_t>(), rc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(), result.out.data_ptr<scalar_t>(),
+          result.sum.data_ptr<scalar_t>(), result.inv.data_ptr<acc_t>(), rows, n, static_cast<acc_t>(eps));
+    } else {
+      addRmsNormKernel<scalar_t, acc_t, 1><<<blocks, threads, 0, stream>>>(
+          xc.data_ptr<scalar_t>(), rc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(), result.out.data_ptr<scalar_t>(),
+          result.sum.data_ptr<scalar_t>(), result.inv.data_ptr<acc_t>(), rows, n, static_cast<acc_t>(eps));
+    }
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
   return result;
@@ -310,25 +461,37 @@ std::pair<at::Tensor, at::Tensor> addRmsNormBackwardCuda(const at::Tensor& gradO
   if (rows == 0) {
     return {gradX, dy.defined() ? at::zeros_like(gain) : gradGain};
   }
-  const int threads = rowThreads(n);
-  const int64_t perSm = std::max(1, 2048 / threads);
-  const int blocks = static_cast<int>(std::min<int64_t>(rows, perSm * multiprocessors(sum.device().index())));
-  at::Tensor partial;
-  if (dy.defined()) {
-    partial = at::zeros({blocks, n}, inv.options());
-  }
   AT_DISPATCH_FLOATING_TYPES_AND2(at::ScalarType::Half, at::ScalarType::BFloat16, sum.scalar_type(),
                                   "addRmsNormBackward", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    addRmsNormBackwardKernel<scalar_t, acc_t><<<blocks, threads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-        dy.defined() ? dy.data_ptr<scalar_t>() : nullptr, ds.defined() ? ds.data_ptr<scalar_t>() : nullptr,
-        sum.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), inv.data_ptr<acc_t>(), gradX.data_ptr<scalar_t>(),
-        dy.defined() ? partial.data_ptr<acc_t>() : nullptr, rows, n);
+    constexpr int P = packOf<scalar_t>();
+    const bool packed = n % P == 0 && packable(dy, P) && packable(ds, P) && packable(sum, P) && packable(g, P) &&
+                        packable(gradX, P);
+    const int threads = rowThreads(n / (packed ? P : 1));
+    const int64_t perSm = std::max(1, 2048 / threads);
+    const int blocks = static_cast<int>(std::min<int64_t>(rows, perSm * multiprocessors(sum.device().index())));
+    at::Tensor partial;
+    if (dy.defined()) {
+      partial = at::zeros({blocks, n}, inv.options());
+    }
+    const scalar_t* dyp = dy.defined() ? dy.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* dsp = ds.defined() ? ds.data_ptr<scalar_t>() : nullptr;
+    acc_t* partialp = dy.defined() ? partial.data_ptr<acc_t>() : nullptr;
+    cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+    if (packed) {
+      addRmsNormBackwardKernel<scalar_t, acc_t, P><<<blocks, threads, 0, stream>>>(
+          dyp, dsp, sum.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), inv.data_ptr<acc_t>(),
+          gradX.data_ptr<scalar_t>(), partialp, rows, n);
+    } else {
+      addRmsNormBackwardKernel<scalar_t, acc_t, 1><<<blocks, threads, 0, stream>>>(
+          dyp, dsp, sum.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), inv.data_ptr<acc_t>(),
+          gradX.data_ptr<scalar_t>(), partialp, rows, n);
+    }
     C10_CUDA_KERNEL_LAUNCH_CHECK();
+    if (dy.defined()) {
+      gradGain = partial.sum(0).to(gain.scalar_type());
+    }
   });
-  if (dy.defined()) {
-    gradGain = partial.sum(0).to(gain.scalar_type());
-  }
   return {gradX, gradGain};
 }
 

@@ -123,7 +123,8 @@ class FusedKernelsParityTest {
     String[] what = {"q'", "k'", "dq", "dk"};
     for (DataType dtype : new DataType[] {DataType.FLOAT32, DataType.FLOAT16}) {
       double bound = dtype == DataType.FLOAT32 ? 1e-6 : 3e-3;
-      for (int hd : new int[] {64, 128}) {
+      // 64 and 128 take the 16-byte packs; 6 (half of it odd) the one-value-at-a-time path.
+      for (int hd : new int[] {64, 128, 6}) {
         for (boolean projected : new boolean[] {true, false}) {
           float[][] djl = rope(false, dtype, hd, projected);
           float[][] fused = rope(true, dtype, hd, projected);
@@ -188,6 +189,7 @@ class FusedKernelsParityTest {
     String[] what = {"out", "sum", "dx", "dresidual", "dgain"};
     for (DataType dtype : new DataType[] {DataType.FLOAT32, DataType.FLOAT16}) {
       double bound = dtype == DataType.FLOAT32 ? 1e-5 : 5e-3;
+      // 100 is no multiple of fp16's 8-value packs (the one-value path there); 768 and 2048 are the presets'.
       for (int n : new int[] {100, 768, 2048}) {
         float[][] djl = addRmsNorm(false, dtype, n);
         float[][] fused = addRmsNorm(true, dtype, n);
