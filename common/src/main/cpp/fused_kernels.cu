@@ -214,9 +214,10 @@ __global__ void addRmsNormKernel(const scalar_t* __restrict__ x, const scalar_t*
 // With y = g s r, r = (mean(s^2) + eps)^(-1/2), s = x + residual:
 //   dL/ds_k = r g_k dy_k - s_k r^3 (sum_j dy_j g_j s_j) / n,  plus the sum's own gradient;
 //   dL/dg_j = sum over rows of dy_j s_j r.
-// Rows are spread over the grid; block b accumulates its rows' gain terms in partial[b] (its own
-// row of the buffer, each column owned by one thread), summed over blocks afterwards. gradOut and
-// gradSum may be null (zero); partial is null exactly when gradOut is.
+// Rows are spread over the grid (no more blocks than rows); block b accumulates its rows' gain terms
+// in partial[b] (its own row of the buffer, each column owned by one thread; its first row writes
+// it, so it needs no zeroing), summed over blocks afterwards. gradOut and gradSum may be null (zero);
+// partial is null exactly when gradOut is.
 template <typename scalar_t, typename acc_t, int V>
 __global__ void addRmsNormBackwardKernel(const scalar_t* __restrict__ gradOut, const scalar_t* __restrict__ gradSum,
                                          const scalar_t* __restrict__ sum, const scalar_t* __restrict__ gain,
@@ -267,7 +268,8 @@ __global__ void addRmsNormBackwardKernel(const scalar_t* __restrict__ gradOut, c
           const acc_t dy = static_cast<acc_t>(dys.v[v]);
           const acc_t s = static_cast<acc_t>(ss.v[v]);
           g[v] += r * dy * static_cast<acc_t>(gs.v[v]) - s * c;
-          partial[u * V + v] += dy * s * r;
+          const acc_t term = dy * s * r;
+          partial[u * V + v] = row == static_cast<int64_t>(blockIdx.x) ? term : partial[u * V + v] + term;
         }
       }
       Pack<scalar_t, V> gx;
@@ -472,7 +474,7 @@ std::pair<at::Tensor, at::Tensor> addRmsNormBackwardCuda(const at::Tensor& gradO
     const int blocks = static_cast<int>(std::min<int64_t>(rows, perSm * multiprocessors(sum.device().index())));
     at::Tensor partial;
     if (dy.defined()) {
-      partial = at::zeros({blocks, n}, inv.options());
+      partial = at::empty({blocks, n}, inv.options());
     }
     const scalar_t* dyp = dy.defined() ? dy.data_ptr<scalar_t>() : nullptr;
     const scalar_t* dsp = ds.defined() ? ds.data_ptr<scalar_t>() : nullptr;
