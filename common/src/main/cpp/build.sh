@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     --jni-include) jni=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --cuda) cuda=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | cut -c3-; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | cut -c3-; exit 0 ;;
     *) echo "build.sh: unknown argument '$1'; allowed: --torch DIR, --jni-include DIR, --out DIR, --cuda auto|on|off" >&2
       exit 2 ;;
   esac
