@@ -21,6 +21,8 @@
 //                                       process then runs its kernels between the worker's
 //   profileStart() / profileStop(path)  torch's Kineto profiler (host ops and GPU kernels) around
 //                                       steps: a Chrome trace at path, and a per-name summary
+//   rotary, addRmsNorm, cudaKernels     in fused_kernels.cpp: CUDA kernels of our own (RoPE; RMSNorm
+//                                       with the residual add), when built with nvcc
 //
 // Errors become ai.djl.engine.EngineException with ATen's message (no C++ backtrace), as DJL's do.
 
@@ -28,7 +30,7 @@
 
 // The entry points' contract; build.sh writes it into the manifest and the Java loader refuses a
 // library whose number differs from its own (io.orthoslice.common.kernels.Kernels.API).
-#define ORTHOSLICE_KERNELS_API 6
+#define ORTHOSLICE_KERNELS_API 7
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>

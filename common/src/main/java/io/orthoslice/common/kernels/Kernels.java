@@ -13,11 +13,13 @@ import java.util.Optional;
 
 /**
  * Which implementation this process runs for attention, RMSNorm, the AdamW step, an adapter's
- * effective weight and SwiGLU's gated product: DJL's own ops
- * (the reference, always there) or Orthoslice's native kernels (liborthoslice_kernels.so, built by
- * common/src/main/cpp/build.sh against the libtorch DJL loads). Chosen once at start by {@code
- * --kernels}; the model and the optimizer ask {@link #attention()}, {@link #rmsNorm()}, {@link
- * #adamw()}, {@link #adapterWeight()}, {@link #swiGlu()}.
+ * effective weight, SwiGLU's gated product, the rotary embedding and RMSNorm with its residual add:
+ * DJL's own ops (the reference, always there) or Orthoslice's native kernels
+ * (liborthoslice_kernels.so, built by common/src/main/cpp/build.sh against the libtorch DJL loads).
+ * Chosen once at start by {@code --kernels}; the model and the optimizer ask {@link #attention()},
+ * {@link #rmsNorm()}, {@link #adamw()}, {@link #adapterWeight()}, {@link #swiGlu()}, {@link #rope()},
+ * {@link #rmsNormResidual()}. The last two are CUDA kernels of our own, in the library only where
+ * build.sh found a CUDA compiler ({@link #CUDA_OPS}); a library without them runs the others.
  *
  * <p>The library is trusted only for the libtorch it was built against: build.sh writes
  * liborthoslice_kernels.json beside it (torch version, path and size of libtorch_cpu.so), and the
@@ -26,7 +28,11 @@ import java.util.Optional;
  */
 public final class Kernels {
 
-  public enum Op { ATTENTION, RMSNORM, ADAMW, ADAPTER, SWIGLU }
+  public enum Op { ATTENTION, RMSNORM, ADAMW, ADAPTER, SWIGLU, ROPE, RMSNORM_RESIDUAL }
+
+  /** The ops that are CUDA kernels of our own: in the library only when it was built with nvcc. */
+  public static final java.util.Set<Op> CUDA_OPS =
+      java.util.Collections.unmodifiableSet(EnumSet.of(Op.ROPE, Op.RMSNORM_RESIDUAL));
 
   public static final String LIBRARY = "liborthoslice_kernels.so";
   public static final String MANIFEST = "liborthoslice_kernels.json";
@@ -35,10 +41,13 @@ public final class Kernels {
    * (build.sh writes it into the manifest; a manifest without it is api 1). A library of another
    * number would fail with an UnsatisfiedLinkError in the middle of a step, so it is refused at start.
    */
-  public static final int API = 6;
+  public static final int API = 7;
   /** The library's path, when not in the default place. */
   public static final String LIBRARY_ENV = "ORTHOSLICE_KERNELS_LIB";
-  /** Diagnostics: the native ops to use, a comma list of attention, rmsnorm, adamw, adapter, swiglu (default all). */
+  /**
+   * Diagnostics: the native ops to use, a comma list of attention, rmsnorm, adamw, adapter, swiglu, rope,
+   * rmsnorm-residual (default all).
+   */
   public static final String OPS_PROPERTY = "orthoslice.kernels.ops";
   static final String BUILD = "common/src/main/cpp/build.sh";
 
@@ -70,15 +79,34 @@ public final class Kernels {
     return active.contains(Op.SWIGLU);
   }
 
+  /**
+   * The rotary embedding on q and k in one CUDA kernel each way (forward, and the transposed rotation
+   * backward). Only for tensors on a GPU: the caller checks the device.
+   */
+  public static boolean rope() {
+    return active.contains(Op.ROPE);
+  }
+
+  /**
+   * {@code rmsnorm(x + residual) * gain} and {@code x + residual} in one CUDA kernel each way. Only for
+   * tensors on a GPU: the caller checks the device.
+   */
+  public static boolean rmsNormResidual() {
+    return active.contains(Op.RMSNORM_RESIDUAL);
+  }
+
   /** Whether liborthoslice_kernels.so is loaded in this process (its profiler then works). */
   public static synchronized boolean loaded() {
     return loaded != null;
   }
 
-  /** "djl", or "native" and the native ops in use, e.g. "native[attention,rmsnorm,adamw,adapter,swiglu]". */
+  /**
+   * "djl", or "native" and the native ops in use, e.g.
+   * "native[attention,rmsnorm,adamw,adapter,swiglu,rope,rmsnorm-residual]".
+   */
   public static String describe() {
     EnumSet<Op> now = active;
-    return now.isEmpty() ? "djl" : "native" + now.stream().map(o -> o.name().toLowerCase(Locale.ROOT))
+    return now.isEmpty() ? "djl" : "native" + now.stream().map(Kernels::name)
         .collect(java.util.stream.Collectors.joining(",", "[", "]"));
   }
 
@@ -113,8 +141,10 @@ public final class Kernels {
       }
       return line;
     }
-    active = ops(System.getProperty(OPS_PROPERTY, names(",")));
-    String line = "kernels: " + describe() + " from " + library;
+    EnumSet<Op> wanted = ops(System.getProperty(OPS_PROPERTY, names(",")));
+    boolean cuda = NativeKernels.hasCudaKernels();
+    active = usable(wanted, cuda);
+    String line = "kernels: " + describe() + " from " + library + withoutCuda(wanted, cuda);
     LOG.info(line);
     return line;
   }
@@ -197,6 +227,26 @@ public final class Kernels {
     return Optional.empty();
   }
 
+  /** The wanted ops that a library with ({@code cudaKernels}) or without its CUDA kernels offers. */
+  static EnumSet<Op> usable(EnumSet<Op> wanted, boolean cudaKernels) {
+    EnumSet<Op> out = EnumSet.copyOf(wanted);
+    if (!cudaKernels) {
+      out.removeAll(CUDA_OPS);
+    }
+    return out;
+  }
+
+  /** "" or, when wanted CUDA ops are missing, the note that says why (for the start line). */
+  static String withoutCuda(EnumSet<Op> wanted, boolean cudaKernels) {
+    EnumSet<Op> missing = EnumSet.copyOf(wanted);
+    missing.retainAll(CUDA_OPS);
+    if (cudaKernels || missing.isEmpty()) {
+      return "";
+    }
+    return " (" + missing.stream().map(Kernels::name).collect(java.util.stream.Collectors.joining(", "))
+        + ": DJL path, the library was built without its CUDA kernels; " + BUILD + " builds them where nvcc is)";
+  }
+
   static EnumSet<Op> ops(String list) {
     EnumSet<Op> out = EnumSet.noneOf(Op.class);
     for (String s : list.split(",")) {
@@ -204,7 +254,7 @@ public final class Kernels {
         continue;
       }
       try {
-        out.add(Op.valueOf(s.trim().toUpperCase(Locale.ROOT)));
+        out.add(Op.valueOf(s.trim().toUpperCase(Locale.ROOT).replace('-', '_')));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(
             "unknown op '" + s.trim() + "' in -D" + OPS_PROPERTY + "; allowed: " + names(", "));
@@ -215,8 +265,13 @@ public final class Kernels {
 
   /** Every op's name, lower case, in declaration order: the default list and the allowed values. */
   private static String names(String separator) {
-    return java.util.Arrays.stream(Op.values()).map(o -> o.name().toLowerCase(Locale.ROOT))
+    return java.util.Arrays.stream(Op.values()).map(Kernels::name)
         .collect(java.util.stream.Collectors.joining(separator));
+  }
+
+  /** An op's name in flags and logs: lower case, words joined by '-' ("rmsnorm-residual"). */
+  static String name(Op op) {
+    return op.name().toLowerCase(Locale.ROOT).replace('_', '-');
   }
 
   private static String firstLine(Throwable e) {

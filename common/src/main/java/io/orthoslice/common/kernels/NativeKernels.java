@@ -33,6 +33,12 @@ public final class NativeKernels {
 
   private static native boolean useSideStream(int device);
 
+  private static native long[] rotary(long q, long k, long cos, long sin);
+
+  private static native long[] addRmsNorm(long x, long residual, long gain, double eps);
+
+  private static native boolean cudaKernels();
+
   private static native void profileStart();
 
   private static native String profileStop(String tracePath);
@@ -93,6 +99,37 @@ public final class NativeKernels {
    */
   public static NDArray swiGlu(NDArray gate, NDArray up) {
     return wrap(gate, swiGlu(handle(gate), handle(up)));
+  }
+
+  /**
+   * Whether the loaded library has its CUDA kernels ({@link #rotary}, {@link #addRmsNorm}): build.sh
+   * compiles them only where it finds nvcc and a libtorch with CUDA. Only while the library is loaded.
+   */
+  public static boolean hasCudaKernels() {
+    return cudaKernels();
+  }
+
+  /**
+   * The rotary embedding in Hugging Face's rotate-half layout, {@code x * cos + rotate_half(x) * sin}
+   * with {@code rotate_half(x) = concat(-x2, x1)}, on q (B, nh, T, hd) and k (B, nkv, T, hd) in one CUDA
+   * kernel, on the tape (its backward is one kernel too: the transposed rotation). The tables are (T, hd);
+   * q, k and the tables are on one GPU. Results keep q's and k's strides (the (B, T, heads, hd) layout of
+   * the projections stays as it is) and belong to q's manager: {q', k'}.
+   */
+  public static NDArray[] rotary(NDArray q, NDArray k, NDArray cos, NDArray sin) {
+    long[] out = rotary(handle(q), handle(k), handle(cos), handle(sin));
+    return new NDArray[] {wrap(q, out[0]), wrap(q, out[1])};
+  }
+
+  /**
+   * RMSNorm fused with the residual add, one CUDA kernel each way, on the tape: {@code {out, sum}} with
+   * {@code sum = x + residual} (rounded to x's dtype, as the separate add) and {@code out = sum /
+   * sqrt(mean(sum^2, -1) + eps) * gain} (statistics in fp32). x and residual have one shape (..., n) and
+   * dtype; gain is (n). Both results belong to x's manager.
+   */
+  public static NDArray[] addRmsNorm(NDArray x, NDArray residual, NDArray gain, double eps) {
+    long[] out = addRmsNorm(handle(x), handle(residual), handle(gain), eps);
+    return new NDArray[] {wrap(x, out[0]), wrap(x, out[1])};
   }
 
   /**

@@ -96,8 +96,10 @@ public final class Llama {
     try (NDManager block = m.newSubManager()) {
       block.tempAttachAll(h); // every intermediate of the block lands in its scope
       NDArray x = rmsNorm(h, w.dense(p + "input_layernorm.weight"));
-      NDArray mid = h.add(attention(w, p + "self_attn.", x, cosSin, mask, batch, seq));
-      x = rmsNorm(mid, w.dense(p + "post_attention_layernorm.weight"));
+      NDArray[] normedAndMid = addRmsNorm(h, attention(w, p + "self_attn.", x, cosSin, mask, batch, seq),
+          w.dense(p + "post_attention_layernorm.weight"));
+      NDArray mid = normedAndMid[1]; // h + attention
+      x = normedAndMid[0];
       NDArray out = mid.add(swiGlu(w, p + "mlp.", x));
       out.attach(m);
       return out;
@@ -152,10 +154,9 @@ public final class Llama {
     NDArray q = heads(w.linear(p + "q_proj.weight", x), batch, seq, nh, hd); // (B, nh, T, hd)
     NDArray k = heads(w.linear(p + "k_proj.weight", x), batch, seq, nkv, hd); // (B, nkv, T, hd)
     NDArray v = heads(w.linear(p + "v_proj.weight", x), batch, seq, nkv, hd);
-    // 1/sqrt(hd) applied to q (B, nh, T, hd) rather than to the scores (B, nh, T, T): the same
-    // product, one T x T tensor fewer in the forward pass and in the backward.
-    q = RotaryEmbedding.apply(q, cosSin[0], cosSin[1]);
-    k = RotaryEmbedding.apply(k, cosSin[0], cosSin[1]);
+    NDArray[] rotated = RotaryEmbedding.apply(q, k, cosSin[0], cosSin[1]);
+    q = rotated[0];
+    k = rotated[1];
     if (nkv != nh) { // grouped-query attention: each kv head serves nh/nkv query heads
       k = k.repeat(1, nh / nkv);
       v = v.repeat(1, nh / nkv);
@@ -203,6 +204,19 @@ public final class Llama {
 
   static NDArray silu(NDArray x) {
     return x.mul(Activation.sigmoid(x));
+  }
+
+  /**
+   * {@code {rmsNorm(x + residual, gain), x + residual}}: the residual add and the norm after it as one
+   * CUDA kernel each way where the native kernels have it and the tensors are on a GPU, else the add
+   * and {@link #rmsNorm}. The results belong to x's manager.
+   */
+  NDArray[] addRmsNorm(NDArray x, NDArray residual, NDArray gain) {
+    if (Kernels.rmsNormResidual() && x.getDevice().isGpu()) {
+      return NativeKernels.addRmsNorm(x, residual, gain, config.rmsNormEps());
+    }
+    NDArray sum = x.add(residual);
+    return new NDArray[] {rmsNorm(sum, gain), sum};
   }
 
   /** RMSNorm (Zhang and Sennrich 2019): x / sqrt(mean(x^2) + eps) * g, statistics in fp32 as HF does. */
@@ -275,6 +289,18 @@ public final class Llama {
       return new NDArray[] {
         HostArrays.of(m, cos, shape, dtype), HostArrays.of(m, sin, shape, dtype)
       };
+    }
+
+    /**
+     * {q', k'}: {@link #apply(NDArray, NDArray, NDArray)} on q (B, nh, T, hd) and k (B, nkv, T, hd). One
+     * CUDA kernel for both, each way, where the native kernels have it and the tensors are on a GPU (the
+     * halves, the negation and the concatenation never exist); else the ops below, per tensor.
+     */
+    static NDArray[] apply(NDArray q, NDArray k, NDArray cos, NDArray sin) {
+      if (Kernels.rope() && q.getDevice().isGpu()) {
+        return NativeKernels.rotary(q, k, cos, sin);
+      }
+      return new NDArray[] {apply(q, cos, sin), apply(k, cos, sin)};
     }
 
     /** x * cos + rotate_half(x) * sin, with rotate_half(x) = concat(-x2, x1); x is (..., T, hd). */

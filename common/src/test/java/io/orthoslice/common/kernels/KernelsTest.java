@@ -110,7 +110,22 @@ class KernelsTest {
     assertEquals("unknown --kernels 'cuda'; allowed: auto, native, djl",
         assertThrows(IllegalArgumentException.class, () -> KernelChoice.parse("cuda")).getMessage());
     assertEquals(java.util.EnumSet.of(Kernels.Op.ATTENTION, Kernels.Op.ADAMW), Kernels.ops("adamw, attention,"));
-    assertEquals("unknown op 'flash' in -Dorthoslice.kernels.ops; allowed: attention, rmsnorm, adamw, adapter, swiglu",
+    assertEquals("unknown op 'flash' in -Dorthoslice.kernels.ops; allowed: attention, rmsnorm, adamw, adapter, swiglu,"
+        + " rope, rmsnorm-residual",
         assertThrows(IllegalArgumentException.class, () -> Kernels.ops("attention,flash")).getMessage());
+    assertEquals(java.util.EnumSet.of(Kernels.Op.RMSNORM, Kernels.Op.RMSNORM_RESIDUAL, Kernels.Op.ROPE),
+        Kernels.ops("rmsnorm,rmsnorm-residual,ROPE"));
+  }
+
+  @Test
+  void aLibraryWithoutItsCudaKernelsRunsTheOtherOpsAndSaysWhy() {
+    java.util.EnumSet<Kernels.Op> all = java.util.EnumSet.allOf(Kernels.Op.class);
+    assertEquals(all, Kernels.usable(all, true));
+    assertEquals(java.util.EnumSet.of(Kernels.Op.ATTENTION, Kernels.Op.RMSNORM, Kernels.Op.ADAMW, Kernels.Op.ADAPTER,
+        Kernels.Op.SWIGLU), Kernels.usable(all, false));
+    assertEquals("", Kernels.withoutCuda(all, true));
+    assertEquals("", Kernels.withoutCuda(java.util.EnumSet.of(Kernels.Op.ADAMW), false));
+    assertEquals(" (rope, rmsnorm-residual: DJL path, the library was built without its CUDA kernels;"
+        + " common/src/main/cpp/build.sh builds them where nvcc is)", Kernels.withoutCuda(all, false));
   }
 }

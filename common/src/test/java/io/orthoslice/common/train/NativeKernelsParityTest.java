@@ -138,7 +138,8 @@ class NativeKernelsParityTest {
   void theModelsGradientsMatchWithEachNativeOp() {
     long[] batch = GpuTrainingTest.tokens(5, 4 * 65, GpuTrainingTest.TINY.vocabSize());
     Map<String, float[]> djl = GpuTrainingTest.gradients(Device.gpu(), batch, 4);
-    for (String ops : new String[] {"attention", "rmsnorm", "swiglu", "attention,rmsnorm,swiglu"}) {
+    for (String ops : new String[] {"attention", "rmsnorm", "swiglu", "rope", "rmsnorm-residual",
+        "attention,rmsnorm,swiglu,rope,rmsnorm-residual"}) {
       use(ops);
       Map<String, float[]> fused = GpuTrainingTest.gradients(Device.gpu(), batch, 4);
       double worst = 0;
@@ -181,7 +182,7 @@ class NativeKernelsParityTest {
   }
 
   static double[] losses(boolean fused, Precision precision, int steps) {
-    return losses(fused ? "attention,rmsnorm,adamw,swiglu" : null, TrainConfig.defaults(steps).withBatch(64, 4, 1)
+    return losses(fused ? "attention,rmsnorm,adamw,swiglu,rope,rmsnorm-residual" : null, TrainConfig.defaults(steps).withBatch(64, 4, 1)
         .withOptim(3e-3, 3e-4, 0.1, 1.0).withPrecision(precision), steps);
   }
 
