@@ -13,7 +13,7 @@ import java.util.List;
  * @param threadsPerProcess OMP_NUM_THREADS of each child (torch's intra-op threads)
  * @param metricsPort the coordinator's metrics port; worker i gets {@code metricsPort + 1 + i}. 0:
  *     free ports chosen by the launcher; -1: no metrics endpoints
- * @param hostWorker worker-0 runs in the coordinator's process ({@link HostingCoordinator}): on a GPU they
+ * @param hostWorker worker-0 runs in the coordinator's process ({@code cli.HostingCoordinator}): on a GPU they
  *     share, one CUDA context instead of two that the card runs by turns
  */
 public record LaunchConfig(int workers, Path runDir, List<String> coordinatorArgs, List<String> workerArgs,

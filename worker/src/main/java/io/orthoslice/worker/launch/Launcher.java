@@ -32,6 +32,8 @@ public final class Launcher {
   /** The coordinator's main class; found on this JVM's class path or in -Dorthoslice.coordinator.jar. */
   static final String COORDINATOR_MAIN = Protocol.COORDINATOR_MAIN;
   static final String WORKER_MAIN = "io.orthoslice.worker.cli.OrthosliceCli";
+  /** The coordinator that hosts worker-0 ({@code io.orthoslice.worker.cli.HostingCoordinator}). */
+  static final String HOSTING_MAIN = "io.orthoslice.worker.cli.HostingCoordinator";
 
   /** How the run ended: the coordinator's exit status and the progress lines shown. */
   public record Result(int exitCode, List<String> progress, Path runDir, List<Integer> metricsPorts) {}
@@ -46,7 +48,7 @@ public final class Launcher {
   private final AtomicReference<Process> coordinatorNow = new AtomicReference<>();
 
   /** How many times a failed worker process is started again before the run stops. */
-  static final int RESTARTS = 2;
+  public static final int RESTARTS = 2;
 
   public Launcher(LaunchConfig config, PrintStream out) {
     this.config = config;
@@ -129,7 +131,7 @@ public final class Launcher {
 
   /**
    * The coordinator's command: its own JVM, or with {@link LaunchConfig#hostWorker} one that also runs
-   * worker-0 ({@link HostingCoordinator}: the coordinator's and the worker's class paths, the
+   * worker-0 ({@code HostingCoordinator}: the coordinator's and the worker's class paths, the
    * coordinator's arguments, {@code --}, the worker's).
    */
   private List<String> coordinatorCommand(List<String> coordArgs, int port, List<Integer> metricsPorts) {
@@ -144,7 +146,7 @@ public final class Launcher {
     String own = System.getProperty("java.class.path");
     String coordinator = coordinatorClassPath();
     c.addAll(List.of("-cp", coordinator.equals(own) ? own : own + java.io.File.pathSeparator + coordinator,
-        HostingCoordinator.MAIN));
+        HOSTING_MAIN));
     c.addAll(coordArgs);
     c.add("--");
     c.addAll(workerArgs(0, port, metricsPorts));

@@ -1,8 +1,8 @@
-package io.orthoslice.worker.launch;
+package io.orthoslice.worker.cli;
 
 import io.orthoslice.common.logging.LogIdentity;
 import io.orthoslice.common.wire.Protocol;
-import io.orthoslice.worker.cli.OrthosliceCli;
+import io.orthoslice.worker.launch.Launcher;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -23,8 +23,7 @@ import picocli.CommandLine;
  */
 public final class HostingCoordinator {
 
-  /** This class's name, which the launcher starts. */
-  static final String MAIN = HostingCoordinator.class.getName();
+  // The launcher starts this class by its name (Launcher.HOSTING_MAIN): launch imports nothing of cli.
 
   private HostingCoordinator() {}
 
