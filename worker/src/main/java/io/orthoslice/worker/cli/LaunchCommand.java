@@ -38,7 +38,7 @@ final class LaunchCommand implements Callable<Integer> {
   @Mixin io.orthoslice.common.cli.LinkOptions link; // every worker's simulated link
 
   @Option(names = "--kernels", paramLabel = "auto|native|djl",
-      description = "The workers' --kernels (see worker --help). Default: the worker's, auto.")
+      description = "The workers' and the coordinator's --kernels (see worker --help). Default: theirs, auto.")
   String kernels;
 
   @Option(names = "--gpus", split = ",", paramLabel = "N,N,...", description = "One GPU index per worker (default: CPU).")
@@ -143,6 +143,9 @@ final class LaunchCommand implements Callable<Integer> {
     Path runJson = dir.resolve("run.json");
     rc.write(runJson);
     List<String> c = new ArrayList<>(List.of("--config", runJson.toString()));
+    if (kernels != null) {
+      c.addAll(List.of("--kernels", KernelChoice.parse(kernels).toString()));
+    }
     c.addAll(extraCoordinator);
     int perProcess = LaunchConfig.threadsPerProcess(threads, rc.workers(), !gpus.isEmpty(),
         Runtime.getRuntime().availableProcessors());

@@ -26,14 +26,7 @@ class GpuLaunchTest {
   @Timeout(300)
   void twoWorkersOnOneGpuFinishTheRunAndTrainOnIt(@TempDir Path dir) throws Exception {
     assumeTrue(Engine.getInstance().getGpuCount() > 0, "no GPU visible to DJL");
-    // A small corpus of our own: the embedded one need not travel to the GPU machine.
-    List<String> lines = new ArrayList<>();
-    for (int i = 0; i < 4000; i++) {
-      lines.add("document " + i + ": the coordinator merges the slices of round " + (i % 17) + " again.");
-    }
-    Path text = Files.write(dir.resolve("corpus.txt"), lines);
-    assertEquals(0, OrthosliceCli.execute("prepare-data", text.toString(), "--output", dir.resolve("data").toString(),
-        "--val-fraction", "0.05"));
+    prepareData(dir);
     List<String> coordinator = List.of("--rounds", "2", "--local-steps", "5", "--mode", "orthogonal", "--rank", "8",
         "--preset", "tiny", "--seq-len", "64", "--batch-size", "4", "--eval-batches", "2", "--data",
         dir.resolve("data").toString());
@@ -57,5 +50,41 @@ class GpuLaunchTest {
       String log = Files.readString(dir.resolve("run").resolve("worker-" + i + ".log"));
       assertTrue(log.contains("done: 2 rounds trained"), log);
     }
+  }
+
+  /**
+   * {@code --host-worker} on a GPU with the native kernels where they load: the coordinator merges on the
+   * card worker-0 trains on, its work on its own stream, and every replica rebuilds the coordinator's
+   * weights bit for bit from the int8 broadcast (a worker logs "gave other weights" otherwise).
+   */
+  @Test
+  @Timeout(300)
+  void aHostedWorkerAndAWorkerProcessRebuildTheCoordinatorsWeightsOnTheSharedGpu(@TempDir Path dir) throws Exception {
+    assumeTrue(Engine.getInstance().getGpuCount() > 0, "no GPU visible to DJL");
+    prepareData(dir);
+    List<String> coordinator = List.of("--rounds", "3", "--local-steps", "5", "--mode", "orthogonal", "--rank", "8",
+        "--preset", "tiny", "--seq-len", "64", "--batch-size", "4", "--eval-batches", "2", "--wire", "int8",
+        "--dtype", "fp16", "--kernels", "auto", "--data", dir.resolve("data").toString());
+    ByteArrayOutputStream shown = new ByteArrayOutputStream();
+    Launcher.Result r = new Launcher(new LaunchConfig(2, dir.resolve("run"), coordinator,
+        List.of("--data", dir.resolve("data").toString(), "--kernels", "auto"), List.of(0, 0), 1, List.of("-Xmx2g"),
+        -1, true), new PrintStream(shown, true, StandardCharsets.UTF_8)).run();
+    String hosting = Files.readString(dir.resolve("run").resolve("coordinator.log"));
+    String other = Files.readString(dir.resolve("run").resolve("worker-1.log"));
+    assertEquals(0, r.exitCode(), shown + "\n" + hosting);
+    assertEquals(3, r.progress().stream().filter(l -> l.startsWith("round ")).count(), hosting);
+    assertTrue(hosting.contains("done: 3 rounds trained") && other.contains("done: 3 rounds trained"), hosting);
+    assertTrue(!hosting.contains("gave other weights") && !other.contains("gave other weights"), hosting + other);
+  }
+
+  /** A small corpus of our own: the embedded one need not travel to the GPU machine. */
+  private static void prepareData(Path dir) throws Exception {
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 4000; i++) {
+      lines.add("document " + i + ": the coordinator merges the slices of round " + (i % 17) + " again.");
+    }
+    Path text = Files.write(dir.resolve("corpus.txt"), lines);
+    assertEquals(0, OrthosliceCli.execute("prepare-data", text.toString(), "--output", dir.resolve("data").toString(),
+        "--val-fraction", "0.05"));
   }
 }
