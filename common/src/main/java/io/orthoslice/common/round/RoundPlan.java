@@ -171,7 +171,8 @@ public final class RoundPlan {
    * change the array.
    */
   public float[] floatSlice(ParameterSpec p, int slot) {
-    return narrowed.computeIfAbsent(p.name() + "@" + slot, k -> {
+    // Mode SAME gives every slot one projector: one float32 copy serves them all.
+    return narrowed.computeIfAbsent(p.name() + "@" + (mode == RoundMode.SAME ? 0 : slot), k -> {
       double[] wide = slice(p, slot);
       float[] f = new float[wide.length];
       for (int i = 0; i < f.length; i++) {
@@ -181,22 +182,39 @@ public final class RoundPlan {
     });
   }
 
-  /** Makes every slot's {@link #floatSlice} of every projected matrix (what a coordinator's merge reads). */
+  /**
+   * Makes every slot's {@link #floatSlice} of every projected matrix and every slot's {@link #checksum}
+   * (what a coordinator reads of a plan), then lets go of the float64 draw: the plan then holds half the
+   * bytes, and {@link #slice} refuses. For a coordinator's plans only (its merge lifts float32 factors);
+   * a worker's plan keeps its float64 slices.
+   */
   public void narrowAll() {
     if (!mode.projected()) {
       return;
+    }
+    int[] sums = new int[participants];
+    for (int k = 0; k < participants; k++) {
+      sums[k] = checksum(k);
     }
     projected(model).parallelStream().forEach(p -> {
       for (int k = 0; k < participants; k++) {
         floatSlice(p, k);
       }
     });
+    checksums = sums;
+    drawn.clear();
   }
+
+  /** Every slot's checksum once {@link #narrowAll} made them (the float64 draw is gone then); else null. */
+  private volatile int[] checksums;
 
   /** P_k of a projected matrix: d x r, row-major float64. */
   public double[] slice(ParameterSpec p, int slot) {
     if (!mode.projected()) {
       throw new IllegalStateException("mode full has no projectors");
+    }
+    if (checksums != null) {
+      throw new IllegalStateException("this plan keeps only its float32 slices (narrowAll): use floatSlice");
     }
     if (slot < 0 || slot >= participants) {
       throw new IllegalArgumentException("slot must be in [0, " + participants + "), got " + slot);
@@ -224,6 +242,13 @@ public final class RoundPlan {
   public int checksum(int slot) {
     if (!mode.projected()) {
       return 0;
+    }
+    int[] made = checksums;
+    if (made != null) {
+      if (slot < 0 || slot >= participants) {
+        throw new IllegalArgumentException("slot must be in [0, " + participants + "), got " + slot);
+      }
+      return made[slot];
     }
     CRC32C crc = new CRC32C();
     for (ParameterSpec p : projected(model)) {

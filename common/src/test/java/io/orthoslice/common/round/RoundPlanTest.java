@@ -75,6 +75,11 @@ class RoundPlanTest {
           assertArrayEquals(f, eager.floatSlice(p, k));
         }
       }
+      for (int k = 0; k < 3; k++) {
+        assertEquals(lazy.checksum(k), eager.checksum(k), "checksums made before the float64 draw went");
+      }
+      ParameterSpec q = RoundPlan.projected(TINY).get(0);
+      assertThrows(IllegalStateException.class, () -> eager.slice(q, 0));
     }
   }
 
