@@ -1,5 +1,6 @@
 package io.orthoslice.common.model;
 
+import io.orthoslice.common.testing.RelativeError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -79,16 +80,6 @@ class FusedKernelsParityTest {
     return a.toType(DataType.FLOAT32, true).toFloatArray();
   }
 
-  /** ||a - b|| / ||b||. */
-  private static double relative(float[] a, float[] b) {
-    double d = 0;
-    double n = 0;
-    for (int i = 0; i < b.length; i++) {
-      d += (a[i] - (double) b[i]) * (a[i] - (double) b[i]);
-      n += (double) b[i] * b[i];
-    }
-    return Math.sqrt(d / n);
-  }
 
   /**
    * q', k' and the gradients of q and k under fixed upstream gradients, as host arrays, with the
@@ -129,7 +120,7 @@ class FusedKernelsParityTest {
           float[][] djl = rope(false, dtype, hd, projected);
           float[][] fused = rope(true, dtype, hd, projected);
           for (int i = 0; i < what.length; i++) {
-            double rel = relative(fused[i], djl[i]);
+            double rel = RelativeError.of(fused[i], djl[i]);
             String where = "rope " + dtype + " hd " + hd + (projected ? " (projection views) " : " (contiguous) ")
                 + what[i];
             System.out.printf("%s: relative difference %.3g%n", where, rel);
@@ -196,7 +187,7 @@ class FusedKernelsParityTest {
         // The sum is x + residual rounded once to the dtype, as the separate add: equal bit for bit.
         assertArrayEquals(djl[1], fused[1], "addRmsNorm " + dtype + " n " + n + " sum");
         for (int i = 0; i < what.length; i++) {
-          double rel = relative(fused[i], djl[i]);
+          double rel = RelativeError.of(fused[i], djl[i]);
           String where = "addRmsNorm " + dtype + " n " + n + " " + what[i];
           System.out.printf("%s: relative difference %.3g%n", where, rel);
           assertTrue(rel < bound, where + " differs by " + rel + " (bound " + bound + ")");

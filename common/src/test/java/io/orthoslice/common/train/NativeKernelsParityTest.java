@@ -1,5 +1,6 @@
 package io.orthoslice.common.train;
 
+import io.orthoslice.common.testing.RelativeError;
 import io.orthoslice.common.config.AdamHyper;
 
 import io.orthoslice.common.config.MethodSpec;
@@ -67,16 +68,6 @@ class NativeKernelsParityTest {
     return out;
   }
 
-  /** ||a - b|| / ||b||. */
-  static double relative(float[] a, float[] b) {
-    double d = 0;
-    double n = 0;
-    for (int i = 0; i < b.length; i++) {
-      d += (a[i] - (double) b[i]) * (a[i] - (double) b[i]);
-      n += (double) b[i] * b[i];
-    }
-    return Math.sqrt(d / n);
-  }
 
   /** Output and dq, dk, dv of causal attention under a fixed upstream gradient, as float32 host arrays. */
   static float[][] attention(boolean fused, DataType dtype) {
@@ -127,7 +118,7 @@ class NativeKernelsParityTest {
       double bound = dtype == DataType.FLOAT32 ? 1e-5 : 1e-2;
       String[] what = {"output", "dq", "dk", "dv"};
       for (int i = 0; i < 4; i++) {
-        double rel = relative(fused[i], djl[i]);
+        double rel = RelativeError.of(fused[i], djl[i]);
         System.out.printf("attention %s %s: relative difference %.3g%n", dtype, what[i], rel);
         assertTrue(rel < bound, dtype + " " + what[i] + " differs by " + rel + " (bound " + bound + ")");
       }
@@ -144,7 +135,7 @@ class NativeKernelsParityTest {
       Map<String, float[]> fused = GpuTrainingTest.gradients(Device.gpu(), batch, 4);
       double worst = 0;
       for (String name : djl.keySet()) {
-        double rel = relative(fused.get(name), djl.get(name));
+        double rel = RelativeError.of(fused.get(name), djl.get(name));
         worst = Math.max(worst, rel);
         assertTrue(rel < 1e-5, ops + ": gradient of " + name + " differs by " + rel);
       }
@@ -173,7 +164,7 @@ class NativeKernelsParityTest {
         }
         Kernels.configure(KernelChoice.DJL);
         for (NDList pair : new NDList[] {new NDList(w[0], w[1]), new NDList(s[0].m, s[1].m), new NDList(s[0].v, s[1].v)}) {
-          double rel = relative(pair.get(1).toFloatArray(), pair.get(0).toFloatArray());
+          double rel = RelativeError.of(pair.get(1).toFloatArray(), pair.get(0).toFloatArray());
           assertTrue(rel < 1e-6, "step " + step + ": fused and DJL AdamW differ by " + rel);
         }
         assertTrue(s[0].t == step && s[1].t == step);

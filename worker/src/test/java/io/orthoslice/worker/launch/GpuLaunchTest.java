@@ -26,14 +26,8 @@ class GpuLaunchTest {
   @Timeout(300)
   void twoWorkersOnOneGpuFinishTheRunAndTrainOnIt(@TempDir Path dir) throws Exception {
     assumeTrue(Engine.getInstance().getGpuCount() > 0, "no GPU visible to DJL");
-    prepareData(dir);
-    List<String> coordinator = List.of("--rounds", "2", "--local-steps", "5", "--mode", "orthogonal", "--rank", "8",
-        "--preset", "tiny", "--seq-len", "64", "--batch-size", "4", "--eval-batches", "2", "--data",
-        dir.resolve("data").toString());
     ByteArrayOutputStream shown = new ByteArrayOutputStream();
-    Launcher.Result r = new Launcher(new LaunchConfig(2, dir.resolve("run"), coordinator,
-        List.of("--data", dir.resolve("data").toString()), List.of(0, 0), 1, List.of("-Xmx1g")),
-        new PrintStream(shown, true, StandardCharsets.UTF_8)).run();
+    Launcher.Result r = launch(dir, 2, false, List.of(), shown);
     String view = shown.toString(StandardCharsets.UTF_8);
     if (r.exitCode() != 0) { // the children's logs are in a temporary directory: show their ends
       StringBuilder logs = new StringBuilder(view);
@@ -61,14 +55,8 @@ class GpuLaunchTest {
   @Timeout(300)
   void aHostedWorkerAndAWorkerProcessRebuildTheCoordinatorsWeightsOnTheSharedGpu(@TempDir Path dir) throws Exception {
     assumeTrue(Engine.getInstance().getGpuCount() > 0, "no GPU visible to DJL");
-    prepareData(dir);
-    List<String> coordinator = List.of("--rounds", "3", "--local-steps", "5", "--mode", "orthogonal", "--rank", "8",
-        "--preset", "tiny", "--seq-len", "64", "--batch-size", "4", "--eval-batches", "2", "--wire", "int8",
-        "--dtype", "fp16", "--kernels", "auto", "--data", dir.resolve("data").toString());
     ByteArrayOutputStream shown = new ByteArrayOutputStream();
-    Launcher.Result r = new Launcher(new LaunchConfig(2, dir.resolve("run"), coordinator,
-        List.of("--data", dir.resolve("data").toString(), "--kernels", "auto"), List.of(0, 0), 1, List.of("-Xmx2g"),
-        -1, true), new PrintStream(shown, true, StandardCharsets.UTF_8)).run();
+    Launcher.Result r = launch(dir, 3, true, List.of("--wire", "int8", "--dtype", "fp16", "--kernels", "auto"), shown);
     String hosting = Files.readString(dir.resolve("run").resolve("coordinator.log"));
     String other = Files.readString(dir.resolve("run").resolve("worker-1.log"));
     assertEquals(0, r.exitCode(), shown + "\n" + hosting);
@@ -77,7 +65,25 @@ class GpuLaunchTest {
     assertTrue(!hosting.contains("gave other weights") && !other.contains("gave other weights"), hosting + other);
   }
 
-  /** A small corpus of our own: the embedded one need not travel to the GPU machine. */
+  /**
+   * Two workers on GPU 0 (worker-0 in the coordinator's process when {@code host}), tiny preset, on a small
+   * corpus of our own: the embedded one need not travel to the GPU machine.
+   */
+  private static Launcher.Result launch(Path dir, int rounds, boolean host, List<String> extra,
+      ByteArrayOutputStream shown) throws Exception {
+    prepareData(dir);
+    List<String> coordinator = new ArrayList<>(List.of("--rounds", Integer.toString(rounds), "--local-steps", "5",
+        "--mode", "orthogonal", "--rank", "8", "--preset", "tiny", "--seq-len", "64", "--batch-size", "4",
+        "--eval-batches", "2", "--data", dir.resolve("data").toString()));
+    coordinator.addAll(extra);
+    List<String> worker = new ArrayList<>(List.of("--data", dir.resolve("data").toString()));
+    if (extra.contains("--kernels")) {
+      worker.addAll(List.of("--kernels", extra.get(extra.indexOf("--kernels") + 1)));
+    }
+    return new Launcher(new LaunchConfig(2, dir.resolve("run"), coordinator, worker, List.of(0, 0), 1,
+        List.of(host ? "-Xmx2g" : "-Xmx1g"), -1, host), new PrintStream(shown, true, StandardCharsets.UTF_8)).run();
+  }
+
   private static void prepareData(Path dir) throws Exception {
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < 4000; i++) {
