@@ -47,6 +47,20 @@ class LaunchHostWorkerMultiProcessTest {
     }
   }
 
+  @Test
+  @Timeout(120)
+  void aHostedWorkerThatKeepsFailingStopsTheRunWithOneLine(@TempDir Path dir) throws Exception {
+    ByteArrayOutputStream shown = new ByteArrayOutputStream();
+    Launcher.Result r = new Launcher(new LaunchConfig(1, dir, RUN, List.of("--fetch", "sometimes"), List.of(), 1, JVM,
+        -1, true), new PrintStream(shown, true, StandardCharsets.UTF_8)).run();
+    String log = Files.readString(dir.resolve("coordinator.log"));
+    assertEquals(1, r.exitCode(), shown + "\n" + log);
+    assertEquals(Launcher.RESTARTS, log.lines().filter(l -> l.startsWith("hosted worker-0 exited with status 2")).count(),
+        log);
+    assertTrue(log.contains("error: hosted worker-0 failed 3 times, so the run stops"), log);
+    assertTrue(log.contains("--fetch must be update or full, got 'sometimes'"), log);
+  }
+
   private static JsonNode launch(Path dir, boolean host) throws Exception {
     ByteArrayOutputStream shown = new ByteArrayOutputStream();
     Launcher.Result r = new Launcher(new LaunchConfig(2, dir, RUN, List.of(), List.of(), 1, JVM, -1, host),
