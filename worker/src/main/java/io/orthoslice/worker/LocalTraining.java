@@ -123,6 +123,16 @@ final class LocalTraining implements AutoCloseable {
    */
   Result round(Map<String, NDArray> weights, RoundPlan plan, int slot, long globalStep, int localSteps,
       long firstWindow, TokenWindows data, WorkerMetrics metrics, boolean continuing) {
+    return round(weights, plan, slot, globalStep, localSteps, firstWindow, data, metrics, continuing, () -> {});
+  }
+
+  /**
+   * @param startCopied overlap: called once this round's start is copied out of {@code weights} and the copy
+   *     is done on the device, after which this round never reads {@code weights} again (the worker then adds
+   *     the last round's merge to them while this one trains)
+   */
+  Result round(Map<String, NDArray> weights, RoundPlan plan, int slot, long globalStep, int localSteps,
+      long firstWindow, TokenWindows data, WorkerMetrics metrics, boolean continuing, Runnable startCopied) {
     synchronized (ONE_COLLECTOR) {
       // PyTorch's grad mode is per thread and on by default; DJL turns it off only on the thread that
       // loaded the engine, and a collector restores the mode it found. Training on any other thread
@@ -133,6 +143,10 @@ final class LocalTraining implements AutoCloseable {
       try (NDManager startScope = NDManager.newBaseManager(device)) {
         long t0 = System.nanoTime();
         Map<String, NDArray> start = rules.overlap() ? startOf(weights, continuing, startScope) : weights;
+        if (rules.overlap()) {
+          waitFor(start);
+          startCopied.run();
+        }
         Trainer trainer = trainerFor(start, plan, slot);
         try {
           long t1 = System.nanoTime();
@@ -166,6 +180,19 @@ final class LocalTraining implements AutoCloseable {
       out.put(p.name(), s);
     }
     return out;
+  }
+
+  /** Waits until the device has made every array of {@code copies} (one read of the last one's first value). */
+  private static void waitFor(Map<String, NDArray> copies) {
+    NDArray last = null;
+    for (NDArray a : copies.values()) {
+      last = a;
+    }
+    if (last != null) {
+      try (NDArray flat = last.flatten(); NDArray first = flat.get(0)) {
+        first.toFloatArray(); // stream order: every copy queued before this one is done too
+      }
+    }
   }
 
   /**

@@ -154,15 +154,20 @@ public final class Worker implements AutoCloseable {
             // the version this one's updates merge into, is fetched in the background.
             boolean continuing = overlap && lastSubmitted == a.round() - 1 && weights.version() >= 0
                 && weights.version() == a.weightsVersion() - 1;
-            CompletableFuture<Optional<RoundClient.Fetched>> merged = null;
+            CompletableFuture<Ahead> merged = null;
+            CompletableFuture<Void> startCopied = new CompletableFuture<>();
             fetchSeconds = carriedFetch;
             carriedFetch = 0;
             if (!continuing) {
               local.dropContinuation();
               fetchSeconds += bringUpTo(weights, a.weightsVersion());
             } else if (preferRoundUpdates) {
+              // The last round's merge is fetched now and added to the shared weights as soon as this round has
+              // copied its start out of them, while it trains (on the device's side stream): after the submit
+              // nothing is left to apply.
               long from = weights.version();
-              merged = CompletableFuture.supplyAsync(() -> client.fetchRoundUpdate(workerId, from), background);
+              merged = CompletableFuture.supplyAsync(() -> client.fetchRoundUpdate(workerId, from), background)
+                  .thenCombineAsync(startCopied, (fetched, copied) -> applyAhead(weights, fetched, dev), background);
             }
             // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
             // checksum mismatch means the two sides would train and merge different subspaces, so it
@@ -178,8 +183,14 @@ public final class Worker implements AutoCloseable {
                   + Integer.toHexString(checksum));
             }
             long t0 = System.nanoTime();
-            LocalTraining.Result r = local.round(weights.arrays(), plan, a.slot(), a.globalStep(), a.localSteps(),
-                a.dataPosition(), data, metrics, continuing);
+            LocalTraining.Result r;
+            try {
+              r = local.round(weights.arrays(), plan, a.slot(), a.globalStep(), a.localSteps(), a.dataPosition(), data,
+                  metrics, continuing, () -> startCopied.complete(null));
+            } finally {
+              // A round that failed before its start was copied: the weights are not to be touched behind it.
+              startCopied.completeExceptionally(new java.util.concurrent.CancellationException("the round failed"));
+            }
             double trainSeconds = (System.nanoTime() - t0) / 1e9;
             metrics.trained(trainSeconds, r.tokens(), r.memory());
             if (runFinished.get()) {
@@ -206,12 +217,12 @@ public final class Worker implements AutoCloseable {
               lastSubmitted = -1; // its change was not merged: the next round starts from the weights alone
             }
             if (continuing) {
-              // The last round's merge (the version this round's update merges into), fetched while it
-              // trained; what waiting for it costs is reported with the next update.
+              // The last round's merge (the version this round's update merges into), fetched and applied while
+              // it trained; what waiting for it costs is reported with the next update.
               long f0 = System.nanoTime();
-              long before = bytesReceived;
-              if (merged != null && applyRoundUpdate(weights, join(merged))) {
-                metrics.fetched(true, bytesReceived - before, (System.nanoTime() - f0) / 1e9);
+              Ahead ahead = merged == null ? null : join(merged);
+              if (ahead != null && ahead.applied()) {
+                metrics.fetched(true, ahead.bytes(), ahead.seconds() + (System.nanoTime() - f0) / 1e9);
               } else {
                 bringUpTo(weights, a.weightsVersion());
               }
@@ -315,6 +326,22 @@ public final class Worker implements AutoCloseable {
     }
     LOG.debug("applied the round update of round {} ({} bytes)", f.delta().round() + 1, f.bytes());
     return true;
+  }
+
+  /** What the background did with the last round's merge: applied or not, the bytes fetched, the apply's seconds. */
+  private record Ahead(boolean applied, long bytes, double seconds) {}
+
+  /**
+   * Overlap, on the background thread: adds the fetched merge to {@code weights} (its work on the device's
+   * side stream, beside the round's training); not applied when none was fetched or it gave other bits than
+   * the coordinator's (the round thread then fetches the weights).
+   */
+  private Ahead applyAhead(ReplicaWeights weights, Optional<RoundClient.Fetched> fetched, ai.djl.Device dev) {
+    io.orthoslice.common.kernels.SideStream.adopt(dev);
+    long t0 = System.nanoTime();
+    long before = bytesReceived; // the round thread leaves it alone until it has joined this
+    boolean ok = applyRoundUpdate(weights, fetched);
+    return new Ahead(ok, bytesReceived - before, (System.nanoTime() - t0) / 1e9);
   }
 
   /** The background fetch's result, its failure rethrown as the client threw it. */

@@ -318,6 +318,29 @@ class WorkerRoundTest {
     }
   }
 
+  /**
+   * Overlap on the int8 wire: the worker adds each round's merge to its weights in the background while the
+   * next round trains, and every such replica matches the coordinator's checksum, so after the first round's
+   * weights it only ever fetches updates (about a third of this tiny model's weights each: a float32 scale per
+   * short row). One update that gave other bits would cost a fetch of the whole weights on top.
+   */
+  @Test
+  void overlapAppliesEveryMergeWhileTrainingWithoutFetchingTheWeightsAgain() throws Exception {
+    RunSettings base = twoRounds(1, Duration.ofSeconds(60));
+    RunSettings s = new RunSettings(MODEL, base.config().with(Map.of("rounds", 5, "overlap", true, "wire", "int8",
+        "local_steps", 3)), "pattern");
+    try (InProcessRun run = new InProcessRun(s, weights(MODEL))) {
+      Worker.Summary sum = run.workers(() -> new PatternWindows(8), "cpu").get(0).get(120, TimeUnit.SECONDS);
+      assertEquals(5, sum.roundsTrained());
+      assertTrue(run.core.record().awaitEnd(Duration.ofSeconds(30)));
+      long weightsBytes = 4L * MODEL.parameterCount();
+      // One fetch of the weights, then 3 or 4 updates (the last round's merge may come after the run ended):
+      // 1.9-2.3x the weights; a fallback to the weights would pass 2.9x.
+      assertTrue(sum.bytesReceived() > 1.5 * weightsBytes && sum.bytesReceived() < 2.6 * weightsBytes,
+          "received " + sum.bytesReceived() + " bytes, weights " + weightsBytes);
+    }
+  }
+
   /** The final weights of a 4-round run of one worker, with or without overlap. */
   private static Map<String, float[]> oneWorkerRun(boolean overlap, String wire) throws Exception {
     RunSettings base = twoRounds(1, Duration.ofSeconds(60));

@@ -26,7 +26,7 @@ public final class ReplicaWeights implements AutoCloseable {
   private final LlamaConfig model;
   private final NDManager manager;
   private final LinkedHashMap<String, NDArray> weights = new LinkedHashMap<>();
-  private long version = -1;
+  private volatile long version = -1; // a worker's background thread may apply an update
 
   public ReplicaWeights(LlamaConfig model, Device device) {
     this.model = model;
