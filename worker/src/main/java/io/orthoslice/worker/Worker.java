@@ -121,6 +121,8 @@ public final class Worker implements AutoCloseable {
     heartbeats.scheduleAtFixedRate(this::beat, period, period, TimeUnit.MILLISECONDS);
 
     long nextRound = 0;
+    // Overlap: the last round's merge being fetched and applied in the background (null when none is).
+    CompletableFuture<Ahead> inFlight = null;
     boolean overlap = run.config().rules().overlap();
     long lastSubmitted = -1; // the round whose update this worker's continuation holds (overlap), or -1
     double carriedFetch = 0; // fetch seconds spent after the last submit, reported with the next update
@@ -155,6 +157,7 @@ public final class Worker implements AutoCloseable {
             boolean continuing = overlap && lastSubmitted == a.round() - 1 && weights.version() >= 0
                 && weights.version() == a.weightsVersion() - 1;
             CompletableFuture<Ahead> merged = null;
+            inFlight = null;
             CompletableFuture<Void> startCopied = new CompletableFuture<>();
             fetchSeconds = carriedFetch;
             carriedFetch = 0;
@@ -168,6 +171,7 @@ public final class Worker implements AutoCloseable {
               long from = weights.version();
               merged = CompletableFuture.supplyAsync(() -> client.fetchRoundUpdate(workerId, from), background)
                   .thenCombineAsync(startCopied, (fetched, copied) -> applyAhead(weights, fetched, dev), background);
+              inFlight = merged;
             }
             // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
             // checksum mismatch means the two sides would train and merge different subspaces, so it
@@ -230,6 +234,7 @@ public final class Worker implements AutoCloseable {
             }
             nextRound = a.round() + 1;
           } catch (CoordinatorLostException e) {
+            settle(inFlight); // the weights are reloaded below: nothing may still be adding to them
             if (runFinished.get()) {
               break; // gone after saying the run finished: nothing to join again
             }
@@ -240,6 +245,7 @@ public final class Worker implements AutoCloseable {
             lastSubmitted = -1;
             nextRound = 0; // the coordinator's open round, whichever it is
           } catch (StaleRoundException e) {
+            settle(inFlight);
             // The weights asked for are gone (the round closed meanwhile): ask for the current round.
             LOG.warn("{}; asking for the current round", e.getMessage());
             weights.invalidate();
@@ -248,6 +254,8 @@ public final class Worker implements AutoCloseable {
         }
       } catch (RunFinishedException e) {
         LOG.debug("{}", e.getMessage()); // said below
+      } finally {
+        settle(inFlight); // before the weights it may be adding to are closed
       }
     }
     if (!toldByPoll && runFinished.get()) {
@@ -342,6 +350,17 @@ public final class Worker implements AutoCloseable {
     long before = bytesReceived; // the round thread leaves it alone until it has joined this
     boolean ok = applyRoundUpdate(weights, fetched);
     return new Ahead(ok, bytesReceived - before, (System.nanoTime() - t0) / 1e9);
+  }
+
+  /** Waits for a background apply to end, whatever its outcome (the caller is giving up on its round). */
+  private static void settle(CompletableFuture<?> f) {
+    if (f != null) {
+      try {
+        f.join();
+      } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+        LOG.debug("the background apply ended with {}", e.toString());
+      }
+    }
   }
 
   /** The background fetch's result, its failure rethrown as the client threw it. */
