@@ -24,9 +24,10 @@
 //   rotary, addRmsNorm, cudaKernels     in fused_kernels.cpp: CUDA kernels of our own (RoPE; RMSNorm
 //                                       with the residual add), when built with nvcc
 //
-// Errors become ai.djl.engine.EngineException with ATen's message (no C++ backtrace), as DJL's do.
+// Errors become ai.djl.engine.EngineException with ATen's message (no C++ backtrace), as DJL's do
+// (jni_tensors.h, shared with fused_kernels.cpp).
 
-#include <jni.h>
+#include "jni_tensors.h"
 
 // The entry points' contract; build.sh writes it into the manifest and the Java loader refuses a
 // library whose number differs from its own (io.orthoslice.common.kernels.Kernels.API).
@@ -48,19 +49,10 @@
 #include <utility>
 #include <vector>
 
+using orthoslice::jni::release;
+using orthoslice::jni::tensor;
+
 namespace {
-
-at::Tensor& tensor(jlong handle) { return *reinterpret_cast<at::Tensor*>(handle); }
-
-jlong release(at::Tensor t) { return static_cast<jlong>(reinterpret_cast<uintptr_t>(new at::Tensor(std::move(t)))); }
-
-void raise(JNIEnv* env, const char* what) {
-  jclass type = env->FindClass("ai/djl/engine/EngineException");
-  if (type == nullptr) {  // FindClass left a NoClassDefFoundError pending: that reaches Java instead
-    return;
-  }
-  env->ThrowNew(type, what);
-}
 
 // sum_i bits(w_i) (2i + 1) modulo 2^64 of a float32 tensor's raw bits, as a 0-d int64 tensor on its
 // device. Integer arithmetic modulo 2^64: any reduction order gives the host's value. In chunks of 2^24
@@ -94,36 +86,36 @@ std::vector<at::Tensor> tensors(JNIEnv* env, jlongArray handles) {
   return out;
 }
 
-}  // namespace
-
-#define KERNEL_BEGIN try {
-#define KERNEL_END(failed)                   \
-  }                                          \
-  catch (const c10::Error& e) {              \
-    raise(env, e.what_without_backtrace());  \
-    return failed;                           \
-  }                                          \
-  catch (const std::exception& e) {          \
-    raise(env, e.what());                    \
-    return failed;                           \
+// f of every tensor (all on one device) as one stacked tensor on the host: the values stay on the device
+// until one copy brings them all, so the caller waits for the device once, not once per tensor.
+template <typename F>
+at::Tensor eachOnHost(const std::vector<at::Tensor>& ws, F f) {
+  std::vector<at::Tensor> values;
+  values.reserve(ws.size());
+  for (const at::Tensor& w : ws) {
+    values.push_back(f(w));
   }
+  return at::stack(values).to(at::kCPU).contiguous();
+}
+
+}  // namespace
 
 extern "C" {
 
 JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_attention(
     JNIEnv* env, jclass, jlong q, jlong k, jlong v, jdouble scale) {
-  KERNEL_BEGIN
+  ORTHOSLICE_JNI_BEGIN
   return release(at::scaled_dot_product_attention(tensor(q), tensor(k), tensor(v), std::nullopt, 0.0,
                                                   /*is_causal=*/true, scale));
-  KERNEL_END(0)
+  ORTHOSLICE_JNI_END(0)
 }
 
 JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_rmsNorm(
     JNIEnv* env, jclass, jlong x, jlong gain, jdouble eps) {
-  KERNEL_BEGIN
+  ORTHOSLICE_JNI_BEGIN
   const at::Tensor& in = tensor(x);
   return release(at::rms_norm(in, {in.size(-1)}, tensor(gain), eps));
-  KERNEL_END(0)
+  ORTHOSLICE_JNI_END(0)
 }
 
 // The adapter's effective weight in the compute dtype (fp16 when half, else fp32):
@@ -133,14 +125,14 @@ JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_rmsNorm(
 // lives no longer than this call.
 JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_adapterWeight(
     JNIEnv* env, jclass, jlong w, jlong b, jlong p, jboolean right, jdouble alpha, jboolean half) {
-  KERNEL_BEGIN
+  ORTHOSLICE_JNI_BEGIN
   const at::ScalarType type = half ? at::kHalf : at::kFloat;
   at::Tensor base = tensor(w).to(type);
   at::Tensor factor = tensor(b).to(type);
   at::Tensor projector = tensor(p).to(type);
   return release(right ? at::addmm(base, factor, projector.t(), 1.0, alpha)
                        : at::addmm(base, projector, factor, 1.0, alpha));
-  KERNEL_END(0)
+  ORTHOSLICE_JNI_END(0)
 }
 
 // SwiGLU's gated product silu(gate) * up. at::silu saves only its input for backward and is one kernel
@@ -148,9 +140,9 @@ JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_adapterW
 // backward) and runs three kernels forward and six backward where this runs two and three.
 JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_swiGlu(
     JNIEnv* env, jclass, jlong gate, jlong up) {
-  KERNEL_BEGIN
+  ORTHOSLICE_JNI_BEGIN
   return release(at::silu(tensor(gate)).mul(tensor(up)));
-  KERNEL_END(0)
+  ORTHOSLICE_JNI_END(0)
 }
 
 // W <- W (1 - lr wd); m <- b1 m + (1 - b1) g'; v <- b2 v + (1 - b2) g'^2;
@@ -159,7 +151,7 @@ JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_swiGlu(
 JNIEXPORT void JNICALL Java_io_orthoslice_common_kernels_NativeKernels_adamw(
     JNIEnv* env, jclass, jlong w, jlong g, jlong m, jlong v, jlong t, jdouble lr, jdouble beta1,
     jdouble beta2, jdouble eps, jdouble weightDecay, jdouble gradScale) {
-  KERNEL_BEGIN
+  ORTHOSLICE_JNI_BEGIN
   at::Tensor& weight = tensor(w);
   c10::AutoGradMode no_grad(false);  // an optimizer step is never on the tape
   auto on = at::TensorOptions().dtype(at::kFloat).device(weight.device());
@@ -171,22 +163,22 @@ JNIEXPORT void JNICALL Java_io_orthoslice_common_kernels_NativeKernels_adamw(
   }
   at::_fused_adamw_({weight}, {tensor(g)}, {tensor(m)}, {tensor(v)}, {}, {steps}, lr, beta1, beta2, weightDecay,
                     eps, /*amsgrad=*/false, /*maximize=*/false, scale, std::nullopt);
-  KERNEL_END()
+  ORTHOSLICE_JNI_END()
 }
 
 // One tensor's bitSum (bitSumOnDevice), brought to the host.
 JNIEXPORT jlong JNICALL Java_io_orthoslice_common_kernels_NativeKernels_bitSum(JNIEnv* env, jclass, jlong w) {
-  KERNEL_BEGIN
+  ORTHOSLICE_JNI_BEGIN
   at::NoGradGuard no_grad;
   return static_cast<jlong>(bitSumOnDevice(tensor(w)).item<int64_t>());
-  KERNEL_END(0)
+  ORTHOSLICE_JNI_END(0)
 }
 
 // bitSum of every tensor (all on one device): the terms stay there until one copy brings them all to the
 // host, so a checksum of every parameter waits for the device once, not once per parameter.
 JNIEXPORT jlongArray JNICALL Java_io_orthoslice_common_kernels_NativeKernels_bitSums(JNIEnv* env, jclass,
                                                                                      jlongArray handles) {
-  KERNEL_BEGIN
+  ORTHOSLICE_JNI_BEGIN
   at::NoGradGuard no_grad;
   const std::vector<at::Tensor> ws = tensors(env, handles);
   const jsize n = static_cast<jsize>(ws.size());
@@ -194,21 +186,16 @@ JNIEXPORT jlongArray JNICALL Java_io_orthoslice_common_kernels_NativeKernels_bit
   if (out == nullptr || n == 0) {
     return out;
   }
-  std::vector<at::Tensor> terms;
-  terms.reserve(ws.size());
-  for (const at::Tensor& w : ws) {
-    terms.push_back(bitSumOnDevice(w));
-  }
-  const at::Tensor host = at::stack(terms).to(at::kCPU).contiguous();
+  const at::Tensor host = eachOnHost(ws, bitSumOnDevice);
   env->SetLongArrayRegion(out, 0, n, reinterpret_cast<const jlong*>(host.data_ptr<int64_t>()));
   return out;
-  KERNEL_END(nullptr)
+  ORTHOSLICE_JNI_END(nullptr)
 }
 
 // The float32 sum of every tensor (all on one device), copied to the host at once.
 JNIEXPORT jfloatArray JNICALL Java_io_orthoslice_common_kernels_NativeKernels_sums(JNIEnv* env, jclass,
                                                                                    jlongArray handles) {
-  KERNEL_BEGIN
+  ORTHOSLICE_JNI_BEGIN
   at::NoGradGuard no_grad;
   const std::vector<at::Tensor> ws = tensors(env, handles);
   const jsize n = static_cast<jsize>(ws.size());
@@ -216,15 +203,10 @@ JNIEXPORT jfloatArray JNICALL Java_io_orthoslice_common_kernels_NativeKernels_su
   if (out == nullptr || n == 0) {
     return out;
   }
-  std::vector<at::Tensor> sums;
-  sums.reserve(ws.size());
-  for (const at::Tensor& w : ws) {
-    sums.push_back(w.detach().sum(at::kFloat));
-  }
-  const at::Tensor host = at::stack(sums).to(at::kCPU).contiguous();
+  const at::Tensor host = eachOnHost(ws, [](const at::Tensor& w) { return w.detach().sum(at::kFloat); });
   env->SetFloatArrayRegion(out, 0, n, host.data_ptr<float>());
   return out;
-  KERNEL_END(nullptr)
+  ORTHOSLICE_JNI_END(nullptr)
 }
 
 // Makes the calling thread's CUDA work on device `device` run on one high-priority stream of the process
@@ -235,7 +217,7 @@ JNIEXPORT jfloatArray JNICALL Java_io_orthoslice_common_kernels_NativeKernels_su
 // (the coordinator) calls this before its first device work, so its work stays in one order.
 JNIEXPORT jboolean JNICALL Java_io_orthoslice_common_kernels_NativeKernels_useSideStream(JNIEnv* env, jclass,
                                                                                          jint device) {
-  KERNEL_BEGIN
+  ORTHOSLICE_JNI_BEGIN
   if (!c10::impl::hasDeviceGuardImpl(c10::DeviceType::CUDA)) {
     return JNI_FALSE;
   }
@@ -253,26 +235,26 @@ JNIEXPORT jboolean JNICALL Java_io_orthoslice_common_kernels_NativeKernels_useSi
   }();
   cuda->exchangeStream(stream);
   return JNI_TRUE;
-  KERNEL_END(JNI_FALSE)
+  ORTHOSLICE_JNI_END(JNI_FALSE)
 }
 
 // Starts torch's Kineto profiler on the calling thread (autograd's backward threads inherit it) for
 // host-side ATen ops and, through CUPTI, every GPU kernel, copy and memset.
 JNIEXPORT void JNICALL Java_io_orthoslice_common_kernels_NativeKernels_profileStart(JNIEnv* env, jclass) {
-  KERNEL_BEGIN
+  ORTHOSLICE_JNI_BEGIN
   using torch::profiler::impl::ActivityType;
   torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::KINETO);
   std::set<ActivityType> activities{ActivityType::CPU, ActivityType::CUDA};
   torch::autograd::profiler::prepareProfiler(config, activities);
   torch::autograd::profiler::enableProfiler(config, activities);
-  KERNEL_END()
+  ORTHOSLICE_JNI_END()
 }
 
 // Stops the profiler; writes the Chrome trace to path (when not empty) and returns one line per
 // (device, event name): "cpu|gpu<TAB>count<TAB>total microseconds<TAB>name", largest total first.
 JNIEXPORT jstring JNICALL Java_io_orthoslice_common_kernels_NativeKernels_profileStop(
     JNIEnv* env, jclass, jstring path) {
-  KERNEL_BEGIN
+  ORTHOSLICE_JNI_BEGIN
   std::unique_ptr<torch::autograd::profiler::ProfilerResult> result = torch::autograd::profiler::disableProfiler();
   const char* chars = env->GetStringUTFChars(path, nullptr);
   std::string file(chars == nullptr ? "" : chars);
@@ -301,7 +283,7 @@ JNIEXPORT jstring JNICALL Java_io_orthoslice_common_kernels_NativeKernels_profil
     out += r.second;
   }
   return env->NewStringUTF(out.c_str());
-  KERNEL_END(nullptr)
+  ORTHOSLICE_JNI_END(nullptr)
 }
 
 }  // extern "C"

@@ -156,7 +156,6 @@ public final class Worker implements AutoCloseable {
             // the version this one's updates merge into, is fetched in the background.
             boolean continuing = overlap && lastSubmitted == a.round() - 1 && weights.version() >= 0
                 && weights.version() == a.weightsVersion() - 1;
-            CompletableFuture<Ahead> merged = null;
             inFlight = null;
             CompletableFuture<Void> startCopied = new CompletableFuture<>();
             fetchSeconds = carriedFetch;
@@ -169,9 +168,8 @@ public final class Worker implements AutoCloseable {
               // copied its start out of them, while it trains (on the device's side stream): after the submit
               // nothing is left to apply.
               long from = weights.version();
-              merged = CompletableFuture.supplyAsync(() -> client.fetchRoundUpdate(workerId, from), background)
+              inFlight = CompletableFuture.supplyAsync(() -> client.fetchRoundUpdate(workerId, from), background)
                   .thenCombineAsync(startCopied, (fetched, copied) -> applyAhead(weights, fetched, dev), background);
-              inFlight = merged;
             }
             // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
             // checksum mismatch means the two sides would train and merge different subspaces, so it
@@ -224,7 +222,7 @@ public final class Worker implements AutoCloseable {
               // The last round's merge (the version this round's update merges into), fetched and applied while
               // it trained; what waiting for it costs is reported with the next update.
               long f0 = System.nanoTime();
-              Ahead ahead = merged == null ? null : join(merged);
+              Ahead ahead = inFlight == null ? null : join(inFlight);
               if (ahead != null && ahead.applied()) {
                 metrics.fetched(true, ahead.bytes(), ahead.seconds() + (System.nanoTime() - f0) / 1e9);
               } else {

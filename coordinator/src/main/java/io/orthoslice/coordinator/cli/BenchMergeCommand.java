@@ -4,8 +4,6 @@ import ai.djl.Device;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.orthoslice.common.config.DeviceSpec;
 import io.orthoslice.common.config.RunConfig;
-import io.orthoslice.common.kernels.KernelChoice;
-import io.orthoslice.common.kernels.Kernels;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.coordinator.MergeBenchmark;
 import java.io.IOException;
@@ -62,9 +60,7 @@ final class BenchMergeCommand implements Callable<Integer> {
   @Option(names = "--jsonl", paramLabel = "FILE", description = "Append one JSON line per cell.")
   Path jsonl;
 
-  @Option(names = "--kernels", defaultValue = "auto", paramLabel = "auto|native|djl", description = "native: the"
-      + " replica's checksum on its GPU (the worker's --kernels). Default: ${DEFAULT-VALUE}.")
-  String kernels;
+  @picocli.CommandLine.Mixin io.orthoslice.common.cli.KernelOptions kernels;
 
   /** Bytes as GiB and as a multiple of the fp32 weights, or "n/a" when not measured (negative). */
   private static String timesWeights(long bytes, long weights) {
@@ -77,7 +73,7 @@ final class BenchMergeCommand implements Callable<Integer> {
     if (repeats < 1) {
       throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
     }
-    Kernels.configure(KernelChoice.parse(kernels));
+    kernels.apply();
     Device merge = DeviceSpec.parse(device);
     Device apply = DeviceSpec.parse(applyDevice);
     ObjectMapper json = new ObjectMapper();

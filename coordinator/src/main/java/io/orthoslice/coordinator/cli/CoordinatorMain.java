@@ -109,11 +109,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "Where the merge's lifts and the validation pass"
       + " compute: cpu (all its cores), gpu or gpu:N. The weights stay on the host either way. Default: ${DEFAULT-VALUE}.")
   String device;
-  @Option(names = "--kernels", defaultValue = "auto", paramLabel = "auto|native|djl", description = "Orthoslice's"
-      + " native library for the merge's checksum and finiteness sums (one copy to the host each), the validation"
-      + " pass's fused ops and, on a GPU, the coordinator's own CUDA stream: native (required), auto (where it is"
-      + " installed) or djl. Default: ${DEFAULT-VALUE}.")
-  String kernels;
+  @Mixin io.orthoslice.common.cli.KernelOptions kernels;
   @picocli.CommandLine.Mixin io.orthoslice.common.cli.LinkOptions link;
 
   public static void main(String[] args) {
@@ -157,7 +153,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   public Integer call() throws Exception {
     LogIdentity.set("coordinator", null); // on every log line, from any thread
     // Before any of the coordinator's threads exists: each takes the side stream when it starts (SideStream).
-    io.orthoslice.common.kernels.Kernels.configure(io.orthoslice.common.kernels.KernelChoice.parse(kernels));
+    kernels.apply();
     if (token == null || token.isBlank()) {
       throw new IllegalArgumentException("--token (or $" + TOKEN_ENV + ") is required");
     }

@@ -5,7 +5,6 @@ import io.orthoslice.common.wire.Protocol;
 import io.orthoslice.worker.launch.Launcher;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine;
 
 /**
@@ -51,14 +50,13 @@ public final class HostingCoordinator {
 
   /** The worker on a thread of its own; a failure starts it again, up to the launcher's limit. */
   private static Thread startWorker(String[] args, int restarts) {
-    AtomicInteger code = new AtomicInteger();
     Thread t = new Thread(() -> {
-      code.set(OrthosliceCli.execute(args));
-      if (code.get() == 0) {
+      int code = OrthosliceCli.execute(args);
+      if (code == 0) {
         return;
       }
       if (restarts < Launcher.RESTARTS) {
-        System.out.println("hosted " + nameOf(args) + " exited with status " + code.get() + "; starting it again ("
+        System.out.println("hosted " + nameOf(args) + " exited with status " + code + "; starting it again ("
             + (restarts + 1) + " of " + Launcher.RESTARTS + ")");
         startWorker(args, restarts + 1);
       } else {
