@@ -15,10 +15,10 @@
 //   bitSums(ws)                         bitSum of each tensor, with one copy to the host for them all
 //   sums(ws)                            each tensor's float32 sum (finite exactly when its values are,
 //                                       short of overflow), with one copy to the host for them all
-//   useSideStream(device)               makes the calling thread's work on CUDA device `device` run on a
-//                                       high-priority stream of its own (one per device and process), not
-//                                       the default stream: a coordinator beside a training worker in one
-//                                       process then runs its kernels between the worker's
+//   useSideStream(device, high)         makes the calling thread's work on CUDA device `device` run on a
+//                                       stream of its own (one per device, priority and process), not the
+//                                       default stream: a coordinator beside a training worker in one
+//                                       process then runs its kernels beside the worker's
 //   profileStart() / profileStop(path)  torch's Kineto profiler (host ops and GPU kernels) around
 //                                       steps: a Chrome trace at path, and a per-name summary
 //   rotary, addRmsNorm, cudaKernels     in fused_kernels.cpp: CUDA kernels of our own (RoPE; RMSNorm
@@ -31,7 +31,7 @@
 
 // The entry points' contract; build.sh writes it into the manifest and the Java loader refuses a
 // library whose number differs from its own (io.orthoslice.common.kernels.Kernels.API).
-#define ORTHOSLICE_KERNELS_API 7
+#define ORTHOSLICE_KERNELS_API 8
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -209,14 +209,15 @@ JNIEXPORT jfloatArray JNICALL Java_io_orthoslice_common_kernels_NativeKernels_su
   ORTHOSLICE_JNI_END(nullptr)
 }
 
-// Makes the calling thread's CUDA work on device `device` run on one high-priority stream of the process
-// (taken once per device from torch's pool: non-blocking, so it never waits for the default stream's work
+// Makes the calling thread's CUDA work on device `device` run on one stream of the process, of high or
+// normal (the default stream's) priority (taken once per device and priority from torch's pool: non-blocking, so it never waits for the default stream's work
 // and the default stream never waits for it). Host code only: CUDA's stream functions are reached through
 // c10's device-guard registry, which libtorch's CUDA library fills when it loads; false (and nothing
 // changed) where the process has no CUDA. The current stream is per thread: every thread of one owner
 // (the coordinator) calls this before its first device work, so its work stays in one order.
 JNIEXPORT jboolean JNICALL Java_io_orthoslice_common_kernels_NativeKernels_useSideStream(JNIEnv* env, jclass,
-                                                                                         jint device) {
+                                                                                         jint device,
+                                                                                         jboolean high) {
   ORTHOSLICE_JNI_BEGIN
   if (!c10::impl::hasDeviceGuardImpl(c10::DeviceType::CUDA)) {
     return JNI_FALSE;
@@ -224,12 +225,13 @@ JNIEXPORT jboolean JNICALL Java_io_orthoslice_common_kernels_NativeKernels_useSi
   const c10::impl::DeviceGuardImplInterface* cuda = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA);
   const c10::Device where(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(device));
   static std::mutex guard;
-  static std::map<int, c10::Stream> streams;
+  static std::map<std::pair<int, bool>, c10::Stream> streams;
   c10::Stream stream = [&] {
     std::lock_guard<std::mutex> lock(guard);
-    auto it = streams.find(device);
+    const std::pair<int, bool> key(device, high == JNI_TRUE);
+    auto it = streams.find(key);
     if (it == streams.end()) {
-      it = streams.emplace(device, cuda->getStreamFromGlobalPool(where, /*isHighPriority=*/true)).first;
+      it = streams.emplace(key, cuda->getStreamFromGlobalPool(where, /*isHighPriority=*/key.second)).first;
     }
     return it->second;
   }();

@@ -41,7 +41,7 @@ public final class Kernels {
    * (build.sh writes it into the manifest; a manifest without it is api 1). A library of another
    * number would fail with an UnsatisfiedLinkError in the middle of a step, so it is refused at start.
    */
-  public static final int API = 7;
+  public static final int API = 8;
   /** The library's path, when not in the default place. */
   public static final String LIBRARY_ENV = "ORTHOSLICE_KERNELS_LIB";
   /**

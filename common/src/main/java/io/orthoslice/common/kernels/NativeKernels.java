@@ -31,7 +31,7 @@ public final class NativeKernels {
 
   private static native float[] sums(long[] ws);
 
-  private static native boolean useSideStream(int device);
+  private static native boolean useSideStream(int device, boolean high);
 
   private static native long[] rotary(long q, long k, long cos, long sin);
 
@@ -154,11 +154,12 @@ public final class NativeKernels {
   }
 
   /**
-   * Makes the calling thread's work on CUDA device {@code device} run on the process's high-priority
-   * side stream of that device; false when the process has no CUDA (nothing changed).
+   * Makes the calling thread's work on CUDA device {@code device} run on the process's side stream of
+   * that device and priority (high, or the default stream's); false when the process has no CUDA (nothing
+   * changed).
    */
-  static boolean sideStream(int device) {
-    return useSideStream(device);
+  static boolean sideStream(int device, boolean high) {
+    return useSideStream(device, high);
   }
 
   private static long handle(NDArray a) {

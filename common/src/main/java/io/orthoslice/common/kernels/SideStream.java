@@ -20,12 +20,15 @@ import java.util.concurrent.ThreadFactory;
  */
 public final class SideStream {
 
+  /** Experiment switch (not a setting): the side stream's priority, {@code high} (default) or {@code normal}. */
+  static final boolean HIGH = !"normal".equals(System.getProperty("orthoslice.side-stream", "high"));
+
   private SideStream() {}
 
   /** Puts the calling thread's work on {@code device} onto the side stream (a no-op on the CPU or without the kernels). */
   public static void adopt(Device device) {
     if (device != null && device.isGpu() && Kernels.loaded()) {
-      NativeKernels.sideStream(device.getDeviceId());
+      NativeKernels.sideStream(device.getDeviceId(), HIGH);
     }
   }
 
