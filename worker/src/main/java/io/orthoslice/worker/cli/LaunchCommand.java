@@ -78,24 +78,26 @@ final class LaunchCommand implements Callable<Integer> {
   }
 
   /**
-   * JVM options of the children: workers share a machine's cores, and a heap sized to the model with
-   * the serial collector keeps them from fighting over GC threads. Measured on the H200
-   * (docs/PERFORMANCE.md): a 60m GPU step under these options is as fast as under the default
-   * collector, so GPU runs use them too. {@code ORTHOSLICE_JAVA_OPTS} comes after them, so its
-   * {@code -Xmx} wins.
+   * JVM options of the children. CPU workers share a machine's cores, and the serial collector keeps them
+   * from fighting over GC threads. Processes that train on GPUs keep the JVM's default collector (G1): under
+   * the serial one a hosting coordinator's collections stopped the worker it hosts (on the H100 its round's
+   * setup took 4.6-5.2 s instead of 1.0-1.3 s at 350m; docs/PERFORMANCE.md). {@code ORTHOSLICE_JAVA_OPTS}
+   * comes after them, so its {@code -Xmx} wins, and a collector it names replaces ours.
    */
-  static List<String> childJvm(long parameters) {
-    List<String> opts = new ArrayList<>(List.of("-Xmx" + childHeapMiB(parameters) + "m", "-XX:+UseSerialGC"));
+  static List<String> childJvm(long parameters, boolean gpu) {
+    List<String> opts = new ArrayList<>(List.of("-Xmx" + childHeapMiB(parameters) + "m"));
     String extra = System.getenv("ORTHOSLICE_JAVA_OPTS");
-    if (extra != null && !extra.isBlank()) {
-      opts.addAll(List.of(extra.trim().split("\\s+")));
+    List<String> more = extra == null || extra.isBlank() ? List.of() : List.of(extra.trim().split("\\s+"));
+    if (!gpu && more.stream().noneMatch(o -> o.matches("-XX:\\+Use[A-Za-z]*GC"))) {
+      opts.add("-XX:+UseSerialGC");
     }
+    opts.addAll(more);
     return opts;
   }
 
   /** The children's options when the model is not known here (a coordinator started on its own): 1 GiB. */
   static List<String> childJvm() {
-    return childJvm(0);
+    return childJvm(0, false);
   }
 
   /**
@@ -151,7 +153,7 @@ final class LaunchCommand implements Callable<Integer> {
         Runtime.getRuntime().availableProcessors());
     // A hosting coordinator's heap holds a worker's too.
     long heapFor = parameters(rc.preset(), rc.tokenizer(), data) * (hostWorker ? 2 : 1);
-    Launcher.Result r = new Launcher(new LaunchConfig(rc.workers(), dir, c, w, gpus, perProcess, childJvm(heapFor),
+    Launcher.Result r = new Launcher(new LaunchConfig(rc.workers(), dir, c, w, gpus, perProcess, childJvm(heapFor, !gpus.isEmpty()),
         metricsPort, hostWorker), System.out).run();
     return r.exitCode();
   }

@@ -124,7 +124,7 @@ final class SweepCommand implements Callable<Integer> {
         data == null ? null : data.toString(), tokenizer, gpu, threads, modes, workers, fixedKr > 0 ? 0 : rank, fixedKr,
         merges,
         sliceRounds, innerStates, outerLrs, outerMomentums, wires, densities, scales, roundWarmups, lrs, seeds);
-    List<String> jvm = reportOnly ? List.of() : LaunchCommand.childJvm(LaunchCommand.parameters(preset, tokenizer, data));
+    List<String> jvm = reportOnly ? List.of() : LaunchCommand.childJvm(LaunchCommand.parameters(preset, tokenizer, data), gpu >= 0);
     SweepRunner runner = new SweepRunner(spec, config == null ? RunConfig.DEFAULTS : RunConfig.read(config), output,
         jvm, System.out).workerArgs(link.args());
     List<CellResult> results = reportOnly ? reportable(spec, runner) : runner.run();

@@ -29,8 +29,10 @@ class LaunchHeapTest {
     assertEquals(LlamaConfig.preset("60m").withVocabSize(50_257).parameterCount(), gpt2);
     assertEquals(292.85, gpt2 * 4.0 / (1 << 20), 0.01); // the broadcast the coordinator logged on the device
     assertTrue(LaunchCommand.childHeapMiB(gpt2) >= 8192, "60m GPT-2 got " + LaunchCommand.childHeapMiB(gpt2) + " MiB");
-    List<String> jvm = LaunchCommand.childJvm(gpt2);
-    assertEquals("-Xmx" + LaunchCommand.childHeapMiB(gpt2) + "m", jvm.get(0));
+    List<String> jvm = LaunchCommand.childJvm(gpt2, false);
+    assertEquals(List.of("-Xmx" + LaunchCommand.childHeapMiB(gpt2) + "m", "-XX:+UseSerialGC"), jvm);
+    // GPU processes keep the JVM's collector: a serial one in a hosting coordinator stops its worker.
+    assertEquals(List.of("-Xmx" + LaunchCommand.childHeapMiB(gpt2) + "m"), LaunchCommand.childJvm(gpt2, true));
   }
 
   @Test
