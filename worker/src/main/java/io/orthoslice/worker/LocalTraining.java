@@ -49,14 +49,15 @@ final class LocalTraining implements AutoCloseable {
    * Where a round's training time went: preparing the trainer (its start, a fresh trainer or the kept
    * one rebased), the local steps, and the update (read back, encoded; overlap's continuation kept).
    */
-  record Phases(double setupSeconds, double stepsSeconds, double updateSeconds) {
+  record Phases(double setupSeconds, double startSeconds, double stepsSeconds, double updateSeconds) {
 
-    static final Phases NONE = new Phases(0, 0, 0);
+    static final Phases NONE = new Phases(0, 0, 0, 0);
 
+    /** Setup, of it the copy of the round's start out of the weights (overlap), steps, update. */
     @Override
     public String toString() {
-      return String.format(java.util.Locale.ROOT, "setup %.3f s, steps %.3f s, update %.3f s", setupSeconds,
-          stepsSeconds, updateSeconds);
+      return String.format(java.util.Locale.ROOT, "setup %.3f s (start %.3f s), steps %.3f s, update %.3f s",
+          setupSeconds, startSeconds, stepsSeconds, updateSeconds);
     }
   }
 
@@ -147,6 +148,7 @@ final class LocalTraining implements AutoCloseable {
           waitFor(start);
           startCopied.run();
         }
+        long ts = System.nanoTime();
         Trainer trainer = trainerFor(start, plan, slot);
         try {
           long t1 = System.nanoTime();
@@ -156,7 +158,7 @@ final class LocalTraining implements AutoCloseable {
           if (rules.overlap()) {
             keepContinuation(trainer, start);
           }
-          Phases phases = new Phases((t1 - t0) / 1e9, (t2 - t1) / 1e9, (System.nanoTime() - t2) / 1e9);
+          Phases phases = new Phases((t1 - t0) / 1e9, (ts - t0) / 1e9, (t2 - t1) / 1e9, (System.nanoTime() - t2) / 1e9);
           return new Result(update, r.meanLoss(), r.tokens(), r.stepSeconds(), r.memory(), phases);
         } finally {
           if (!rules.innerState().persistent()) {

@@ -175,6 +175,7 @@ public final class Worker implements AutoCloseable {
             // checksum mismatch means the two sides would train and merge different subspaces, so it
             // stops the worker rather than diverge silently. The next draw's plan is drawn in the background
             // while this round trains (a no-op in mode full).
+            long p0 = System.nanoTime();
             RoundPlan plan = !run.config().roundMode().projected() ? null
                 : plans.get(run.config().roundMode(), a.runSeed(), a.projectionDraw(), a.participants(), run.config().rank());
             plans.prefetch(run.config().roundMode(), a.runSeed(), run.config().rules().draw(a.round() + 1), a.participants(), run.config().rank());
@@ -185,6 +186,7 @@ public final class Worker implements AutoCloseable {
                   + Integer.toHexString(checksum));
             }
             long t0 = System.nanoTime();
+            double planSeconds = (t0 - p0) / 1e9;
             LocalTraining.Result r;
             try {
               r = local.round(weights.arrays(), plan, a.slot(), a.globalStep(), a.localSteps(), a.dataPosition(), data,
@@ -207,10 +209,11 @@ public final class Worker implements AutoCloseable {
               metrics.sent(n);
               trained++;
               lastLoss = r.meanLoss();
-              LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s, train {} s ({})", a.round() + 1, a.slot(),
+              LOG.info("round {} slot {}: mean loss {}, {} s/step, fetch {} s, train {} s ({}); waited {} s for the round"
+                  + " and {} s for its plan", a.round() + 1, a.slot(),
                   String.format(Locale.ROOT, "%.4f", r.meanLoss()), String.format(Locale.ROOT, "%.3f", r.stepSeconds()),
                   String.format(Locale.ROOT, "%.3f", fetchSeconds), String.format(Locale.ROOT, "%.3f", trainSeconds),
-                  r.phases());
+                  r.phases(), String.format(Locale.ROOT, "%.3f", waitSeconds), String.format(Locale.ROOT, "%.3f", planSeconds));
             } catch (LateUpdateException e) {
               // Late: the round merged without us. Our slice is lost, nothing else; take the next round.
               late++;
