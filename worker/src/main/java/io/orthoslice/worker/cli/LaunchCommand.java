@@ -58,7 +58,8 @@ final class LaunchCommand implements Callable<Integer> {
   @Option(names = "--host-worker", description = "Run worker-0 in the coordinator's process. Where the two share a"
       + " GPU (the default: the coordinator merges on worker-0's card) they then share one CUDA context, and the"
       + " coordinator's work runs between the worker's steps on a high-priority stream instead of waiting for the card's"
-      + " turns between two processes. Needs the native kernels for the stream (--kernels native).")
+      + " turns between two processes. Needs the native kernels for the stream (--kernels native). Measured on an H100"
+      + " it was slower than two processes (docs/PERFORMANCE.md, \"One card, two roles\").")
   boolean hostWorker;
   @Option(names = "--coordinator-arg", paramLabel = "ARG", description = "Extra coordinator argument (repeatable), e.g. --coordinator-arg=--outer-momentum=0.9.")
   List<String> extraCoordinator = new ArrayList<>();
@@ -80,8 +81,8 @@ final class LaunchCommand implements Callable<Integer> {
   /**
    * JVM options of the children. CPU workers share a machine's cores, and the serial collector keeps them
    * from fighting over GC threads. Processes that train on GPUs keep the JVM's default collector (G1): under
-   * the serial one a hosting coordinator's collections stopped the worker it hosts (on the H100 its round's
-   * setup took 4.6-5.2 s instead of 1.0-1.3 s at 350m; docs/PERFORMANCE.md). {@code ORTHOSLICE_JAVA_OPTS}
+   * the serial one a hosting coordinator's collections stopped the worker it hosts (350m on an H100: 48 pauses,
+   * 11.6 s in all and up to 0.97 s at once in four rounds, against 1.9 s and 0.22 s under G1; docs/PERFORMANCE.md). {@code ORTHOSLICE_JAVA_OPTS}
    * comes after them, so its {@code -Xmx} wins, and a collector it names replaces ours.
    */
   static List<String> childJvm(long parameters, boolean gpu) {
