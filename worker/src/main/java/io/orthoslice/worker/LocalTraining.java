@@ -124,16 +124,20 @@ final class LocalTraining implements AutoCloseable {
    */
   Result round(Map<String, NDArray> weights, RoundPlan plan, int slot, long globalStep, int localSteps,
       long firstWindow, TokenWindows data, WorkerMetrics metrics, boolean continuing) {
-    return round(weights, plan, slot, globalStep, localSteps, firstWindow, data, metrics, continuing, () -> {});
+    return round(weights, plan, slot, globalStep, localSteps, firstWindow, data, metrics, continuing, () -> {},
+        () -> {});
   }
 
   /**
    * @param startCopied overlap: called once this round's start is copied out of {@code weights} and the copy
    *     is done on the device, after which this round never reads {@code weights} again (the worker then adds
    *     the last round's merge to them while this one trains)
+   * @param setUp called once the round's trainer is built, before its first step: background work that would
+   *     compete with the setup for the host's cores (the next draw's plan) starts there
    */
   Result round(Map<String, NDArray> weights, RoundPlan plan, int slot, long globalStep, int localSteps,
-      long firstWindow, TokenWindows data, WorkerMetrics metrics, boolean continuing, Runnable startCopied) {
+      long firstWindow, TokenWindows data, WorkerMetrics metrics, boolean continuing, Runnable startCopied,
+      Runnable setUp) {
     synchronized (ONE_COLLECTOR) {
       // PyTorch's grad mode is per thread and on by default; DJL turns it off only on the thread that
       // loaded the engine, and a collector restores the mode it found. Training on any other thread
@@ -151,6 +155,7 @@ final class LocalTraining implements AutoCloseable {
         long ts = System.nanoTime();
         Trainer trainer = trainerFor(start, plan, slot);
         try {
+          setUp.run();
           long t1 = System.nanoTime();
           Result r = train(trainer, globalStep, localSteps, firstWindow, data, metrics);
           long t2 = System.nanoTime();

@@ -174,11 +174,10 @@ public final class Worker implements AutoCloseable {
             // The slice is rebuilt from the seed (once per draw: slices may live several rounds); a
             // checksum mismatch means the two sides would train and merge different subspaces, so it
             // stops the worker rather than diverge silently. The next draw's plan is drawn in the background
-            // while this round trains (a no-op in mode full).
+            // while this round trains, from the end of its setup (a no-op in mode full).
             long p0 = System.nanoTime();
             RoundPlan plan = !run.config().roundMode().projected() ? null
                 : plans.get(run.config().roundMode(), a.runSeed(), a.projectionDraw(), a.participants(), run.config().rank());
-            plans.prefetch(run.config().roundMode(), a.runSeed(), run.config().rules().draw(a.round() + 1), a.participants(), run.config().rank());
             int checksum = plan == null ? 0 : plan.checksum(a.slot());
             if (checksum != a.sliceChecksum()) {
               throw new IllegalStateException("slice checksum mismatch in round " + (a.round() + 1) + " slot "
@@ -190,7 +189,11 @@ public final class Worker implements AutoCloseable {
             LocalTraining.Result r;
             try {
               r = local.round(weights.arrays(), plan, a.slot(), a.globalStep(), a.localSteps(), a.dataPosition(), data,
-                  metrics, continuing, () -> startCopied.complete(null));
+                  metrics, continuing, () -> startCopied.complete(null),
+                  // The next draw's plan, drawn on every core, once this round's trainer is built: started earlier, it
+                  // competed with the setup for the host's cores (docs/PERFORMANCE.md, "One card, two roles").
+                  () -> plans.prefetch(run.config().roundMode(), a.runSeed(), run.config().rules().draw(a.round() + 1),
+                      a.participants(), run.config().rank()));
             } finally {
               // A round that failed before its start was copied: the weights are not to be touched behind it.
               startCopied.completeExceptionally(new java.util.concurrent.CancellationException("the round failed"));
