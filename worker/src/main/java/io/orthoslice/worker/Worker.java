@@ -192,8 +192,9 @@ public final class Worker implements AutoCloseable {
                   metrics, continuing, () -> startCopied.complete(null),
                   // The next draw's plan, drawn on every core, once this round's trainer is built: started earlier, it
                   // competed with the setup for the host's cores (docs/PERFORMANCE.md, "One card, two roles").
+                  // Its slot's checksum and float32 slices are made there too (the slot is guessed: this one).
                   () -> plans.prefetch(run.config().roundMode(), a.runSeed(), run.config().rules().draw(a.round() + 1),
-                      a.participants(), run.config().rank()));
+                      a.participants(), run.config().rank(), a.slot()));
             } finally {
               // A round that failed before its start was copied: the weights are not to be touched behind it.
               startCopied.completeExceptionally(new java.util.concurrent.CancellationException("the round failed"));

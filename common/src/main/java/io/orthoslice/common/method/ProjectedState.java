@@ -211,8 +211,10 @@ final class ProjectedState implements AutoCloseable {
       List<MomentTransport.Change> changes = new ArrayList<>();
       for (int i = 0; i < sides.size(); i++) {
         Side side = sides.get(i);
-        next.add(Projector.toNDArray(tmp, source.projection(spec, side, rank, index, g),
-            side.dimension(spec.rows(), spec.cols()), rank, dtype));
+        int d = side.dimension(spec.rows(), spec.cols());
+        next.add(dtype == DataType.FLOAT32
+            ? Projector.toNDArray(tmp, source.floatProjection(spec, side, rank, index, g), d, rank)
+            : Projector.toNDArray(tmp, source.projection(spec, side, rank, index, g), d, rank, dtype));
         changes.add(new MomentTransport.Change(side, projectors.get(i), next.get(i)));
       }
       if (redraw >= 0) {

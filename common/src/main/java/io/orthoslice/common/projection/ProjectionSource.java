@@ -20,6 +20,19 @@ public interface ProjectionSource {
    */
   double[] projection(ParameterSpec spec, Side side, int rank, long redraw, double[] gradient);
 
+  /**
+   * {@link #projection} as float32, each value rounded to nearest (as {@code HostArrays} narrows): the
+   * projector of a float32 trainer. A source that keeps float32 copies made ahead returns them.
+   */
+  default float[] floatProjection(ParameterSpec spec, Side side, int rank, long redraw, double[] gradient) {
+    double[] wide = projection(spec, side, rank, redraw, gradient);
+    float[] out = new float[wide.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = (float) wide[i];
+    }
+    return out;
+  }
+
   /** The sides that carry a projector, in the order they are drawn: one side, or LEFT and RIGHT. */
   default List<Side> sides(ParameterSpec spec) {
     return List.of(Side.forShape(spec.rows(), spec.cols()));

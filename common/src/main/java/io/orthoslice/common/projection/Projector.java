@@ -124,6 +124,15 @@ public final class Projector {
     return HostArrays.of(manager, p, new Shape(d, r), dtype);
   }
 
+  /** A d x r float32 projector as a float32 NDArray owned by {@code manager} (the caller must not change {@code p}). */
+  public static NDArray toNDArray(NDManager manager, float[] p, int d, int r) {
+    if (p.length != (long) d * r) {
+      throw new IllegalArgumentException(
+          "projector must hold d*r = " + (long) d * r + " values, got " + p.length);
+    }
+    return HostArrays.of(manager, p, new Shape(d, r));
+  }
+
   /** Row-major float64 copy of any floating-point matrix (to bring a projector to the host). */
   public static double[] toDoubleArray(NDArray a) {
     if (a.getDataType() == DataType.FLOAT64) {

@@ -43,6 +43,8 @@ public final class RoundPlan {
   private final Map<String, double[]> drawn = new ConcurrentHashMap<>();
   /** float32 copies of the slices, by parameter name and slot, made once ({@link #floatSlice}). */
   private final Map<String, float[]> narrowed = new ConcurrentHashMap<>();
+  /** Each slot's {@link #checksum}, made once. */
+  private final Map<Integer, Integer> slotChecksums = new ConcurrentHashMap<>();
 
   private RoundPlan(LlamaConfig model, RoundMode mode, long runSeed, long draw, int participants, int rank) {
     this.model = model;
@@ -250,13 +252,28 @@ public final class RoundPlan {
       }
       return made[slot];
     }
-    CRC32C crc = new CRC32C();
-    for (ParameterSpec p : projected(model)) {
-      double[] s = slice(p, slot);
-      ByteBuffer b = ByteBuffer.allocate(s.length * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-      b.asDoubleBuffer().put(s);
-      crc.update(b.array());
+    return slotChecksums.computeIfAbsent(slot, k -> {
+      CRC32C crc = new CRC32C();
+      for (ParameterSpec p : projected(model)) {
+        double[] s = slice(p, k);
+        ByteBuffer b = ByteBuffer.allocate(s.length * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        b.asDoubleBuffer().put(s);
+        crc.update(b.array());
+      }
+      return (int) crc.getValue();
+    });
+  }
+
+  /**
+   * Makes {@code slot}'s {@link #checksum} and its {@link #floatSlice}s now: what a worker training that slot
+   * reads of the plan before its first step. A worker's prefetched plan does it in the background, so
+   * neither the checksum nor the slicing and narrowing is on the round's path. Keeps the float64 draw.
+   */
+  public void prepare(int slot) {
+    if (!mode.projected()) {
+      return;
     }
-    return (int) crc.getValue();
+    checksum(slot);
+    projected(model).parallelStream().forEach(p -> floatSlice(p, slot));
   }
 }

@@ -95,13 +95,26 @@ public final class RoundPlanCache implements AutoCloseable {
    * mode FULL, which has no projectors. An infeasible key fails at its {@link #get}, not here.
    */
   public void prefetch(RoundMode mode, long runSeed, long draw, int participants, int rank) {
+    prefetch(mode, runSeed, draw, participants, rank, -1);
+  }
+
+  /**
+   * As {@link #prefetch(RoundMode, long, long, int, int)}, and then, still in the background, {@link
+   * RoundPlan#prepare}s {@code slot} (a worker's guess at its next slot: its current one; -1 for none).
+   */
+  public void prefetch(RoundMode mode, long runSeed, long draw, int participants, int rank, int slot) {
     if (!mode.projected()) {
       return;
     }
     Key key = new Key(mode, runSeed, draw, participants, rank);
     try {
-      plans.computeIfAbsent(key, k -> CompletableFuture.supplyAsync(
-          () -> drawer.draw(mode, runSeed, draw, participants, rank), background));
+      plans.computeIfAbsent(key, k -> CompletableFuture.supplyAsync(() -> {
+        RoundPlan plan = drawer.draw(mode, runSeed, draw, participants, rank);
+        if (slot >= 0 && slot < participants) {
+          plan.prepare(slot);
+        }
+        return plan;
+      }, background));
     } catch (RejectedExecutionException e) {
       // Closed: a prefetch is only a head start, the plan is drawn on demand if it is ever asked for.
     }

@@ -29,11 +29,22 @@ public final class RoundProjections implements ProjectionSource {
 
   @Override
   public double[] projection(ParameterSpec spec, Side s, int r, long redraw, double[] gradient) {
+    check(spec, s, r);
+    return plan.slice(spec, slot);
+  }
+
+  /** The plan's float32 slice: made once per plan and slot, in the background for a prefetched plan. */
+  @Override
+  public float[] floatProjection(ParameterSpec spec, Side s, int r, long redraw, double[] gradient) {
+    check(spec, s, r);
+    return plan.floatSlice(spec, slot);
+  }
+
+  private void check(ParameterSpec spec, Side s, int r) {
     if (r != plan.rank() || s != RoundPlan.side(spec)) {
       throw new IllegalArgumentException("round plan has rank " + plan.rank() + " and side " + RoundPlan.side(spec)
           + " for " + spec.name() + ", asked for rank " + r + " side " + s);
     }
-    return plan.slice(spec, slot);
   }
 
   @Override

@@ -80,6 +80,14 @@ class RoundPlanTest {
       }
       ParameterSpec q = RoundPlan.projected(TINY).get(0);
       assertThrows(IllegalStateException.class, () -> eager.slice(q, 0));
+      // A worker's plan prepared for its slot ahead: the same checksum and float32 slices, the float64 draw kept.
+      RoundPlan prepared = RoundPlan.of(TINY, mode, 42, 2, 3, 4);
+      prepared.prepare(1);
+      assertEquals(lazy.checksum(1), prepared.checksum(1));
+      assertArrayEquals(lazy.slice(q, 1), prepared.slice(q, 1));
+      assertArrayEquals(lazy.floatSlice(q, 1), prepared.floatSlice(q, 1));
+      RoundProjections src = new RoundProjections(prepared, 1);
+      assertSame(prepared.floatSlice(q, 1), src.floatProjection(q, RoundPlan.side(q), 4, 0, null), "the plan's copy");
     }
   }
 
