@@ -74,7 +74,7 @@ final class RoundPlanner implements AutoCloseable {
 
   /** Orthogonal slices need K r <= d: more live workers than that wait for the next round. */
   private int maxParticipants() {
-    if (settings.mode() != RoundMode.ORTHOGONAL) {
+    if (!settings.mode().sliced()) {
       return Integer.MAX_VALUE;
     }
     int d = RoundPlan.projected(settings.model()).stream().mapToInt(RoundPlan::dimension).min().orElseThrow();

@@ -32,7 +32,7 @@ public final class RunConfigOptions {
   int seqLen;
   @Option(names = "--batch-size", description = "Sequences per local step and worker. Default: ${DEFAULT-VALUE}.")
   int batchSize;
-  @Option(names = "--mode", description = "orthogonal | independent | same | full. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--mode", description = "orthogonal | orthogonal_dct | independent | same | full. Default: ${DEFAULT-VALUE}.")
   String mode;
   @Option(names = "--workers", description = "Workers the first round waits for. Default: ${DEFAULT-VALUE}.")
   int workers;

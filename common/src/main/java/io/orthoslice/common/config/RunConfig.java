@@ -41,7 +41,7 @@ import java.util.Set;
  * @param preset model shape (see {@link LlamaConfig#preset}); the vocabulary is the dataset's
  * @param data a dataset made by prepare-data, or null for the embedded Europarl sample
  * @param tokenizer the tokenizer of the embedded sample (ignored with {@code data})
- * @param mode orthogonal | independent | same | full
+ * @param mode orthogonal | orthogonal_dct | independent | same | full
  * @param workers workers the first round waits for
  * @param minWorkers fewest live workers a later round opens with (0: {@code workers})
  * @param spareWorkers members admitted beyond {@code workers}: they wait and step into a round when a

@@ -80,9 +80,10 @@ public final class RoundPlan {
     int slots = mode == RoundMode.INDEPENDENT ? participants : 1;
     projected(model).parallelStream().forEach(p -> {
       int d = dimension(p);
-      if (mode == RoundMode.ORTHOGONAL) {
-        drawn.put(p.name(), OrthogonalSlices.basis(SeedSequence.derive(runSeed, draw, p.name(), 0), d,
-            participants, rank));
+      if (mode.sliced()) {
+        long seed = SeedSequence.derive(runSeed, draw, p.name(), 0);
+        drawn.put(p.name(), mode == RoundMode.ORTHOGONAL_DCT ? OrthogonalSlices.dctBasis(seed, d, participants, rank)
+            : OrthogonalSlices.basis(seed, d, participants, rank));
       } else {
         for (int k = 0; k < slots; k++) {
           drawn.put(p.name() + "@" + k, independent(p.name(), d, k));
@@ -115,9 +116,9 @@ public final class RoundPlan {
       throw new IllegalArgumentException("model has no projected matrices");
     }
     int d = dimension(smallest);
-    long needed = mode == RoundMode.ORTHOGONAL ? (long) participants * rank : rank;
+    long needed = mode.sliced() ? (long) participants * rank : rank;
     if (needed > d) {
-      throw new IllegalArgumentException((mode == RoundMode.ORTHOGONAL
+      throw new IllegalArgumentException((mode.sliced()
           ? "workers x rank = " + participants + " x " + rank + " = " + needed
           : "rank " + rank) + " exceeds the smallest projected dimension d = " + d + " (" + smallest.name()
           + "); lower --rank or the number of workers");
@@ -226,7 +227,7 @@ public final class RoundPlan {
     }
     int d = dimension(p);
     return switch (mode) {
-      case ORTHOGONAL -> OrthogonalSlices.slice(drawn.get(p.name()), d, participants, rank, slot);
+      case ORTHOGONAL, ORTHOGONAL_DCT -> OrthogonalSlices.slice(drawn.get(p.name()), d, participants, rank, slot);
       case INDEPENDENT -> drawn.get(p.name() + "@" + slot).clone();
       case SAME -> drawn.get(p.name() + "@0").clone();
       case FULL -> throw new AssertionError();

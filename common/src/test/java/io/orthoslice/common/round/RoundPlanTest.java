@@ -4,6 +4,7 @@ import io.orthoslice.common.config.RoundMode;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -38,9 +39,36 @@ class RoundPlanTest {
 
   @Test
   void orthogonalSlicesArePairwiseOrthogonalAndOrthonormal() {
-    int k = 4;
-    int r = 8;
-    RoundPlan plan = RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 3, k, r);
+    for (RoundMode mode : List.of(RoundMode.ORTHOGONAL, RoundMode.ORTHOGONAL_DCT)) {
+      slicesArePairwiseOrthogonalAndOrthonormal(RoundPlan.of(TINY, mode, 42, 3, 4, 8), 4, 8);
+    }
+  }
+
+  @Test
+  void theCosineBasisIsASeededDrawOfDistinctFrequencies() {
+    ParameterSpec q = RoundPlan.projected(TINY).get(0);
+    double[] a = RoundPlan.of(TINY, RoundMode.ORTHOGONAL_DCT, 42, 3, 4, 8).slice(q, 1);
+    assertArrayEquals(a, RoundPlan.of(TINY, RoundMode.ORTHOGONAL_DCT, 42, 3, 4, 8).slice(q, 1), "same seed, same bits");
+    assertFalse(Arrays.equals(a, RoundPlan.of(TINY, RoundMode.ORTHOGONAL_DCT, 42, 4, 4, 8).slice(q, 1)), "next draw");
+    assertFalse(Arrays.equals(a, RoundPlan.of(TINY, RoundMode.ORTHOGONAL, 42, 3, 4, 8).slice(q, 1)), "not the QR's");
+    // Every column is one DCT-II basis vector up to the rows' signs: |P_ij| takes the values of a cosine column.
+    int d = RoundPlan.dimension(q);
+    double[] full = OrthogonalSlices.dctBasis(7, d, 1, d);
+    for (int col = 0; col < d; col++) {
+      int freq = -1;
+      for (int j = 0; j < d && freq < 0; j++) {
+        boolean match = true;
+        for (int i = 0; i < d && match; i++) {
+          double c = (j == 0 ? Math.sqrt(1.0 / d) : Math.sqrt(2.0 / d)) * Math.cos(Math.PI * (2 * i + 1) * j / (2.0 * d));
+          match = Math.abs(Math.abs(full[i * d + col]) - Math.abs(c)) < 1e-12;
+        }
+        freq = match ? j : -1;
+      }
+      assertTrue(freq >= 0, "column " + col + " is a cosine of the DCT-II");
+    }
+  }
+
+  private static void slicesArePairwiseOrthogonalAndOrthonormal(RoundPlan plan, int k, int r) {
     for (ParameterSpec p : RoundPlan.projected(TINY)) {
       int d = RoundPlan.dimension(p);
       for (int i = 0; i < k; i++) {
