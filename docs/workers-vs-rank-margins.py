@@ -8,18 +8,20 @@ seed by seed. The same rule as `orthoslice sweep` (best lr on the first seed; me
 seeds at it), so the numbers match its table.
 
     python3 docs/workers-vs-rank-margins.py docs/sweeps/workers-vs-rank-tiny/cells.jsonl
+
+Several cells files are read as one (the orthogonal_dct cells of docs/sweeps/orthogonal-dct-tiny beside the study's).
 """
 import json
 import statistics
 import sys
 from collections import defaultdict
 
-MODES = ["orthogonal", "independent", "same", "full"]
+MODES = ["orthogonal", "orthogonal_dct", "independent", "same", "full"]
 
 
-def load(path):
+def load(paths):
     cells = defaultdict(dict)  # (mode, K) -> {(lr, seed): final ppl}
-    for line in open(path):
+    for line in (line for path in paths for line in open(path)):
         if not line.strip():
             continue
         r = json.loads(line)
@@ -39,8 +41,8 @@ def best(runs):
     return grid, lr, seeds, edge
 
 
-def main(path):
-    cells = load(path)
+def main(paths):
+    cells = load(paths)
     ks = sorted({k for _, k in cells})
     rows = {}
     print("| mode | K | r | lr grid (seed 42: final ppl) | best lr | seeds | mean ± sd |")
@@ -77,4 +79,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "docs/sweeps/workers-vs-rank-tiny/cells.jsonl")
+    main(sys.argv[1:] or ["docs/sweeps/workers-vs-rank-tiny/cells.jsonl"])
