@@ -17,6 +17,7 @@ import sys
 from collections import defaultdict
 
 MODES = ["orthogonal", "orthogonal_dct", "independent", "same", "full"]
+RANKS = {}  # (mode, K) -> r, as the cells record it
 
 
 def load(paths):
@@ -28,6 +29,7 @@ def load(paths):
         c = r["cell"]
         ppl = r["perplexityByRound"][-1] if r["status"] == "ok" and r["perplexityByRound"] else float("nan")
         cells[(c["mode"], c["workers"])][(c["lr"], c["seed"])] = ppl
+        RANKS[(c["mode"], c["workers"])] = c.get("rank", 0)
     return cells
 
 
@@ -56,7 +58,7 @@ def main(paths):
             sd = statistics.stdev(ps) if len(ps) > 1 else 0.0
             rows[(m, k)] = (lr, dict(seeds), statistics.mean(ps), sd, edge)
             g = ", ".join(f"{l:g}: {p:.2f}" for l, p in grid)
-            print(f"| {m} | {k} | {0 if m == 'full' else 64 // k} | {g} | {lr:g}{' (edge)' if edge else ''} | "
+            print(f"| {m} | {k} | {RANKS.get((m, k), 0)} | {g} | {lr:g}{' (edge)' if edge else ''} | "
                   f"{' / '.join(f'{p:.2f}' for p in ps)} | {statistics.mean(ps):.2f} ± {sd:.2f} (n={len(ps)}) |")
     print()
     print("| K | vs | orthogonal minus other | in pooled seed sd | paired by seed (mean ± sd) |")
