@@ -163,7 +163,8 @@ final class LocalTraining implements AutoCloseable {
           if (rules.overlap()) {
             keepContinuation(trainer, start);
           }
-          Phases phases = new Phases((t1 - t0) / 1e9, (ts - t0) / 1e9, (t2 - t1) / 1e9, (System.nanoTime() - t2) / 1e9);
+          Phases phases = new Phases((t1 - t0) / 1e9, (ts - t0) / 1e9, (t2 - t1) / 1e9,
+              (System.nanoTime() - t2) / 1e9);
           return new Result(update, r.meanLoss(), r.tokens(), r.stepSeconds(), r.memory(), phases);
         } finally {
           if (!rules.innerState().persistent()) {

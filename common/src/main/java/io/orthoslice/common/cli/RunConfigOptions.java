@@ -49,7 +49,7 @@ public final class RunConfigOptions {
   int rank;
   @Option(names = "--scale", description = "Adapter scale alpha of W + alpha B P^T. Default: ${DEFAULT-VALUE}.")
   double scale;
-  @Option(names = "--merge", description = "How the factor updates of a projected matrix combine: mean | sum | mean*F | sum*F | auto (sum for orthogonal, mean for independent and same). mean is the measured best with several local steps (docs/RESULTS.md). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--merge", description = "How the factor updates of a projected matrix combine: mean | sum | mean*F | sum*F | auto (sum for orthogonal and orthogonal_dct, mean for independent and same). mean is the measured best with several local steps (docs/RESULTS.md). Default: ${DEFAULT-VALUE}.")
   String merge;
   @Option(names = "--slice-rounds", description = "Re-draw the projections every R rounds. Default: ${DEFAULT-VALUE}.")
   int sliceRounds;

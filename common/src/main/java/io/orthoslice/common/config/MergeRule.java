@@ -45,8 +45,9 @@ public record MergeRule(boolean mean, double factor) {
   }
 
   /**
-   * The rule a mode is defined with (DESIGN.md, "The distributed method"): SUM for ORTHOGONAL and ORTHOGONAL_DCT (their
-   * slices' updates add up to one full-rank step), MEAN for the baselines. The sweep's and the
+   * The rule a mode is defined with (DESIGN.md, "The distributed method"): SUM for the sliced modes,
+   * ORTHOGONAL and ORTHOGONAL_DCT (their slices' updates add up to one full-rank step), MEAN for the
+   * baselines. The sweep's and the
    * coordinator's "auto"; not the default ({@link #DEFAULT}).
    */
   public static MergeRule byConstruction(RoundMode mode) {

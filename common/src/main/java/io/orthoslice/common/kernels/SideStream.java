@@ -20,15 +20,13 @@ import java.util.concurrent.ThreadFactory;
  */
 public final class SideStream {
 
-  /** Experiment switch (not a setting): the side stream's priority, {@code high} (default) or {@code normal}. */
-  static final boolean HIGH = !"normal".equals(System.getProperty("orthoslice.side-stream", "high"));
-
   private SideStream() {}
 
   /** Puts the calling thread's work on {@code device} onto the side stream (a no-op on the CPU or without the kernels). */
   public static void adopt(Device device) {
     if (device != null && device.isGpu() && Kernels.loaded()) {
-      NativeKernels.sideStream(device.getDeviceId(), HIGH);
+      // High priority: normal measured no different on an H100 (docs/PERFORMANCE.md, "One card, two roles").
+      NativeKernels.sideStream(device.getDeviceId(), true);
     }
   }
 

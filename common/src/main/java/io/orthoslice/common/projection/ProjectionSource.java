@@ -25,12 +25,7 @@ public interface ProjectionSource {
    * projector of a float32 trainer. A source that keeps float32 copies made ahead returns them.
    */
   default float[] floatProjection(ParameterSpec spec, Side side, int rank, long redraw, double[] gradient) {
-    double[] wide = projection(spec, side, rank, redraw, gradient);
-    float[] out = new float[wide.length];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = (float) wide[i];
-    }
-    return out;
+    return io.orthoslice.common.tensor.HostArrays.narrow(projection(spec, side, rank, redraw, gradient));
   }
 
   /** The sides that carry a projector, in the order they are drawn: one side, or LEFT and RIGHT. */

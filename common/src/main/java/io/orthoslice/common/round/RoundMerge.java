@@ -6,8 +6,6 @@ import io.orthoslice.common.config.MergeRule;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
-import io.orthoslice.common.tensor.HostArrays;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.ParameterSpec;
 import io.orthoslice.common.projection.OrthogonalSlices;
@@ -122,7 +120,7 @@ public final class RoundMerge {
       // P in the factor's type: the worker trained W + alpha lift(B, P) with P in its master type.
       // float32 (the wire's factors): the plan's narrowed slice, made once per plan, often ahead of the merge.
       projectors.add(a.getDataType() == DataType.FLOAT32
-          ? HostArrays.of(scope, plan.floatSlice(p, c.slot()), new Shape(d, plan.rank()))
+          ? Projector.toNDArray(scope, plan.floatSlice(p, c.slot()), d, plan.rank())
           : Projector.toNDArray(scope, plan.slice(p, c.slot()), d, plan.rank(), a.getDataType()));
     }
     NDArray sum = OrthogonalSlices.mergeOrthogonal(factors, projectors, side);

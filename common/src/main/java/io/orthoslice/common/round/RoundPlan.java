@@ -9,6 +9,7 @@ import io.orthoslice.common.projection.OrthogonalSlices;
 import io.orthoslice.common.projection.ProjectionKind;
 import io.orthoslice.common.projection.Projector;
 import io.orthoslice.common.projection.SeedSequence;
+import io.orthoslice.common.tensor.HostArrays;
 import io.orthoslice.common.projection.Side;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -175,14 +176,8 @@ public final class RoundPlan {
    */
   public float[] floatSlice(ParameterSpec p, int slot) {
     // Mode SAME gives every slot one projector: one float32 copy serves them all.
-    return narrowed.computeIfAbsent(p.name() + "@" + (mode == RoundMode.SAME ? 0 : slot), k -> {
-      double[] wide = slice(p, slot);
-      float[] f = new float[wide.length];
-      for (int i = 0; i < f.length; i++) {
-        f[i] = (float) wide[i];
-      }
-      return f;
-    });
+    return narrowed.computeIfAbsent(p.name() + "@" + (mode == RoundMode.SAME ? 0 : slot),
+        k -> HostArrays.narrow(slice(p, slot)));
   }
 
   /**
@@ -197,13 +192,9 @@ public final class RoundPlan {
     }
     int[] sums = new int[participants];
     for (int k = 0; k < participants; k++) {
+      prepare(k);
       sums[k] = checksum(k);
     }
-    projected(model).parallelStream().forEach(p -> {
-      for (int k = 0; k < participants; k++) {
-        floatSlice(p, k);
-      }
-    });
     checksums = sums;
     drawn.clear();
   }
@@ -246,14 +237,11 @@ public final class RoundPlan {
     if (!mode.projected()) {
       return 0;
     }
-    int[] made = checksums;
-    if (made != null) {
-      if (slot < 0 || slot >= participants) {
-        throw new IllegalArgumentException("slot must be in [0, " + participants + "), got " + slot);
-      }
-      return made[slot];
+    if (slot < 0 || slot >= participants) {
+      throw new IllegalArgumentException("slot must be in [0, " + participants + "), got " + slot);
     }
-    return slotChecksums.computeIfAbsent(slot, k -> {
+    int[] made = checksums;
+    return made != null ? made[slot] : slotChecksums.computeIfAbsent(slot, k -> {
       CRC32C crc = new CRC32C();
       for (ParameterSpec p : projected(model)) {
         double[] s = slice(p, k);

@@ -77,6 +77,15 @@ public final class HostArrays {
     }
   }
 
+  /** {@code data} as float32, each value rounded to nearest (Java's cast, as torch's). */
+  public static float[] narrow(double[] data) {
+    float[] out = new float[data.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = (float) data[i];
+    }
+    return out;
+  }
+
   /**
    * {@code data} as {@code dtype}, owning its storage. float32 is narrowed on the host (Java's cast
    * rounds to nearest, as torch's does), so half the bytes travel to the device and no float64 copy is
@@ -84,11 +93,7 @@ public final class HostArrays {
    */
   public static NDArray of(NDManager m, double[] data, Shape shape, DataType dtype) {
     if (dtype == DataType.FLOAT32) {
-      float[] narrow = new float[data.length];
-      for (int i = 0; i < narrow.length; i++) {
-        narrow[i] = (float) data[i];
-      }
-      return of(m, narrow, shape);
+      return of(m, narrow(data), shape);
     }
     try (NDArray wrapped = m.create(data, shape)) {
       return dtype == DataType.FLOAT64 ? wrapped.duplicate() : wrapped.toType(dtype, true);

@@ -82,8 +82,9 @@ final class LaunchCommand implements Callable<Integer> {
    * JVM options of the children. CPU workers share a machine's cores, and the serial collector keeps them
    * from fighting over GC threads. Processes that train on GPUs keep the JVM's default collector (G1): under
    * the serial one a hosting coordinator's collections stopped the worker it hosts (350m on an H100: 48 pauses,
-   * 11.6 s in all and up to 0.97 s at once in four rounds, against 1.9 s and 0.22 s under G1; docs/PERFORMANCE.md). {@code ORTHOSLICE_JAVA_OPTS}
-   * comes after them, so its {@code -Xmx} wins, and a collector it names replaces ours.
+   * 11.6 s in all and up to 0.97 s at once in four rounds, against 1.9 s and 0.22 s under G1;
+   * docs/PERFORMANCE.md). {@code ORTHOSLICE_JAVA_OPTS} comes after them, so its {@code -Xmx} wins, and a
+   * collector it names replaces ours.
    */
   static List<String> childJvm(long parameters, boolean gpu) {
     List<String> opts = new ArrayList<>(List.of("-Xmx" + childHeapMiB(parameters) + "m"));
