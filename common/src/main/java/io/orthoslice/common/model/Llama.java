@@ -31,6 +31,7 @@ public final class Llama {
   private final RotaryEmbedding rope;
   private final NDManager cache;
   private final GemmAlignment alignment;
+  private final ChunkedLoss chunking;
   private final java.util.Map<String, NDArray[]> tables = new java.util.HashMap<>();
 
   /** Without a cache: the mask and rotary tables are built in each call's scope. */
@@ -48,10 +49,26 @@ public final class Llama {
 
   /** @param alignment how far unaligned GEMM widths (the MLP's; in fp16 the vocabulary) are zero-padded, per device */
   public Llama(LlamaConfig config, NDManager cache, GemmAlignment alignment) {
+    this(config, cache, alignment, ChunkedLoss.defaults());
+  }
+
+  /** @param chunking when and how finely the loss runs the head in chunks of tokens ({@link ChunkedLoss}) */
+  public Llama(LlamaConfig config, NDManager cache, GemmAlignment alignment, ChunkedLoss chunking) {
     this.config = config;
     this.rope = new RotaryEmbedding(config.headDim(), config.ropeTheta());
     this.cache = cache;
     this.alignment = alignment;
+    this.chunking = chunking;
+  }
+
+  /** This model with another GEMM alignment (the same tables cache and loss chunking). */
+  public Llama withAlignment(GemmAlignment alignment) {
+    return new Llama(config, cache, alignment, chunking);
+  }
+
+  /** This model with another chunking of the loss (the same tables cache and alignment). */
+  public Llama withChunking(ChunkedLoss chunking) {
+    return new Llama(config, cache, alignment, chunking);
   }
 
   public LlamaConfig config() {
@@ -64,11 +81,16 @@ public final class Llama {
    * @return logits (B, T, V) in float32 or float64 (the loss is never computed in fp16)
    */
   public NDArray forward(Weights w, NDArray tokens, DataType dtype) {
+    return head(w, trunk(w, tokens, dtype), dtype);
+  }
+
+  /** The embedding and every block: the last block's output (B, T, H), the head's input before its norm. */
+  public NDArray trunk(Weights w, NDArray tokens, DataType dtype) {
     NDArray h = embed(w, tokens); // (B, T, H)
     for (int i = 0; i < config.numLayers(); i++) {
       h = block(w, i, h, dtype);
     }
-    return head(w, h, dtype);
+    return h;
   }
 
   /** The token embeddings (B, T, H), in the tokens' manager; checks the sequence length. */
@@ -135,9 +157,51 @@ public final class Llama {
     return tokens.getNDArrayInternal().embedding(tokens, table, SparseFormat.DENSE).singletonOrThrow();
   }
 
-  /** Mean next-token cross-entropy in nats; targets (B, T) int64. */
+  /** Mean next-token cross-entropy in nats; targets (B, T) int64. On the tape: the logits in full. */
   public NDArray loss(Weights w, NDArray inputs, NDArray targets, DataType dtype) {
     return crossEntropy(forward(w, inputs, dtype), targets);
+  }
+
+  /** Whether a batch of {@code tokens} takes the chunked head ({@link #lossAndGradients}). */
+  public boolean chunksLoss(long tokens) {
+    return chunking.chunks(tokens, config.vocabSize());
+  }
+
+  /**
+   * The final norm, the head and the mean loss of the last block's output {@code h} (B, T, H), in
+   * chunks of tokens: the loss (float64, off the tape) and the scalar whose backward gives the
+   * gradients of {@code gradScale} times it ({@link ChunkedLoss#lossAndGradients}).
+   */
+  public ChunkedLoss.Pass lossAndGradients(Weights w, NDArray h, NDArray targets, DataType dtype, double gradScale) {
+    long d = config.hiddenSize();
+    NDArray x = rmsNorm(h, w.dense("model.norm.weight")).reshape(-1, d);
+    return chunking.lossAndGradients(x, headWeight(w, x, dtype), targets.reshape(-1), config.vocabSize(), gradScale);
+  }
+
+  /**
+   * The mean loss off the tape (evaluation), float64: chunked like training's where the logits are
+   * large, else {@link #loss}.
+   */
+  public NDArray evaluationLoss(Weights w, NDArray inputs, NDArray targets, DataType dtype) {
+    if (!chunksLoss(inputs.size())) {
+      return loss(w, inputs, targets, dtype).toType(DataType.FLOAT64, false);
+    }
+    NDArray x = rmsNorm(trunk(w, inputs, dtype), w.dense("model.norm.weight")).reshape(-1, config.hiddenSize());
+    return chunking.loss(x, headWeight(w, x, dtype), targets.reshape(-1), config.vocabSize());
+  }
+
+  /** The head's weight (V, H) in {@code dtype}; in fp16, at the vocabulary's aligned width (zero rows). */
+  private NDArray headWeight(Weights w, NDArray x, DataType dtype) {
+    String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+    long vocab = config.vocabSize();
+    long width = dtype == DataType.FLOAT16 ? alignment.pad(vocab, x.getDevice()) : vocab;
+    NDArray dense = w.dense(head);
+    if (width == vocab) {
+      return dense;
+    }
+    NDArray padded = new PaddedMatrix(vocab, config.hiddenSize(), width, config.hiddenSize()).pad(dense, dtype);
+    padded.attach(x.getManager());
+    return padded;
   }
 
   public static NDArray crossEntropy(NDArray logits, NDArray targets) {

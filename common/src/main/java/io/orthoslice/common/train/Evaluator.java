@@ -31,8 +31,8 @@ public final class Evaluator {
     for (long[] tokens : batches) {
       try (NDManager scope = root.newSubManager()) {
         NDArray batch = HostArrays.of(scope, tokens, new Shape(batchSize, tokens.length / batchSize));
-        sum += model.loss(weightsIn.apply(scope), batch.get(new NDIndex(":, :-1")),
-            batch.get(new NDIndex(":, 1:")), dtype).toType(DataType.FLOAT64, false).getDouble();
+        sum += model.evaluationLoss(weightsIn.apply(scope), batch.get(new NDIndex(":, :-1")),
+            batch.get(new NDIndex(":, 1:")), dtype).getDouble();
       }
     }
     return sum / batches.size();

@@ -20,6 +20,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import io.orthoslice.common.model.GemmAlignment;
+import io.orthoslice.common.model.ChunkedLoss;
 import io.orthoslice.common.model.Llama;
 import io.orthoslice.common.model.LlamaConfig;
 import io.orthoslice.common.model.PaddedMatrix;
@@ -101,7 +102,16 @@ public final class Trainer implements AutoCloseable {
    * CPU with it. Call before the first step.
    */
   public Trainer alignGemms(GemmAlignment alignment) {
-    this.model = new Llama(model.config(), root, alignment);
+    this.model = model.withAlignment(alignment);
+    return this;
+  }
+
+  /**
+   * When the loss runs the output head in chunks of tokens (default {@link ChunkedLoss#defaults()}:
+   * where a batch's fp32 logits would pass 256 MiB). Call before the first step.
+   */
+  public Trainer chunkLoss(ChunkedLoss chunking) {
+    this.model = model.withChunking(chunking);
     return this;
   }
 
@@ -247,6 +257,13 @@ public final class Trainer implements AutoCloseable {
       double backwardScale) {
     Weights w = view(pass, compute);
     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+      boolean chunked = model.chunksLoss(inputs.size());
+      if (!recompute && chunked) { // the head in chunks: the full logits never exist
+        ChunkedLoss.Pass head = model.lossAndGradients(w, model.trunk(w, inputs, compute), targets, compute,
+            backwardScale);
+        gc.backward(head.surrogate());
+        return head.loss();
+      }
       if (!recompute) {
         NDArray loss = model.loss(w, inputs, targets, compute);
         gc.backward(loss.mul(HostArrays.scalar(pass, backwardScale, loss.getDataType())));
@@ -268,9 +285,16 @@ public final class Trainer implements AutoCloseable {
       // at a time: each block's input becomes a leaf whose gradient is the next upstream gradient.
       NDArray last = in[layers];
       last.setRequiresGradient(true);
-      NDArray loss = Llama.crossEntropy(model.head(w, last, compute), targets);
-      NDArray value = loss.toType(DataType.FLOAT64, true).stopGradient();
-      gc.backward(loss.mul(HostArrays.scalar(pass, backwardScale, loss.getDataType())));
+      NDArray value;
+      if (chunked) {
+        ChunkedLoss.Pass head = model.lossAndGradients(w, last, targets, compute, backwardScale);
+        value = head.loss();
+        gc.backward(head.surrogate());
+      } else {
+        NDArray loss = Llama.crossEntropy(model.head(w, last, compute), targets);
+        value = loss.toType(DataType.FLOAT64, true).stopGradient();
+        gc.backward(loss.mul(HostArrays.scalar(pass, backwardScale, loss.getDataType())));
+      }
       NDArray upstream = last.getGradient(); // dL/dh_L
       for (int i = layers - 1; i >= 0; i--) {
         NDArray x = in[i];
