@@ -19,6 +19,10 @@
 //                                       stream of its own (one per device, priority and process), not the
 //                                       default stream: a coordinator beside a training worker in one
 //                                       process then runs its kernels beside the worker's
+//   deterministic(on)                   torch's deterministic algorithms for the whole process (flash
+//                                       attention's backward without atomics, cuDNN without
+//                                       benchmarking, cuBLAS with a fixed workspace), or back to torch's
+//                                       defaults
 //   profileStart() / profileStop(path)  torch's Kineto profiler (host ops and GPU kernels) around
 //                                       steps: a Chrome trace at path, and a per-name summary
 //   rotary, addRmsNorm, cudaKernels     in fused_kernels.cpp: CUDA kernels of our own (RoPE; RMSNorm
@@ -31,7 +35,7 @@
 
 // The entry points' contract; build.sh writes it into the manifest and the Java loader refuses a
 // library whose number differs from its own (io.orthoslice.common.kernels.Kernels.API).
-#define ORTHOSLICE_KERNELS_API 8
+#define ORTHOSLICE_KERNELS_API 9
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -40,6 +44,7 @@
 #include <torch/csrc/autograd/profiler_kineto.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -207,6 +212,25 @@ JNIEXPORT jfloatArray JNICALL Java_io_orthoslice_common_kernels_NativeKernels_su
   env->SetFloatArrayRegion(out, 0, n, host.data_ptr<float>());
   return out;
   ORTHOSLICE_JNI_END(nullptr)
+}
+
+// Torch's deterministic algorithms for the whole process, the switch torch.use_deterministic_algorithms
+// flips (strict: an op with no deterministic kernel throws instead of running one that is not). On a GPU a
+// run is otherwise not reproducible: flash attention's backward adds dQ with atomics in whatever order its
+// thread blocks finish. cuBLAS needs a fixed workspace for it; CUBLAS_WORKSPACE_CONFIG is read when a
+// cuBLAS handle is made (the first GEMM) and checked by torch at each call, so this is set before any
+// device work, and a value the user set is kept. Off restores torch's defaults.
+JNIEXPORT void JNICALL Java_io_orthoslice_common_kernels_NativeKernels_deterministic(JNIEnv* env, jclass,
+                                                                                     jboolean on) {
+  ORTHOSLICE_JNI_BEGIN
+  const bool strict = on == JNI_TRUE;
+  if (strict) {
+    setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+    at::globalContext().setBenchmarkCuDNN(false);
+  }
+  at::globalContext().setDeterministicCuDNN(strict);
+  at::globalContext().setDeterministicAlgorithms(strict, /*warn_only=*/false);
+  ORTHOSLICE_JNI_END()
 }
 
 // Makes the calling thread's CUDA work on device `device` run on one stream of the process, of high or

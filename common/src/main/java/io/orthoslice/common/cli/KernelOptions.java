@@ -14,8 +14,20 @@ public final class KernelOptions {
           + " this libtorch). Default: ${DEFAULT-VALUE}.")
   String kernels;
 
-  /** Applies the choice to this process (before any thread that uses the kernels starts). */
-  public void apply() {
+  @Option(names = "--deterministic", description = "The same seed and data give the same bits on a GPU too: torch's"
+      + " deterministic algorithms, switched on through the native library (without them flash attention's backward"
+      + " sums in a different order each run). Needs --kernels native on a GPU; the CPU is deterministic already."
+      + " Off by default until its cost is measured.")
+  boolean deterministic;
+
+  /**
+   * Applies the choice to this process (before any thread that uses the kernels starts, and before any
+   * device work: cuBLAS reads its workspace setting when its first handle is made).
+   *
+   * @param device where this process computes ({@code cpu}, {@code gpu}, {@code gpu:N})
+   */
+  public void apply(String device) {
     Kernels.configure(KernelChoice.parse(kernels));
+    Kernels.deterministic(deterministic, device != null && device.trim().toLowerCase(java.util.Locale.ROOT).startsWith("gpu"));
   }
 }

@@ -41,7 +41,7 @@ public final class Kernels {
    * (build.sh writes it into the manifest; a manifest without it is api 1). A library of another
    * number would fail with an UnsatisfiedLinkError in the middle of a step, so it is refused at start.
    */
-  public static final int API = 8;
+  public static final int API = 9;
   /** The library's path, when not in the default place. */
   public static final String LIBRARY_ENV = "ORTHOSLICE_KERNELS_LIB";
   /**
@@ -145,6 +145,38 @@ public final class Kernels {
     boolean cuda = NativeKernels.hasCudaKernels();
     active = usable(wanted, cuda);
     String line = "kernels: " + describe() + " from " + library + withoutCuda(wanted, cuda);
+    LOG.info(line);
+    return line;
+  }
+
+  /**
+   * {@code --deterministic}: the same seed and data give the same bits on a GPU as they do on the CPU.
+   * On a GPU it switches on torch's deterministic algorithms through the native library (flash
+   * attention's backward otherwise adds with atomics in a different order each run); on the CPU, where
+   * every op already is deterministic, nothing needs to change. {@code off} leaves torch's defaults.
+   *
+   * @param gpu whether this process computes on a GPU
+   * @return one line saying what holds (logged too)
+   * @throws IllegalArgumentException on a GPU without the library, saying why and what to do
+   */
+  public static synchronized String deterministic(boolean on, boolean gpu) {
+    if (!on) {
+      if (loaded()) {
+        NativeKernels.deterministicAlgorithms(false);
+      }
+      return "deterministic: off (torch's defaults)";
+    }
+    String line;
+    if (loaded()) {
+      NativeKernels.deterministicAlgorithms(true);
+      line = "deterministic: torch's deterministic algorithms on, from " + loaded;
+    } else if (gpu) {
+      throw new IllegalArgumentException("--deterministic on a GPU needs the native kernels library, which switches"
+          + " torch's deterministic algorithms on (" + describe() + " is running): build it with"
+          + " common/src/main/cpp/build.sh and run with --kernels native");
+    } else {
+      line = "deterministic: the CPU's ops are deterministic already (no native library needed)";
+    }
     LOG.info(line);
     return line;
   }

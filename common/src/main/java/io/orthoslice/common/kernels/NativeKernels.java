@@ -33,6 +33,8 @@ public final class NativeKernels {
 
   private static native boolean useSideStream(int device, boolean high);
 
+  private static native void deterministic(boolean on);
+
   private static native long[] rotary(long q, long k, long cos, long sin);
 
   private static native long[] addRmsNorm(long x, long residual, long gain, double eps);
@@ -160,6 +162,11 @@ public final class NativeKernels {
    */
   static boolean sideStream(int device, boolean high) {
     return useSideStream(device, high);
+  }
+
+  /** Torch's deterministic algorithms for the whole process, strict (see orthoslice_kernels.cpp), or torch's defaults. */
+  static void deterministicAlgorithms(boolean on) {
+    deterministic(on);
   }
 
   private static long handle(NDArray a) {

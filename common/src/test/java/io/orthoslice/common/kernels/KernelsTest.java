@@ -28,6 +28,19 @@ class KernelsTest {
     Kernels.configure(KernelChoice.DJL, dir.resolve("none"));
   }
 
+  /** Without the library (CI): fine on the CPU, a one-line refusal on a GPU, where it is the only way to get there. */
+  @Test
+  void deterministicNeedsTheLibraryOnlyOnAGpu() {
+    Kernels.configure(KernelChoice.AUTO, dir.resolve(Kernels.LIBRARY));
+    assertEquals("deterministic: off (torch's defaults)", Kernels.deterministic(false, true));
+    assertEquals("deterministic: the CPU's ops are deterministic already (no native library needed)",
+        Kernels.deterministic(true, false));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Kernels.deterministic(true, true));
+    assertEquals("--deterministic on a GPU needs the native kernels library, which switches torch's deterministic"
+        + " algorithms on (djl is running): build it with common/src/main/cpp/build.sh and run with --kernels native",
+        e.getMessage());
+  }
+
   @Test
   void autoWithoutALibraryRunsTheDjlPath() {
     String line = Kernels.configure(KernelChoice.AUTO, dir.resolve(Kernels.LIBRARY));

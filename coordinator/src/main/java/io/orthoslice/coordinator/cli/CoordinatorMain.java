@@ -153,7 +153,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   public Integer call() throws Exception {
     LogIdentity.set("coordinator", null); // on every log line, from any thread
     // Before any of the coordinator's threads exists: each takes the side stream when it starts (SideStream).
-    kernels.apply();
+    kernels.apply(device);
     if (token == null || token.isBlank()) {
       throw new IllegalArgumentException("--token (or $" + TOKEN_ENV + ") is required");
     }

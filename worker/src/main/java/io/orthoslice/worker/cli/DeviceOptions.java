@@ -14,7 +14,7 @@ final class DeviceOptions {
 
   /** Applies {@code --kernels} to this process and returns {@code --device}. */
   String apply() {
-    kernels.apply();
+    kernels.apply(device);
     return device;
   }
 }

@@ -41,6 +41,10 @@ final class LaunchCommand implements Callable<Integer> {
       description = "The workers' and the coordinator's --kernels (see worker --help). Default: theirs, auto.")
   String kernels;
 
+  @Option(names = "--deterministic", description = "The workers' and the coordinator's --deterministic (see worker"
+      + " --help): the same seed gives the same bits on a GPU too.")
+  boolean deterministic;
+
   @Option(names = "--gpus", split = ",", paramLabel = "N,N,...", description = "One GPU index per worker (default: CPU).")
   List<Integer> gpus = new ArrayList<>();
   @Option(names = "--run-dir", description = "Logs and the coordinator's checkpoints. Default: a new"
@@ -132,6 +136,9 @@ final class LaunchCommand implements Callable<Integer> {
     if (data != null) {
       w.addAll(List.of("--data", data.toString()));
     }
+    if (deterministic) {
+      w.add("--deterministic");
+    }
     link.model(); // a bad --link-rate or --link-latency fails here, before any process starts
     w.addAll(link.args());
     Path dir = runDir != null ? runDir : Path.of("runs", "launch",
@@ -149,6 +156,9 @@ final class LaunchCommand implements Callable<Integer> {
     List<String> c = new ArrayList<>(List.of("--config", runJson.toString()));
     if (kernels != null) {
       c.addAll(List.of("--kernels", KernelChoice.parse(kernels).toString()));
+    }
+    if (deterministic) {
+      c.add("--deterministic");
     }
     c.addAll(extraCoordinator);
     int perProcess = LaunchConfig.threadsPerProcess(threads, rc.workers(), !gpus.isEmpty(),
