@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 
 /**
@@ -80,7 +81,7 @@ public record ChunkedLoss(long budgetBytes) {
     DataType dt = x.getDataType();
     DataType acc = dt == DataType.FLOAT16 ? DataType.FLOAT32 : dt;
     NDManager m = x.getManager();
-    NDArray lossSum = m.zeros(new ai.djl.ndarray.types.Shape(), DataType.FLOAT64);
+    NDArray lossSum = m.zeros(new Shape(), DataType.FLOAT64);
     NDArray dx = m.zeros(x.getShape(), dt);
     NDArray dw = m.zeros(weight.getShape(), acc);
     double perToken = gradScale / n;
@@ -91,7 +92,7 @@ public record ChunkedLoss(long budgetBytes) {
         try (NDManager chunk = m.newSubManager()) {
           NDArray xc = x.get(new NDIndex("{}:{}", a, b));
           xc.attach(chunk);
-          NDArray[] lossAndG = chunk(xc, weight, targets.get(new NDIndex("{}:{}", a, b)), vocab, acc, chunk);
+          NDArray[] lossAndG = lossAndSoftmaxGradient(xc, weight, targets.get(new NDIndex("{}:{}", a, b)), vocab, acc, chunk);
           lossSum.addi(lossAndG[0]);
           NDArray g = lossAndG[1].muli(perToken);
           NDArray gp = padColumns(g, weight.getShape().get(0), dt, chunk); // (b - a, Vp) in x's type
@@ -115,7 +116,7 @@ public record ChunkedLoss(long budgetBytes) {
     long n = x.getShape().get(0);
     DataType acc = x.getDataType() == DataType.FLOAT16 ? DataType.FLOAT32 : x.getDataType();
     NDManager m = x.getManager();
-    NDArray lossSum = m.zeros(new ai.djl.ndarray.types.Shape(), DataType.FLOAT64);
+    NDArray lossSum = m.zeros(new Shape(), DataType.FLOAT64);
     for (long a = 0; a < n; a += tokensPerChunk(vocab)) {
       long b = Math.min(n, a + tokensPerChunk(vocab));
       try (NDManager chunk = m.newSubManager()) {
@@ -134,7 +135,8 @@ public record ChunkedLoss(long budgetBytes) {
    * One chunk: {@code {-sum log p(target), softmax - onehot}}, the first float64, the second (rows,
    * vocab) in {@code acc}; both in {@code chunk}.
    */
-  private static NDArray[] chunk(NDArray xc, NDArray weight, NDArray yc, long vocab, DataType acc, NDManager chunk) {
+  private static NDArray[] lossAndSoftmaxGradient(NDArray xc, NDArray weight, NDArray yc, long vocab, DataType acc,
+      NDManager chunk) {
     yc.attach(chunk);
     NDArray logp = logSoftmax(xc, weight, vocab, acc); // (rows, V)
     NDArray idx = yc.expandDims(-1);
@@ -161,7 +163,7 @@ public record ChunkedLoss(long budgetBytes) {
     if (v == width) {
       return g.getDataType() == dt ? g : g.toType(dt, false);
     }
-    NDArray out = chunk.zeros(new ai.djl.ndarray.types.Shape(g.getShape().get(0), width), dt);
+    NDArray out = chunk.zeros(new Shape(g.getShape().get(0), width), dt);
     out.set(new NDIndex(":, :{}", v), g);
     return out;
   }
