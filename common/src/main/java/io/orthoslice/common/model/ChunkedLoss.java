@@ -106,7 +106,15 @@ public record ChunkedLoss(long budgetBytes) {
       JniUtils.setGradMode(true);
     }
     NDArray dwTyped = dw.getDataType() == dt ? dw : dw.toType(dt, false);
-    NDArray surrogate = x.mul(dx).sum().add(weight.mul(dwTyped).sum());
+    if (dwTyped != dw) {
+      dw.close(); // the fp32 sum; autograd keeps the typed copy it multiplies by
+    }
+    // The products are not saved for backward (a sum's gradient needs only the shape): dropped at once,
+    // so they are not held through the backward pass at the step's memory peak.
+    NDArray surrogate;
+    try (NDArray xdx = x.mul(dx); NDArray wdw = weight.mul(dwTyped); NDArray sx = xdx.sum(); NDArray sw = wdw.sum()) {
+      surrogate = sx.add(sw);
+    }
     NDArray mean = lossSum.divi(n);
     return new Pass(mean, surrogate);
   }
