@@ -24,10 +24,11 @@ public final class KernelOptions {
    * Applies the choice to this process (before any thread that uses the kernels starts, and before any
    * device work: cuBLAS reads its workspace setting when its first handle is made).
    *
-   * @param device where this process computes ({@code cpu}, {@code gpu}, {@code gpu:N})
+   * @param device where this process computes ({@code cpu}, {@code gpu}, {@code gpu:N}; a GPU if any of
+   *     several does)
    */
   public void apply(String device) {
     Kernels.configure(KernelChoice.parse(kernels));
-    Kernels.deterministic(deterministic, device != null && device.trim().toLowerCase(java.util.Locale.ROOT).startsWith("gpu"));
+    Kernels.deterministic(deterministic, io.orthoslice.common.config.DeviceSpec.namesGpu(device));
   }
 }

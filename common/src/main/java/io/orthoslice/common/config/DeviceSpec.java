@@ -12,16 +12,20 @@ public final class DeviceSpec {
 
   private DeviceSpec() {}
 
+  /** Whether {@code spec} names a GPU ({@code gpu}, {@code gpu:N}); no engine or device is touched. */
+  public static boolean namesGpu(String spec) {
+    String s = spec == null ? "" : spec.trim().toLowerCase(java.util.Locale.ROOT);
+    return s.equals("gpu") || s.startsWith("gpu:");
+  }
+
   public static Device parse(String spec) {
     String s = spec.trim().toLowerCase(java.util.Locale.ROOT);
     if (s.equals("cpu")) {
       TorchRuntime.check(Device.cpu());
       return Device.cpu();
     }
-    if (s.equals("gpu") || s.startsWith("gpu:")) {
+    if (namesGpu(s)) {
       TorchRuntime.check(Device.cpu()); // the engine itself first: a broken bridge fails even the GPU count
-    }
-    if (s.equals("gpu") || s.startsWith("gpu:")) {
       int id = 0;
       if (s.startsWith("gpu:")) {
         try {

@@ -85,10 +85,11 @@ public record ChunkedLoss(long budgetBytes) {
     NDArray dx = m.zeros(x.getShape(), dt);
     NDArray dw = m.zeros(weight.getShape(), acc);
     double perToken = gradScale / n;
+    long step = tokensPerChunk(vocab);
     JniUtils.setGradMode(false);
     try {
-      for (long a = 0; a < n; a += tokensPerChunk(vocab)) {
-        long b = Math.min(n, a + tokensPerChunk(vocab));
+      for (long a = 0; a < n; a += step) {
+        long b = Math.min(n, a + step);
         try (NDManager chunk = m.newSubManager()) {
           NDArray xc = x.get(new NDIndex("{}:{}", a, b));
           xc.attach(chunk);
@@ -125,8 +126,9 @@ public record ChunkedLoss(long budgetBytes) {
     DataType acc = x.getDataType() == DataType.FLOAT16 ? DataType.FLOAT32 : x.getDataType();
     NDManager m = x.getManager();
     NDArray lossSum = m.zeros(new Shape(), DataType.FLOAT64);
-    for (long a = 0; a < n; a += tokensPerChunk(vocab)) {
-      long b = Math.min(n, a + tokensPerChunk(vocab));
+    long step = tokensPerChunk(vocab);
+    for (long a = 0; a < n; a += step) {
+      long b = Math.min(n, a + step);
       try (NDManager chunk = m.newSubManager()) {
         NDArray xc = x.get(new NDIndex("{}:{}", a, b));
         xc.attach(chunk);

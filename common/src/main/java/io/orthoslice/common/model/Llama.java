@@ -137,9 +137,9 @@ public final class Llama {
    */
   public NDArray head(Weights w, NDArray h, DataType dtype) {
     NDArray x = rmsNorm(h, w.dense("model.norm.weight"));
-    String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+    String head = headName();
     long vocab = config.vocabSize();
-    long width = dtype == DataType.FLOAT16 ? alignment.pad(vocab, x.getDevice()) : vocab;
+    long width = headWidth(x, dtype);
     if (width == vocab) {
       NDArray logits = x.matMul(w.dense(head).transpose()); // (B, T, V)
       return dtype == DataType.FLOAT16 ? Cast.to(logits, DataType.FLOAT32) : logits;
@@ -150,6 +150,16 @@ public final class Llama {
     NDList parts = padded.split(new long[] {vocab}, padded.getShape().dimension() - 1);
     parts.subNDList(1).close();
     return Cast.to(parts.get(0), DataType.FLOAT32); // (B, T, V), the padded logits left behind
+  }
+
+  private String headName() {
+    return config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+  }
+
+  /** The head's GEMM width: in fp16 the vocabulary aligned for x's device ({@link GemmAlignment}), else the vocabulary. */
+  private long headWidth(NDArray x, DataType dtype) {
+    long vocab = config.vocabSize();
+    return dtype == DataType.FLOAT16 ? alignment.pad(vocab, x.getDevice()) : vocab;
   }
 
   /** Row lookup through torch's embedding op (its backward is the dense index-add). */
@@ -192,10 +202,9 @@ public final class Llama {
 
   /** The head's weight (V, H) in {@code dtype}; in fp16, at the vocabulary's aligned width (zero rows). */
   private NDArray headWeight(Weights w, NDArray x, DataType dtype) {
-    String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
     long vocab = config.vocabSize();
-    long width = dtype == DataType.FLOAT16 ? alignment.pad(vocab, x.getDevice()) : vocab;
-    NDArray dense = w.dense(head);
+    long width = headWidth(x, dtype);
+    NDArray dense = w.dense(headName());
     if (width == vocab) {
       return dense;
     }

@@ -73,7 +73,7 @@ final class BenchMergeCommand implements Callable<Integer> {
     if (repeats < 1) {
       throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
     }
-    kernels.apply(device.startsWith("gpu") ? device : applyDevice);
+    kernels.apply(DeviceSpec.namesGpu(device) ? device : applyDevice); // a GPU if either side is on one
     Device merge = DeviceSpec.parse(device);
     Device apply = DeviceSpec.parse(applyDevice);
     ObjectMapper json = new ObjectMapper();
